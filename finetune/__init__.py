@@ -1,0 +1,1 @@
+"""Personified data construction, SFT and automatic DPO (PersLLM). Installed as ``persona_rag.finetune``."""

@@ -1,0 +1,65 @@
+"""What flows through the persona graph."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+
+if TYPE_CHECKING:
+    from persona_rag.generators import Generator
+    from persona_rag.memory.store import TemporalMemory
+    from persona_rag.persona import Persona
+    from persona_rag.settings import Settings
+
+
+class InputState(TypedDict, total=False):
+    """What a caller passes to ``invoke``."""
+
+    question: str
+    stage: Any  # "year 2", 7, "y2.christmas" ... resolved into a dict by resolve_stage
+    persona: str
+
+
+class PersonaState(InputState, total=False):
+    """The full state. Nodes return partial updates."""
+
+    stage_key: str
+    retrieved: list[dict[str, Any]]
+    facts: list[str]
+    verdict: str
+    verdict_reason: str
+    future_texts: list[str]
+    answer: str
+    leaks: list[str]
+    attempts: int
+    adapter: str | None
+    notices: list[str]
+    # The conversation of this thread_id, kept by the checkpointer.
+    history: Annotated[list[dict[str, str]], operator.add]
+
+
+class OutputState(TypedDict, total=False):
+    question: str
+    persona: str
+    stage: Any
+    answer: str
+    verdict: str
+    verdict_reason: str
+    retrieved: list[dict[str, Any]]
+    leaks: list[str]
+    adapter: str | None
+    notices: list[str]
+
+
+@dataclass
+class PersonaContext:
+    """Run-time dependencies of the graph (LangGraph ``context_schema``)."""
+
+    persona: Persona
+    generator: Generator
+    settings: Settings
+    memory: TemporalMemory | None = None
+    review: bool = True
+    history_turns: int = 3
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,561 @@
+"""The temporal memory: what a persona knows at a stage, in Chroma.
+
+Records (see :class:`persona_rag.corpus.Passage`) live in one Chroma collection
+per universe, written in llama-index's ChromaVectorStore format, and carry
+``persona``, ``stage``, ``known_from`` and ``valid_to`` as numeric metadata.
+The world event log (persona ``_world``) holds every event once, for the time
+check.
+
+Queries run on an exact in-process index over the same vectors (the "numpy"
+backend, the default): rows are grouped by persona, so a persona-and-stage query
+scans only that persona's rows. Chroma's own filtered search (the "chroma"
+backend) stays available and is covered by the same tests; the benchmark in
+``benchmarks/memory_bench.py`` compares the two. The index reloads when the
+store's revision token changes, which every write sets, so a change made by
+another process is seen by the next query.
+
+Writes go through ``collection.upsert`` in one call per logical change (a
+correction closes the old version and adds the new one in the same call), so an
+interrupted write leaves either the old or the new state. Writers on an
+embedded store take a file lock; a second writer waits for it and gives up with
+a clear error after ``lock_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from persona_rag.corpus import OPEN, WORLD, Passage, Universe
+from persona_rag.errors import MemoryStoreError, UsageError
+from persona_rag.timeline import Stage
+
+if TYPE_CHECKING:
+    from persona_rag.settings import Settings
+
+STORES = ("persistent", "memory", "server")
+BACKENDS = ("numpy", "chroma")
+ORIGIN_CORPUS = "corpus"
+ORIGIN_UPDATE = "update"
+META_COLLECTION = "persona_rag_meta"
+_PAGE = 2000
+
+
+@dataclass
+class Hit:
+    passage: Passage
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "id": p.id,
+            "text": p.text,
+            "stage": p.stage,
+            "known_from": p.known_from,
+            "valid_to": None if p.valid_to >= OPEN else p.valid_to,
+            "kind": p.kind,
+            "persona": p.persona,
+            "witnessed": p.witnessed,
+            "source": p.source,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+    @property
+    def writes(self) -> int:
+        return self.added + self.updated + self.removed
+
+    def __str__(self) -> str:
+        return f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged"
+
+
+@dataclass
+class _Index:
+    revision: str
+    ids: list[str]
+    texts: list[str]
+    metas: list[dict[str, Any]]
+    emb: np.ndarray
+    known_from: np.ndarray
+    valid_to: np.ndarray
+    slices: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _hash(p: Passage) -> str:
+    h = hashlib.sha256()
+    h.update(p.text.encode())
+    for key in ("persona", "stage", "known_from", "valid_to", "kind", "participants", "entities", "witnessed"):
+        h.update(f"|{key}={p.metadata()[key]}".encode())
+    return h.hexdigest()[:20]
+
+
+def _safe_name(text: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9_-]", "_", text)[:60]
+    return name if len(name) >= 3 else name + "___"
+
+
+class _Lock:
+    """An exclusive file lock for writers of an embedded store (no-op for others)."""
+
+    def __init__(self, path: Path | None, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._fh: Any = None
+
+    def __enter__(self) -> _Lock:
+        if self.path is None:
+            return self
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a+")  # noqa: SIM115 - held for the with block
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._fh.close()
+                    raise MemoryStoreError(
+                        f"another process is writing to the memory at {self.path.parent} (waited {self.timeout:.0f} s); "
+                        "retry, or run a Chroma server and set PERSONA_RAG_CHROMA_URL for several writers"
+                    ) from None
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            import fcntl
+
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def make_client(store: str, path: Path | None = None, url: str = "") -> Any:
+    """A Chroma client for one of STORES. Telemetry off; nothing downloads."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if store == "memory":
+        return chromadb.EphemeralClient(settings=chroma_settings)
+    if store == "persistent":
+        if path is None:
+            raise ValueError("a persistent store needs a path")
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    if store == "server":
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname or "localhost", port=parsed.port or 8000, ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise MemoryStoreError(f"cannot reach the Chroma server at {url}: {exc}; start it with `chroma run`") from exc
+    raise UsageError(f"unknown store {store!r}; valid: {', '.join(STORES)}")
+
+
+class TemporalMemory:
+    """A universe's memory: ingest, query by (persona, stage), and update at run time."""
+
+    def __init__(
+        self,
+        universe: Universe,
+        client: Any,
+        embed_model: Any,
+        *,
+        collection: str | None = None,
+        backend: str = "numpy",
+        lock_path: Path | None = None,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown search backend {backend!r}; valid: {', '.join(BACKENDS)}")
+        self.universe = universe
+        self.client = client
+        self.embed_model = embed_model
+        self.backend = backend
+        self.collection_name = _safe_name(collection or f"pr_{universe.id}")
+        self._lock = _Lock(lock_path, lock_timeout)
+        try:
+            self.collection = client.get_or_create_collection(self.collection_name, metadata={"hnsw:space": "cosine"})
+            self._meta = client.get_or_create_collection(META_COLLECTION)
+        except Exception as exc:
+            raise MemoryStoreError(f"cannot open the memory store: {exc}") from exc
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        self._index: _Index | None = None
+        self._entities: dict[tuple[str, str], Any] = {}
+
+    # ------------------------------------------------------------------ writes
+
+    def _bump_revision(self) -> None:
+        self._meta.upsert(ids=[self.collection_name], documents=[""], embeddings=[[0.0]],
+                          metadatas=[{"revision": uuid.uuid4().hex}])
+
+    def revision(self) -> str:
+        got = self._meta.get(ids=[self.collection_name], include=["metadatas"])
+        metas = got.get("metadatas") or []
+        return str(metas[0].get("revision", "")) if metas and metas[0] else ""
+
+    def _records(self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str) -> dict[str, Any]:
+        from llama_index.core.schema import TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        ids, metas, docs = [], [], []
+        for p in passages:
+            meta = p.metadata()
+            meta["hash"] = _hash(p)
+            meta["origin"] = origin
+            node = TextNode(id_=p.id, text=p.text, metadata=meta)
+            full = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            full["document_id"] = full["doc_id"] = full["ref_doc_id"] = p.id
+            ids.append(p.id)
+            metas.append(full)
+            docs.append(p.text)
+        return {"ids": ids, "metadatas": metas, "documents": docs, "embeddings": [list(e) for e in embeddings]}
+
+    def _upsert(self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str) -> None:
+        if not passages:
+            return
+        try:
+            self.collection.upsert(**self._records(passages, embeddings, origin))
+        except Exception as exc:
+            raise MemoryStoreError(f"writing to the memory failed, nothing was lost: {exc}; retry the command") from exc
+
+    def _embed(self, texts: Sequence[str], progress: bool = False) -> list[list[float]]:
+        if not texts:
+            return []
+        from llama_index.core.ingestion import IngestionPipeline
+        from llama_index.core.schema import TextNode
+
+        # The pipeline embeds nodes in batches; we write them ourselves with upsert (atomic, id-stable).
+        nodes = [TextNode(id_=f"n{i}", text=t) for i, t in enumerate(texts)]
+        pipeline = IngestionPipeline(transformations=[self.embed_model])
+        out = pipeline.run(nodes=nodes, show_progress=progress)
+        by_id = {n.node_id: n.embedding for n in out}
+        return [list(by_id[f"n{i}"]) for i in range(len(texts))]
+
+    def _stored(self, where: dict[str, Any] | None = None, include: Sequence[str] = ("metadatas",)) -> dict[str, Any]:
+        """All records matching ``where``, paged (Chroma caps one get)."""
+        out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+        offset = 0
+        while True:
+            got = self.collection.get(where=where, include=list(include), limit=_PAGE, offset=offset)
+            n = len(got["ids"])
+            out["ids"].extend(got["ids"])
+            for k in include:
+                vals = got.get(k)
+                out[k].extend(list(vals) if vals is not None else [None] * n)
+            if n < _PAGE:
+                return out
+            offset += n
+
+    def ingest(self, progress: bool | None = None) -> IngestReport:
+        """Bring the store in line with the corpus. Unchanged passages are not written.
+
+        Records added at run time (``origin: update``) are never touched, and a
+        corpus passage closed by a correction keeps its closing.
+        """
+        show = sys.stderr.isatty() if progress is None else progress
+        wanted = {p.id: p for p in self.universe.passages()}
+        report = IngestReport()
+        with self._lock:
+            stored = self._stored({"origin": ORIGIN_CORPUS})
+            have = {i: m for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
+            todo = []
+            for pid, p in wanted.items():
+                meta = have.get(pid)
+                if meta is None:
+                    report.added += 1
+                elif meta.get("hash") != _hash(p):
+                    report.updated += 1
+                    if meta.get("closed_by_update"):
+                        p.valid_to = int(meta.get("valid_to", OPEN))
+                else:
+                    report.unchanged += 1
+                    continue
+                todo.append(p)
+            gone = [pid for pid in have if pid not in wanted]
+            batch = 256
+            for start in range(0, len(todo), batch):
+                chunk = todo[start : start + batch]
+                if show and start == 0:
+                    print(f"persona-rag: embedding {len(todo)} passages of {self.universe.id} ...", file=sys.stderr)
+                self._upsert(chunk, self._embed([p.text for p in chunk], progress=show), ORIGIN_CORPUS)
+            if gone:
+                self.collection.delete(ids=gone)
+                report.removed = len(gone)
+            if report.writes:
+                self._bump_revision()
+        self._index = None
+        return report
+
+    def ensure_ingested(self) -> IngestReport | None:
+        """Ingest on first use, when the store holds nothing of this universe."""
+        if self.collection.count() > 0:
+            return None
+        return self.ingest()
+
+    def _get_one(self, pid: str) -> tuple[Passage, dict[str, Any], list[float]]:
+        got = self.collection.get(ids=[pid], include=["metadatas", "documents", "embeddings"])
+        if not got["ids"]:
+            raise UsageError(f"no memory record {pid!r}; find ids with `persona-rag memory list PERSONA`")
+        meta = got["metadatas"][0]
+        return Passage.from_metadata(got["documents"][0], meta), meta, list(got["embeddings"][0])
+
+    def add(self, persona: str, stage: Stage, text: str, kind: str = "fact", entities: Sequence[str] = ()) -> Passage:
+        """Teach the persona a new fact, known from ``stage`` on."""
+        text = text.strip()
+        if not text:
+            raise UsageError("the text of a memory must not be empty")
+        pid = self.universe.persona(persona).id
+        new_id = f"{pid}:add-{uuid.uuid4().hex[:10]}"
+        passage = Passage(new_id, self.universe.id, pid, text, stage.ordinal, stage.ordinal, OPEN, kind,
+                          (pid,), tuple(entities), "update", witnessed=True)
+        emb = self._embed([text])
+        with self._lock:
+            self._upsert([passage], emb, ORIGIN_UPDATE)
+            self._bump_revision()
+        self._index = None
+        return passage
+
+    def correct(self, pid: str, from_stage: Stage, text: str) -> Passage:
+        """Replace a fact from ``from_stage`` on. The old version is closed there and kept."""
+        text = text.strip()
+        if not text:
+            raise UsageError("the corrected text must not be empty")
+        with self._lock:
+            old, meta, old_emb = self._get_one(pid)
+            self._check_open(old, meta, from_stage)
+            root = old.root or old.id
+            new = Passage(
+                f"{root}@v{old.version + 1}", old.universe, old.persona, text, from_stage.ordinal,
+                max(from_stage.ordinal, old.known_from), old.valid_to, old.kind, old.participants, old.entities,
+                "update", old.witnessed, root, old.version + 1,
+            )
+            closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
+            new_emb = self._embed([text])
+            recs_old = self._records([closed], [old_emb], str(meta.get("origin", ORIGIN_CORPUS)))
+            recs_old["metadatas"][0].update({"closed_by_update": 1, "superseded_by": new.id})
+            recs_new = self._records([new], new_emb, ORIGIN_UPDATE)
+            try:
+                self.collection.upsert(**{k: recs_old[k] + recs_new[k] for k in recs_old})
+            except Exception as exc:
+                raise MemoryStoreError(f"the correction failed, nothing was changed: {exc}; retry") from exc
+            self._bump_revision()
+        self._index = None
+        return new
+
+    def retire(self, pid: str, from_stage: Stage) -> Passage:
+        """Mark a fact as no longer true from ``from_stage`` on (kept for history)."""
+        with self._lock:
+            old, meta, emb = self._get_one(pid)
+            self._check_open(old, meta, from_stage)
+            closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
+            recs = self._records([closed], [emb], str(meta.get("origin", ORIGIN_CORPUS)))
+            recs["metadatas"][0]["closed_by_update"] = 1
+            self.collection.upsert(**recs)
+            self._bump_revision()
+        self._index = None
+        return closed
+
+    def _check_open(self, old: Passage, meta: dict[str, Any], from_stage: Stage) -> None:
+        if meta.get("superseded_by"):
+            raise UsageError(f"{old.id} was already corrected by {meta['superseded_by']}; correct that version instead")
+        if from_stage.ordinal <= old.known_from:
+            raise UsageError(
+                f"--from-stage must be after the stage the fact is known from ({old.known_from}); "
+                f"to replace it everywhere, retire it and add a new one"
+            )
+        if from_stage.ordinal >= old.valid_to:
+            raise UsageError(f"{old.id} already stopped holding at stage {old.valid_to}")
+
+    def history(self, pid: str) -> list[Passage]:
+        """Every version of a fact, oldest first."""
+        first, _, _ = self._get_one(pid)
+        got = self.collection.get(where={"root": first.root or first.id}, include=["metadatas", "documents"])
+        versions = [Passage.from_metadata(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
+        return sorted(versions, key=lambda p: p.version)
+
+    # ------------------------------------------------------------------ reads
+
+    def _load_index(self) -> _Index:
+        revision = self.revision()
+        if self._index is not None and self._index.revision == revision:
+            return self._index
+        got = self._stored(None, include=("metadatas", "documents", "embeddings"))
+        order = sorted(range(len(got["ids"])), key=lambda i: (str(got["metadatas"][i].get("persona", "")), i))
+        ids = [got["ids"][i] for i in order]
+        metas = [got["metadatas"][i] for i in order]
+        texts = [got["documents"][i] for i in order]
+        dim = len(got["embeddings"][order[0]]) if order else 1
+        emb = np.asarray([got["embeddings"][i] for i in order], dtype=np.float32).reshape(len(order), dim)
+        norms = np.linalg.norm(emb, axis=1, keepdims=True)
+        emb = emb / np.where(norms == 0, 1, norms)
+        kf = np.asarray([int(m.get("known_from", 0)) for m in metas], dtype=np.int32)
+        vt = np.asarray([int(m.get("valid_to", OPEN)) for m in metas], dtype=np.int32)
+        slices: dict[str, tuple[int, int]] = {}
+        for i, m in enumerate(metas):
+            persona = str(m.get("persona", ""))
+            start, _ = slices.get(persona, (i, i))
+            slices[persona] = (start, i + 1)
+        self._index = _Index(revision, ids, texts, metas, emb, kf, vt, slices)
+        return self._index
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vec = np.asarray(self.embed_model.get_query_embedding(text), dtype=np.float32)
+        norm = float(np.linalg.norm(vec)) or 1.0
+        return vec / norm
+
+    def search(
+        self,
+        persona: str,
+        query: str | np.ndarray,
+        stage: Stage | None = None,
+        k: int = 5,
+        *,
+        all_stages: bool = False,
+    ) -> list[Hit]:
+        """Top-k passages ``persona`` knows at ``stage`` (still valid then).
+
+        ``all_stages=True`` (or no stage) searches every record of the persona,
+        whenever it became known and whether or not it still holds. Use persona
+        ``_world`` for the universe's event log.
+        """
+        pid = persona if persona == WORLD else self.universe.persona(persona).id
+        if k <= 0:
+            return []
+        qvec = self.embed_query(query) if isinstance(query, str) else query
+        ordinal = None if (stage is None or all_stages) else stage.ordinal
+        if self.backend == "chroma":
+            return self._search_chroma(pid, qvec, ordinal, k)
+        return self._search_numpy(pid, qvec, ordinal, k)
+
+    def _search_numpy(self, pid: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[Hit]:
+        index = self._load_index()
+        if pid not in index.slices:
+            return []
+        start, end = index.slices[pid]
+        rows = np.arange(start, end)
+        if ordinal is not None:
+            mask = (index.known_from[start:end] <= ordinal) & (index.valid_to[start:end] > ordinal)
+            rows = rows[mask]
+        if rows.size == 0:
+            return []
+        scores = index.emb[rows] @ qvec
+        top = np.argpartition(-scores, k - 1)[:k] if rows.size > k else np.arange(rows.size)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [
+            Hit(Passage.from_metadata(index.texts[rows[i]], index.metas[rows[i]]), float(scores[i])) for i in top
+        ]
+
+    def _search_chroma(self, pid: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[Hit]:
+        from llama_index.core.vector_stores.types import (
+            FilterCondition,
+            FilterOperator,
+            MetadataFilter,
+            MetadataFilters,
+            VectorStoreQuery,
+        )
+
+        conditions = [MetadataFilter(key="persona", value=pid, operator=FilterOperator.EQ)]
+        if ordinal is not None:
+            conditions += [
+                MetadataFilter(key="known_from", value=ordinal, operator=FilterOperator.LTE),
+                MetadataFilter(key="valid_to", value=ordinal, operator=FilterOperator.GT),
+            ]
+        filters = MetadataFilters(filters=conditions, condition=FilterCondition.AND)  # type: ignore[arg-type]
+        result = self.vector_store.query(
+            VectorStoreQuery(query_embedding=[float(x) for x in qvec], similarity_top_k=k, filters=filters)
+        )
+        hits = []
+        for node, sim in zip(result.nodes or [], result.similarities or [], strict=False):
+            meta = dict(node.metadata)
+            meta.setdefault("pid", node.node_id)
+            cosine = 1.0 + math.log(sim) if sim > 0 else -1.0  # llama-index reports exp(-distance)
+            hits.append(Hit(Passage.from_metadata(node.get_content(), meta), cosine))
+        return hits
+
+    def entity_index(self, persona: str) -> Any:
+        """Names -> first stage in the world / first stage ``persona`` knows them (for time checks)."""
+        from persona_rag.graphs.timecheck import EntityIndex
+
+        index = self._load_index()
+        key = (index.revision, persona)
+        cached = self._entities.get(key)
+        if cached is None:
+            def rows(pid: str) -> list[dict[str, Any]]:
+                start, end = index.slices.get(pid, (0, 0))
+                return index.metas[start:end]
+
+            cached = EntityIndex.build(rows(WORLD), rows(persona))
+            self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == index.revision}}
+        return cached
+
+    def list(self, persona: str, stage: Stage | None = None) -> list[Passage]:
+        """Every record of a persona (known and valid at ``stage`` if given), in time order."""
+        pid = persona if persona == WORLD else self.universe.persona(persona).id
+        where: dict[str, Any] = {"persona": pid}
+        if stage is not None:
+            where = {"$and": [where, {"known_from": {"$lte": stage.ordinal}}, {"valid_to": {"$gt": stage.ordinal}}]}
+        got = self._stored(where, include=("metadatas", "documents"))
+        out = [Passage.from_metadata(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
+        return sorted(out, key=lambda p: (p.known_from, p.stage, p.id))
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+
+def open_memory(
+    settings: Settings,
+    universe: Universe | None = None,
+    *,
+    store: str | None = None,
+    embed_model: Any = None,
+    backend: str = "numpy",
+    ingest: bool = True,
+) -> TemporalMemory:
+    """The memory for ``settings``: a Chroma server if ``chroma_url`` is set, else the embedded store."""
+    from persona_rag.corpus import load_universe
+
+    uni = universe or load_universe(settings.corpus)
+    kind = store or ("server" if settings.chroma_url else "persistent")
+    path = settings.memory_dir / "chroma"
+    client = make_client(kind, path if kind == "persistent" else None, settings.chroma_url)
+    if embed_model is None:
+        from persona_rag.memory.embeddings import load_embed_model
+
+        embed_model = load_embed_model(settings)
+    memory = TemporalMemory(
+        uni, client, embed_model, backend=backend,
+        lock_path=(path / ".write.lock") if kind == "persistent" else None,
+    )
+    if ingest:
+        memory.ensure_ingested()
+    return memory

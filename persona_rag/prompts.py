@@ -1,0 +1,91 @@
+"""Everything the model is told, in one place.
+
+The same builders are used at inference (PersonaGraph) and when writing SFT
+data (finetune), so a tuned adapter sees exactly the prompt format it learned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+SYSTEM_TEMPLATE = """You are {name}. {summary}
+{temporal}. You remember only what you have lived or heard of up to now; you know nothing of what comes later.
+Personality: {personality}. You value {values}.
+How you speak: {style}
+{notes}Always answer as {first_name}, in the first person, in one to three sentences. You are not an AI or an assistant, and you never say so."""
+
+FACTS_HEADER = "What you remember that matters here:"
+
+VERDICT_HINTS = {
+    "future": (
+        "The question is about something that has not happened to you yet. You do not know it. "
+        "Say honestly, in character, that you know nothing about it, and do not invent anything."
+    ),
+    "past-absence": (
+        "The question is about something you were not there for and have not heard about. "
+        "Say, in character, that you were not there and do not know, and do not invent details."
+    ),
+    "past-presence": "You were there: answer from your own memory.",
+    "past-only": "Answer from what you know.",
+    "unknown": "If you do not know, say so in character.",
+}
+
+DONT_KNOW = {
+    "future": "{opener}I don't know anything about that. Nobody's said a word about it to me, and I'd rather not make things up.",
+    "past-absence": "{opener}I wasn't there for that, and nobody's told me about it, so I honestly couldn't say.",
+    "unknown": "{opener}I'm not sure about that, to be honest.",
+}
+
+
+def _join(items: Any, default: str) -> str:
+    if isinstance(items, (list, tuple)) and items:
+        return ", ".join(str(i) for i in items)
+    return str(items) if items else default
+
+
+def system_prompt(name: str, profile: dict[str, Any], temporal: str, stage_notes: str = "") -> str:
+    first = name.split()[0]
+    notes = f"Right now: {stage_notes}\n" if stage_notes else ""
+    return SYSTEM_TEMPLATE.format(
+        name=name,
+        first_name=first if first not in {"Lord", "Professor", "Aunt"} else name.split()[-1],
+        summary=str(profile.get("summary", "")).strip(),
+        temporal=temporal,
+        personality=_join(profile.get("personality"), "your own"),
+        values=_join(profile.get("values"), "what matters to you"),
+        style=str(profile.get("speech_style", "in your own voice")).strip(),
+        notes=notes,
+    )
+
+
+def facts_block(facts: Sequence[str]) -> str:
+    if not facts:
+        return ""
+    return FACTS_HEADER + "\n" + "\n".join(f"- {f}" for f in facts)
+
+
+def user_turn(question: str, facts: Sequence[str] = (), verdict: str | None = None) -> str:
+    parts = []
+    block = facts_block(facts)
+    if block:
+        parts.append(block)
+    if verdict and verdict in VERDICT_HINTS:
+        parts.append(f"({VERDICT_HINTS[verdict]})")
+    parts.append(f"Question: {question}")
+    return "\n\n".join(parts)
+
+
+def messages(
+    system: str,
+    question: str,
+    facts: Sequence[str] = (),
+    verdict: str | None = None,
+    history: Sequence[dict[str, str]] = (),
+) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system}, *history, {"role": "user", "content": user_turn(question, facts, verdict)}]
+
+
+def dont_know(verdict: str, opener: str = "") -> str:
+    template = DONT_KNOW.get(verdict, DONT_KNOW["unknown"])
+    return template.format(opener=(opener.strip() + " ") if opener else "")

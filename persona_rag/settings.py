@@ -1,0 +1,118 @@
+"""Settings in one place.
+
+Every value has a default, an environment variable, and usually a CLI flag.
+Nothing here is read at import time: call :func:`load_settings` (the CLI does it
+once per command, library users may build :class:`Settings` themselves).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "persona-rag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-time settings. Field metadata holds the env var and the help text."""
+
+    home: Path = field(
+        default_factory=_default_home,
+        metadata={"env": "PERSONA_RAG_HOME", "help": "folder for models, memory, adapters and reports"},
+    )
+    model: str = field(
+        default="smollm2-135m",
+        metadata={
+            "env": "PERSONA_RAG_MODEL",
+            "help": "chat model: 'smollm2-135m' (offline default), a local folder, or a Hugging Face id",
+        },
+    )
+    embed_model: str = field(
+        default="all-minilm-l6-v2",
+        metadata={
+            "env": "PERSONA_RAG_EMBED_MODEL",
+            "help": "embedding model: 'all-minilm-l6-v2' (offline default), a local folder, or a Hugging Face id",
+        },
+    )
+    device: str = field(default="cpu", metadata={"env": "PERSONA_RAG_DEVICE", "help": "torch device: cpu, cuda, mps"})
+    corpus: str = field(
+        default="harry_potter",
+        metadata={"env": "PERSONA_RAG_CORPUS", "help": "universe: a shipped corpus name or a corpus folder"},
+    )
+    chroma_url: str = field(
+        default="",
+        metadata={"env": "PERSONA_RAG_CHROMA_URL", "help": "Chroma server URL (chroma run); empty = embedded store"},
+    )
+    top_k: int = field(default=5, metadata={"env": "PERSONA_RAG_TOP_K", "help": "passages retrieved per question"})
+    context_tokens: int = field(
+        default=384, metadata={"env": "PERSONA_RAG_CONTEXT_TOKENS", "help": "token budget for retrieved facts"}
+    )
+    max_new_tokens: int = field(
+        default=96, metadata={"env": "PERSONA_RAG_MAX_NEW_TOKENS", "help": "longest answer, in tokens"}
+    )
+    max_question_words: int = field(
+        default=300, metadata={"env": "PERSONA_RAG_MAX_QUESTION_WORDS", "help": "longer questions are truncated"}
+    )
+    allow_downloads: bool = field(
+        default=False,
+        metadata={
+            "env": "PERSONA_RAG_ALLOW_DOWNLOADS",
+            "help": "let Hugging Face ids download from the hub (off: offline only)",
+        },
+    )
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def memory_dir(self) -> Path:
+        return self.home / "memory"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.home / "adapters"
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """Return a copy with the non-None values replaced (CLI flags)."""
+        clean = {k: v for k, v in values.items() if v is not None}
+        if "home" in clean:
+            clean["home"] = Path(clean["home"]).expanduser()
+        return replace(self, **clean)
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    if kind in (bool, "bool"):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (Path, "Path"):
+        return Path(raw).expanduser()
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then environment variables, then explicit overrides (flags)."""
+    from persona_rag.errors import UsageError
+
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        name = f.metadata.get("env")
+        if name and env.get(name, "") != "":
+            try:
+                values[f.name] = _parse(f.type, env[name])
+            except ValueError:
+                raise UsageError(f"{name}={env[name]!r} is not a valid {f.type}") from None
+    return Settings(**values).with_overrides(**overrides)
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(field, env var, help) for docs and `persona-rag --help`."""
+    return [(f.name, f.metadata.get("env", ""), f.metadata.get("help", "")) for f in fields(Settings)]
