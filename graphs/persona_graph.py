@@ -122,10 +122,20 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     answer = ctx.generator.generate(
         msgs, max_new_tokens=ctx.settings.max_new_tokens, on_token=lambda t: writer({"type": "token", "text": t})
     )
-    return {"answer": answer, "attempts": int(state.get("attempts") or 0) + 1}
+    return {"answer": trim_to_sentence(answer), "attempts": int(state.get("attempts") or 0) + 1}
+
+
+def trim_to_sentence(text: str) -> str:
+    """Drop a trailing half sentence left by the token limit."""
+    text = text.strip()
+    if not text or text[-1] in ".!?\"'”)":
+        return text
+    cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"))
+    return text[: cut + 1] if cut > len(text) // 3 else text
 
 
 def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    """Catch what the persona must not say: its future, invented names, assistant talk."""
     ctx = runtime.context
     answer = state.get("answer") or ""
     leaks: list[str] = []
@@ -136,9 +146,20 @@ def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, A
     if ctx.review and ctx.memory is not None:
         persona = _persona(state, ctx)
         stage = persona.stage(state["stage_key"])
-        future = state.get("future_texts") if state.get("verdict") in ("future", "past-absence") else []
-        leaks += timecheck.find_leaks(answer, state["question"], stage.ordinal, ctx.memory.entity_index(persona.id),
-                                      list(future or []))
+        index = ctx.memory.entity_index(persona.id)
+        verdict = state.get("verdict")
+        if verdict in ("future", "past-absence"):
+            if not timecheck.admits_ignorance(answer):
+                leaks.append("<claims to know>")
+            leaks += timecheck.find_leaks(answer, state["question"], stage.ordinal, index,
+                                          list(state.get("future_texts") or []))
+        else:
+            leaks += timecheck.find_leaks(answer, state["question"], stage.ordinal, index, [])
+            retrieved = state.get("retrieved") or []
+            strong = [r["text"] for r in retrieved if r["score"] >= ctx.settings.grounding_score]
+            if strong and timecheck.ungrounded(answer, state["question"], strong):
+                leaks.append("<ignores its memory>")
+        leaks += [f"<invented {n}>" for n in timecheck.invented_names(answer, state["question"], index)]
     return {"leaks": leaks}
 
 
@@ -149,14 +170,24 @@ def after_review(state: PersonaState) -> str:
 
 
 def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    """A safe in-character answer when the model's attempts failed review."""
+    ctx = runtime.context
+    persona = _persona(state, ctx)
+    first = persona.name.split()[-1] if persona.name.split()[0] in ("Lord", "Professor", "Aunt") else persona.name.split()[0]
     verdict = state.get("verdict") or "unknown"
-    if "<role break>" in (state.get("leaks") or []) and verdict not in ("future", "past-absence"):
-        answer = "I don't know what you're on about. I'm me, same as always. Ask me something properly."
+    leaks = state.get("leaks") or []
+    facts = state.get("facts") or []
+    if verdict in ("future", "past-absence"):
+        answer = prompts.dont_know(verdict)
+    elif "<role break>" in leaks:
+        answer = f"I don't follow you. I'm {first}, and that's all there is to it. Ask me something sensible."
+    elif facts:
+        answer = timecheck.first_person(facts[0], first)
     else:
-        answer = prompts.dont_know(verdict if verdict in prompts.DONT_KNOW else "unknown")
+        answer = prompts.dont_know("unknown")
     runtime.stream_writer({"type": "reset"})
     runtime.stream_writer({"type": "token", "text": answer})
-    notices = [*list(state.get("notices") or []), f"answer replaced after review (leaks: {', '.join(state.get('leaks') or [])})"]
+    notices = [*list(state.get("notices") or []), f"answer replaced after review ({', '.join(leaks)})"]
     return {"answer": answer, "notices": notices}
 
 

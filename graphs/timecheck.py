@@ -13,6 +13,7 @@ which it appears in the world, and the first stage at which this persona knows i
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,14 +42,21 @@ class EntityIndex:
     world_first: dict[str, int] = field(default_factory=dict)
     persona_first: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, set[str]] = field(default_factory=dict)  # distinctive single word -> names containing it
+    proper_words: set[str] = field(default_factory=set)  # every capitalised word of the corpus, lower-case
 
     @classmethod
-    def build(cls, world: list[dict[str, Any]], persona: list[dict[str, Any]]) -> EntityIndex:
-        """``world``/``persona``: metadata dicts with ``entities`` ('|'-joined) and stages."""
+    def build(cls, world: list[dict[str, Any]], persona: list[dict[str, Any]], texts: Sequence[str] = ()) -> EntityIndex:
+        """``world``/``persona``: metadata dicts with ``entities`` ('|'-joined) and stages;
+        ``texts``: the universe's passages, whose capitalised words count as known names."""
         idx = cls()
+        for text in texts:
+            idx.proper_words.update(w.lower() for w in re.findall(r"\b[A-Z][A-Za-z']+", text))
         for meta in world:
             for name in _names(meta):
                 idx.world_first[name] = min(idx.world_first.get(name, OPEN), int(meta.get("stage", 0)))
+        for meta in world + persona:
+            for name in _names(meta):
+                idx.proper_words.update(name.split())
         for meta in persona:
             for name in _names(meta):
                 idx.persona_first[name] = min(idx.persona_first.get(name, OPEN), int(meta.get("known_from", 0)))
@@ -139,14 +147,49 @@ def verdict(
 
 
 _ROLE_BREAK = re.compile(
-    r"\b(as an ai|an ai (language )?model|language model|i am an ai|i'm an ai|artificial intelligence|"
-    r"as a (helpful )?assistant|i am a chatbot|openai|smollm|hugging ?face)\b",
+    r"\b(language model|artificial intelligence|chat ?bot|virtual assistant|helpful assistant|as an assistant|"
+    r"openai|smollm|hugging ?face|my training data|my programming|i was trained|i'm programmed|i am programmed)\b",
+    re.IGNORECASE,
+)
+_AI = re.compile(r"\bA\.?I\b")
+# Capitalised words that are not names.
+_COMMON_CAPS = {
+    "i", "i'm", "i've", "i'd", "i'll", "mr", "mrs", "ms", "sir", "madam", "professor", "dear", "oh", "ah", "well",
+    "yes", "no", "hey", "okay", "ok", "god", "christmas", "halloween", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august",
+    "september", "october", "november", "december", "english", "muggle", "muggles", "wizard", "wizards",
+}
+_IGNORANCE = re.compile(
+    r"(don't know|do not know|never heard|no idea|not sure|haven't heard|have not heard|can't say|cannot say|"
+    r"couldn't say|wasn't there|was not there|no clue|don't recognise|don't recognize|doesn't ring|nobody's told|"
+    r"not heard|unfamiliar|can't tell|haven't a clue|not something i know)",
     re.IGNORECASE,
 )
 
 
 def breaks_role(answer: str) -> bool:
-    return bool(_ROLE_BREAK.search(answer))
+    """The answer talks like an assistant or an AI instead of the persona."""
+    return bool(_ROLE_BREAK.search(answer) or _AI.search(answer))
+
+
+def admits_ignorance(answer: str) -> bool:
+    return bool(_IGNORANCE.search(answer))
+
+
+def invented_names(answer: str, question: str, index: EntityIndex) -> list[str]:
+    """Capitalised words in ``answer`` (not opening a sentence) that appear nowhere in the corpus or the question."""
+    asked = {w.lower() for w in re.findall(r"[A-Za-z']+", question)}
+    out = []
+    for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z']{2,})\b", answer):
+        word = m.group(1).lower().removesuffix("'s")
+        start = m.start(1)
+        before = answer[:start].rstrip()
+        if not before or before[-1] in ".!?\"'(:\n-":
+            continue
+        if word in _COMMON_CAPS or word in asked or word in index.proper_words:
+            continue
+        out.append(m.group(1))
+    return sorted(set(out))
 
 
 def _content_words(text: str) -> set[str]:
@@ -176,3 +219,42 @@ def find_leaks(answer: str, question: str, stage: int, entities: EntityIndex, fu
         if len(shared) >= 2:
             leaks.extend(sorted(shared))
     return leaks
+
+
+_VERB_FIX = {"is": "am", "was": "was", "has": "have", "does": "do", "doesn't": "don't", "isn't": "am not", "hasn't": "haven't"}
+
+
+def first_person(fact: str, first_name: str) -> str:
+    """Turn a third-person memory ("Harry thinks X") into the persona's words ("I think X").
+
+    Only the leading subject is rewritten; this is the grounded fallback used when
+    the model invents names, so it must never add anything the memory lacks.
+    """
+    m = re.match(rf"\s*{re.escape(first_name)}('s)?\s+(\w+'?\w*)(.*)", fact, re.DOTALL)
+    if not m:
+        return f"What I remember is this: {fact}"
+    possessive, word, rest = m.groups()
+    if possessive:
+        return f"My {word}{rest}"
+    if word in _VERB_FIX:
+        verb = _VERB_FIX[word]
+    elif word.endswith("ies") and len(word) > 4:
+        verb = word[:-3] + "y"
+    elif word.endswith(("ches", "shes", "sses", "xes")):
+        verb = word[:-2]
+    elif word.endswith("s") and not word.endswith("ss"):
+        verb = word[:-1]
+    else:
+        verb = word
+    return f"I {verb}{rest}"
+
+
+def ungrounded(answer: str, question: str, facts: Sequence[str]) -> bool:
+    """True when the answer shares no distinctive word with the best facts (it ignored its memory)."""
+    if not facts:
+        return False
+    wanted = set()
+    for fact in facts[:2]:
+        wanted |= _content_words(fact)
+    wanted -= _content_words(question)
+    return bool(wanted) and not (_content_words(answer) & wanted)

@@ -52,8 +52,14 @@ class HashEmbedding(BaseEmbedding):
 
 
 def load_embed_model(settings: Settings, batch_size: int = 64) -> Any:
-    """The configured embedding model (default MiniLM from its PyPI package), offline."""
+    """The configured embedding model (default MiniLM from its PyPI package), offline.
+
+    ``hash`` selects :class:`HashEmbedding`, the built-in fake for tests.
+    """
     from persona_rag.errors import ModelError
+
+    if settings.embed_model == "hash":
+        return HashEmbedding()
     from persona_rag.models import embed_model_path
     from persona_rag.offline import configure_offline
 

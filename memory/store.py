@@ -248,7 +248,7 @@ class TemporalMemory:
         except Exception as exc:
             raise MemoryStoreError(f"writing to the memory failed, nothing was lost: {exc}; retry the command") from exc
 
-    def _embed(self, texts: Sequence[str], progress: bool = False) -> list[list[float]]:
+    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
         from llama_index.core.ingestion import IngestionPipeline
@@ -257,7 +257,7 @@ class TemporalMemory:
         # The pipeline embeds nodes in batches; we write them ourselves with upsert (atomic, id-stable).
         nodes = [TextNode(id_=f"n{i}", text=t) for i, t in enumerate(texts)]
         pipeline = IngestionPipeline(transformations=[self.embed_model])
-        out = pipeline.run(nodes=nodes, show_progress=progress)
+        out = pipeline.run(nodes=nodes, show_progress=False)
         by_id = {n.node_id: n.embedding for n in out}
         return [list(by_id[f"n{i}"]) for i in range(len(texts))]
 
@@ -303,11 +303,14 @@ class TemporalMemory:
                 todo.append(p)
             gone = [pid for pid in have if pid not in wanted]
             batch = 256
-            for start in range(0, len(todo), batch):
-                chunk = todo[start : start + batch]
-                if show and start == 0:
-                    print(f"persona-rag: embedding {len(todo)} passages of {self.universe.id} ...", file=sys.stderr)
-                self._upsert(chunk, self._embed([p.text for p in chunk], progress=show), ORIGIN_CORPUS)
+            from tqdm import tqdm
+
+            with tqdm(total=len(todo), desc=f"ingesting {self.universe.id}", unit="passage", disable=not show or not todo,
+                      file=sys.stderr) as bar:
+                for start in range(0, len(todo), batch):
+                    chunk = todo[start : start + batch]
+                    self._upsert(chunk, self._embed([p.text for p in chunk]), ORIGIN_CORPUS)
+                    bar.update(len(chunk))
             if gone:
                 self.collection.delete(ids=gone)
                 report.removed = len(gone)
@@ -362,7 +365,8 @@ class TemporalMemory:
             closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
             new_emb = self._embed([text])
             recs_old = self._records([closed], [old_emb], str(meta.get("origin", ORIGIN_CORPUS)))
-            recs_old["metadatas"][0].update({"closed_by_update": 1, "superseded_by": new.id})
+            # Keep the corpus hash: a re-ingest must not undo the closing.
+            recs_old["metadatas"][0].update({"closed_by_update": 1, "superseded_by": new.id, "hash": meta.get("hash", "")})
             recs_new = self._records([new], new_emb, ORIGIN_UPDATE)
             try:
                 self.collection.upsert(**{k: recs_old[k] + recs_new[k] for k in recs_old})
@@ -379,7 +383,7 @@ class TemporalMemory:
             self._check_open(old, meta, from_stage)
             closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
             recs = self._records([closed], [emb], str(meta.get("origin", ORIGIN_CORPUS)))
-            recs["metadatas"][0]["closed_by_update"] = 1
+            recs["metadatas"][0].update({"closed_by_update": 1, "hash": meta.get("hash", "")})
             self.collection.upsert(**recs)
             self._bump_revision()
         self._index = None
@@ -514,7 +518,7 @@ class TemporalMemory:
                 start, end = index.slices.get(pid, (0, 0))
                 return index.metas[start:end]
 
-            cached = EntityIndex.build(rows(WORLD), rows(persona))
+            cached = EntityIndex.build(rows(WORLD), rows(persona), index.texts)
             self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == index.revision}}
         return cached
 
@@ -540,6 +544,7 @@ def open_memory(
     embed_model: Any = None,
     backend: str = "numpy",
     ingest: bool = True,
+    collection: str | None = None,
 ) -> TemporalMemory:
     """The memory for ``settings``: a Chroma server if ``chroma_url`` is set, else the embedded store."""
     from persona_rag.corpus import load_universe
@@ -553,7 +558,7 @@ def open_memory(
 
         embed_model = load_embed_model(settings)
     memory = TemporalMemory(
-        uni, client, embed_model, backend=backend,
+        uni, client, embed_model, backend=backend, collection=collection,
         lock_path=(path / ".write.lock") if kind == "persistent" else None,
     )
     if ingest:

@@ -71,14 +71,23 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from persona_rag.graphs.persona_graph import PersonaGraph
 
+    from persona_rag.persona import Persona
+
     settings = _settings(args)
+    question = sys.stdin.read() if args.question == "-" else args.question
+    # Check what we can before loading any model: bad input fails in a fraction of a second.
+    if not question.strip():
+        raise UsageError("the question is empty; ask the persona something")
+    persona = Persona.load(args.persona, settings.corpus)
+    persona.stage(args.stage, default=persona.default_stage())
+    if not args.openai_url:
+        from persona_rag.models import require_chat_model
+
+        require_chat_model(settings)
     graph = PersonaGraph.from_persona(
-        args.persona, settings=settings, use_memory=not args.no_memory, adapter=args.adapter,
+        persona.id, settings=settings, use_memory=not args.no_memory, adapter=args.adapter,
         openai_url=args.openai_url, openai_model=args.openai_model,
     )
-    question = args.question
-    if question == "-":
-        question = sys.stdin.read()
     if args.json:
         result = graph.invoke({"question": question, "stage": args.stage})
         _print_json(graph.public_result(result))

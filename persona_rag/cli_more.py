@@ -213,6 +213,10 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     common(p, model=True)
     p.set_defaults(func=cmd_chat)
 
+    p = sub.add_parser("demo", help="the main job: Harry at two stages, then a knowledge update (offline)")
+    common(p, model=True)
+    p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("converse", help="two personas, each at its own stage, talk about a topic")
     p.add_argument("a")
     p.add_argument("b")
@@ -223,3 +227,53 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--json", action="store_true")
     common(p, model=True)
     p.set_defaults(func=cmd_converse)
+
+
+# ----------------------------------------------------------------------------- demo
+
+DEMO_FACT = "Harry's favourite sweets are Honeydukes Peppermint Toads, which Ron brought back for him from Hogsmeade."
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the offline default: time-scoped answers and a live knowledge update."""
+    from persona_rag.graphs.persona_graph import PersonaGraph
+    from persona_rag.memory.store import open_memory
+    from persona_rag.persona import Persona
+
+    settings = _cli()._settings(args)
+    persona = Persona.load("harry", settings.corpus)
+    print("persona-rag demo: Harry Potter, the offline default model (SmolLM2-135M) and the shipped corpus.\n",
+          flush=True)
+    # A scratch collection, rebuilt each run, so the demo's update never touches your own memory.
+    memory = open_memory(settings, persona.universe, collection=f"pr_{persona.universe.id}_demo", ingest=False)
+    memory.ingest(progress=True)
+    for added in memory.list("harry"):
+        if added.source == "update":
+            memory.collection.delete(ids=[added.id])
+    memory._bump_revision()
+    graph = PersonaGraph.from_persona("harry", settings=settings, memory=memory, quiet=False)
+
+    def ask(question: str, stage: str) -> dict[str, Any]:
+        result = graph.invoke({"question": question, "stage": stage})
+        top = result["sources"][0] if result["sources"] else None
+        print(f'== Harry at {result["stage"]["label"]}: "{question}"')
+        print(f"   verdict: {result['verdict']} ({result['verdict_reason']})")
+        print(f"   answer:  {result['answer']}")
+        if top:
+            print(f"   top memory: [{top['id']}] {top['text'][:110]}")
+        print(flush=True)
+        return result
+
+    ask("Who is Gilderoy Lockhart?", "year 1")
+    ask("Who is Gilderoy Lockhart?", "year 2")
+    print("== Knowledge update, no retraining:")
+    print(f'   persona-rag memory add harry --stage "Christmas of year 3" --text "{DEMO_FACT}"\n')
+    question = "What are your favourite sweets?"
+    added = memory.add("harry", persona.stage("Christmas of year 3"), DEMO_FACT, kind="opinion")
+    before = ask(question, "start of year 3")
+    after = ask(question, "end of year 3")
+    seen_before = any(s["id"] == added.id for s in before["sources"])
+    seen_after = any(s["id"] == added.id for s in after["sources"])
+    print(f"The new fact {added.id} is {'used' if seen_after else 'NOT used'} at the end of year 3 "
+          f"and {'wrongly used' if seen_before else 'not known'} at the start of year 3.")
+    return 0 if seen_after and not seen_before else 1

@@ -120,6 +120,8 @@ def resolve_chat_model(settings: Settings) -> ResolvedModel:
 
 
 def resolve_embed_model(settings: Settings) -> ResolvedModel:
+    if settings.embed_model == "hash":
+        return ResolvedModel("hash", "embed", "builtin", None, True, "deterministic fake for tests")
     if settings.embed_model != DEFAULT_EMBED:
         return _check_local_or_hub(settings.embed_model, "embed", settings)
     path = minilm_path()
@@ -134,6 +136,11 @@ def _require(resolved: ResolvedModel) -> ResolvedModel:
     if not resolved.ready:
         raise ModelError(f"{resolved.kind} model {resolved.name!r} is not available: {resolved.detail}")
     return resolved
+
+
+def require_chat_model(settings: Settings) -> ResolvedModel:
+    """Resolve the chat model or raise a one-line ModelError saying what to do."""
+    return _require(resolve_chat_model(settings))
 
 
 def convert_smollm(settings: Settings, *, quiet: bool = False) -> Path:

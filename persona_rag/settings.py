@@ -59,6 +59,13 @@ class Settings:
     max_question_words: int = field(
         default=300, metadata={"env": "PERSONA_RAG_MAX_QUESTION_WORDS", "help": "longer questions are truncated"}
     )
+    grounding_score: float = field(
+        default=0.45,
+        metadata={
+            "env": "PERSONA_RAG_GROUNDING_SCORE",
+            "help": "a retrieved fact this similar to the question must be reflected in the answer",
+        },
+    )
     allow_downloads: bool = field(
         default=False,
         metadata={
@@ -92,6 +99,8 @@ def _parse(kind: Any, raw: str) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind in (int, "int"):
         return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
     if kind in (Path, "Path"):
         return Path(raw).expanduser()
     return raw

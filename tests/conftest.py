@@ -1,0 +1,112 @@
+"""Shared fixtures. Every test runs offline with its own PERSONA_RAG_HOME."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from persona_rag.corpus import Universe, load_universe
+from persona_rag.memory.embeddings import HashEmbedding
+from persona_rag.memory.store import TemporalMemory, make_client
+from persona_rag.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in list(os.environ):
+        if key.startswith("PERSONA_RAG_"):
+            monkeypatch.delenv(key)
+    home = tmp_path / "home"
+    monkeypatch.setenv("PERSONA_RAG_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def hp() -> Universe:
+    return load_universe("harry_potter")
+
+
+@pytest.fixture()
+def settings(_isolated_home: Path) -> Settings:
+    return load_settings().with_overrides(embed_model="hash", grounding_score=0.3)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real `chroma run` on 127.0.0.1, for the server-mode contract tests."""
+    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("chroma run exited early")
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start in 60 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "persistent", "server"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture()
+def make_memory(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest):
+    """Build a TemporalMemory on the parametrised store, with the deterministic fake embedder."""
+
+    def build(universe: Universe, backend: str = "numpy", collection: str | None = None) -> TemporalMemory:
+        url = request.getfixturevalue("chroma_server") if store_kind == "server" else ""
+        path = tmp_path / "chroma"
+        client = make_client(store_kind, path if store_kind == "persistent" else None, url)
+        return TemporalMemory(
+            universe, client, HashEmbedding(), backend=backend,
+            collection=collection or f"t_{uuid.uuid4().hex[:12]}",
+            lock_path=(path / ".write.lock") if store_kind == "persistent" else None,
+        )
+
+    return build
+
+
+@pytest.fixture()
+def hp_memory(hp: Universe) -> TemporalMemory:
+    """The Harry Potter corpus in an in-memory Chroma with the fake embedder."""
+    mem = TemporalMemory(hp, make_client("memory"), HashEmbedding(), collection=f"t_{uuid.uuid4().hex[:12]}")
+    mem.ingest(progress=False)
+    return mem
+
+
+@pytest.fixture(scope="session")
+def real_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One home for all slow tests: the GGUF conversion and the ingest happen once."""
+    return tmp_path_factory.mktemp("real-home")

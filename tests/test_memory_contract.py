@@ -1,0 +1,204 @@
+"""One contract, every store: in-memory, embedded persistent, and a real `chroma run` server."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from persona_rag.corpus import Universe
+from persona_rag.errors import UsageError
+
+
+@pytest.fixture(params=["numpy", "chroma"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def small(hp: Universe, n_events: int = 80) -> Universe:
+    """A slice of the real corpus (whole years 1-2 for speed), same schema."""
+    uni = copy.copy(hp)
+    uni.events = [e for e in hp.events if e["stage"].startswith(("before", "y1", "y2", "y3"))][:n_events] + [
+        e for e in hp.events if "Lockhart" in e["text"]
+    ]
+    seen: set[str] = set()
+    uni.events = [e for e in uni.events if not (e["id"] in seen or seen.add(e["id"]))]  # type: ignore[func-returns-value]
+    uni.personal = {k: v[:25] + [r for r in v[25:] if "Lockhart" in r["text"]] for k, v in hp.personal.items()}
+    return uni
+
+
+def texts(hits) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(h.passage.text for h in hits).lower()
+
+
+def test_ingest_is_incremental(make_memory, hp: Universe) -> None:  # type: ignore[no-untyped-def]
+    uni = small(hp)
+    mem = make_memory(uni)
+    first = mem.ingest(progress=False)
+    assert first.added == len(uni.passages()) and first.updated == first.removed == 0
+    again = mem.ingest(progress=False)
+    assert again.writes == 0 and again.unchanged == first.added
+    # Change one personal passage, drop one event.
+    changed = copy.copy(uni)
+    changed.personal = dict(uni.personal)
+    row = dict(uni.personal["ron"][0], text="Ron now owns a brand-new broomstick.")
+    changed.personal["ron"] = [row, *uni.personal["ron"][1:]]
+    dropped = uni.events[0]
+    changed.events = uni.events[1:]
+    mem.universe = changed
+    rep = mem.ingest(progress=False)
+    assert rep.updated == 1
+    assert rep.removed == sum(1 for p in uni.passages() if p.id.endswith(":" + dropped["id"]))
+    assert rep.added == 0
+    hits = mem.search("ron", "brand-new broomstick", k=1)
+    assert hits[0].passage.text == "Ron now owns a brand-new broomstick."
+
+
+def test_lockhart_is_unknown_in_year_1_and_known_in_year_2(make_memory, hp: Universe, backend: str) -> None:  # type: ignore[no-untyped-def]
+    mem = make_memory(small(hp), backend=backend)
+    mem.ingest(progress=False)
+    y1 = mem.search("harry", "Gilderoy Lockhart", hp.stage("year 1"), k=10)
+    y2 = mem.search("harry", "Gilderoy Lockhart", hp.stage("year 2"), k=10)
+    assert "lockhart" not in texts(y1)
+    assert "lockhart" in texts(y2)
+    assert all(h.passage.known_from <= hp.stage("year 1").ordinal for h in y1)
+    # Scores are cosine similarities, best first.
+    assert [h.score for h in y2] == sorted((h.score for h in y2), reverse=True)
+    assert -1.0 <= y2[-1].score <= y2[0].score <= 1.0 + 1e-6
+
+
+def test_add_correct_retire_history(make_memory, hp: Universe, backend: str) -> None:  # type: ignore[no-untyped-def]
+    mem = make_memory(small(hp, 10), backend=backend)
+    mem.ingest(progress=False)
+    y3 = hp.stage("Christmas of year 3")
+    fact = mem.add("harry", y3, "Harry keeps a jar of purple glowing pebbles under his bed.")
+    q = "purple glowing pebbles jar"
+    assert fact.id not in [h.passage.id for h in mem.search("harry", q, hp.stage("Halloween of year 3"))]
+    assert mem.search("harry", q, y3)[0].passage.id == fact.id
+    assert mem.search("harry", q, hp.stage("year 7"))[0].passage.id == fact.id
+
+    y5 = hp.stage("year 5")
+    new = mem.correct(fact.id, hp.stage("start of year 5"), "Harry gave his jar of purple glowing pebbles to Luna.")
+    before = mem.search("harry", q, hp.stage("year 4"), k=1)[0].passage
+    after = mem.search("harry", q, y5, k=1)[0].passage
+    assert before.id == fact.id and "under his bed" in before.text
+    assert after.id == new.id and "Luna" in after.text
+    hist = mem.history(new.id)
+    assert [v.text for v in hist] == [fact.text, new.text]
+    assert hist[0].valid_to == hp.stage("start of year 5").ordinal
+    assert mem.history(fact.id) == hist
+
+    mem.retire(new.id, hp.stage("start of year 7"))
+    assert new.id not in [h.passage.id for h in mem.search("harry", q, hp.stage("year 7"))]
+    assert mem.search("harry", q, hp.stage("year 6"), k=1)[0].passage.id == new.id
+    assert len(mem.history(new.id)) == 2  # retired, not deleted
+
+
+def test_update_errors_are_clear_and_change_nothing(make_memory, hp: Universe) -> None:  # type: ignore[no-untyped-def]
+    mem = make_memory(small(hp, 5))
+    mem.ingest(progress=False)
+    count = mem.count()
+    with pytest.raises(UsageError, match="no memory record"):
+        mem.correct("harry:nope", hp.stage("year 3"), "x")
+    fact = mem.add("ron", hp.stage("year 2"), "Ron learned a new card trick.")
+    with pytest.raises(UsageError, match="after the stage"):
+        mem.correct(fact.id, hp.stage("year 1"), "earlier")
+    with pytest.raises(UsageError, match="empty"):
+        mem.add("ron", hp.stage("year 2"), "   ")
+    with pytest.raises(UsageError, match="unknown persona"):
+        mem.add("neville", hp.stage("year 2"), "x")
+    mem.correct(fact.id, hp.stage("year 3"), "Ron learned two card tricks.")
+    with pytest.raises(UsageError, match="already corrected"):
+        mem.correct(fact.id, hp.stage("year 4"), "again")
+    assert mem.count() == count + 2
+
+
+def test_reingest_keeps_runtime_updates(make_memory, hp: Universe) -> None:  # type: ignore[no-untyped-def]
+    uni = small(hp, 5)
+    mem = make_memory(uni)
+    mem.ingest(progress=False)
+    fact = mem.add("hermione", hp.stage("year 2"), "Hermione's favourite quill is made of owl feather.")
+    corpus_id = next(p.id for p in uni.passages() if p.persona == "hermione" and p.known_from < 5)
+    mem.retire(corpus_id, hp.stage("year 2"))
+    assert mem.ingest(progress=False).writes == 0
+    assert mem.search("hermione", "favourite quill owl feather", hp.stage("year 3"), k=1)[0].passage.id == fact.id
+    assert corpus_id not in [p.id for p in mem.list("hermione", hp.stage("year 3"))]
+
+
+def test_list_by_stage(make_memory, hp: Universe) -> None:  # type: ignore[no-untyped-def]
+    mem = make_memory(small(hp, 20))
+    mem.ingest(progress=False)
+    y1 = hp.stage("year 1").ordinal
+    listed = mem.list("harry", hp.stage("year 1"))
+    assert listed and all(p.known_from <= y1 < p.valid_to for p in listed)
+    assert len(mem.list("harry")) >= len(listed)
+
+
+def _child(home: Path, code: str) -> str:
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from persona_rag.corpus import load_universe
+        from persona_rag.memory.store import open_memory
+        from persona_rag.memory.embeddings import HashEmbedding
+        from persona_rag.settings import load_settings
+        s = load_settings(home=sys.argv[1], embed_model="hash")
+        uni = load_universe("sherlock_holmes")
+        mem = open_memory(s, uni, embed_model=HashEmbedding())
+        """
+    ) + textwrap.dedent(code)
+    out = subprocess.run([sys.executable, "-c", script, str(home)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_a_new_process_sees_an_update(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    added = json.loads(_child(home, """
+        p = mem.add("watson", uni.stage("1888"), "Watson keeps a brass telescope on the mantelpiece.")
+        print(json.dumps({"id": p.id}))
+    """))["id"]
+    found = _child(home, """
+        print(mem.search("watson", "brass telescope mantelpiece", uni.stage("1889"), k=1)[0].passage.id)
+    """).strip()
+    assert found == added
+
+
+def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    _child(home, "print(mem.count())")  # create and ingest once
+    code = """
+        import sys
+        tag = sys.argv[2] if len(sys.argv) > 2 else ""
+        ids = [mem.add("holmes", uni.stage("1894"), f"Holmes filed case note {i} of writer {TAG}.").id for i in range(15)]
+        print(len(ids))
+    """
+    procs = []
+    for tag in ("A", "B"):
+        script = code.replace("{TAG}", tag)
+        full = textwrap.dedent("""
+            import json, sys
+            from persona_rag.corpus import load_universe
+            from persona_rag.memory.store import open_memory
+            from persona_rag.memory.embeddings import HashEmbedding
+            from persona_rag.settings import load_settings
+            s = load_settings(home=sys.argv[1], embed_model="hash")
+            uni = load_universe("sherlock_holmes")
+            mem = open_memory(s, uni, embed_model=HashEmbedding())
+        """) + textwrap.dedent(script)
+        procs.append(subprocess.Popen([sys.executable, "-c", full, str(home)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err[-2000:]
+        assert out.strip() == "15"
+    notes = _child(home, """
+        rows = [p for p in mem.list("holmes") if "case note" in p.text]
+        print(len(rows))
+    """)
+    assert notes.strip() == "30"
