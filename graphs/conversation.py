@@ -15,9 +15,9 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from persona_rag.graphs.persona_graph import PersonaGraph
 
 from persona_rag.errors import UsageError
-from persona_rag.graphs.persona_graph import PersonaGraph
 from persona_rag.settings import Settings, load_settings
 
 
@@ -47,8 +47,13 @@ def speak(state: ConversationState, runtime: Runtime[ConversationContext]) -> di
     listener = ctx.speakers[(i + 1) % len(ctx.speakers)][0].persona.name
     question = turn_prompt(state["topic"], turns[-1] if turns else None, listener)
     result = graph.invoke({"question": question, "stage": stage})
-    turn = {"speaker": graph.persona.id, "name": graph.persona.name, "stage": result["stage"],
-            "text": result["answer"], "verdict": result["verdict"]}
+    turn = {
+        "speaker": graph.persona.id,
+        "name": graph.persona.name,
+        "stage": result["stage"],
+        "text": result["answer"],
+        "verdict": result["verdict"],
+    }
     if ctx.on_turn is not None:
         ctx.on_turn(turn)
     return {"turns": [turn]}
@@ -75,25 +80,35 @@ class Conversation:
 
     @classmethod
     def from_personas(
-        cls, speakers: Sequence[tuple[str, str | None]], *, settings: Settings | None = None, generator: Any = None,
+        cls,
+        speakers: Sequence[tuple[str, str | None]],
+        *,
+        settings: Settings | None = None,
+        generator: Any = None,
         memory: Any = None,
     ) -> Conversation:
         """Speakers share one model and one memory; each keeps its own stage."""
         settings = settings or load_settings()
         graphs: list[tuple[PersonaGraph, str | None]] = []
         for name, stage in speakers:
-            graph = PersonaGraph.from_persona(name, settings=settings, generator=generator, memory=memory,
-                                              adapter=None, checkpointer=None, quiet=True)
+            graph = PersonaGraph.from_persona(
+                name, settings=settings, generator=generator, memory=memory, adapter=None, checkpointer=None, quiet=True
+            )
             generator, memory = graph.context.generator, graph.context.memory
             graph.persona.stage(stage, default=graph.persona.default_stage())  # fail early on a bad stage
             graphs.append((graph, stage))
         return cls(graphs)
 
-    def run(self, topic: str, turns: int = 4, on_turn: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    def run(
+        self, topic: str, turns: int = 4, on_turn: Callable[[dict[str, Any]], None] | None = None
+    ) -> list[dict[str, Any]]:
         if not topic.strip():
             raise UsageError("the topic is empty")
         if not 1 <= turns <= 50:
             raise UsageError("--turns must be between 1 and 50")
-        final = self.graph.invoke({"topic": topic.strip(), "max_turns": turns, "turns": []},
-                                  context=ConversationContext(self.speakers, on_turn), config={"recursion_limit": 2 * turns + 5})
+        final = self.graph.invoke(
+            {"topic": topic.strip(), "max_turns": turns, "turns": []},
+            context=ConversationContext(self.speakers, on_turn),
+            config={"recursion_limit": 2 * turns + 5},
+        )
         return list(final["turns"])

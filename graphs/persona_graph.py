@@ -16,12 +16,12 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
+from persona_rag.graphs import timecheck
+from persona_rag.graphs.state import InputState, OutputState, PersonaContext, PersonaState
 
 from persona_rag import prompts
 from persona_rag.corpus import WORLD
 from persona_rag.errors import UsageError
-from persona_rag.graphs import timecheck
-from persona_rag.graphs.state import InputState, OutputState, PersonaContext, PersonaState
 from persona_rag.persona import Persona
 from persona_rag.settings import Settings, load_settings
 from persona_rag.timeline import find_stage_in_text
@@ -33,7 +33,7 @@ MAX_ATTEMPTS = 2
 
 
 def _split_persona(question: str, persona: Persona) -> tuple[str | None, str]:
-    """"Harry in year 2, who ..." -> ("harry", "in year 2, who ...")."""
+    """ "Harry in year 2, who ..." -> ("harry", "in year 2, who ...")."""
     for c in persona.universe.characters.values():
         for alias in sorted({c.id, c.name, *c.aliases}, key=len, reverse=True):
             m = re.match(rf"\s*{re.escape(alias)}\b[,:]?\s*(?=(in|at|during)\b)", question, re.IGNORECASE)
@@ -66,8 +66,16 @@ def resolve_stage(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict
                 question = rest.replace(matched, "", 1).strip(" ,:;") or question
     persona = ctx.persona.universe.persona(persona_id) if persona_id else ctx.persona.character
     stage = ctx.persona.stage(stage_value, default=ctx.persona.default_stage())
-    return {"question": question, "persona": persona.id, "stage": stage.as_dict(), "stage_key": stage.key,
-            "notices": notices, "attempts": 0, "leaks": [], "adapter": ctx.generator.adapter}
+    return {
+        "question": question,
+        "persona": persona.id,
+        "stage": stage.as_dict(),
+        "stage_key": stage.key,
+        "notices": notices,
+        "attempts": 0,
+        "leaks": [],
+        "adapter": ctx.generator.adapter,
+    }
 
 
 def _persona(state: PersonaState, ctx: PersonaContext) -> Persona:
@@ -112,8 +120,9 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     persona = _persona(state, ctx)
     stage = persona.stage(state["stage_key"])
     system = persona.system_prompt(stage)
-    if state.get("leaks"):
-        system += "\nDo not mention: " + ", ".join(state["leaks"]) + "."
+    names = [leak for leak in state.get("leaks") or [] if not leak.startswith("<")]
+    if names:
+        system += "\nDo not mention: " + ", ".join(names) + "."
     history = list(state.get("history") or [])[-2 * ctx.history_turns :]
     msgs = prompts.messages(system, state["question"], state.get("facts") or [], state.get("verdict"), history)
     writer = runtime.stream_writer
@@ -151,8 +160,9 @@ def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, A
         if verdict in ("future", "past-absence"):
             if not timecheck.admits_ignorance(answer):
                 leaks.append("<claims to know>")
-            leaks += timecheck.find_leaks(answer, state["question"], stage.ordinal, index,
-                                          list(state.get("future_texts") or []))
+            leaks += timecheck.find_leaks(
+                answer, state["question"], stage.ordinal, index, list(state.get("future_texts") or [])
+            )
         else:
             leaks += timecheck.find_leaks(answer, state["question"], stage.ordinal, index, [])
             retrieved = state.get("retrieved") or []
@@ -173,7 +183,11 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     """A safe in-character answer when the model's attempts failed review."""
     ctx = runtime.context
     persona = _persona(state, ctx)
-    first = persona.name.split()[-1] if persona.name.split()[0] in ("Lord", "Professor", "Aunt") else persona.name.split()[0]
+    first = (
+        persona.name.split()[-1]
+        if persona.name.split()[0] in ("Lord", "Professor", "Aunt")
+        else persona.name.split()[0]
+    )
     verdict = state.get("verdict") or "unknown"
     leaks = state.get("leaks") or []
     facts = state.get("facts") or []
@@ -192,8 +206,12 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
 
 
 def remember(state: PersonaState) -> dict[str, Any]:
-    return {"history": [{"role": "user", "content": state["question"]},
-                        {"role": "assistant", "content": state.get("answer") or ""}]}
+    return {
+        "history": [
+            {"role": "user", "content": state["question"]},
+            {"role": "assistant", "content": state.get("answer") or ""},
+        ]
+    }
 
 
 def build_persona_graph(checkpointer: Any = None) -> Any:
@@ -310,8 +328,9 @@ class PersonaGraph:
                     if not (path / "adapter_config.json").is_file():
                         raise UsageError(f"no LoRA adapter at {path} (adapter_config.json missing)")
                 generator = TransformersGenerator.load(settings, path, quiet=quiet)
-        ctx = PersonaContext(persona=p, generator=generator, settings=settings, memory=memory if use_memory else None,
-                             review=review)
+        ctx = PersonaContext(
+            persona=p, generator=generator, settings=settings, memory=memory if use_memory else None, review=review
+        )
         return cls(ctx, checkpointer)
 
     def _config(self, thread_id: str | None) -> dict[str, Any]:
@@ -320,16 +339,23 @@ class PersonaGraph:
     def stream_events(self, input: dict[str, Any], *, thread_id: str | None = None) -> Iterator[tuple[str, Any]]:
         """("token", text), ("reset", None) while generating, then ("result", final state)."""
         final: dict[str, Any] = {}
-        for mode, chunk in self.graph.stream(input, self._config(thread_id), context=self.context,
-                                             stream_mode=["custom", "values"]):
+        for mode, chunk in self.graph.stream(
+            input, self._config(thread_id), context=self.context, stream_mode=["custom", "values"]
+        ):
             if mode == "custom":
                 yield chunk["type"], chunk.get("text")
             else:
                 final = chunk
         yield "result", self._output(final)
 
-    def invoke(self, input: dict[str, Any], config: dict[str, Any] | None = None, *, thread_id: str | None = None,
-               on_token: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def invoke(
+        self,
+        input: dict[str, Any],
+        config: dict[str, Any] | None = None,
+        *,
+        thread_id: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
         """Answer one question. Returns the final state with ``answer``, ``stage``, ``verdict``, ``sources``, ``adapter``."""
         if config and not thread_id:
             thread_id = (config.get("configurable") or {}).get("thread_id")
@@ -344,7 +370,10 @@ class PersonaGraph:
         return result
 
     def stream(self, input: dict[str, Any], *, thread_id: str | None = None) -> Iterator[str]:
-        """Yield the answer's tokens as they are generated (a revision starts with a newline)."""
+        """Yield the answer's tokens as they are generated.
+
+        When review rejects a draft, a newline is yielded and the revised answer follows.
+        """
         for kind, value in self.stream_events(input, thread_id=thread_id):
             if kind == "token":
                 yield value
@@ -356,10 +385,13 @@ class PersonaGraph:
         return self._output(dict(final))
 
     async def astream(self, input: dict[str, Any], *, thread_id: str | None = None) -> AsyncIterator[str]:
-        async for mode, chunk in self.graph.astream(input, self._config(thread_id), context=self.context,
-                                                    stream_mode=["custom"]):
+        async for mode, chunk in self.graph.astream(
+            input, self._config(thread_id), context=self.context, stream_mode=["custom"]
+        ):
             if mode == "custom" and chunk.get("type") == "token":
                 yield chunk["text"]
+            elif mode == "custom" and chunk.get("type") == "reset":
+                yield "\n"
 
     def history(self, thread_id: str) -> list[dict[str, str]]:
         snap = self.graph.get_state(self._config(thread_id))
@@ -368,7 +400,8 @@ class PersonaGraph:
     def _output(self, final: dict[str, Any]) -> dict[str, Any]:
         out = dict(final)
         out["sources"] = [
-            {"id": r["id"], "stage": r["stage"], "score": r["score"], "text": r["text"]} for r in final.get("retrieved") or []
+            {"id": r["id"], "stage": r["stage"], "score": r["score"], "text": r["text"]}
+            for r in final.get("retrieved") or []
         ]
         out.setdefault("adapter", self.context.generator.adapter)
         out.setdefault("notices", [])

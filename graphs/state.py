@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 if TYPE_CHECKING:
-    from persona_rag.generators import Generator
     from persona_rag.memory.store import TemporalMemory
+
+    from persona_rag.generators import Generator
     from persona_rag.persona import Persona
     from persona_rag.settings import Settings
 

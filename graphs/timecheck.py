@@ -22,16 +22,99 @@ from persona_rag.corpus import OPEN
 VERDICTS = ("future", "past-absence", "past-presence", "past-only", "unknown")
 # Words too generic to stand for an entity on their own (last word of a multi-word name).
 GENERIC = {
-    "hall", "forest", "lake", "office", "ministry", "school", "house", "room", "street", "alley", "cup", "stone",
-    "tower", "castle", "village", "road", "lane", "common", "table", "book", "cloak", "map", "day", "night",
-    "team", "club", "army", "order", "family", "magic", "potion", "charm", "spell", "wand", "prize", "match",
-    "cottage", "manor", "place", "inn", "pub", "shop", "bank", "train", "station", "platform", "world",
+    "hall",
+    "forest",
+    "lake",
+    "office",
+    "ministry",
+    "school",
+    "house",
+    "room",
+    "street",
+    "alley",
+    "cup",
+    "stone",
+    "tower",
+    "castle",
+    "village",
+    "road",
+    "lane",
+    "common",
+    "table",
+    "book",
+    "cloak",
+    "map",
+    "day",
+    "night",
+    "team",
+    "club",
+    "army",
+    "order",
+    "family",
+    "magic",
+    "potion",
+    "charm",
+    "spell",
+    "wand",
+    "prize",
+    "match",
+    "cottage",
+    "manor",
+    "place",
+    "inn",
+    "pub",
+    "shop",
+    "bank",
+    "train",
+    "station",
+    "platform",
+    "world",
 }
 STOP = {
-    "about", "after", "again", "their", "there", "these", "those", "which", "where", "would", "could", "should",
-    "while", "being", "other", "every", "still", "never", "because", "before", "first", "years", "think", "really",
-    "what", "when", "with", "from", "that", "this", "have", "they", "them", "were", "your", "into", "just", "know",
-    "harry", "hermione", "potter", "granger", "weasley", "hogwarts",
+    "about",
+    "after",
+    "again",
+    "their",
+    "there",
+    "these",
+    "those",
+    "which",
+    "where",
+    "would",
+    "could",
+    "should",
+    "while",
+    "being",
+    "other",
+    "every",
+    "still",
+    "never",
+    "because",
+    "before",
+    "first",
+    "years",
+    "think",
+    "really",
+    "what",
+    "when",
+    "with",
+    "from",
+    "that",
+    "this",
+    "have",
+    "they",
+    "them",
+    "were",
+    "your",
+    "into",
+    "just",
+    "know",
+    "harry",
+    "hermione",
+    "potter",
+    "granger",
+    "weasley",
+    "hogwarts",
 }
 
 
@@ -45,7 +128,9 @@ class EntityIndex:
     proper_words: set[str] = field(default_factory=set)  # every capitalised word of the corpus, lower-case
 
     @classmethod
-    def build(cls, world: list[dict[str, Any]], persona: list[dict[str, Any]], texts: Sequence[str] = ()) -> EntityIndex:
+    def build(
+        cls, world: list[dict[str, Any]], persona: list[dict[str, Any]], texts: Sequence[str] = ()
+    ) -> EntityIndex:
         """``world``/``persona``: metadata dicts with ``entities`` ('|'-joined) and stages;
         ``texts``: the universe's passages, whose capitalised words count as known names."""
         idx = cls()
@@ -64,9 +149,12 @@ class EntityIndex:
         for name in idx.world_first:
             words = name.split()
             if len(words) >= 2:
-                for word in (words[-1], words[0]):
-                    if len(word) >= 4 and word not in GENERIC and word not in {"professor", "lord", "aunt", "uncle",
-                                                                               "madam", "mister", "the", "mrs", "great"}:
+                for word in (words[-1],):  # surnames stand for people; first words ("Muggle ...") do not
+                    if (
+                        len(word) >= 4
+                        and word not in GENERIC
+                        and word not in {"professor", "lord", "aunt", "uncle", "madam", "mister", "the", "mrs", "great"}
+                    ):
                         idx.tokens.setdefault(word, set()).add(name)
         return idx
 
@@ -110,6 +198,7 @@ def verdict(
     persona_id: str,
     *,
     margin: float = 0.05,
+    known_names_margin: float = 0.15,
 ) -> Evidence:
     """Decide the time verdict.
 
@@ -125,6 +214,9 @@ def verdict(
     best_known = known_hits[0].score if known_hits else -1.0
     if unknown_names and not any(v[1] <= stage for v in named.values()):
         return Evidence("past-absence", f"{', '.join(unknown_names)} not known to {persona_id} yet", [], named)
+    if named and all(v[1] <= stage for v in named.values()):
+        # The question is about people the persona knows: only a clearly better event match says otherwise.
+        margin = known_names_margin
     if world_hits:
         top = world_hits[0]
         ev = top.passage
@@ -140,8 +232,9 @@ def verdict(
         if top_known.witnessed and top_known.kind == "event":
             return Evidence("past-presence", f"{top_known.id} was lived by {persona_id}", [], named)
         if named and all(v[1] <= stage for v in named.values()):
-            return Evidence("past-presence" if top_known.witnessed else "past-only", f"known names: {', '.join(named)}",
-                            [], named)
+            return Evidence(
+                "past-presence" if top_known.witnessed else "past-only", f"known names: {', '.join(named)}", [], named
+            )
         return Evidence("past-only", f"best known passage {top_known.id}", [], named)
     return Evidence("unknown", "nothing relevant in memory", [], named)
 
@@ -154,10 +247,53 @@ _ROLE_BREAK = re.compile(
 _AI = re.compile(r"\bA\.?I\b")
 # Capitalised words that are not names.
 _COMMON_CAPS = {
-    "i", "i'm", "i've", "i'd", "i'll", "mr", "mrs", "ms", "sir", "madam", "professor", "dear", "oh", "ah", "well",
-    "yes", "no", "hey", "okay", "ok", "god", "christmas", "halloween", "monday", "tuesday", "wednesday", "thursday",
-    "friday", "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august",
-    "september", "october", "november", "december", "english", "muggle", "muggles", "wizard", "wizards",
+    "i",
+    "i'm",
+    "i've",
+    "i'd",
+    "i'll",
+    "mr",
+    "mrs",
+    "ms",
+    "sir",
+    "madam",
+    "professor",
+    "dear",
+    "oh",
+    "ah",
+    "well",
+    "yes",
+    "no",
+    "hey",
+    "okay",
+    "ok",
+    "god",
+    "christmas",
+    "halloween",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "english",
+    "muggle",
+    "muggles",
+    "wizard",
+    "wizards",
 }
 _IGNORANCE = re.compile(
     r"(don't know|do not know|never heard|no idea|not sure|haven't heard|have not heard|can't say|cannot say|"
@@ -205,8 +341,9 @@ def find_leaks(answer: str, question: str, stage: int, entities: EntityIndex, fu
     """
     leaks = []
     asked = entities.mentioned(question)
+    asked_words = {w for name in asked for w in name.split()}
     for name, (wf, pf) in entities.mentioned(answer).items():
-        if name in asked:
+        if name in asked or set(name.split()) & asked_words:
             continue
         if wf > stage or pf > stage:
             leaks.append(name)
@@ -221,7 +358,15 @@ def find_leaks(answer: str, question: str, stage: int, entities: EntityIndex, fu
     return leaks
 
 
-_VERB_FIX = {"is": "am", "was": "was", "has": "have", "does": "do", "doesn't": "don't", "isn't": "am not", "hasn't": "haven't"}
+_VERB_FIX = {
+    "is": "am",
+    "was": "was",
+    "has": "have",
+    "does": "do",
+    "doesn't": "don't",
+    "isn't": "am not",
+    "hasn't": "haven't",
+}
 
 
 def first_person(fact: str, first_name: str) -> str:

@@ -7,6 +7,7 @@ store treat them alike.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ class HashEmbedding(BaseEmbedding):
     def _vector(self, text: str) -> list[float]:
         words = [w for w in _WORD.findall(text.lower()) if len(w) > 2]
         vec = [0.0] * self.embed_dim
-        for token in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+        for token in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
             h = hashlib.blake2b(token.encode(), digest_size=8).digest()
             vec[int.from_bytes(h[:4], "little") % self.embed_dim] += 1.0 if h[4] & 1 else -1.0
         norm = math.sqrt(sum(v * v for v in vec)) or 1.0
@@ -69,7 +70,10 @@ def load_embed_model(settings: Settings, batch_size: int = 64) -> Any:
 
     try:
         return HuggingFaceEmbedding(
-            model_name=target, device=settings.device, normalize=True, embed_batch_size=batch_size,
+            model_name=target,
+            device=settings.device,
+            normalize=True,
+            embed_batch_size=batch_size,
             cache_folder=str(settings.models_dir / "hf"),
         )
     except (OSError, ValueError) as exc:

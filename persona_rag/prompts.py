@@ -83,7 +83,11 @@ def messages(
     verdict: str | None = None,
     history: Sequence[dict[str, str]] = (),
 ) -> list[dict[str, str]]:
-    return [{"role": "system", "content": system}, *history, {"role": "user", "content": user_turn(question, facts, verdict)}]
+    return [
+        {"role": "system", "content": system},
+        *history,
+        {"role": "user", "content": user_turn(question, facts, verdict)},
+    ]
 
 
 def dont_know(verdict: str, opener: str = "") -> str:

@@ -12,10 +12,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from persona_rag.corpus import Universe, load_universe
 from persona_rag.memory.embeddings import HashEmbedding
 from persona_rag.memory.store import TemporalMemory, make_client
+
+from persona_rag.corpus import Universe, load_universe
 from persona_rag.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ def hp() -> Universe:
 
 @pytest.fixture()
 def settings(_isolated_home: Path) -> Settings:
-    return load_settings().with_overrides(embed_model="hash", grounding_score=0.3)
+    return load_settings().with_overrides(embed_model="hash", grounding_score=0.6)
 
 
 def free_port() -> int:
@@ -54,8 +54,11 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> str:
     exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     import urllib.request
 
@@ -90,7 +93,10 @@ def make_memory(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest)
         path = tmp_path / "chroma"
         client = make_client(store_kind, path if store_kind == "persistent" else None, url)
         return TemporalMemory(
-            universe, client, HashEmbedding(), backend=backend,
+            universe,
+            client,
+            HashEmbedding(),
+            backend=backend,
             collection=collection or f"t_{uuid.uuid4().hex[:12]}",
             lock_path=(path / ".write.lock") if store_kind == "persistent" else None,
         )
@@ -98,9 +104,9 @@ def make_memory(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest)
     return build
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def hp_memory(hp: Universe) -> TemporalMemory:
-    """The Harry Potter corpus in an in-memory Chroma with the fake embedder."""
+    """The Harry Potter corpus in an in-memory Chroma with the fake embedder (read-only: tests must not write)."""
     mem = TemporalMemory(hp, make_client("memory"), HashEmbedding(), collection=f"t_{uuid.uuid4().hex[:12]}")
     mem.ingest(progress=False)
     return mem

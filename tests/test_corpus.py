@@ -109,14 +109,24 @@ def test_check_never_crashes_on_garbage(tmp_path: Path, garbage: bytes) -> None:
 
 def test_corpus_check_cli_exits_nonzero_on_broken_corpus(tmp_path: Path) -> None:
     root = _copy(tmp_path)
-    line = _append(root / "personas" / "ron.jsonl", json.dumps({"id": "r-x", "stage": "y1.end", "kind": "magic", "text": "t"}))
-    out = subprocess.run([sys.executable, "-m", "persona_rag.cli", "corpus", "check", str(root)],
-                         capture_output=True, text=True, timeout=60)
+    line = _append(
+        root / "personas" / "ron.jsonl", json.dumps({"id": "r-x", "stage": "y1.end", "kind": "magic", "text": "t"})
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "persona_rag.cli", "corpus", "check", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1
     assert f"broken/personas/ron.jsonl:{line}: unknown kind 'magic'" in out.stdout
     assert "Traceback" not in out.stderr
-    ok = subprocess.run([sys.executable, "-m", "persona_rag.cli", "corpus", "check", "harry_potter"],
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-m", "persona_rag.cli", "corpus", "check", "harry_potter"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0 and ok.stdout.startswith("ok: harry_potter")
 
 

@@ -159,13 +159,21 @@ def _child(home: Path, code: str) -> str:
 
 def test_a_new_process_sees_an_update(tmp_path: Path) -> None:
     home = tmp_path / "h"
-    added = json.loads(_child(home, """
+    added = json.loads(
+        _child(
+            home,
+            """
         p = mem.add("watson", uni.stage("1888"), "Watson keeps a brass telescope on the mantelpiece.")
         print(json.dumps({"id": p.id}))
-    """))["id"]
-    found = _child(home, """
+    """,
+        )
+    )["id"]
+    found = _child(
+        home,
+        """
         print(mem.search("watson", "brass telescope mantelpiece", uni.stage("1889"), k=1)[0].passage.id)
-    """).strip()
+    """,
+    ).strip()
     assert found == added
 
 
@@ -191,14 +199,20 @@ def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
             uni = load_universe("sherlock_holmes")
             mem = open_memory(s, uni, embed_model=HashEmbedding())
         """) + textwrap.dedent(script)
-        procs.append(subprocess.Popen([sys.executable, "-c", full, str(home)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", full, str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     for p in procs:
         out, err = p.communicate(timeout=180)
         assert p.returncode == 0, err[-2000:]
         assert out.strip() == "15"
-    notes = _child(home, """
+    notes = _child(
+        home,
+        """
         rows = [p for p in mem.list("holmes") if "case note" in p.text]
         print(len(rows))
-    """)
+    """,
+    )
     assert notes.strip() == "30"
