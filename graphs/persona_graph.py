@@ -24,7 +24,7 @@ from persona_rag.corpus import WORLD
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 from persona_rag.settings import Settings, load_settings
-from persona_rag.timeline import find_stage_in_text
+from persona_rag.timeline import Stage, find_stage_in_text
 
 MAX_ATTEMPTS = 2
 
@@ -83,22 +83,35 @@ def _persona(state: PersonaState, ctx: PersonaContext) -> Persona:
     return ctx.persona if pid == ctx.persona.id else Persona(ctx.persona.universe, ctx.persona.universe.persona(pid))
 
 
-def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    if ctx.memory is None:
-        return {"retrieved": [], "facts": []}
-    persona = _persona(state, ctx)
-    stage = persona.stage(state["stage_key"])
-    hits = ctx.memory.search(persona.id, state["question"], stage, k=ctx.settings.top_k)
-    budget = ctx.settings.context_tokens
+def retrieve_facts(
+    memory: Any, persona_id: str, question: str, stage: Stage, k: int, budget: int, count_tokens: Callable[[str], int]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Top-k passages the persona knows at ``stage``, cut to ``budget`` tokens. Shared with finetune."""
     facts, kept = [], []
-    for hit in hits:
-        cost = ctx.generator.count_tokens(hit.passage.text) + 2
+    for hit in memory.search(persona_id, question, stage, k=k):
+        cost = count_tokens(hit.passage.text) + 2
         if cost > budget:
             break
         budget -= cost
         facts.append(hit.passage.text)
         kept.append(hit.as_dict())
+    return kept, facts
+
+
+def time_verdict(memory: Any, persona_id: str, question: str, stage: Stage) -> timecheck.Evidence:
+    """The time verdict from the memory alone (no model call). Shared with finetune."""
+    world = memory.search(WORLD, question, k=5, all_stages=True)
+    known = memory.search(persona_id, question, stage, k=5)
+    return timecheck.verdict(question, stage.ordinal, memory.entity_index(persona_id), world, known, persona_id)
+
+
+def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    if ctx.memory is None:
+        return {"retrieved": [], "facts": []}
+    persona = _persona(state, ctx)
+    kept, facts = retrieve_facts(ctx.memory, persona.id, state["question"], persona.stage(state["stage_key"]),
+                                 ctx.settings.top_k, ctx.settings.context_tokens, ctx.generator.count_tokens)
     return {"retrieved": kept, "facts": facts}
 
 
@@ -107,11 +120,7 @@ def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[st
     if ctx.memory is None:
         return {"verdict": "unknown", "verdict_reason": "no memory", "future_texts": []}
     persona = _persona(state, ctx)
-    stage = persona.stage(state["stage_key"])
-    world = ctx.memory.search(WORLD, state["question"], k=5, all_stages=True)
-    known = ctx.memory.search(persona.id, state["question"], stage, k=5)
-    index = ctx.memory.entity_index(persona.id)
-    ev = timecheck.verdict(state["question"], stage.ordinal, index, world, known, persona.id)
+    ev = time_verdict(ctx.memory, persona.id, state["question"], persona.stage(state["stage_key"]))
     return {"verdict": ev.verdict, "verdict_reason": ev.reason, "future_texts": ev.future_texts}
 
 

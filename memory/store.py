@@ -196,6 +196,7 @@ class TemporalMemory:
         backend: str = "numpy",
         lock_path: Path | None = None,
         lock_timeout: float = 30.0,
+        revision_ttl: float = 0.25,
     ) -> None:
         if backend not in BACKENDS:
             raise UsageError(f"unknown search backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -214,6 +215,10 @@ class TemporalMemory:
 
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
         self._index: _Index | None = None
+        # Writes from this object drop the index at once; writes from other processes are
+        # noticed by the revision token, read at most every ``revision_ttl`` seconds.
+        self.revision_ttl = revision_ttl
+        self._revision_checked = 0.0
         self._entities: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ writes
@@ -447,7 +452,11 @@ class TemporalMemory:
     # ------------------------------------------------------------------ reads
 
     def _load_index(self) -> _Index:
+        now = time.monotonic()
+        if self._index is not None and now - self._revision_checked < self.revision_ttl:
+            return self._index
         revision = self.revision()
+        self._revision_checked = now
         if self._index is not None and self._index.revision == revision:
             return self._index
         got = self._stored(None, include=("metadatas", "documents", "embeddings"))
