@@ -30,13 +30,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def bench_ingest() -> None:
-    from persona_rag.corpus import load_universe
     from persona_rag.memory.embeddings import load_embed_model
     from persona_rag.memory.store import TemporalMemory, make_client
+
+    from persona_rag.corpus import load_universe
     from persona_rag.models import embed_model_path
     from persona_rag.settings import load_settings
 
@@ -51,22 +52,26 @@ def bench_ingest() -> None:
         t = time.perf_counter()
         encoder.encode(texts, batch_size=64, normalize_embeddings=True)
         raw = len(texts) / (time.perf_counter() - t)
-        mem = TemporalMemory(uni, make_client("persistent", Path(home) / "chroma"), load_embed_model(settings),
-                             collection="bench_ingest")
+        mem = TemporalMemory(
+            uni, make_client("persistent", Path(home) / "chroma"), load_embed_model(settings), collection="bench_ingest"
+        )
         t = time.perf_counter()
         report = mem.ingest(progress=False)
         ours = report.added / (time.perf_counter() - t)
         t = time.perf_counter()
         again = mem.ingest(progress=False)
         noop = time.perf_counter() - t
-    print(f"ingest: {len(texts)} passages | raw encoder {raw:7.1f} passages/s | ingest into Chroma {ours:7.1f} "
-          f"passages/s (ratio {ours / raw:.2f}) | re-ingest unchanged: {again.writes} writes in {noop:.2f} s")
+    print(
+        f"ingest: {len(texts)} passages | raw encoder {raw:7.1f} passages/s | ingest into Chroma {ours:7.1f} "
+        f"passages/s (ratio {ours / raw:.2f}) | re-ingest unchanged: {again.writes} writes in {noop:.2f} s"
+    )
 
 
 def bench_queries(n: int, queries: int, dim: int = 384) -> None:
-    from persona_rag.corpus import OPEN, Universe
     from persona_rag.memory.embeddings import HashEmbedding
     from persona_rag.memory.store import TemporalMemory, make_client
+
+    from persona_rag.corpus import OPEN, Universe
     from persona_rag.timeline import Stage, Timeline
 
     rng = np.random.default_rng(0)
@@ -92,9 +97,19 @@ def bench_queries(n: int, queries: int, dim: int = 384) -> None:
             ids=[f"r{i}" for i in range(start, end)],
             embeddings=vecs[start:end],
             documents=[f"passage {i}" for i in range(start, end)],
-            metadatas=[{"pid": f"r{i}", "persona": personas[persona[i]], "stage": int(known_from[i]),
-                        "known_from": int(known_from[i]), "valid_to": int(valid_to[i]), "kind": "event",
-                        "root": f"r{i}", "version": 1} for i in range(start, end)],
+            metadatas=[
+                {
+                    "pid": f"r{i}",
+                    "persona": personas[persona[i]],
+                    "stage": int(known_from[i]),
+                    "known_from": int(known_from[i]),
+                    "valid_to": int(valid_to[i]),
+                    "kind": "event",
+                    "root": f"r{i}",
+                    "version": 1,
+                }
+                for i in range(start, end)
+            ],
         )
     mem._bump_revision()
     load = time.perf_counter() - t
@@ -135,10 +150,15 @@ def bench_queries(n: int, queries: int, dim: int = 384) -> None:
         mem.search(pid, q, timeline.stages[s], k=5)
         results["chroma"].append(time.perf_counter() - t)
     b50 = pct(results["brute"], 0.5)
-    print(f"queries @ {n:>6} passages (filter keeps {selectivity:.1%}; loaded in {load:.0f} s, index built in "
-          f"{index_build:.2f} s; top-5 identical to brute force in {agree}/{queries}):")
-    for name, label in (("brute", "numpy brute force (goal)"), ("numpy", "persona-rag default"),
-                        ("chroma", "Chroma filtered search")):
+    print(
+        f"queries @ {n:>6} passages (filter keeps {selectivity:.1%}; loaded in {load:.0f} s, index built in "
+        f"{index_build:.2f} s; top-5 identical to brute force in {agree}/{queries}):"
+    )
+    for name, label in (
+        ("brute", "numpy brute force (goal)"),
+        ("numpy", "persona-rag default"),
+        ("chroma", "Chroma filtered search"),
+    ):
         v = results[name]
         p50, p95 = pct(v, 0.5) * 1000, pct(v, 0.95) * 1000
         print(f"  {label:<26} p50 {p50:8.3f} ms  p95 {p95:8.3f} ms  ratio to brute force p50 {pct(v, 0.5) / b50:6.2f}")

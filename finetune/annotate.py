@@ -83,13 +83,17 @@ def generate_questions(persona: Persona, per_stage: int = 4, seed: int = 0) -> l
         for i in range(per_stage):
             mode = ("knowledge", "opinion", "false-premise", "role-break")[i % 4]
             if mode == "knowledge" and names:
-                text = rng.choice(["What do you know about {n}?", "Tell me about {n}.", "Who or what is {n} to you?"]).format(
-                    n=rng.choice(names))
+                text = rng.choice(
+                    ["What do you know about {n}?", "Tell me about {n}.", "Who or what is {n} to you?"]
+                ).format(n=rng.choice(names))
             elif mode == "opinion" and names:
-                text = rng.choice(["What do you think of {n}?", "How do you feel about {n}?"]).format(n=rng.choice(names))
+                text = rng.choice(["What do you think of {n}?", "How do you feel about {n}?"]).format(
+                    n=rng.choice(names)
+                )
             elif mode == "false-premise" and future:
-                text = rng.choice(["What was it like when you met {n}?", "Tell me everything you know about {n}."]).format(
-                    n=rng.choice(future))
+                text = rng.choice(
+                    ["What was it like when you met {n}?", "Tell me everything you know about {n}."]
+                ).format(n=rng.choice(future))
             else:
                 mode, text = "role-break", rng.choice(ROLE_BREAKS)
             out.append(Question(persona.id, stage, mode, text))
@@ -116,9 +120,13 @@ class ModelAnnotator:
 
     def annotate(self, persona: Persona, q: Question, facts: Sequence[str]) -> tuple[str, str] | None:
         prompt = ANNOTATION_PROMPT.format(
-            name=persona.name, summary=str(persona.profile.get("summary", "")).strip(),
-            temporal=q.stage.temporal_label(), facts="\n".join(f"- {f}" for f in facts) or "- (nothing relevant)",
-            mode=q.mode, mode_hint=MODE_HINTS[q.mode], question=q.text,
+            name=persona.name,
+            summary=str(persona.profile.get("summary", "")).strip(),
+            temporal=q.stage.temporal_label(),
+            facts="\n".join(f"- {f}" for f in facts) or "- (nothing relevant)",
+            mode=q.mode,
+            mode_hint=MODE_HINTS[q.mode],
+            question=q.text,
         )
         reply = self.generator.generate([{"role": "user", "content": prompt}], max_new_tokens=self.max_new_tokens)
         try:
@@ -143,8 +151,9 @@ def make_annotator(kind: str, settings: Any, openai_url: str | None = None, open
     raise UsageError(f"unknown annotator {kind!r}; valid: {', '.join(ANNOTATORS)}")
 
 
-def annotated(persona: Persona, annotator: Any, questions: Sequence[Question], memory: Any,
-              facts_k: int = 3) -> Iterator[tuple[Dialogue | None, Question]]:
+def annotated(
+    persona: Persona, annotator: Any, questions: Sequence[Question], memory: Any, facts_k: int = 3
+) -> Iterator[tuple[Dialogue | None, Question]]:
     """Run the annotator over the questions; yields (dialogue or None when rejected, question)."""
     for i, q in enumerate(questions):
         facts = [h.passage.text for h in memory.search(persona.id, q.text, q.stage, k=facts_k)]
@@ -156,4 +165,7 @@ def annotated(persona: Persona, annotator: Any, questions: Sequence[Question], m
             yield None, q
             continue
         analysis, response = got
-        yield Dialogue(f"{persona.id}-gen-{i:05d}", persona.id, q.stage, q.mode, q.text, analysis, response, "annotator"), q
+        yield (
+            Dialogue(f"{persona.id}-gen-{i:05d}", persona.id, q.stage, q.mode, q.text, analysis, response, "annotator"),
+            q,
+        )

@@ -110,8 +110,15 @@ def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     if ctx.memory is None:
         return {"retrieved": [], "facts": []}
     persona = _persona(state, ctx)
-    kept, facts = retrieve_facts(ctx.memory, persona.id, state["question"], persona.stage(state["stage_key"]),
-                                 ctx.settings.top_k, ctx.settings.context_tokens, ctx.generator.count_tokens)
+    kept, facts = retrieve_facts(
+        ctx.memory,
+        persona.id,
+        state["question"],
+        persona.stage(state["stage_key"]),
+        ctx.settings.top_k,
+        ctx.settings.context_tokens,
+        ctx.generator.count_tokens,
+    )
     return {"retrieved": kept, "facts": facts}
 
 
