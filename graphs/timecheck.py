@@ -129,7 +129,11 @@ class EntityIndex:
 
     @classmethod
     def build(
-        cls, world: list[dict[str, Any]], persona: list[dict[str, Any]], texts: Sequence[str] = ()
+        cls,
+        world: list[dict[str, Any]],
+        persona: list[dict[str, Any]],
+        texts: Sequence[str] = (),
+        aliases: dict[str, str] | None = None,
     ) -> EntityIndex:
         """``world``/``persona``: metadata dicts with ``entities`` ('|'-joined) and stages;
         ``texts``: the universe's passages, whose capitalised words count as known names."""
@@ -156,6 +160,10 @@ class EntityIndex:
                         and word not in {"professor", "lord", "aunt", "uncle", "madam", "mister", "the", "mrs", "great"}
                     ):
                         idx.tokens.setdefault(word, set()).add(name)
+        # Characters' short names ("Ron", "Voldemort") stand for their full names.
+        for alias, full in (aliases or {}).items():
+            if full in idx.world_first and " " not in alias and len(alias) >= 3:
+                idx.tokens.setdefault(alias, set()).add(full)
         return idx
 
     def mentioned(self, text: str) -> dict[str, tuple[int, int]]:
@@ -166,7 +174,7 @@ class EntityIndex:
             if len(name) >= 4 and f" {name} " in low:
                 found[name] = (wf, self.persona_first.get(name, OPEN))
         # Single distinctive words count only when capitalised in the text ("Lockhart", not "lock").
-        for word in set(re.findall(r"\b[A-Z][a-z']{3,}\b", text)):
+        for word in set(re.findall(r"\b[A-Z][a-z']{2,}\b", text)):
             key = word.lower()
             names = self.tokens.get(key)
             if not names or any(key in n.split() for n in found):

@@ -110,7 +110,8 @@ def _hash(p: Passage) -> str:
 
 def _safe_name(text: str) -> str:
     name = re.sub(r"[^a-zA-Z0-9_-]", "_", text)[:60]
-    return name if len(name) >= 3 else name + "___"
+    name = name.strip("_-.") or "memory"
+    return name if len(name) >= 3 else name + "000"
 
 
 class _Lock:
@@ -563,7 +564,8 @@ class TemporalMemory:
                 start, end = index.slices.get(pid, (0, 0))
                 return index.metas[start:end]
 
-            cached = EntityIndex.build(rows(WORLD), rows(persona), index.texts)
+            aliases = {a.lower(): c.name.lower() for c in self.universe.characters.values() for a in c.aliases}
+            cached = EntityIndex.build(rows(WORLD), rows(persona), index.texts, aliases)
             self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == index.revision}}
         return cached
 

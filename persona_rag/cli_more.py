@@ -136,7 +136,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from persona_rag.graphs.persona_graph import PersonaGraph
 
     settings = _cli()._settings(args)
-    graph = PersonaGraph.from_persona(args.persona, settings=settings, adapter=args.adapter)
+    from persona_rag.persona import Persona
+
+    check = Persona.load(args.persona, settings.corpus)
+    check.stage(args.stage, default=check.default_stage())
+    graph = PersonaGraph.from_persona(
+        args.persona,
+        settings=settings,
+        adapter=args.adapter,
+        openai_url=args.openai_url,
+        openai_model=args.openai_model,
+    )
     stage = graph.persona.stage(args.stage, default=graph.persona.default_stage())
     thread = args.thread or f"chat-{uuid.uuid4().hex[:8]}"
     last: dict[str, Any] = {}
@@ -182,7 +192,19 @@ def cmd_converse(args: argparse.Namespace) -> int:
 
     settings = _cli()._settings(args)
     speakers = [(args.a, args.stage_a), (args.b, args.stage_b)]
-    conv = Conversation.from_personas(speakers, settings=settings)
+    from persona_rag.persona import Persona
+
+    for name, stage in speakers:  # fail on bad input before loading any model
+        p = Persona.load(name, settings.corpus)
+        p.stage(stage, default=p.default_stage())
+    generator = None
+    if args.openai_url:
+        from persona_rag.generators import OpenAICompatGenerator
+
+        if not args.openai_model:
+            raise UsageError("--openai-url needs --openai-model (the model name at that endpoint)")
+        generator = OpenAICompatGenerator(args.openai_url, args.openai_model)
+    conv = Conversation.from_personas(speakers, settings=settings, generator=generator)
     turns = conv.run(
         args.topic,
         turns=args.turns,
@@ -238,6 +260,8 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--stage")
     p.add_argument("--thread", help="conversation id (default: a new one)")
     p.add_argument("--adapter", help="LoRA adapter folder or 'none' (default: the persona's, if trained)")
+    p.add_argument("--openai-url", help="use an OpenAI-compatible endpoint instead of the local model")
+    p.add_argument("--openai-model", help="model name at that endpoint")
     common(p, model=True)
     p.set_defaults(func=cmd_chat)
 
@@ -253,6 +277,8 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--topic", required=True)
     p.add_argument("--turns", type=int, default=4)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--openai-url", help="use an OpenAI-compatible endpoint instead of the local model")
+    p.add_argument("--openai-model", help="model name at that endpoint")
     common(p, model=True)
     p.set_defaults(func=cmd_converse)
 

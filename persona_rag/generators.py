@@ -85,11 +85,10 @@ class TransformersGenerator:
         adapter_name = None
         if adapter is not None:
             try:
-                from peft import PeftModel
+                from persona_rag.finetune.train import load_adapter_stack
 
-                model = PeftModel.from_pretrained(model, str(adapter))
                 # Merging folds the LoRA deltas into the weights: decoding is as fast as the base model.
-                model = model.merge_and_unload()
+                model = load_adapter_stack(model, adapter)
                 model.eval()
             except (OSError, ValueError, KeyError) as exc:
                 raise ModelError(f"cannot load adapter {adapter}: {exc}; retrain it or delete the folder") from exc

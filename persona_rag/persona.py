@@ -50,7 +50,8 @@ class Persona:
         text = str(current.get("notes", "")).strip()
         attitudes = current.get("attitudes") or {}
         if attitudes:
-            text += " " + " ".join(f"About {k}: {v}." for k, v in list(attitudes.items())[:4])
+            text = ". ".join(text.split(". ")[:2]).rstrip(".") + "."
+            text += " " + " ".join(f"About {k}: {str(v).rstrip('.')}." for k, v in list(attitudes.items())[:2])
         return text.strip()
 
     def system_prompt(self, stage: Stage) -> str:

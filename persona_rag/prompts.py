@@ -38,23 +38,32 @@ DONT_KNOW = {
 }
 
 
-def _join(items: Any, default: str) -> str:
+def _join(items: Any, default: str, most: int = 4) -> str:
     if isinstance(items, (list, tuple)) and items:
-        return ", ".join(str(i) for i in items)
+        return ", ".join(str(i).split(",")[0] for i in items[:most])
     return str(items) if items else default
+
+
+def _sentences(text: Any, n: int) -> str:
+    """The first ``n`` sentences: small models do better with short system prompts."""
+    import re
+
+    parts = re.split(r"(?<=[.!?])\s+", str(text or "").strip())
+    return " ".join(parts[:n]).strip()
 
 
 def system_prompt(name: str, profile: dict[str, Any], temporal: str, stage_notes: str = "") -> str:
     first = name.split()[0]
+    stage_notes = _sentences(stage_notes, 2)
     notes = f"Right now: {stage_notes}\n" if stage_notes else ""
     return SYSTEM_TEMPLATE.format(
         name=name,
         first_name=first if first not in {"Lord", "Professor", "Aunt"} else name.split()[-1],
-        summary=str(profile.get("summary", "")).strip(),
+        summary=_sentences(profile.get("summary", ""), 2),
         temporal=temporal,
         personality=_join(profile.get("personality"), "your own"),
-        values=_join(profile.get("values"), "what matters to you"),
-        style=str(profile.get("speech_style", "in your own voice")).strip(),
+        values=_join(profile.get("values"), "what matters to you", most=3),
+        style=_sentences(profile.get("speech_style") or "In your own voice.", 1),
         notes=notes,
     )
 

@@ -116,3 +116,51 @@ def hp_memory(hp: Universe) -> TemporalMemory:
 def real_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One home for all slow tests: the GGUF conversion and the ingest happen once."""
     return tmp_path_factory.mktemp("real-home")
+
+
+class _ChatServer:
+    """A minimal OpenAI-compatible chat endpoint: replies '<first word of the system prompt's name> says hello.'"""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                system = body["messages"][0]["content"]
+                name = system.split("You are ", 1)[-1].split(".")[0] if "You are " in system else "Someone"
+                content = f"{name} says hello."
+                if body.get("stream"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for i, word in enumerate(content.split(" ")):
+                        delta = {"choices": [{"delta": {"content": (" " if i else "") + word}}]}
+                        self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    return
+                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.requests: list[dict[str, object]] = []
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+@pytest.fixture()
+def chat_server():
+    srv = _ChatServer()
+    yield srv
+    srv.httpd.shutdown()
