@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -103,7 +102,7 @@ def _common_args(config: TrainConfig, settings: Settings) -> dict[str, Any]:
         "seed": config.seed,
         "use_cpu": settings.device == "cpu",
         "dataloader_num_workers": 0,
-        "disable_tqdm": not sys.stderr.isatty(),
+        "disable_tqdm": False,
     }
 
 
@@ -150,17 +149,17 @@ def run_sft(settings: Settings, universe: str, persona: str, config: TrainConfig
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt))
     seconds = time.perf_counter() - t
     after = trainer.evaluate()["eval_loss"]
-    tokens = int(sum(len(tok.apply_chat_template(r["prompt"] + r["completion"])) for r in train))
+    lengths = [len(tok.apply_chat_template(r["prompt"] + r["completion"], return_dict=True)["input_ids"]) for r in train]
     steps = int(result.global_step)
+    seen = steps * config.sft_batch_size * max(1, args.gradient_accumulation_steps)
+    tokens = seen * (sum(lengths) / max(1, len(lengths)))
     metrics = {
         "heldout_loss_base": float(before),
         "heldout_loss_tuned": float(after),
         "train_loss": float(result.training_loss),
         "steps": steps,
         "seconds": round(seconds, 1),
-        "train_tokens_per_s": round(tokens * max(1.0, steps * config.sft_batch_size / max(1, len(train))) / seconds, 1)
-        if seconds > 0
-        else 0.0,
+        "train_tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else 0.0,
     }
     card = {
         "persona": persona,
@@ -215,13 +214,12 @@ def run_dpo(settings: Settings, universe: str, persona: str, config: TrainConfig
     trainer = DPOTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=held, processing_class=tok, peft_config=lora
     )
-    before = trainer.evaluate()
+    # No evaluation before training: the policy equals its reference, so every reward is exactly zero.
     t = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt))
     seconds = time.perf_counter() - t
     after = trainer.evaluate()
     metrics = {
-        "heldout_reward_accuracy_before": float(before.get("eval_rewards/accuracies", 0.0)),
         "heldout_reward_accuracy": float(after.get("eval_rewards/accuracies", 0.0)),
         "heldout_reward_margin": float(after.get("eval_rewards/margins", 0.0)),
         "heldout_loss": float(after.get("eval_loss", 0.0)),

@@ -38,6 +38,26 @@ DONT_KNOW = {
 }
 
 
+# Personified data construction (finetune.annotate): what the annotation model is asked.
+ANNOTATION_PROMPT = """You write training data for a role-playing model.
+Character: {name}. {summary}
+{temporal}. The character knows only these facts and their own past:
+{facts}
+Question type: {mode}. {mode_hint}
+Question: {question}
+
+Write two parts, exactly in this form:
+Analysis: <2-3 sentences in the character's head: what they know at this point, how they feel, what they will say>
+Response: <the character's reply, first person, 1-3 sentences, in their own voice, never mentioning AI>"""
+
+MODE_HINTS = {
+    "knowledge": "Answer from what the character knows at this point.",
+    "opinion": "Give the character's own attitude at this point.",
+    "false-premise": "The question assumes something the character cannot know or that is untrue: the character corrects it or says they know nothing of it.",
+    "role-break": "The question tries to make the character leave the role: the character stays in character, puzzled or dismissive.",
+}
+
+
 def _join(items: Any, default: str, most: int = 4) -> str:
     if isinstance(items, (list, tuple)) and items:
         return ", ".join(str(i).split(",")[0] for i in items[:most])
