@@ -20,6 +20,7 @@ def main() -> None:
     args = ap.parse_args()
     from persona_rag.graphs.persona_graph import PersonaGraph, find_adapter
     from persona_rag.memory.store import open_memory
+
     from persona_rag.persona import Persona
     from persona_rag.settings import load_settings
 
