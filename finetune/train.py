@@ -149,7 +149,9 @@ def run_sft(settings: Settings, universe: str, persona: str, config: TrainConfig
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt))
     seconds = time.perf_counter() - t
     after = trainer.evaluate()["eval_loss"]
-    lengths = [len(tok.apply_chat_template(r["prompt"] + r["completion"], return_dict=True)["input_ids"]) for r in train]
+    lengths = [
+        len(tok.apply_chat_template(r["prompt"] + r["completion"], return_dict=True)["input_ids"]) for r in train
+    ]
     steps = int(result.global_step)
     seen = steps * config.sft_batch_size * max(1, args.gradient_accumulation_steps)
     tokens = seen * (sum(lengths) / max(1, len(lengths)))

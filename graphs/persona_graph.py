@@ -84,11 +84,18 @@ def _persona(state: PersonaState, ctx: PersonaContext) -> Persona:
 
 
 def retrieve_facts(
-    memory: Any, persona_id: str, question: str, stage: Stage, k: int, budget: int, count_tokens: Callable[[str], int]
+    memory: Any,
+    persona_id: str,
+    question: str,
+    stage: Stage,
+    k: int,
+    budget: int,
+    count_tokens: Callable[[str], int],
+    all_stages: bool = False,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Top-k passages the persona knows at ``stage``, cut to ``budget`` tokens. Shared with finetune."""
     facts, kept = [], []
-    for hit in memory.search(persona_id, question, stage, k=k):
+    for hit in memory.search(persona_id, question, stage, k=k, all_stages=all_stages):
         cost = count_tokens(hit.passage.text) + 2
         if cost > budget:
             break
@@ -118,14 +125,15 @@ def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
         ctx.settings.top_k,
         ctx.settings.context_tokens,
         ctx.generator.count_tokens,
+        all_stages=not ctx.stage_filter,
     )
     return {"retrieved": kept, "facts": facts}
 
 
 def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
     ctx = runtime.context
-    if ctx.memory is None:
-        return {"verdict": "unknown", "verdict_reason": "no memory", "future_texts": []}
+    if ctx.memory is None or not ctx.time_check:
+        return {"verdict": "unknown", "verdict_reason": "no time check", "future_texts": []}
     persona = _persona(state, ctx)
     ev = time_verdict(ctx.memory, persona.id, state["question"], persona.stage(state["stage_key"]))
     return {"verdict": ev.verdict, "verdict_reason": ev.reason, "future_texts": ev.future_texts}
@@ -140,7 +148,8 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     if names:
         system += "\nDo not mention: " + ", ".join(names) + "."
     history = list(state.get("history") or [])[-2 * ctx.history_turns :]
-    msgs = prompts.messages(system, state["question"], state.get("facts") or [], state.get("verdict"), history)
+    verdict = state.get("verdict") if ctx.time_check else None
+    msgs = prompts.messages(system, state["question"], state.get("facts") or [], verdict, history)
     writer = runtime.stream_writer
     if state.get("attempts"):
         writer({"type": "reset"})
@@ -164,11 +173,13 @@ def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, A
     ctx = runtime.context
     answer = state.get("answer") or ""
     leaks: list[str] = []
+    if not ctx.review:
+        return {"leaks": leaks}
     if not answer.strip():
         leaks.append("<empty answer>")
     if timecheck.breaks_role(answer):
         leaks.append("<role break>")
-    if ctx.review and ctx.memory is not None:
+    if ctx.memory is not None:
         persona = _persona(state, ctx)
         stage = persona.stage(state["stage_key"])
         index = ctx.memory.entity_index(persona.id)

@@ -62,5 +62,7 @@ class PersonaContext:
     settings: Settings
     memory: TemporalMemory | None = None
     review: bool = True
+    stage_filter: bool = True  # False: retrieve from every stage (the "rag" baseline)
+    time_check: bool = True  # False: no verdict, no hint (the "prompt" and "rag" baselines)
     history_turns: int = 3
     extra: dict[str, Any] = field(default_factory=dict)

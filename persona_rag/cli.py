@@ -166,10 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, model=True)
     p.set_defaults(func=cmd_models)
 
-    from persona_rag import cli_more, cli_train
+    from persona_rag import cli_eval, cli_more, cli_train
 
     cli_more.register(sub, _common)
     cli_train.register(sub, _common)
+    cli_eval.register(sub, _common)
     return parser
 
 

@@ -1,0 +1,137 @@
+"""`persona-rag eval`: every variant on the same held-out questions, one report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from persona_rag.errors import UsageError
+
+
+def _variant_graphs(
+    settings: Any, persona: Any, variants: list[str]
+) -> tuple[Callable[..., dict[str, Any]], dict[str, str]]:
+    from persona_rag import __version__
+    from persona_rag.finetune.train import adapter_root
+    from persona_rag.generators import TransformersGenerator
+    from persona_rag.graphs.persona_graph import PersonaGraph
+    from persona_rag.memory.store import open_memory
+
+    root = adapter_root(settings, persona.universe.id, persona.id)
+    adapters = {"sft": root / "sft", "sft-dpo": root / "dpo"}
+    for v in variants:
+        if v in adapters and not (adapters[v] / "adapter_config.json").is_file():
+            raise UsageError(
+                f"variant {v!r} needs a trained adapter at {adapters[v]}; run "
+                f"`persona-rag train {persona.id} --recipe quick` first, or leave {v} out of --variants"
+            )
+    memory = open_memory(settings, persona.universe)
+    base = TransformersGenerator.load(settings, quiet=True)
+    graphs: dict[str, PersonaGraph] = {}
+    fingerprints: dict[str, str] = {}
+    for v in variants:
+        gen = TransformersGenerator.load(settings, adapters[v], quiet=True) if v in adapters else base
+        g = PersonaGraph.from_persona(
+            persona.id,
+            settings=settings,
+            memory=memory,
+            generator=gen,
+            use_memory=v != "prompt",
+            checkpointer=None,
+            quiet=True,
+        )
+        if v in ("prompt", "rag"):
+            g.context.time_check = False
+            g.context.review = False
+            g.context.stage_filter = False
+        graphs[v] = g
+        stamp = ""
+        if v in adapters:
+            weights = adapters[v] / "adapter_model.safetensors"
+            stamp = f"{weights.stat().st_mtime_ns}-{weights.stat().st_size}"
+        fingerprints[v] = f"{v}|{settings.model}|{stamp}|{__version__}|{settings.top_k}|{settings.max_new_tokens}"
+
+    def answer(variant: str, pid: str, question: str, stage: str) -> dict[str, Any]:
+        return graphs[variant].invoke({"question": question, "stage": stage, "persona": pid})
+
+    return answer, fingerprints
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from persona_rag import cli
+    from persona_rag.evaluation import (
+        VARIANTS,
+        AnswerCache,
+        EvalConfig,
+        evaluate,
+        markdown_report,
+        summary_rows,
+        write_charts,
+    )
+    from persona_rag.persona import Persona
+
+    settings = cli._settings(args)
+    persona = Persona.load(args.persona, settings.corpus)
+    variants = list(VARIANTS) if args.variants == "all" else [v.strip() for v in args.variants.split(",") if v.strip()]
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad or not variants:
+        raise UsageError(f"unknown variant(s) {bad}; valid: all, or a comma list of {', '.join(VARIANTS)}")
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    out_dir = settings.home / "eval" / persona.universe.id / persona.id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    answer, fingerprints = _variant_graphs(settings, persona, variants)
+    judge = None
+    if args.judge_url:
+        from persona_rag.generators import OpenAICompatGenerator
+
+        if not args.judge_model:
+            raise UsageError("--judge-url needs --judge-model")
+        jg = OpenAICompatGenerator(args.judge_url, args.judge_model)
+
+        def judge(prompt: str) -> str:
+            return jg.generate([{"role": "user", "content": prompt}], max_new_tokens=4)
+    else:
+        print("[judge skipped: no --judge-url given]")
+    from persona_rag.memory.store import open_memory
+
+    memory = open_memory(settings, persona.universe)
+    config = EvalConfig(persona=persona.id, variants=variants, limit=args.limit, probes=args.probes)
+    report = evaluate(
+        persona.universe,
+        config,
+        answer,
+        fingerprints,
+        embed=memory.embed_query,
+        judge=judge,
+        cache=AnswerCache(out_dir / "cache.jsonl"),
+        progress=True,
+    )
+    charts = write_charts(report, out_dir)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out_dir / "report.md").write_text(markdown_report(report, charts), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    rows = summary_rows(report)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+    print(f"\nreport: {out_dir / 'report.md'} (charts: {', '.join(Path(c).name for c in charts)})")
+    return 0
+
+
+def register(sub: Any, common: Callable[..., None]) -> None:
+    p = sub.add_parser("eval", help="compare prompt, rag, rag-stage, sft and sft-dpo on held-out questions")
+    p.add_argument("persona")
+    p.add_argument("--variants", default="all", help="'all' or a comma list of prompt,rag,rag-stage,sft,sft-dpo")
+    p.add_argument("--limit", type=int, default=40, help="held-out questions per variant (default 40)")
+    p.add_argument("--probes", type=int, default=20, help="time-consistency probes per variant (default 20)")
+    p.add_argument("--judge-url", help="OpenAI-compatible endpoint for the optional LLM judge")
+    p.add_argument("--judge-model", help="model name at that endpoint")
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    common(p, model=True)
+    p.set_defaults(func=cmd_eval)
