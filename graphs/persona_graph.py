@@ -105,11 +105,15 @@ def retrieve_facts(
     return kept, facts
 
 
-def time_verdict(memory: Any, persona_id: str, question: str, stage: Stage) -> timecheck.Evidence:
+def time_verdict(
+    memory: Any, persona_id: str, question: str, stage: Stage, known_floor: float = 0.45
+) -> timecheck.Evidence:
     """The time verdict from the memory alone (no model call). Shared with finetune."""
     world = memory.search(WORLD, question, k=5, all_stages=True)
     known = memory.search(persona_id, question, stage, k=5)
-    return timecheck.verdict(question, stage.ordinal, memory.entity_index(persona_id), world, known, persona_id)
+    return timecheck.verdict(
+        question, stage.ordinal, memory.entity_index(persona_id), world, known, persona_id, known_floor=known_floor
+    )
 
 
 def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
@@ -135,7 +139,9 @@ def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[st
     if ctx.memory is None or not ctx.time_check:
         return {"verdict": "unknown", "verdict_reason": "no time check", "future_texts": []}
     persona = _persona(state, ctx)
-    ev = time_verdict(ctx.memory, persona.id, state["question"], persona.stage(state["stage_key"]))
+    ev = time_verdict(
+        ctx.memory, persona.id, state["question"], persona.stage(state["stage_key"]), ctx.settings.grounding_score
+    )
     return {"verdict": ev.verdict, "verdict_reason": ev.reason, "future_texts": ev.future_texts}
 
 

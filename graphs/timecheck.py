@@ -160,9 +160,18 @@ class EntityIndex:
                         and word not in {"professor", "lord", "aunt", "uncle", "madam", "mister", "the", "mrs", "great"}
                     ):
                         idx.tokens.setdefault(word, set()).add(name)
-        # Characters' short names ("Ron", "Voldemort") stand for their full names.
+        # "Dumbledore" and "Albus Dumbledore" are one person: a single word inherits the earliest
+        # stage of the longer names that contain it, so inconsistent tagging cannot fake a "future".
+        for table in (idx.world_first, idx.persona_first):
+            singles = [n for n in table if " " not in n]
+            for single in singles:
+                longer = [table[n] for n in table if " " in n and single in n.split()]
+                if longer:
+                    table[single] = min(table[single], *longer)
+        # Characters' short names ("Ron", "Voldemort") stand for their full names; other aliases
+        # ("Tom Riddle" for Voldemort) are secrets the persona may learn later, so they stay separate.
         for alias, full in (aliases or {}).items():
-            if full in idx.world_first and " " not in alias and len(alias) >= 3:
+            if full in idx.world_first and " " not in alias and len(alias) >= 3 and alias in full.split():
                 idx.tokens.setdefault(alias, set()).add(full)
         return idx
 
@@ -207,6 +216,7 @@ def verdict(
     *,
     margin: float = 0.05,
     known_names_margin: float = 0.15,
+    known_floor: float = 0.45,
 ) -> Evidence:
     """Decide the time verdict.
 
@@ -214,7 +224,9 @@ def verdict(
     ``known_hits``: the persona's memory at ``stage``. Hits have ``.passage`` and ``.score``.
     """
     named = entities.mentioned(question)
-    future_names = {n: v for n, v in named.items() if v[0] > stage}
+    known_here = [n for n, v in named.items() if v[1] <= stage]
+    # "Tom Riddle's diary" tagged late is still something of "Tom Riddle", whom the persona knows.
+    future_names = {n: v for n, v in named.items() if v[0] > stage and not any(f"{k}'s " in n for k in known_here)}
     if future_names:
         texts = [h.passage.text for h in world_hits if h.passage.stage > stage][:3]
         return Evidence("future", f"{', '.join(future_names)} first appear after this stage", texts, named)
@@ -222,9 +234,14 @@ def verdict(
     best_known = known_hits[0].score if known_hits else -1.0
     if unknown_names and not any(v[1] <= stage for v in named.values()):
         return Evidence("past-absence", f"{', '.join(unknown_names)} not known to {persona_id} yet", [], named)
-    if named and all(v[1] <= stage for v in named.values()):
+    all_known = bool(named) and all(v[1] <= stage for v in named.values())
+    if all_known:
         # The question is about people the persona knows: only a clearly better event match says otherwise.
         margin = known_names_margin
+    # A persona with a clearly relevant memory answers from it; a later event that matches better only
+    # means the story goes on (the review still stops it from leaking).
+    if all_known and best_known >= known_floor:
+        world_hits = [h for h in world_hits if h.passage.stage <= stage]
     if world_hits:
         top = world_hits[0]
         ev = top.passage

@@ -443,6 +443,27 @@ class TemporalMemory:
         if from_stage.ordinal >= old.valid_to:
             raise UsageError(f"{old.id} already stopped holding at stage {old.valid_to}")
 
+    def forget_updates(self, persona: str) -> int:
+        """Delete the facts added at run time for ``persona``, with all their versions.
+
+        Corpus passages, and corrections made to them, are kept.
+        """
+        pid = self.universe.persona(persona).id
+        with self._lock:
+            got = self.collection.get(
+                where={"$and": [{"persona": pid}, {"origin": ORIGIN_UPDATE}]}, include=["metadatas"]
+            )
+            ids = [
+                i
+                for i, m in zip(got["ids"], got["metadatas"], strict=True)
+                if str(m.get("root", "")).startswith(f"{pid}:add-")
+            ]
+            if ids:
+                self.collection.delete(ids=ids)
+                self._bump_revision()
+        self._index = None
+        return len(ids)
+
     def history(self, pid: str) -> list[Passage]:
         """Every version of a fact, oldest first."""
         first, _, _ = self._get_one(pid)

@@ -302,10 +302,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # A scratch collection, rebuilt each run, so the demo's update never touches your own memory.
     memory = open_memory(settings, persona.universe, collection=f"pr_{persona.universe.id}_demo", ingest=False)
     memory.ingest(progress=True)
-    for added in memory.list("harry"):
-        if added.source == "update":
-            memory.collection.delete(ids=[added.id])
-    memory._bump_revision()
+    memory.forget_updates("harry")
     graph = PersonaGraph.from_persona("harry", settings=settings, memory=memory, quiet=False)
 
     def ask(question: str, stage: str) -> dict[str, Any]:

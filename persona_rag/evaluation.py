@@ -114,6 +114,11 @@ def time_probes(universe: Universe, persona: str, limit: int = 40) -> list[Probe
     for ev in universe.events:
         for name in ev.get("entities") or []:
             first[name] = min(first.get(name, 10**6), keys[ev["stage"]].ordinal)
+    knows: dict[str, int] = {}  # name -> first stage this persona knows it
+    for passage in universe.passages():
+        if passage.persona == persona:
+            for name in passage.entities:
+                knows[name] = min(knows.get(name, 10**6), passage.known_from)
     by_type: dict[str, list[Probe]] = defaultdict(list)
     for ev in universe.events:
         s = keys[ev["stage"]].ordinal
@@ -130,10 +135,14 @@ def time_probes(universe: Universe, persona: str, limit: int = 40) -> list[Probe
         elif learned and not public:
             at = max(s, keys[learned].ordinal)
             by_type["past-only"].append(Probe("past-only", ev["text"], at, ev["text"]))
-            if at > s and new:
-                by_type["past-absence"].append(Probe("past-absence", f"What happened with {new[0]}?", s, ev["text"]))
-        elif not learned and not public and new and s < len(keys) - 1:
-            by_type["past-absence"].append(Probe("past-absence", f"What happened with {new[0]}?", s + 1, ev["text"]))
+        if persona not in ev["participants"] and not public:
+            # It has happened, but the persona was not there and does not know these names yet.
+            at = s + 1 if s + 1 < len(keys) else s
+            unknown = [n for n in new if knows.get(n, 10**6) > at]
+            if unknown and (not learned or keys[learned].ordinal > at):
+                by_type["past-absence"].append(
+                    Probe("past-absence", f"What happened with {unknown[0]}?", at, ev["text"])
+                )
     per_type = max(1, limit // len(TIME_TYPES))
     out: list[Probe] = []
     for t in TIME_TYPES:

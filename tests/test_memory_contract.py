@@ -130,6 +130,21 @@ def test_reingest_keeps_runtime_updates(make_memory, hp: Universe) -> None:  # t
     assert corpus_id not in [p.id for p in mem.list("hermione", hp.stage("year 3"))]
 
 
+def test_forget_updates_removes_only_added_facts(make_memory, hp: Universe) -> None:  # type: ignore[no-untyped-def]
+    mem = make_memory(small(hp, 5))
+    mem.ingest(progress=False)
+    count = mem.count()
+    a = mem.add("ron", hp.stage("year 2"), "Ron keeps a lucky sock.")
+    mem.add("ron", hp.stage("year 3"), "Ron keeps a second lucky sock.")
+    mem.correct(a.id, hp.stage("year 4"), "Ron lost his lucky sock.")
+    corpus_id = next(p.id for p in mem.list("ron") if p.source != "update" and p.known_from < 3)
+    fixed = mem.correct(corpus_id, hp.stage("year 3"), "Ron's corpus fact, corrected.")
+    assert mem.forget_updates("ron") == 3  # two added facts and the correction of one of them
+    assert mem.count() == count + 1  # the correction of a corpus passage stays
+    assert [v.id for v in mem.history(fixed.id)] == [corpus_id, fixed.id]
+    assert mem.ingest(progress=False).writes == 0
+
+
 def test_list_by_stage(make_memory, hp: Universe) -> None:  # type: ignore[no-untyped-def]
     mem = make_memory(small(hp, 20))
     mem.ingest(progress=False)
