@@ -95,7 +95,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         persona.id,
         settings=settings,
         use_memory=not args.no_memory,
-        adapter=args.adapter,
+        adapter=args.adapter or "auto",
         openai_url=args.openai_url,
         openai_model=args.openai_model,
     )

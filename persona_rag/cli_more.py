@@ -143,7 +143,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     graph = PersonaGraph.from_persona(
         args.persona,
         settings=settings,
-        adapter=args.adapter,
+        adapter=args.adapter or "auto",
         openai_url=args.openai_url,
         openai_model=args.openai_model,
     )

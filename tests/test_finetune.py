@@ -188,6 +188,15 @@ def test_sft_then_dpo_on_a_tiny_model(
     graph = PersonaGraph.from_persona("harry", settings=s, memory=hp_memory, review=False)
     out = graph.invoke({"question": "Who is Ron?", "stage": "year 1"})
     assert out["adapter"] == str(root / "dpo")
+    # The CLI picks the trained adapter up by itself, and --adapter none turns it off.
+    from tests.test_cli import run
+
+    env = {"PERSONA_RAG_MODEL": str(tiny_model), "PERSONA_RAG_MAX_NEW_TOKENS": "4"}
+    ask = run("ask", "harry", "Who is Ron?", "--stage", "year 1", "--json", home=s.home, env=env)
+    assert ask.returncode == 0, ask.stderr[-2000:]
+    assert json.loads(ask.stdout)["adapter"] == str(root / "dpo")
+    plain = run("ask", "harry", "Who is Ron?", "--stage", "year 1", "--json", "--adapter", "none", home=s.home, env=env)
+    assert json.loads(plain.stdout)["adapter"] is None
 
 
 def test_dpo_without_sft_is_a_clear_error(settings: Settings, hp: Universe) -> None:
