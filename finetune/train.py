@@ -89,6 +89,18 @@ def _save_adapter(model: Any, target: Path, card: dict[str, Any]) -> None:
     tmp.replace(target)
 
 
+def _lora(config: TrainConfig) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+    )
+
+
 def _common_args(config: TrainConfig, settings: Settings) -> dict[str, Any]:
     return {
         "gradient_checkpointing": config.gradient_checkpointing,
@@ -107,7 +119,6 @@ def _common_args(config: TrainConfig, settings: Settings) -> dict[str, Any]:
 
 
 def run_sft(settings: Settings, universe: str, persona: str, config: TrainConfig, recipe: str) -> dict[str, Any]:
-    from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
     from persona_rag.models import load_chat_model
@@ -129,13 +140,7 @@ def run_sft(settings: Settings, universe: str, persona: str, config: TrainConfig
         label_names=["labels"],
         **_common_args(config, settings),
     )
-    lora = LoraConfig(
-        task_type="CAUSAL_LM",
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules,
-    )
+    lora = _lora(config)
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=held, processing_class=tok, peft_config=lora
     )
@@ -182,7 +187,6 @@ def run_sft(settings: Settings, universe: str, persona: str, config: TrainConfig
 
 
 def run_dpo(settings: Settings, universe: str, persona: str, config: TrainConfig, recipe: str) -> dict[str, Any]:
-    from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
     from persona_rag.models import load_chat_model
@@ -206,13 +210,7 @@ def run_dpo(settings: Settings, universe: str, persona: str, config: TrainConfig
         beta=config.dpo_beta,
         **_common_args(config, settings),
     )
-    lora = LoraConfig(
-        task_type="CAUSAL_LM",
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules,
-    )
+    lora = _lora(config)
     trainer = DPOTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=held, processing_class=tok, peft_config=lora
     )

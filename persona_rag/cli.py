@@ -121,6 +121,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
+def openai_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--openai-url", help="use an OpenAI-compatible endpoint (vLLM, Ollama, ...) instead of the local model"
+    )
+    p.add_argument("--openai-model", help="model name at that endpoint")
+
+
 def _common(p: argparse.ArgumentParser, model: bool = False, memory: bool = False) -> None:
     p.add_argument("--home", help="home folder (env PERSONA_RAG_HOME)")
     p.add_argument("--universe", help="shipped corpus name or corpus folder (env PERSONA_RAG_CORPUS)")
@@ -149,8 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print answer, stage, verdict, sources and adapter as JSON")
     p.add_argument("--no-memory", action="store_true", help="no retrieval: the persona prompt only")
     p.add_argument("--adapter", help="LoRA adapter folder, or 'none' (default: the persona's trained adapter, if any)")
-    p.add_argument("--openai-url", help="use an OpenAI-compatible endpoint instead of the local model")
-    p.add_argument("--openai-model", help="model name at that endpoint")
+    openai_flags(p)
     _common(p, model=True)
     p.set_defaults(func=cmd_ask)
 

@@ -32,6 +32,8 @@ def _open_memory(args: argparse.Namespace) -> tuple[Any, Any]:
 def cmd_corpus(args: argparse.Namespace) -> int:
     from persona_rag.corpus import check_corpus, universe_path
 
+    if args.path is None:
+        args.path = _cli()._settings(args).corpus
     if args.action == "check":
         try:
             root = universe_path(args.path)
@@ -221,7 +223,7 @@ def cmd_converse(args: argparse.Namespace) -> int:
 def register(sub: Any, common: Callable[..., None]) -> None:
     p = sub.add_parser("corpus", help="check a corpus folder, or ingest it into the memory")
     p.add_argument("action", choices=["check", "ingest"])
-    p.add_argument("path", nargs="?", default="harry_potter", help="universe folder or shipped corpus name")
+    p.add_argument("path", nargs="?", help="universe folder or shipped corpus name (default: PERSONA_RAG_CORPUS)")
     common(p, memory=True)
     p.set_defaults(func=cmd_corpus)
 
@@ -260,8 +262,7 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--stage")
     p.add_argument("--thread", help="conversation id (default: a new one)")
     p.add_argument("--adapter", help="LoRA adapter folder or 'none' (default: the persona's, if trained)")
-    p.add_argument("--openai-url", help="use an OpenAI-compatible endpoint instead of the local model")
-    p.add_argument("--openai-model", help="model name at that endpoint")
+    _cli().openai_flags(p)
     common(p, model=True)
     p.set_defaults(func=cmd_chat)
 
@@ -277,8 +278,7 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--topic", required=True)
     p.add_argument("--turns", type=int, default=4)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--openai-url", help="use an OpenAI-compatible endpoint instead of the local model")
-    p.add_argument("--openai-model", help="model name at that endpoint")
+    _cli().openai_flags(p)
     common(p, model=True)
     p.set_defaults(func=cmd_converse)
 
