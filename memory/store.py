@@ -221,6 +221,7 @@ class TemporalMemory:
         self.revision_ttl = revision_ttl
         self._revision_checked = 0.0
         self._entities: dict[tuple[str, str], Any] = {}
+        self._query_cache: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ writes
 
@@ -501,9 +502,17 @@ class TemporalMemory:
         return self._index
 
     def embed_query(self, text: str) -> np.ndarray:
+        """The normalised query vector. One question is searched several times per answer
+        (its facts, the world log, the persona's memory), so recent vectors are kept."""
+        cached = self._query_cache.get(text)
+        if cached is not None:
+            return cached
         vec = np.asarray(self.embed_model.get_query_embedding(text), dtype=np.float32)
-        norm = float(np.linalg.norm(vec)) or 1.0
-        return vec / norm
+        vec = vec / (float(np.linalg.norm(vec)) or 1.0)
+        if len(self._query_cache) >= 256:
+            self._query_cache.pop(next(iter(self._query_cache)))
+        self._query_cache[text] = vec
+        return vec
 
     def search(
         self,

@@ -12,23 +12,15 @@ from persona_rag.errors import UsageError
 
 
 def _variant_graphs(
-    settings: Any, persona: Any, variants: list[str]
+    settings: Any, persona: Any, variants: list[str], memory: Any
 ) -> tuple[Callable[..., dict[str, Any]], dict[str, str]]:
     from persona_rag import __version__
     from persona_rag.finetune.train import adapter_root
     from persona_rag.generators import TransformersGenerator
     from persona_rag.graphs.persona_graph import PersonaGraph
-    from persona_rag.memory.store import open_memory
 
     root = adapter_root(settings, persona.universe.id, persona.id)
     adapters = {"sft": root / "sft", "sft-dpo": root / "dpo"}
-    for v in variants:
-        if v in adapters and not (adapters[v] / "adapter_config.json").is_file():
-            raise UsageError(
-                f"variant {v!r} needs a trained adapter at {adapters[v]}; run "
-                f"`persona-rag train {persona.id} --recipe quick` first, or leave {v} out of --variants"
-            )
-    memory = open_memory(settings, persona.universe)
     base = TransformersGenerator.load(settings, quiet=True)
     graphs: dict[str, PersonaGraph] = {}
     fingerprints: dict[str, str] = {}
@@ -83,7 +75,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--limit must be at least 1")
     out_dir = settings.home / "eval" / persona.universe.id / persona.id
     out_dir.mkdir(parents=True, exist_ok=True)
-    answer, fingerprints = _variant_graphs(settings, persona, variants)
+    from persona_rag.finetune.train import adapter_root
+    from persona_rag.memory.store import open_memory
+
+    root = adapter_root(settings, persona.universe.id, persona.id)
+    for v, step in (("sft", "sft"), ("sft-dpo", "dpo")):  # fail before loading anything
+        if v in variants and not (root / step / "adapter_config.json").is_file():
+            raise UsageError(
+                f"variant {v!r} needs a trained adapter at {root / step}; run "
+                f"`persona-rag train {persona.id} --recipe quick` first, or leave {v} out of --variants"
+            )
+    memory = open_memory(settings, persona.universe)
+    answer, fingerprints = _variant_graphs(settings, persona, variants, memory)
     judge = None
     if args.judge_url:
         from persona_rag.generators import OpenAICompatGenerator
@@ -96,9 +99,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return jg.generate([{"role": "user", "content": prompt}], max_new_tokens=4)
     else:
         print("[judge skipped: no --judge-url given]")
-    from persona_rag.memory.store import open_memory
-
-    memory = open_memory(settings, persona.universe)
     config = EvalConfig(persona=persona.id, variants=variants, limit=args.limit, probes=args.probes)
     report = evaluate(
         persona.universe,
