@@ -18,9 +18,10 @@ def main() -> None:
     ap.add_argument("--persona", default="harry")
     ap.add_argument("--n", type=int, default=10)
     args = ap.parse_args()
-    from persona_rag.graphs.persona_graph import PersonaGraph, find_adapter
+    from persona_rag.graphs.persona_graph import PersonaGraph
     from persona_rag.memory.store import open_memory
 
+    from persona_rag.paths import find_adapter
     from persona_rag.persona import Persona
     from persona_rag.settings import load_settings
 

@@ -74,9 +74,10 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=64)
     args = ap.parse_args()
-    from persona_rag.graphs.persona_graph import PersonaGraph, find_adapter
+    from persona_rag.graphs.persona_graph import PersonaGraph
 
     from persona_rag.models import load_chat_model
+    from persona_rag.paths import find_adapter
     from persona_rag.settings import load_settings
 
     settings = load_settings()
@@ -104,7 +105,7 @@ def main() -> None:
     print(f"transformers fp32, base:          decode {dec:6.1f} tok/s  prefill {pre:7.1f} tok/s")
     adapter = find_adapter(settings, graph.persona.universe.id, "harry")
     if adapter is not None:
-        from persona_rag.finetune.train import load_adapter_stack
+        from persona_rag.backends.adapters import load_adapter_stack
 
         merged = load_adapter_stack(load_chat_model(settings, quiet=True)[0], adapter)
         dec_a, pre_a = decode_speed(merged, tok, args.tokens)

@@ -124,11 +124,11 @@ def make_annotator(kind: str, settings: Any, openai_url: str | None = None, open
     if kind == "openai":
         if not openai_url or not openai_model:
             raise UsageError("--annotator openai needs --openai-url and --openai-model")
-        from persona_rag.generators import OpenAICompatGenerator
+        from persona_rag.backends.openai_compat import OpenAICompatGenerator
 
         return ModelAnnotator(OpenAICompatGenerator(openai_url, openai_model))
     if kind == "local":
-        from persona_rag.generators import TransformersGenerator
+        from persona_rag.backends.hf import TransformersGenerator
 
         return ModelAnnotator(TransformersGenerator.load(settings))
     raise UsageError(f"unknown annotator {kind!r}; valid: {', '.join(ANNOTATORS)}")

@@ -51,6 +51,16 @@ class TrainConfig:
     logging_steps: int = field(default=5, metadata={"help": "log the loss every N steps"})
     seed: int = field(default=0, metadata={"help": "random seed"})
 
+    def data_overrides(self) -> dict[str, Any]:
+        """The recipe's options that shape the datasets (passed to `build_data`)."""
+        return {
+            "facts_k": self.facts_k,
+            "context_tokens": self.context_tokens,
+            "rejected_mix": self.rejected_mix,
+            "base_model_limit": self.base_model_limit,
+            "seed": self.seed,
+        }
+
     def with_overrides(self, values: dict[str, Any]) -> TrainConfig:
         known = {f.name: f for f in fields(self)}
         for key, value in values.items():

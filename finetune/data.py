@@ -22,7 +22,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,8 @@ def build_datasets(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Write sft_{train,heldout}.jsonl, dpo_{train,heldout}.jsonl and manifest.json; return the manifest."""
-    from persona_rag.graphs.persona_graph import retrieve_facts, time_verdict
+    from persona_rag.graphs.verdict import time_verdict
+    from persona_rag.memory.retrieval import retrieve_facts
 
     unknown = set(config.rejected_mix) - set(REJECTED_KINDS)
     if unknown:
@@ -229,3 +230,42 @@ def data_stats(universe: Universe) -> dict[str, Any]:
             "stages": dict(Counter(d.stage.key.split(".")[0] for d in ds)),
         }
     return out
+
+
+def build_data(
+    settings: Any,
+    universe: Universe,
+    persona: str,
+    annotator_kind: str = "curated",
+    openai_url: str | None = None,
+    openai_model: str | None = None,
+    config_overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build a persona's datasets under the home folder with the default models (what `data build` runs)."""
+    from persona_rag.finetune.annotate import make_annotator
+    from persona_rag.memory.store import open_memory
+
+    from persona_rag.backends.hf import TransformersGenerator
+    from persona_rag.paths import data_dir
+
+    persona_id = universe.persona(persona).id
+    config = DataConfig(persona=persona_id, universe=universe.id, annotator=annotator_kind)
+    valid = {f.name for f in fields(DataConfig)}
+    unknown = sorted(set(config_overrides or {}) - valid)
+    if unknown:
+        raise UsageError(f"unknown data option(s) {unknown}; valid: {', '.join(sorted(valid))}")
+    for key, value in (config_overrides or {}).items():
+        setattr(config, key, value)
+    memory = open_memory(settings, universe)
+    base = TransformersGenerator.load(settings, quiet=True) if config.rejected_mix.get("base_model", 0) > 0 else None
+    annotator = make_annotator(annotator_kind, settings, openai_url, openai_model)
+    return build_datasets(
+        config,
+        universe,
+        memory,
+        data_dir(settings, universe.id, persona_id),
+        progress=True,
+        count_tokens=base.count_tokens if base else None,
+        base_generator=base,
+        annotator=annotator,
+    )

@@ -4,247 +4,27 @@ check the question against the timeline, generate in character, review.
     resolve_stage -> retrieve -> check_time -> generate -> review -> remember
                                                   ^           |
                                                   +-- leak ---+--> fallback -> remember
+
+Nodes live in :mod:`persona_rag.graphs.nodes` and :mod:`persona_rag.graphs.review`;
+this module wires them and holds the :class:`PersonaGraph` facade.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
-from persona_rag.graphs import timecheck
+from persona_rag.graphs.nodes import check_time, generate, remember, resolve_stage, retrieve
+from persona_rag.graphs.review import after_review, fallback, review
 from persona_rag.graphs.state import InputState, OutputState, PersonaContext, PersonaState
 
-from persona_rag import prompts
-from persona_rag.corpus import WORLD
 from persona_rag.errors import UsageError
+from persona_rag.paths import find_adapter
 from persona_rag.persona import Persona
 from persona_rag.settings import Settings, load_settings
-from persona_rag.timeline import Stage, find_stage_in_text
-
-MAX_ATTEMPTS = 2
-
-
-# ----------------------------------------------------------------------------- nodes
-
-
-def _split_persona(question: str, persona: Persona) -> tuple[str | None, str]:
-    """ "Harry in year 2, who ..." -> ("harry", "in year 2, who ...")."""
-    for c in persona.universe.characters.values():
-        for alias in sorted({c.id, c.name, *c.aliases}, key=len, reverse=True):
-            m = re.match(rf"\s*{re.escape(alias)}\b[,:]?\s*(?=(in|at|during)\b)", question, re.IGNORECASE)
-            if m:
-                return c.id, question[m.end() :]
-    return None, question
-
-
-def resolve_stage(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    question = str(state.get("question") or "").strip()
-    notices: list[str] = []
-    if not question:
-        raise UsageError("the question is empty; ask the persona something")
-    words = question.split()
-    limit = ctx.settings.max_question_words
-    if len(words) > limit:
-        question = " ".join(words[:limit])
-        notices.append(f"the question had {len(words)} words; only the first {limit} were used")
-    persona_id = state.get("persona") or None
-    asked_persona, rest = _split_persona(question, ctx.persona)
-    stage_value = state.get("stage")
-    if asked_persona and not persona_id:
-        persona_id = asked_persona
-    if stage_value in (None, ""):
-        found, matched = find_stage_in_text(rest if asked_persona else question, ctx.persona.universe.timeline)
-        if found is not None:
-            stage_value = found
-            if asked_persona:
-                question = rest.replace(matched, "", 1).strip(" ,:;") or question
-    persona = ctx.persona.universe.persona(persona_id) if persona_id else ctx.persona.character
-    stage = ctx.persona.stage(stage_value, default=ctx.persona.default_stage())
-    return {
-        "question": question,
-        "persona": persona.id,
-        "stage": stage.as_dict(),
-        "stage_key": stage.key,
-        "notices": notices,
-        "attempts": 0,
-        "leaks": [],
-        "adapter": ctx.generator.adapter,
-    }
-
-
-def _persona(state: PersonaState, ctx: PersonaContext) -> Persona:
-    pid = state.get("persona") or ctx.persona.id
-    return ctx.persona if pid == ctx.persona.id else Persona(ctx.persona.universe, ctx.persona.universe.persona(pid))
-
-
-def retrieve_facts(
-    memory: Any,
-    persona_id: str,
-    question: str,
-    stage: Stage,
-    k: int,
-    budget: int,
-    count_tokens: Callable[[str], int],
-    all_stages: bool = False,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Top-k passages the persona knows at ``stage``, cut to ``budget`` tokens. Shared with finetune."""
-    facts, kept = [], []
-    for hit in memory.search(persona_id, question, stage, k=k, all_stages=all_stages):
-        cost = count_tokens(hit.passage.text) + 2
-        if cost > budget:
-            break
-        budget -= cost
-        facts.append(hit.passage.text)
-        kept.append(hit.as_dict())
-    return kept, facts
-
-
-def time_verdict(
-    memory: Any, persona_id: str, question: str, stage: Stage, known_floor: float = 0.45
-) -> timecheck.Evidence:
-    """The time verdict from the memory alone (no model call). Shared with finetune."""
-    world = memory.search(WORLD, question, k=5, all_stages=True)
-    known = memory.search(persona_id, question, stage, k=5)
-    return timecheck.verdict(
-        question, stage.ordinal, memory.entity_index(persona_id), world, known, persona_id, known_floor=known_floor
-    )
-
-
-def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    if ctx.memory is None:
-        return {"retrieved": [], "facts": []}
-    persona = _persona(state, ctx)
-    kept, facts = retrieve_facts(
-        ctx.memory,
-        persona.id,
-        state["question"],
-        persona.stage(state["stage_key"]),
-        ctx.settings.top_k,
-        ctx.settings.context_tokens,
-        ctx.generator.count_tokens,
-        all_stages=not ctx.stage_filter,
-    )
-    return {"retrieved": kept, "facts": facts}
-
-
-def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    if ctx.memory is None or not ctx.time_check:
-        return {"verdict": "unknown", "verdict_reason": "no time check", "future_texts": []}
-    persona = _persona(state, ctx)
-    ev = time_verdict(
-        ctx.memory, persona.id, state["question"], persona.stage(state["stage_key"]), ctx.settings.grounding_score
-    )
-    return {"verdict": ev.verdict, "verdict_reason": ev.reason, "future_texts": ev.future_texts}
-
-
-def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    persona = _persona(state, ctx)
-    stage = persona.stage(state["stage_key"])
-    system = persona.system_prompt(stage)
-    names = [leak for leak in state.get("leaks") or [] if not leak.startswith("<")]
-    if names:
-        system += "\nDo not mention: " + ", ".join(names) + "."
-    history = list(state.get("history") or [])[-2 * ctx.history_turns :]
-    verdict = state.get("verdict") if ctx.time_check else None
-    msgs = prompts.messages(system, state["question"], state.get("facts") or [], verdict, history)
-    writer = runtime.stream_writer
-    if state.get("attempts"):
-        writer({"type": "reset"})
-    answer = ctx.generator.generate(
-        msgs, max_new_tokens=ctx.settings.max_new_tokens, on_token=lambda t: writer({"type": "token", "text": t})
-    )
-    return {"answer": trim_to_sentence(answer), "attempts": int(state.get("attempts") or 0) + 1}
-
-
-def trim_to_sentence(text: str) -> str:
-    """Drop a trailing half sentence left by the token limit."""
-    text = text.strip()
-    if not text or text[-1] in ".!?\"'”)":
-        return text
-    cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"))
-    return text[: cut + 1] if cut > len(text) // 3 else text
-
-
-def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    """Catch what the persona must not say: its future, invented names, assistant talk."""
-    ctx = runtime.context
-    answer = state.get("answer") or ""
-    leaks: list[str] = []
-    if not ctx.review:
-        return {"leaks": leaks}
-    if not answer.strip():
-        leaks.append("<empty answer>")
-    if timecheck.breaks_role(answer):
-        leaks.append("<role break>")
-    if ctx.memory is not None:
-        persona = _persona(state, ctx)
-        stage = persona.stage(state["stage_key"])
-        index = ctx.memory.entity_index(persona.id)
-        verdict = state.get("verdict")
-        if verdict in ("future", "past-absence"):
-            if not timecheck.admits_ignorance(answer):
-                leaks.append("<claims to know>")
-            leaks += timecheck.find_leaks(
-                answer, state["question"], stage.ordinal, index, list(state.get("future_texts") or [])
-            )
-        else:
-            leaks += timecheck.find_leaks(answer, state["question"], stage.ordinal, index, [])
-            retrieved = state.get("retrieved") or []
-            strong = [r["text"] for r in retrieved if r["score"] >= ctx.settings.grounding_score]
-            if strong and timecheck.ungrounded(answer, state["question"], strong):
-                leaks.append("<ignores its memory>")
-        leaks += [f"<invented {n}>" for n in timecheck.invented_names(answer, state["question"], index)]
-    return {"leaks": leaks}
-
-
-def after_review(state: PersonaState) -> str:
-    if not state.get("leaks"):
-        return "remember"
-    return "generate" if int(state.get("attempts") or 0) < MAX_ATTEMPTS else "fallback"
-
-
-def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    """A safe in-character answer when the model's attempts failed review."""
-    ctx = runtime.context
-    persona = _persona(state, ctx)
-    first = (
-        persona.name.split()[-1]
-        if persona.name.split()[0] in ("Lord", "Professor", "Aunt")
-        else persona.name.split()[0]
-    )
-    verdict = state.get("verdict") or "unknown"
-    leaks = state.get("leaks") or []
-    facts = state.get("facts") or []
-    if verdict in ("future", "past-absence"):
-        answer = prompts.dont_know(verdict)
-    elif "<role break>" in leaks:
-        answer = f"I don't follow you. I'm {first}, and that's all there is to it. Ask me something sensible."
-    elif facts:
-        answer = timecheck.first_person(facts[0], first)
-    else:
-        answer = prompts.dont_know("unknown")
-    runtime.stream_writer({"type": "reset"})
-    runtime.stream_writer({"type": "token", "text": answer})
-    notices = [*list(state.get("notices") or []), f"answer replaced after review ({', '.join(leaks)})"]
-    return {"answer": answer, "notices": notices}
-
-
-def remember(state: PersonaState) -> dict[str, Any]:
-    return {
-        "history": [
-            {"role": "user", "content": state["question"]},
-            {"role": "assistant", "content": state.get("answer") or ""},
-        ]
-    }
 
 
 def build_persona_graph(checkpointer: Any = None) -> Any:
@@ -269,15 +49,6 @@ def build_persona_graph(checkpointer: Any = None) -> Any:
 
 
 # ----------------------------------------------------------------------------- facade
-
-
-def find_adapter(settings: Settings, universe: str, persona: str) -> Path | None:
-    """The persona's trained LoRA adapter under the home folder: DPO if there, else SFT."""
-    base = settings.adapters_dir / universe / persona
-    for step in ("dpo", "sft"):
-        if (base / step / "adapter_config.json").is_file():
-            return base / step
-    return None
 
 
 def make_checkpointer(spec: Any) -> Any:
@@ -319,7 +90,7 @@ class PersonaGraph:
     @classmethod
     def from_persona(
         cls,
-        persona: str,
+        persona: str | Persona,
         *,
         settings: Settings | None = None,
         universe: str | None = None,
@@ -331,25 +102,31 @@ class PersonaGraph:
         openai_model: str | None = None,
         checkpointer: Any = "memory",
         review: bool = True,
+        time_check: bool = True,
+        stage_filter: bool = True,
         quiet: bool = False,
     ) -> PersonaGraph:
         """Build a graph with the defaults: the shipped corpus (ingested on first use),
-        the offline default model, and the persona's adapter if one was trained."""
+        the offline default model, and the persona's adapter if one was trained.
+
+        ``persona`` is a name or an already loaded :class:`Persona` (then ``universe`` is ignored).
+        ``time_check=False`` and ``stage_filter=False`` build the evaluation's baselines.
+        """
         settings = settings or load_settings()
-        p = Persona.load(persona, universe or settings.corpus)
+        p = persona if isinstance(persona, Persona) else Persona.load(persona, universe or settings.corpus)
         if memory is None and use_memory:
             from persona_rag.memory.store import open_memory
 
             memory = open_memory(settings, p.universe)
         if generator is None:
             if openai_url:
-                from persona_rag.generators import OpenAICompatGenerator
+                from persona_rag.backends.openai_compat import OpenAICompatGenerator
 
                 if not openai_model:
                     raise UsageError("--openai-url needs --openai-model (the model name at that endpoint)")
                 generator = OpenAICompatGenerator(openai_url, openai_model)
             else:
-                from persona_rag.generators import TransformersGenerator
+                from persona_rag.backends.hf import TransformersGenerator
 
                 path: Path | None
                 if adapter in (None, "none", ""):
@@ -362,7 +139,13 @@ class PersonaGraph:
                         raise UsageError(f"no LoRA adapter at {path} (adapter_config.json missing)")
                 generator = TransformersGenerator.load(settings, path, quiet=quiet)
         ctx = PersonaContext(
-            persona=p, generator=generator, settings=settings, memory=memory if use_memory else None, review=review
+            persona=p,
+            generator=generator,
+            settings=settings,
+            memory=memory if use_memory else None,
+            review=review,
+            time_check=time_check,
+            stage_filter=stage_filter,
         )
         return cls(ctx, checkpointer)
 

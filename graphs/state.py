@@ -6,11 +6,15 @@ import operator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
+from persona_rag.memory.store import Hit
+
+from persona_rag.persona import Persona
+from persona_rag.timeline import Stage
+
 if TYPE_CHECKING:
     from persona_rag.memory.store import TemporalMemory
 
-    from persona_rag.generators import Generator
-    from persona_rag.persona import Persona
+    from persona_rag.backends.base import Generator
     from persona_rag.settings import Settings
 
 
@@ -26,6 +30,8 @@ class PersonaState(InputState, total=False):
     """The full state. Nodes return partial updates."""
 
     stage_key: str
+    stage_ref: Stage  # resolved once by resolve_stage; every later node uses it
+    known_hits: list[Hit] | None  # the persona's memory searched once for this question
     retrieved: list[dict[str, Any]]
     facts: list[str]
     verdict: str
@@ -66,3 +72,14 @@ class PersonaContext:
     time_check: bool = True  # False: no verdict, no hint (the "prompt" and "rag" baselines)
     history_turns: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
+    _personas: dict[str, Persona] = field(default_factory=dict, repr=False)
+
+    def persona_for(self, persona_id: str | None) -> Persona:
+        """The graph's persona, or another of its universe ("Ron in year 1, ..."), looked up once."""
+        if not persona_id or persona_id == self.persona.id:
+            return self.persona
+        found = self._personas.get(persona_id)
+        if found is None:
+            found = Persona(self.persona.universe, self.persona.universe.persona(persona_id))
+            self._personas[found.id] = found
+        return found

@@ -42,6 +42,8 @@ from persona_rag.errors import MemoryStoreError, UsageError
 from persona_rag.timeline import Stage
 
 if TYPE_CHECKING:
+    from persona_rag.memory.entities import EntityIndex
+
     from persona_rag.settings import Settings
 
 STORES = ("persistent", "memory", "server")
@@ -581,9 +583,9 @@ class TemporalMemory:
             hits.append(Hit(Passage.from_metadata(node.get_content(), meta), cosine))
         return hits
 
-    def entity_index(self, persona: str) -> Any:
+    def entity_index(self, persona: str) -> EntityIndex:
         """Names -> first stage in the world / first stage ``persona`` knows them (for time checks)."""
-        from persona_rag.graphs.timecheck import EntityIndex
+        from persona_rag.memory.entities import EntityIndex
 
         index = self._load_index()
         key = (index.revision, persona)
@@ -595,7 +597,7 @@ class TemporalMemory:
                 return index.metas[start:end]
 
             aliases = {a.lower(): c.name.lower() for c in self.universe.characters.values() for a in c.aliases}
-            cached = EntityIndex.build(rows(WORLD), rows(persona), index.texts, aliases)
+            cached = EntityIndex.build(rows(WORLD), rows(persona), index.texts, aliases, self.universe.vocabulary)
             self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == index.revision}}
         return cached
 

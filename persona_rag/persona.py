@@ -29,6 +29,14 @@ class Persona:
         return self.character.name
 
     @property
+    def short_name(self) -> str:
+        """How the persona is called in a sentence: "Harry", "Dumbledore" (titles come from the universe)."""
+        vocab = self.universe.vocabulary
+        name = vocab.strip_title(self.name)
+        # A name that was only a title and a surname ("Professor Snape") keeps the surname.
+        return name.split()[0] if name != self.name and len(name.split()) == 1 else vocab.short_name(self.name)
+
+    @property
     def profile(self) -> dict[str, Any]:
         return self.universe.profiles.get(self.id, {"summary": ""})
 
@@ -55,4 +63,6 @@ class Persona:
         return text.strip()
 
     def system_prompt(self, stage: Stage) -> str:
-        return prompts.system_prompt(self.name, self.profile, stage.temporal_label(), self.stage_notes(stage))
+        return prompts.system_prompt(
+            self.name, self.profile, stage.temporal_label(), self.stage_notes(stage), self.short_name
+        )

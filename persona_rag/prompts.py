@@ -72,13 +72,14 @@ def _sentences(text: Any, n: int) -> str:
     return " ".join(parts[:n]).strip()
 
 
-def system_prompt(name: str, profile: dict[str, Any], temporal: str, stage_notes: str = "") -> str:
-    first = name.split()[0]
+def system_prompt(
+    name: str, profile: dict[str, Any], temporal: str, stage_notes: str = "", short_name: str | None = None
+) -> str:
     stage_notes = _sentences(stage_notes, 2)
     notes = f"Right now: {stage_notes}\n" if stage_notes else ""
     return SYSTEM_TEMPLATE.format(
         name=name,
-        first_name=first if first not in {"Lord", "Professor", "Aunt"} else name.split()[-1],
+        first_name=short_name or name.split()[0],
         summary=_sentences(profile.get("summary", ""), 2),
         temporal=temporal,
         personality=_join(profile.get("personality"), "your own"),

@@ -45,6 +45,7 @@ class Timeline:
     period_aliases: dict[str, list[str]]  # normalised alias -> stage keys of that period (in order)
     checkpoint_aliases: dict[str, str]  # normalised alias -> checkpoint name
     calendar: dict[int, str]
+    groups: dict[str, str] = field(default_factory=dict)  # stage key -> the label of its period (or its own)
 
     @property
     def by_key(self) -> dict[str, Stage]:
@@ -58,6 +59,7 @@ class Timeline:
     def from_config(cls, config: dict[str, Any]) -> Timeline:
         checkpoints: dict[str, dict[str, Any]] = config.get("checkpoints") or {}
         stages: list[Stage] = []
+        groups: dict[str, str] = {}
         aliases: dict[str, str] = {}
         period_aliases: dict[str, list[str]] = {}
         checkpoint_aliases: dict[str, str] = {}
@@ -77,15 +79,28 @@ class Timeline:
                     key = f"{period}.{cp}"
                     stages.append(Stage(len(stages), key, f"{cp_label} of {plabel}", f"{cp_label} of your {plabel}"))
                     keys.append(key)
+                    groups[key] = plabel
                 for alias in [period, plabel, *(entry.get("aliases") or [])]:
                     period_aliases[_norm(str(alias))] = keys
             else:
                 key = str(entry["key"])
                 stages.append(Stage(len(stages), key, str(entry.get("label", key))))
+                groups[key] = str(entry.get("label", key))
                 for alias in [key, entry.get("label", key), *(entry.get("aliases") or [])]:
                     aliases[_norm(str(alias))] = key
         calendar = {int(k): str(v) for k, v in (config.get("calendar") or {}).items()}
-        return cls(stages, aliases, period_aliases, checkpoint_aliases, calendar)
+        return cls(stages, aliases, period_aliases, checkpoint_aliases, calendar, groups)
+
+    def group_of(self, ordinal: int) -> str:
+        """The label of the period a stage belongs to ("first year"), or the stage's own label."""
+        key = self.stages[ordinal].key
+        return self.groups.get(key, self.stages[ordinal].label)
+
+    def early_and_late(self) -> tuple[Stage, Stage]:
+        """Two stages far apart on the timeline (about a seventh in from each end), for comparisons."""
+        n = len(self.stages)
+        step = n // 7
+        return self.stages[min(n - 1, max(1, step))], self.stages[max(0, n - 1 - step)]
 
     def valid_hint(self) -> str:
         periods = sorted({a for a in self.period_aliases if re.fullmatch(r"(year|y)\s?\d+|\d{4}-\d{2}", a) is None})
@@ -157,21 +172,28 @@ class Timeline:
             raise UsageError(f"stage {text!r} is out of range; {self.valid_hint()}")
 
 
-_STAGE_IN_TEXT = re.compile(
-    r"\b(?:in|at|during)\s+(?:the\s+)?((?:(?:start|beginning|end|christmas|halloween)\s+of\s+)?"
-    r"(?:(?:year|y)\s?\d|first|second|third|fourth|fifth|sixth|seventh)\s*(?:year)?)\b",
-    re.IGNORECASE,
-)
+_LEAD = re.compile(r"\b(in|at|during)\s+", re.IGNORECASE)
+_MAX_PHRASE_WORDS = 7
 
 
 def find_stage_in_text(text: str, timeline: Timeline) -> tuple[Stage | None, str]:
-    """Find "in year 2" / "at Christmas of year 3" inside a question.
+    """Find a stage phrase of this timeline after "in", "at" or "during" inside a question.
 
-    Returns the stage (or None) and the text of the match, so callers can strip it.
+    The phrases are the timeline's own (aliases, periods, "<checkpoint> of <period>",
+    calendar years), so any universe works. Returns the stage (or None) and the text
+    of the match, so callers can strip it. Bare numbers are not stages here ("at 7").
     """
-    for m in _STAGE_IN_TEXT.finditer(text):
-        try:
-            return timeline.resolve(m.group(1)), m.group(0)
-        except UsageError:
-            continue
+    for lead in _LEAD.finditer(text):
+        words = text[lead.end() :].split()
+        for n in range(min(_MAX_PHRASE_WORDS, len(words)), 0, -1):
+            phrase = " ".join(words[:n]).rstrip(",.;:?!")
+            if not phrase or re.fullmatch(r"\d{1,3}", phrase):
+                continue
+            try:
+                stage = timeline.resolve(phrase)
+            except UsageError:
+                continue
+            start = lead.start()
+            end = text.index(phrase, lead.end()) + len(phrase)
+            return stage, text[start:end]
     return None, ""

@@ -15,9 +15,10 @@ from persona_rag.finetune.config import TrainConfig, load_recipe, recipe_names
 from persona_rag.finetune.data import REJECTED_KINDS, DataConfig, build_datasets, data_stats, dedupe
 from persona_rag.memory.store import TemporalMemory
 
+from persona_rag.backends import ScriptedGenerator
+from persona_rag.backends.openai_compat import OpenAICompatGenerator
 from persona_rag.corpus import Universe, corpora_root
 from persona_rag.errors import UsageError
-from persona_rag.generators import OpenAICompatGenerator, ScriptedGenerator
 from persona_rag.persona import Persona
 from persona_rag.settings import Settings
 from tests.tiny_model import build_tiny_model
@@ -154,11 +155,13 @@ def test_sft_then_dpo_on_a_tiny_model(
     tiny_model: Path, settings: Settings, hp: Universe, hp_memory: TemporalMemory
 ) -> None:
     import torch
-    from persona_rag.finetune.train import adapter_root, data_dir, run_dpo, run_sft
+    from persona_rag.finetune.dpo import run_dpo
+    from persona_rag.finetune.sft import run_sft
     from persona_rag.graphs.persona_graph import PersonaGraph, find_adapter
     from safetensors.torch import load_file
 
-    from persona_rag.generators import TransformersGenerator
+    from persona_rag.backends.hf import TransformersGenerator
+    from persona_rag.paths import adapter_root, data_dir
 
     s = settings.with_overrides(model=str(tiny_model), max_new_tokens=8)
     config = load_recipe("tiny")
@@ -200,7 +203,7 @@ def test_sft_then_dpo_on_a_tiny_model(
 
 
 def test_dpo_without_sft_is_a_clear_error(settings: Settings, hp: Universe) -> None:
-    from persona_rag.finetune.train import run_dpo
+    from persona_rag.finetune.dpo import run_dpo
 
     with pytest.raises(UsageError, match="run --step sft first"):
         run_dpo(settings, hp.id, "ron", load_recipe("tiny"), "tiny")

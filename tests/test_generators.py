@@ -12,8 +12,9 @@ import pytest
 from persona_rag.graphs.persona_graph import PersonaGraph
 from persona_rag.memory.store import TemporalMemory
 
+from persona_rag.backends import Generator, ScriptedGenerator
+from persona_rag.backends.openai_compat import OpenAICompatGenerator
 from persona_rag.errors import ModelError
-from persona_rag.generators import Generator, OpenAICompatGenerator, ScriptedGenerator
 from persona_rag.settings import Settings
 
 REPLY = "Hogwarts is the best place I've ever lived."

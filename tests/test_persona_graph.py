@@ -7,14 +7,15 @@ import asyncio
 from typing import Any
 
 import pytest
-from persona_rag.graphs import timecheck
+from persona_rag.graphs import review as timecheck
 from persona_rag.graphs.conversation import Conversation
 from persona_rag.graphs.persona_graph import PersonaGraph, build_persona_graph
+from persona_rag.graphs.verdict import VERDICTS
 from persona_rag.memory.store import TemporalMemory
 
+from persona_rag.backends import ScriptedGenerator
 from persona_rag.corpus import Universe
 from persona_rag.errors import UsageError
-from persona_rag.generators import ScriptedGenerator
 from persona_rag.settings import Settings
 
 
@@ -34,7 +35,7 @@ def test_invoke_returns_answer_stage_verdict_sources_adapter(settings: Settings,
     g = make_graph(settings, hp_memory, ["Ron Weasley is my best mate; we met on the train."])
     out = g.invoke({"question": "Who is Ron Weasley?", "stage": "year 1"})
     assert out["stage"] == {"ordinal": 4, "key": "y1.end", "label": "the end of first year"}
-    assert out["verdict"] in timecheck.VERDICTS
+    assert out["verdict"] in VERDICTS
     assert out["sources"] and {"id", "stage", "score"} <= set(out["sources"][0])
     assert all(s["stage"] <= 4 for s in out["sources"])
     assert out["adapter"] is None

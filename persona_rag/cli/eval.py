@@ -4,56 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from persona_rag.cli.common import add_common, settings_from
 from persona_rag.errors import UsageError
 
 
-def _variant_graphs(
-    settings: Any, persona: Any, variants: list[str], memory: Any
-) -> tuple[Callable[..., dict[str, Any]], dict[str, str]]:
-    from persona_rag import __version__
-    from persona_rag.finetune.train import adapter_root
-    from persona_rag.generators import TransformersGenerator
-    from persona_rag.graphs.persona_graph import PersonaGraph
-
-    root = adapter_root(settings, persona.universe.id, persona.id)
-    adapters = {"sft": root / "sft", "sft-dpo": root / "dpo"}
-    base = TransformersGenerator.load(settings, quiet=True)
-    graphs: dict[str, PersonaGraph] = {}
-    fingerprints: dict[str, str] = {}
-    for v in variants:
-        gen = TransformersGenerator.load(settings, adapters[v], quiet=True) if v in adapters else base
-        g = PersonaGraph.from_persona(
-            persona.id,
-            settings=settings,
-            memory=memory,
-            generator=gen,
-            use_memory=v != "prompt",
-            checkpointer=None,
-            quiet=True,
-        )
-        if v in ("prompt", "rag"):
-            g.context.time_check = False
-            g.context.review = False
-            g.context.stage_filter = False
-        graphs[v] = g
-        stamp = ""
-        if v in adapters:
-            weights = adapters[v] / "adapter_model.safetensors"
-            stamp = f"{weights.stat().st_mtime_ns}-{weights.stat().st_size}"
-        fingerprints[v] = f"{v}|{settings.model}|{stamp}|{__version__}|{settings.top_k}|{settings.max_new_tokens}"
-
-    def answer(variant: str, pid: str, question: str, stage: str) -> dict[str, Any]:
-        return graphs[variant].invoke({"question": question, "stage": stage, "persona": pid})
-
-    return answer, fingerprints
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    from persona_rag import cli
+    from persona_rag import paths
     from persona_rag.evaluation import (
         VARIANTS,
         AnswerCache,
@@ -63,9 +22,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         summary_rows,
         write_charts,
     )
+    from persona_rag.evaluation.variants import check_adapters, variant_answerer
+    from persona_rag.memory.store import open_memory
     from persona_rag.persona import Persona
 
-    settings = cli._settings(args)
+    settings = settings_from(args)
     persona = Persona.load(args.persona, settings.corpus)
     variants = list(VARIANTS) if args.variants == "all" else [v.strip() for v in args.variants.split(",") if v.strip()]
     bad = [v for v in variants if v not in VARIANTS]
@@ -73,23 +34,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown variant(s) {bad}; valid: all, or a comma list of {', '.join(VARIANTS)}")
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    out_dir = settings.home / "eval" / persona.universe.id / persona.id
+    check_adapters(settings, persona, variants)  # fail before loading anything
+    out_dir = paths.eval_dir(settings, persona.universe.id, persona.id)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from persona_rag.finetune.train import adapter_root
-    from persona_rag.memory.store import open_memory
-
-    root = adapter_root(settings, persona.universe.id, persona.id)
-    for v, step in (("sft", "sft"), ("sft-dpo", "dpo")):  # fail before loading anything
-        if v in variants and not (root / step / "adapter_config.json").is_file():
-            raise UsageError(
-                f"variant {v!r} needs a trained adapter at {root / step}; run "
-                f"`persona-rag train {persona.id} --recipe quick` first, or leave {v} out of --variants"
-            )
     memory = open_memory(settings, persona.universe)
-    answer, fingerprints = _variant_graphs(settings, persona, variants, memory)
+    answer, fingerprints = variant_answerer(settings, persona, variants, memory)
     judge = None
     if args.judge_url:
-        from persona_rag.generators import OpenAICompatGenerator
+        from persona_rag.backends.openai_compat import OpenAICompatGenerator
 
         if not args.judge_model:
             raise UsageError("--judge-url needs --judge-model")
@@ -124,7 +76,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any, common: Callable[..., None]) -> None:
+def register(sub: Any) -> None:
     p = sub.add_parser("eval", help="compare prompt, rag, rag-stage, sft and sft-dpo on held-out questions")
     p.add_argument("persona")
     p.add_argument("--variants", default="all", help="'all' or a comma list of prompt,rag,rag-stage,sft,sft-dpo")
@@ -133,5 +85,5 @@ def register(sub: Any, common: Callable[..., None]) -> None:
     p.add_argument("--judge-url", help="OpenAI-compatible endpoint for the optional LLM judge")
     p.add_argument("--judge-model", help="model name at that endpoint")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
-    common(p, model=True)
+    add_common(p, model=True)
     p.set_defaults(func=cmd_eval)

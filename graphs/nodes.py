@@ -1,0 +1,129 @@
+"""The persona graph's nodes (except the review): resolve the question once, retrieve, check time, generate."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.runtime import Runtime
+from persona_rag.graphs.state import PersonaContext, PersonaState
+from persona_rag.graphs.verdict import VERDICT_K, time_verdict
+from persona_rag.memory.retrieval import cut_to_budget
+
+from persona_rag import prompts
+from persona_rag.errors import UsageError
+from persona_rag.persona import Persona
+from persona_rag.timeline import find_stage_in_text
+
+
+def _split_persona(question: str, persona: Persona) -> tuple[str | None, str]:
+    """ "Harry in year 2, who ..." -> ("harry", "in year 2, who ...")."""
+    for c in persona.universe.characters.values():
+        for alias in sorted({c.id, c.name, *c.aliases}, key=len, reverse=True):
+            m = re.match(rf"\s*{re.escape(alias)}\b[,:]?\s*(?=(in|at|during)\b)", question, re.IGNORECASE)
+            if m:
+                return c.id, question[m.end() :]
+    return None, question
+
+
+def resolve_stage(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    question = str(state.get("question") or "").strip()
+    notices: list[str] = []
+    if not question:
+        raise UsageError("the question is empty; ask the persona something")
+    words = question.split()
+    limit = ctx.settings.max_question_words
+    if len(words) > limit:
+        question = " ".join(words[:limit])
+        notices.append(f"the question had {len(words)} words; only the first {limit} were used")
+    persona_id = state.get("persona") or None
+    asked_persona, rest = _split_persona(question, ctx.persona)
+    stage_value = state.get("stage")
+    if asked_persona and not persona_id:
+        persona_id = asked_persona
+    if stage_value in (None, ""):
+        found, matched = find_stage_in_text(rest if asked_persona else question, ctx.persona.universe.timeline)
+        if found is not None:
+            stage_value = found
+            if asked_persona:
+                question = rest.replace(matched, "", 1).strip(" ,:;") or question
+    persona = ctx.persona_for(persona_id)
+    stage = persona.stage(stage_value, default=persona.default_stage())
+    return {
+        "question": question,
+        "persona": persona.id,
+        "stage": stage.as_dict(),
+        "stage_key": stage.key,
+        "stage_ref": stage,
+        "notices": notices,
+        "attempts": 0,
+        "leaks": [],
+        "adapter": ctx.generator.adapter,
+    }
+
+
+def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    """Search the persona's memory once; the prompt's facts and the time check share the hits."""
+    ctx = runtime.context
+    if ctx.memory is None:
+        return {"retrieved": [], "facts": [], "known_hits": []}
+    persona = ctx.persona_for(state["persona"])
+    stage = state["stage_ref"]
+    k = max(ctx.settings.top_k, VERDICT_K)
+    hits = ctx.memory.search(persona.id, state["question"], stage, k=k, all_stages=not ctx.stage_filter)
+    kept, facts = cut_to_budget(hits[: ctx.settings.top_k], ctx.settings.context_tokens, ctx.generator.count_tokens)
+    return {"retrieved": kept, "facts": facts, "known_hits": hits[:VERDICT_K] if ctx.stage_filter else None}
+
+
+def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    if ctx.memory is None or not ctx.time_check:
+        return {"verdict": "unknown", "verdict_reason": "no time check", "future_texts": []}
+    ev = time_verdict(
+        ctx.memory,
+        state["persona"],
+        state["question"],
+        state["stage_ref"],
+        ctx.settings.grounding_score,
+        known_hits=state.get("known_hits"),
+    )
+    return {"verdict": ev.verdict, "verdict_reason": ev.reason, "future_texts": ev.future_texts}
+
+
+def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    persona = ctx.persona_for(state["persona"])
+    stage = state["stage_ref"]
+    system = persona.system_prompt(stage)
+    names = [leak for leak in state.get("leaks") or [] if not leak.startswith("<")]
+    if names:
+        system += "\nDo not mention: " + ", ".join(names) + "."
+    history = list(state.get("history") or [])[-2 * ctx.history_turns :]
+    verdict = state.get("verdict") if ctx.time_check else None
+    msgs = prompts.messages(system, state["question"], state.get("facts") or [], verdict, history)
+    writer = runtime.stream_writer
+    if state.get("attempts"):
+        writer({"type": "reset"})
+    answer = ctx.generator.generate(
+        msgs, max_new_tokens=ctx.settings.max_new_tokens, on_token=lambda t: writer({"type": "token", "text": t})
+    )
+    return {"answer": trim_to_sentence(answer), "attempts": int(state.get("attempts") or 0) + 1}
+
+
+def trim_to_sentence(text: str) -> str:
+    """Drop a trailing half sentence left by the token limit."""
+    text = text.strip()
+    if not text or text[-1] in ".!?\"'”)":
+        return text
+    cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"))
+    return text[: cut + 1] if cut > len(text) // 3 else text
+
+
+def remember(state: PersonaState) -> dict[str, Any]:
+    return {
+        "history": [
+            {"role": "user", "content": state["question"]},
+            {"role": "assistant", "content": state.get("answer") or ""},
+        ]
+    }

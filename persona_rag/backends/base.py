@@ -1,0 +1,59 @@
+"""Chat generators behind one small interface (this module: the interface and the scripted fake).
+
+- :class:`persona_rag.backends.hf.TransformersGenerator`: a local causal LM (the offline default SmolLM2),
+  optionally with a persona's LoRA adapter.
+- :class:`persona_rag.backends.openai_compat.OpenAICompatGenerator`: any OpenAI-compatible ``/v1/chat/completions``
+  endpoint (vLLM, Ollama, llama.cpp server, a hosted API).
+- :class:`ScriptedGenerator` (here): a deterministic fake for tests, shipped so users can
+  test their own code against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+Message = dict[str, str]
+OnToken = Callable[[str], None]
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+    adapter: str | None
+
+    def generate(
+        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+    ) -> str:
+        """Answer the chat; call ``on_token`` with each piece of text as it is produced."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@dataclass
+class ScriptedGenerator:
+    """Replies from a script: a list of answers used in turn, or a function of the messages."""
+
+    replies: Sequence[str] | Callable[[Sequence[Message]], str] = ("I'm not sure.",)
+    name: str = "scripted"
+    adapter: str | None = None
+    calls: list[list[Message]] = field(default_factory=list)
+
+    def generate(
+        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+    ) -> str:
+        self.calls.append([dict(m) for m in messages])
+        if callable(self.replies):
+            text = self.replies(messages)
+        else:
+            text = self.replies[min(len(self.calls) - 1, len(self.replies) - 1)]
+        words = text.split(" ")[:max_new_tokens]
+        if on_token is not None:
+            for i, w in enumerate(words):
+                on_token(w if i == 0 else " " + w)
+        return " ".join(words)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

@@ -1,0 +1,3 @@
+from persona_rag.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""`persona-rag data` and `persona-rag train`: personified datasets, then LoRA SFT and DPO."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from typing import Any
+
+from persona_rag.cli.common import add_common, settings_from
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from persona_rag import paths
+    from persona_rag.corpus import load_universe
+    from persona_rag.finetune.data import build_data, data_stats
+
+    settings = settings_from(args)
+    uni = load_universe(settings.corpus)
+    if args.action == "stats":
+        stats = data_stats(uni)
+        if args.json:
+            print(json.dumps(stats, indent=2))
+        else:
+            print(f"{'persona':<12}{'total':>7}{'train':>7}{'heldout':>9}  modes")
+            for persona_id, s in stats.items():
+                modes = ", ".join(f"{k} {v}" for k, v in sorted(s["modes"].items()))
+                print(f"{persona_id:<12}{s['total']:>7}{s['train']:>7}{s['heldout']:>9}  {modes}")
+        return 0
+    manifest = build_data(settings, uni, args.persona, args.annotator, args.openai_url, args.openai_model)
+    print(
+        json.dumps(manifest["counts"])
+        if args.json
+        else f"wrote {manifest['counts']} to {paths.data_dir(settings, uni.id, manifest['persona'])} "
+        f"(rejected kinds: {manifest['rejected_kinds']}, near-duplicates dropped: {manifest['near_duplicates_dropped']})"
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from persona_rag import paths
+    from persona_rag.corpus import load_universe
+    from persona_rag.finetune.config import TrainConfig, load_recipe
+    from persona_rag.finetune.data import build_data
+    from persona_rag.finetune.dpo import run_dpo
+    from persona_rag.finetune.sft import run_sft
+
+    settings = settings_from(args)
+    uni = load_universe(settings.corpus)
+    persona_id = uni.persona(args.persona).id
+    overrides = {f.name: getattr(args, f"opt_{f.name}", None) for f in fields(TrainConfig)}
+    config = load_recipe(args.recipe, {k: v for k, v in overrides.items() if v is not None})
+    folder = paths.data_dir(settings, uni.id, persona_id)
+    if not (folder / "manifest.json").is_file() or (args.rebuild_data and args.step in ("sft", "all")):
+        print(f"building {persona_id}'s datasets ({config.annotator} annotator) ...", flush=True)
+        build_data(settings, uni, persona_id, config.annotator, config_overrides=config.data_overrides())
+    results: dict[str, Any] = {}
+    if args.step in ("sft", "all"):
+        print(f"SFT for {persona_id} with the {args.recipe} recipe ...", flush=True)
+        results["sft"] = run_sft(settings, uni.id, persona_id, config, args.recipe)
+        print(json.dumps({"sft": results["sft"]}), flush=True)
+    if args.step in ("dpo", "all"):
+        print(f"DPO for {persona_id} from the SFT adapter ...", flush=True)
+        results["dpo"] = run_dpo(settings, uni.id, persona_id, config, args.recipe)
+        print(json.dumps({"dpo": results["dpo"]}), flush=True)
+    print(
+        f"adapters in {paths.adapter_root(settings, uni.id, persona_id)}; `persona-rag ask {persona_id} ...` now uses them"
+    )
+    return 0
+
+
+def _recipe_flags(p: argparse.ArgumentParser) -> None:
+    from persona_rag.finetune.config import TrainConfig
+
+    group = p.add_argument_group("recipe overrides")
+    for f in fields(TrainConfig):
+        if f.name == "description" or f.type in ("dict[str, float]",):
+            continue
+        kind = {"int": int, "float": float, "str": str}.get(str(f.type))
+        if str(f.type) == "bool":
+            group.add_argument(
+                f"--{f.name.replace('_', '-')}",
+                dest=f"opt_{f.name}",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f.metadata.get("help"),
+            )
+        elif kind is not None:
+            group.add_argument(
+                f"--{f.name.replace('_', '-')}",
+                dest=f"opt_{f.name}",
+                type=kind,
+                default=None,
+                metavar=f.name.split("_")[-1].upper(),
+                help=f.metadata.get("help"),
+            )
+
+
+def register(sub: Any) -> None:
+    from persona_rag.finetune.config import recipe_names
+
+    p = sub.add_parser("data", help="personified data: stats of the curated dialogues, or build SFT/DPO datasets")
+    dsub = p.add_subparsers(dest="action", metavar="ACTION")
+    dsub.required = True
+    d = dsub.add_parser("stats", help="per persona: total, train, heldout, modes and stages")
+    d.add_argument("--json", action="store_true")
+    add_common(d)
+    d = dsub.add_parser("build", help="write a persona's SFT and DPO datasets (JSONL) with a manifest")
+    d.add_argument("persona")
+    d.add_argument(
+        "--annotator",
+        default="curated",
+        choices=["curated", "local", "openai"],
+        help="curated: the shipped dialogues; local: the local model; openai: an OpenAI-compatible endpoint",
+    )
+    d.add_argument("--openai-url")
+    d.add_argument("--openai-model")
+    d.add_argument("--json", action="store_true")
+    add_common(d, model=True)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("train", help="LoRA SFT then DPO for one persona (resumable)")
+    p.add_argument("persona")
+    p.add_argument("--recipe", default="quick", help=f"shipped: {', '.join(recipe_names())}, or a YAML path")
+    p.add_argument("--step", default="all", choices=["sft", "dpo", "all"])
+    p.add_argument("--rebuild-data", action="store_true", help="rebuild the datasets even if they exist")
+    _recipe_flags(p)
+    add_common(p, model=True)
+    p.set_defaults(func=cmd_train)

@@ -1,0 +1,36 @@
+"""Every on-disk location under the home folder, defined once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from persona_rag.settings import Settings
+
+
+def adapter_root(settings: Settings, universe: str, persona: str) -> Path:
+    """``adapters/<universe>/<persona>``: holds ``sft/`` and ``dpo/``."""
+    return settings.adapters_dir / universe / persona
+
+
+def data_dir(settings: Settings, universe: str, persona: str) -> Path:
+    """Built SFT/DPO datasets and their manifest."""
+    return settings.home / "data" / universe / persona
+
+
+def eval_dir(settings: Settings, universe: str, persona: str) -> Path:
+    """Evaluation reports, charts and the answer cache."""
+    return settings.home / "eval" / universe / persona
+
+
+def find_adapter(settings: Settings, universe: str, persona: str) -> Path | None:
+    """The persona's trained LoRA adapter: DPO if there, else SFT."""
+    base = adapter_root(settings, universe, persona)
+    for step in ("dpo", "sft"):
+        if (base / step / "adapter_config.json").is_file():
+            return base / step
+    return None
+
+
+def user_universes_dir(settings: Settings) -> Path:
+    """Universes built from a user's own text or imported cards."""
+    return settings.home / "universes"

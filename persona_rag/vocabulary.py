@@ -1,0 +1,185 @@
+"""The words that tell names from ordinary words, per universe.
+
+Generic English lives here; whatever is specific to one universe (its titles such
+as "Professor", capitalised words that are not names such as "Christmas", words
+too common in its text to mean anything) is data in that universe's
+``universe.yaml`` under ``vocabulary`` (see corpora/SCHEMA.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Function words and very common verbs: never distinctive content.
+STOP_WORDS = frozenset(
+    [
+        "about",
+        "after",
+        "again",
+        "their",
+        "there",
+        "these",
+        "those",
+        "which",
+        "where",
+        "would",
+        "could",
+        "should",
+        "while",
+        "being",
+        "other",
+        "every",
+        "still",
+        "never",
+        "because",
+        "before",
+        "first",
+        "years",
+        "think",
+        "really",
+        "what",
+        "when",
+        "with",
+        "from",
+        "that",
+        "this",
+        "have",
+        "they",
+        "them",
+        "were",
+        "your",
+        "into",
+        "just",
+        "know",
+    ]
+)
+# Last words of multi-word names that are too generic to stand for the entity alone ("the Great Hall").
+GENERIC_WORDS = frozenset(
+    [
+        "hall",
+        "forest",
+        "lake",
+        "office",
+        "ministry",
+        "school",
+        "house",
+        "room",
+        "street",
+        "alley",
+        "cup",
+        "stone",
+        "tower",
+        "castle",
+        "village",
+        "road",
+        "lane",
+        "common",
+        "table",
+        "book",
+        "cloak",
+        "map",
+        "day",
+        "night",
+        "team",
+        "club",
+        "army",
+        "order",
+        "family",
+        "prize",
+        "match",
+        "cottage",
+        "manor",
+        "place",
+        "inn",
+        "pub",
+        "shop",
+        "bank",
+        "train",
+        "station",
+        "platform",
+        "world",
+    ]
+)
+# Capitalised words that are not names in any English text.
+COMMON_CAPITALS = frozenset(
+    [
+        "i",
+        "i'm",
+        "i've",
+        "i'd",
+        "i'll",
+        "mr",
+        "mrs",
+        "ms",
+        "sir",
+        "madam",
+        "dear",
+        "oh",
+        "ah",
+        "well",
+        "yes",
+        "no",
+        "hey",
+        "okay",
+        "ok",
+        "god",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "english",
+    ]
+)
+# Honorifics that precede a name in English text.
+TITLES = frozenset(["mr", "mrs", "ms", "miss", "mister", "madam", "sir", "dr", "doctor", "dame", "lady"])
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    titles: frozenset[str] = TITLES
+    stop_words: frozenset[str] = STOP_WORDS
+    generic_words: frozenset[str] = GENERIC_WORDS
+    common_capitals: frozenset[str] = COMMON_CAPITALS
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Vocabulary:
+        """Generic English plus the universe's ``vocabulary`` section."""
+        conf = config.get("vocabulary") or {}
+
+        def words(key: str) -> set[str]:
+            return {str(w).strip().lower() for w in conf.get(key) or [] if str(w).strip()}
+
+        titles = TITLES | words("titles")
+        return cls(
+            titles=frozenset(titles),
+            stop_words=frozenset(STOP_WORDS | words("common_words")),
+            generic_words=frozenset(GENERIC_WORDS | words("generic_words")),
+            common_capitals=frozenset(COMMON_CAPITALS | titles | words("common_capitals")),
+        )
+
+    def strip_title(self, name: str) -> str:
+        """ "Professor Albus Dumbledore" -> "Albus Dumbledore"; a name that is only a title is kept."""
+        words = name.split()
+        while len(words) > 1 and words[0].lower().rstrip(".") in self.titles:
+            words = words[1:]
+        return " ".join(words)
+
+    def short_name(self, name: str) -> str:
+        """How a character is called in a sentence: the first word of the name without its title."""
+        return self.strip_title(name).split()[0] if name.strip() else name
