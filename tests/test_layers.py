@@ -93,7 +93,7 @@ def test_imports_point_down() -> None:
             continue
         mine = LAYERS[layer_of(module) or "core"]
         for target in imports_of(path, module):
-            if target in FACADES or target not in modules and target.rsplit(".", 1)[0] not in modules:
+            if target in FACADES or (target not in modules and target.rsplit(".", 1)[0] not in modules):
                 continue
             name = target if target in modules else target.rsplit(".", 1)[0]
             if name in FACADES:
@@ -125,7 +125,7 @@ def test_no_import_cycles_between_modules() -> None:
         stack.append(node)
         for dep in sorted(graph[node]):
             if state.get(dep) == 1:
-                cycle = stack[stack.index(dep) :] + [dep]
+                cycle = [*stack[stack.index(dep) :], dep]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep)
@@ -143,4 +143,7 @@ def test_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
     fake.write_text("from persona_rag.graphs.verdict import verdict\n")
     found = imports_of(fake, "persona_rag.memory.store")
     assert "persona_rag.graphs.verdict" in found
-    assert LAYERS[layer_of("persona_rag.graphs.verdict") or "core"] > LAYERS[layer_of("persona_rag.memory.store") or "core"]
+    assert (
+        LAYERS[layer_of("persona_rag.graphs.verdict") or "core"]
+        > LAYERS[layer_of("persona_rag.memory.store") or "core"]
+    )
