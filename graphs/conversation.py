@@ -53,6 +53,7 @@ def speak(state: ConversationState, runtime: Runtime[ConversationContext]) -> di
         "stage": result["stage"],
         "text": result["answer"],
         "verdict": result["verdict"],
+        "answered_by": result["answered_by"],
     }
     if ctx.on_turn is not None:
         ctx.on_turn(turn)

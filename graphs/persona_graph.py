@@ -152,16 +152,33 @@ class PersonaGraph:
     def _config(self, thread_id: str | None) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id or f"once-{uuid.uuid4().hex}"}}
 
-    def stream_events(self, input: dict[str, Any], *, thread_id: str | None = None) -> Iterator[tuple[str, Any]]:
-        """("token", text), ("reset", None) while generating, then ("result", final state)."""
+    def stream_events(
+        self, input: dict[str, Any], *, thread_id: str | None = None, reviewed_only: bool = False
+    ) -> Iterator[tuple[str, Any]]:
+        """("token", text) and ("reset", None) while generating, ("answered_by", who) once the words are
+        final, then ("result", final state, with ``answered_by``).
+
+        A draft the review rejects is withdrawn by a reset. ``reviewed_only=True`` is for streams that cannot
+        withdraw text (an OpenAI-compatible server): tokens are held back until the review has passed them,
+        so only the words the user finally reads are sent, and no reset ever is.
+        """
         final: dict[str, Any] = {}
+        held: list[str] = []
         for mode, chunk in self.graph.stream(
             input, self._config(thread_id), context=self.context, stream_mode=["custom", "values"]
         ):
-            if mode == "custom":
-                yield chunk["type"], chunk.get("text")
-            else:
+            if mode != "custom":
                 final = chunk
+            elif not reviewed_only:
+                yield chunk["type"], chunk.get("text")
+            elif chunk["type"] == "token":
+                held.append(chunk["text"])
+            elif chunk["type"] == "reset":
+                held.clear()
+            elif chunk["type"] == "answered_by":
+                yield from (("token", t) for t in held)
+                held.clear()
+                yield "answered_by", chunk.get("text")
         yield "result", self._output(final)
 
     def invoke(
@@ -172,7 +189,8 @@ class PersonaGraph:
         thread_id: str | None = None,
         on_token: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
-        """Answer one question. Returns the final state with ``answer``, ``stage``, ``verdict``, ``sources``, ``adapter``."""
+        """Answer one question. Returns the final state with ``answer``, ``answered_by``, ``stage``, ``verdict``,
+        ``sources``, ``adapter``."""
         if config and not thread_id:
             thread_id = (config.get("configurable") or {}).get("thread_id")
         result: dict[str, Any] = {}
@@ -221,9 +239,22 @@ class PersonaGraph:
         ]
         out.setdefault("adapter", self.context.generator.adapter)
         out.setdefault("notices", [])
+        # Who wrote the words: model, model-retry, memory or refusal (set by the review or the fallback).
+        out["answered_by"] = final.get("answered_by") or ("model" if final.get("answer") else "refusal")
         return out
 
     @staticmethod
     def public_result(result: dict[str, Any]) -> dict[str, Any]:
-        keys = ("persona", "question", "answer", "stage", "verdict", "verdict_reason", "sources", "adapter", "notices")
+        keys = (
+            "persona",
+            "question",
+            "answer",
+            "answered_by",
+            "stage",
+            "verdict",
+            "verdict_reason",
+            "sources",
+            "adapter",
+            "notices",
+        )
         return {k: result.get(k) for k in keys}

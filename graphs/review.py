@@ -41,6 +41,23 @@ def admits_ignorance(answer: str) -> bool:
     return bool(_IGNORANCE.search(answer))
 
 
+_PRESENCE_CLAIM = re.compile(
+    r"\bi (saw|watched|witnessed|was there|was right there|was present|was with (him|her|them)|"
+    r"remember (seeing|watching|being there)|could see|stood)\b|\bwe (saw|watched|were there)\b|"
+    r"\bwith my own eyes\b|\bi'll never forget (seeing|watching|the sight)\b|\bwhen i saw\b",
+    re.IGNORECASE,
+)
+
+
+def claims_presence(answer: str) -> bool:
+    """The answer says the persona saw it or was there ("I saw ...", "I was there"), not denying it."""
+    for m in _PRESENCE_CLAIM.finditer(answer):
+        before = answer[max(0, m.start() - 14) : m.start()].lower()
+        if not re.search(r"\b(never|not|n't|wish|if)\W*$", before):
+            return True
+    return False
+
+
 def invented_names(answer: str, question: str, index: EntityIndex) -> list[str]:
     """Capitalised words in ``answer`` (not opening a sentence) that appear nowhere in the corpus or the question."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z']+", question)}
@@ -89,6 +106,10 @@ def find_leaks(answer: str, question: str, stage: int, entities: EntityIndex, fu
     return leaks
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 _VERB_FIX = {
     "is": "am",
     "was": "was",
@@ -97,32 +118,226 @@ _VERB_FIX = {
     "doesn't": "don't",
     "isn't": "am not",
     "hasn't": "haven't",
+    "wasn't": "wasn't",
+    "goes": "go",
 }
+_NOT_VERBS = _words(
+    "always sometimes perhaps as his hers its this thus us yes less unless across plus towards afterwards "
+    "downstairs upstairs outdoors indoors nevertheless whereas regardless"
+)
+_ADVERBS = _words(
+    "now still often never always also once sometimes already even only just really quietly secretly finally "
+    "soon later usually rarely first then hardly barely clearly truly simply"
+)
+# Words after which a name starts a new clause: the name is a subject ("I"), not an object ("me").
+_IRREGULAR_PAST = _words(
+    "went saw took thought made gave got came became knew found felt told taught left kept heard met fought won lost "
+    "said ran began bought brought caught held led stood sat wrote spoke broke chose drew flew grew hid fell sent "
+    "spent swore might may must should shall"
+)
+_CLAUSE_WORDS = _words(
+    "and but when that while because so if as until after before where though although since whom who or "
+    "yet once whenever unless"
+)
+_PRONOUNS = {
+    "he": {"he": "I", "him": "me", "his": "my", "himself": "myself"},
+    "she": {"she": "I", "her": "me", "hers": "mine", "herself": "myself"},
+}
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*|[^A-Za-z\s]+|\s+")
 
 
-def first_person(fact: str, first_name: str) -> str:
-    """Turn a third-person memory ("Harry thinks X") into the persona's words ("I think X").
+def persona_gender(profile: dict[str, Any]) -> str | None:
+    """'he' or 'she' from the pronouns of the profile's summary; None when it does not tell."""
+    words = re.findall(r"[a-z]+", str(profile.get("summary") or "").lower())
+    he = sum(w in ("he", "him", "his", "himself") for w in words)
+    she = sum(w in ("she", "her", "hers", "herself") for w in words)
+    if he == she:
+        return None
+    return "he" if he > she else "she"
 
-    Only the leading subject is rewritten; this is the grounded fallback used when
-    the model invents names, so it must never add anything the memory lacks.
+
+def _conjugate(word: str) -> str:
+    """A third-person present verb in the first person: "knows" -> "know", "is" -> "am"."""
+    low = word.lower()
+    if low in _VERB_FIX:
+        return _VERB_FIX[low]
+    if not low.isalpha() or low in _NOT_VERBS or len(low) < 3 or not low.endswith("s") or low.endswith(("ss", "us")):
+        return word
+    if low.endswith("ies") and len(low) > 4:
+        return word[:-3] + "y"
+    if low.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def _looks_like_verb(word: str) -> bool:
+    low = word.lower()
+    return (
+        low in _VERB_FIX
+        or low in _IRREGULAR_PAST
+        or low in ("are", "were", "have", "had", "did", "can", "could", "will", "would")
+        or (
+            low.isalpha()
+            and low not in _NOT_VERBS
+            and ((low.endswith("s") and not low.endswith("ss")) or low.endswith("ed"))
+        )
+    )
+
+
+def first_person(
+    fact: str, names: Sequence[str] | str, gender: str | None = None, not_names: frozenset[str] = frozenset()
+) -> str:
+    """Rewrite a third-person memory about the persona in the persona's own words.
+
+    "For almost ten years Harry lived with the Dursleys" -> "For almost ten years I lived with the Dursleys";
+    "Harry's wand is holly" -> "My wand is holly"; "Hagrid told Harry that he is a wizard" -> "Hagrid told me
+    that I am a wizard". ``names`` are the persona's names (full name first); ``gender`` ('he'/'she') lets
+    pronouns that follow a mention of the persona be rewritten too. Only words are swapped: the fallback built
+    from this must never add anything the memory lacks. A memory already in the first person is kept as it is.
     """
-    m = re.match(rf"\s*{re.escape(first_name)}('s)?\s+(\w+'?\w*)(.*)", fact, re.DOTALL)
-    if not m:
-        return f"What I remember is this: {fact}"
-    possessive, word, rest = m.groups()
-    if possessive:
-        return f"My {word}{rest}"
-    if word in _VERB_FIX:
-        verb = _VERB_FIX[word]
-    elif word.endswith("ies") and len(word) > 4:
-        verb = word[:-3] + "y"
-    elif word.endswith(("ches", "shes", "sses", "xes")):
-        verb = word[:-2]
-    elif word.endswith("s") and not word.endswith("ss"):
-        verb = word[:-1]
-    else:
-        verb = word
-    return f"I {verb}{rest}"
+    if isinstance(names, str):
+        names = [names]
+    alts = sorted({n for n in names if n and n[:1].isupper()}, key=len, reverse=True)
+    if not alts:
+        return fact.strip()
+    name_re = re.compile(r"(?:" + "|".join(re.escape(n) for n in alts) + r")(?:'s|’s)?(?![A-Za-z])")
+    if not name_re.search(fact):
+        return fact.strip()
+    pron = _PRONOUNS.get(gender or "", {})
+    out: list[str] = []
+    tokens = _TOKEN.findall(fact.strip())
+    i = 0
+    words_before: list[str] = []  # words of the current sentence so far (original)
+    last_named: str | None = None  # who the most recent name or pronoun of this sentence stands for
+    about_persona = False  # the previous sentence was about the persona
+    pending_verb = False  # the next word after "I" (skipping adverbs) is conjugated
+    not_names = frozenset(w.lower() for w in not_names)
+
+    def emit(text: str) -> None:
+        out.append(text)
+
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.isspace():
+            emit(tok)
+            i += 1
+            continue
+        if not tok[0].isalpha():
+            emit(tok)
+            if any(c in tok for c in ".!?"):
+                about_persona = last_named == "persona"
+                words_before, last_named = [], None
+            i += 1
+            continue
+        # A name of the persona, possibly over several tokens ("Harry Potter") and possessive.
+        rest = "".join(tokens[i : i + 7])
+        m = name_re.match(rest)
+        prev_capital = (
+            bool(words_before)
+            and words_before[-1][:1].isupper()
+            and words_before[-1] not in ("I", "My")
+            and words_before[-1].lower() not in not_names
+            and not (len(words_before) == 1 and words_before[0].lower() in STOP_WORDS)
+        )
+        if m and (m.end() == len(rest) or not rest[m.end()].isalpha()) and not prev_capital:
+            matched = m.group(0)
+            n_tokens, acc = 0, ""
+            while len(acc) < len(matched):
+                acc += tokens[i + n_tokens]
+                n_tokens += 1
+            start = not words_before
+            after = [t for t in tokens[i + n_tokens : i + n_tokens + 6] if not t.isspace()]
+            nxt = after[0] if after else ""
+            if nxt.lower() in _ADVERBS and len(after) > 1:
+                nxt = after[1]
+            if matched.endswith(("'s", "’s")):
+                word = "My" if start else "my"
+            elif (
+                start
+                or _looks_like_verb(nxt)
+                or (words_before[-1].lower() in _CLAUSE_WORDS - {"and", "or"} and nxt[:1].islower())
+            ):
+                word = "I"
+                pending_verb = True
+            else:
+                word = "me"
+            emit(word)
+            words_before.append(word)
+            last_named = "persona"
+            i += n_tokens
+            continue
+        low = tok.lower()
+        if pending_verb:
+            if low in _ADVERBS or (low.endswith("ly") and len(low) > 4):
+                emit(tok)
+                words_before.append(tok)
+                i += 1
+                continue
+            pending_verb = False
+            tok = _conjugate(tok)
+            emit(tok)
+            words_before.append(tok)
+            i += 1
+            continue
+        if low in pron and (
+            last_named == "persona"
+            or (last_named is None and (about_persona or name_re.search("".join(tokens[i:]).split(".")[0])))
+        ):
+            nxt = next((t for t in tokens[i + 1 :] if not t.isspace()), "")
+            word = pron[low]
+            if low == "her":  # "her wand" (my) or "told her" (me)
+                word = (
+                    "my"
+                    if nxt[:1].isalpha()
+                    and nxt.lower()
+                    not in _CLAUSE_WORDS | {"to", "in", "at", "on", "for", "with", "from", "by", "of", "a", "the"}
+                    else "me"
+                )
+            if word == "I":
+                pending_verb = True
+            if not words_before and word != "I":
+                word = word.capitalize()
+            emit(word)
+            words_before.append(word)
+            last_named = "persona"
+            i += 1
+            continue
+        if (
+            low == "and"
+            and last_named == "persona"
+            and "I" in words_before
+            and (nxt := next((t for t in tokens[i + 1 :] if not t.isspace()), ""))
+            and _looks_like_verb(nxt)
+            and not nxt.endswith("ed")
+        ):
+            pending_verb = True  # "I have read it and is surprised" -> "... and am surprised"
+        follower = next((t for t in tokens[i + 1 :] if not t.isspace()), "")
+        looks_named = bool(words_before) or follower[:1].isupper() or follower in (",", "'s") or follower == "and"
+        if tok[0].isupper() and looks_named and low not in not_names:
+            last_named = "other"
+        emit(tok)
+        words_before.append(tok)
+        i += 1
+    text = "".join(out)
+    # "I and Ron Weasley are friends" -> "Ron Weasley and I are friends"
+    text = re.sub(r"\bI and ((?:[A-Z][\w'.-]*\s?)+?)(?=\s+(?:am|are|were|have|had|[a-z]+ed)\b)", r"\1 and I", text)
+    text = re.sub(r"\b(I|me|my)\s+\1\b", r"\1", text)  # never a doubled pronoun
+    return text[:1].upper() + text[1:]
+
+
+def persona_names(persona: Any) -> list[str]:
+    """How the persona's memories name it: full name, short name, capitalised aliases ("Dr Watson")."""
+    names = [persona.name, persona.short_name, persona.name.split()[0], persona.name.split()[-1]]
+    for alias in persona.character.aliases:
+        if not alias.lower().startswith("the "):
+            names.append(" ".join(w[:1].upper() + w[1:] for w in alias.split()))
+    return names
+
+
+def in_own_words(fact: str, persona: Any) -> str:
+    """:func:`first_person` with the persona's names, pronouns and its universe's non-name capitals."""
+    vocab = persona.universe.vocabulary
+    return first_person(fact, persona_names(persona), persona_gender(persona.profile), vocab.common_capitals)
 
 
 def ungrounded(answer: str, question: str, facts: Sequence[str], stop: frozenset[str] = STOP_WORDS) -> bool:
@@ -136,36 +351,111 @@ def ungrounded(answer: str, question: str, facts: Sequence[str], stop: frozenset
     return bool(wanted) and not (content_words(answer, stop) & wanted)
 
 
+# The claim check's thresholds, calibrated on the hand-labelled answers in tests/data/labelled_answers.jsonl
+# (benchmarks/claims_bench.py prints its precision and recall there).
+SUPPORT_MIN = 0.34  # share of an answer's content words that must be found in one given passage
+EXTRA_DETAIL_MAX = 2  # new content words a "don't know" answer may add beyond the question and the refusal
+
+
+def _stem(word: str) -> str:
+    for suffix in ("'s", "ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def claim_words(text: str, stop: frozenset[str] = STOP_WORDS) -> set[str]:
+    """Stems of the content words (four letters or more) an answer makes a claim with."""
+    return {_stem(w) for w in re.findall(r"[a-z']{4,}", text.lower()) if w not in stop and w not in _FILLER}
+
+
+_FILLER = _words(
+    "that this what with have they them their there then than were been from about would could should "
+    "know knew think thought sure really just like well said says tell told honestly actually never "
+    "anything something nothing everything someone anyone nobody everyone heard hear word words afraid "
+    "make made things thing rather right yeah course maybe mean much very only even still also into "
+    "when where which while your yours mine myself because does doesn't don't didn't can't couldn't "
+    "isn't wasn't haven't hasn't i'm i've i'd i'll it's that's there's he's she's"
+)
+
+
+def unsupported_claims(
+    answer: str, question: str, verdict: str | None, stage: int, index: EntityIndex, facts: Sequence[str]
+) -> list[str]:
+    """What the answer claims that the persona's memory at this stage does not back.
+
+    - about its future or an event it missed: beyond admitting it does not know, the answer adds
+      more than :data:`EXTRA_DETAIL_MAX` content words found neither in the question nor in its memory;
+    - about what it knows: the answer's content must be close to one passage it was given (the review passes
+      the passages that match the question well, ``grounding_score`` or better), at least
+      :data:`SUPPORT_MIN` of its content words in that passage or the question). Names it uses must be
+      known to the persona at this stage (names from its future are :func:`find_leaks`' job).
+    """
+    stop = index.vocab.stop_words
+    asked = claim_words(question, stop)
+    given: set[str] = set()
+    for fact in facts:
+        given |= claim_words(fact, stop)
+    out: list[str] = []
+    for name, (wf, pf) in index.mentioned(answer).items():
+        if wf <= stage < pf and name not in index.mentioned(question):
+            out.append(f"<not known yet: {name}>")
+    said = claim_words(answer, stop) - asked
+    if verdict in ("future", "past-absence"):
+        extra = said - given
+        if len(extra) > EXTRA_DETAIL_MAX:
+            out.append("<adds detail it cannot know>")
+        return out
+    if not facts or admits_ignorance(answer) or len(said) < 3:
+        return out
+    best = max(len(said & claim_words(f, stop)) / len(said) for f in facts)
+    if best < SUPPORT_MIN:
+        out.append("<unsupported by its memory>")
+    return out
+
+
 # ----------------------------------------------------------------------------- nodes
 
 
 def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    """Catch what the persona must not say: its future, invented names, assistant talk."""
+    """Catch what the persona must not say: its future, invented names, assistant talk.
+
+    An answer that passes is the model's own: ``answered_by`` is ``model`` (first attempt) or
+    ``model-retry``; the fallback sets ``memory`` or ``refusal`` otherwise.
+    """
     ctx = runtime.context
     answer = state.get("answer") or ""
     leaks: list[str] = []
-    if not ctx.review:
+    if ctx.review:
+        if not answer.strip():
+            leaks.append("<empty answer>")
+        if breaks_role(answer):
+            leaks.append("<role break>")
+        if ctx.memory is not None:
+            stage = state["stage_ref"]
+            index = ctx.memory.entity_index(state["persona"])
+            verdict = state.get("verdict")
+            question = state["question"]
+            if verdict in ("past-absence", "past-hearsay") and claims_presence(answer):
+                leaks.append("<claims presence>")
+            if verdict in ("future", "past-absence"):
+                if not admits_ignorance(answer):
+                    leaks.append("<claims to know>")
+                leaks += find_leaks(answer, question, stage.ordinal, index, list(state.get("future_texts") or []))
+            else:
+                leaks += find_leaks(answer, question, stage.ordinal, index, [])
+                retrieved = state.get("retrieved") or []
+                strong = [r["text"] for r in retrieved if r["score"] >= ctx.settings.grounding_score]
+                if strong and ungrounded(answer, question, strong, index.vocab.stop_words):
+                    leaks.append("<ignores its memory>")
+            leaks += [f"<invented {n}>" for n in invented_names(answer, question, index)]
+            strong = [r["text"] for r in state.get("retrieved") or [] if r["score"] >= ctx.settings.grounding_score]
+            leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, strong)
+    if leaks:
         return {"leaks": leaks}
-    if not answer.strip():
-        leaks.append("<empty answer>")
-    if breaks_role(answer):
-        leaks.append("<role break>")
-    if ctx.memory is not None:
-        stage = state["stage_ref"]
-        index = ctx.memory.entity_index(state["persona"])
-        verdict = state.get("verdict")
-        if verdict in ("future", "past-absence"):
-            if not admits_ignorance(answer):
-                leaks.append("<claims to know>")
-            leaks += find_leaks(answer, state["question"], stage.ordinal, index, list(state.get("future_texts") or []))
-        else:
-            leaks += find_leaks(answer, state["question"], stage.ordinal, index, [])
-            retrieved = state.get("retrieved") or []
-            strong = [r["text"] for r in retrieved if r["score"] >= ctx.settings.grounding_score]
-            if strong and ungrounded(answer, state["question"], strong, index.vocab.stop_words):
-                leaks.append("<ignores its memory>")
-        leaks += [f"<invented {n}>" for n in invented_names(answer, state["question"], index)]
-    return {"leaks": leaks}
+    answered_by = "model" if int(state.get("attempts") or 1) <= 1 else "model-retry"
+    runtime.stream_writer({"type": "answered_by", "text": answered_by})
+    return {"leaks": leaks, "answered_by": answered_by}
 
 
 def after_review(state: PersonaState) -> str:
@@ -175,22 +465,26 @@ def after_review(state: PersonaState) -> str:
 
 
 def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    """A safe in-character answer when the model's attempts failed review."""
+    """A safe in-character answer when the model's attempts failed review.
+
+    Questions about the persona's future or about what it missed get one of its refusals; otherwise its best
+    memory, in its own words (``memory``); with nothing to go on, a refusal again.
+    """
     ctx = runtime.context
     persona = ctx.persona_for(state["persona"])
-    first = persona.short_name
     verdict = state.get("verdict") or "unknown"
     leaks = state.get("leaks") or []
     facts = state.get("facts") or []
-    if verdict in ("future", "past-absence"):
-        answer = prompts.dont_know(verdict)
-    elif "<role break>" in leaks:
-        answer = f"I don't follow you. I'm {first}, and that's all there is to it. Ask me something sensible."
-    elif facts:
-        answer = first_person(facts[0], first)
+    question = state.get("question") or ""
+    profile = persona.profile
+    if "<role break>" in leaks:
+        answer, answered_by = prompts.refusal(profile, "role-break", question, persona.short_name), "refusal"
+    elif verdict in ("future", "past-absence") or not facts:
+        answer, answered_by = prompts.refusal(profile, verdict, question, persona.short_name), "refusal"
     else:
-        answer = prompts.dont_know("unknown")
+        answer, answered_by = prompts.recall(profile, in_own_words(facts[0], persona), question), "memory"
     runtime.stream_writer({"type": "reset"})
     runtime.stream_writer({"type": "token", "text": answer})
+    runtime.stream_writer({"type": "answered_by", "text": answered_by})
     notices = [*list(state.get("notices") or []), f"answer replaced after review ({', '.join(leaks)})"]
-    return {"answer": answer, "notices": notices}
+    return {"answer": answer, "answered_by": answered_by, "notices": notices}

@@ -11,6 +11,10 @@ from persona_rag.memory.store import Hit
 from persona_rag.persona import Persona
 from persona_rag.timeline import Stage
 
+# Who wrote the words the user reads: the model's first attempt, its second attempt after the review
+# rejected the first, the grounded fallback built from a memory, or an in-character refusal template.
+ANSWERED_BY = ("model", "model-retry", "memory", "refusal")
+
 if TYPE_CHECKING:
     from persona_rag.memory.store import TemporalMemory
 
@@ -37,8 +41,10 @@ class PersonaState(InputState, total=False):
     verdict: str
     verdict_reason: str
     future_texts: list[str]
+    hearsay_from: str  # past-hearsay: who told the persona of the event, where the corpus says
     answer: str
     leaks: list[str]
+    answered_by: str  # one of ANSWERED_BY, set by the review (model, model-retry) or the fallback
     attempts: int
     adapter: str | None
     notices: list[str]
@@ -55,6 +61,7 @@ class OutputState(TypedDict, total=False):
     verdict_reason: str
     retrieved: list[dict[str, Any]]
     leaks: list[str]
+    answered_by: str
     adapter: str | None
     notices: list[str]
 

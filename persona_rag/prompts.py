@@ -26,6 +26,10 @@ VERDICT_HINTS = {
         "The question is about something you were not there for and have not heard about. "
         "Say, in character, that you were not there and do not know, and do not invent details."
     ),
+    "past-hearsay": (
+        "The question is about something that happened when you were not there; you only heard about it later. "
+        "Say, in character, that you were not there, then tell what you heard and who told you; never say you saw it."
+    ),
     "past-presence": "You were there: answer from your own memory.",
     "past-only": "Answer from what you know.",
     "unknown": "If you do not know, say so in character.",
@@ -34,8 +38,32 @@ VERDICT_HINTS = {
 DONT_KNOW = {
     "future": "{opener}I don't know anything about that. Nobody's said a word about it to me, and I'd rather not make things up.",
     "past-absence": "{opener}I wasn't there for that, and nobody's told me about it, so I honestly couldn't say.",
+    "past-hearsay": "{opener}I wasn't there myself; I only know what I was told about it afterwards.",
     "unknown": "{opener}I'm not sure about that, to be honest.",
 }
+
+# What a persona says when the model's attempts failed review, for universes whose profiles have no
+# `refusals` field (corpora/SCHEMA.md). A profile's own lines replace these, kind by kind.
+DEFAULT_REFUSALS: dict[str, tuple[str, ...]] = {
+    "future": (
+        "I don't know anything about that. Nobody's said a word about it to me, and I'd rather not make things up.",
+        "That means nothing to me, I'm afraid. I can't tell you what I don't know.",
+        "I've never heard of it. Whatever it is, it hasn't come my way.",
+    ),
+    "past-absence": (
+        "I wasn't there for that, and nobody's told me about it, so I honestly couldn't say.",
+        "I can't tell you; I wasn't there and I haven't heard a word about it.",
+    ),
+    "unknown": (
+        "I'm not sure about that, to be honest.",
+        "I couldn't say. It's not something I know about.",
+    ),
+    "role-break": (
+        "I don't follow you. I'm {name}, and that's all there is to it. Ask me something sensible.",
+        "I've no idea what you mean. I'm {name}; ask me something I can actually answer.",
+    ),
+}
+REFUSAL_KINDS = tuple(DEFAULT_REFUSALS)
 
 
 # Personified data construction (finetune.annotate): what the annotation model is asked.
@@ -95,13 +123,14 @@ def facts_block(facts: Sequence[str]) -> str:
     return FACTS_HEADER + "\n" + "\n".join(f"- {f}" for f in facts)
 
 
-def user_turn(question: str, facts: Sequence[str] = (), verdict: str | None = None) -> str:
+def user_turn(question: str, facts: Sequence[str] = (), verdict: str | None = None, hearsay_from: str = "") -> str:
     parts = []
     block = facts_block(facts)
     if block:
         parts.append(block)
     if verdict and verdict in VERDICT_HINTS:
-        parts.append(f"({VERDICT_HINTS[verdict]})")
+        told = f" It was {hearsay_from} who told you." if verdict == "past-hearsay" and hearsay_from else ""
+        parts.append(f"({VERDICT_HINTS[verdict]}{told})")
     parts.append(f"Question: {question}")
     return "\n\n".join(parts)
 
@@ -112,14 +141,45 @@ def messages(
     facts: Sequence[str] = (),
     verdict: str | None = None,
     history: Sequence[dict[str, str]] = (),
+    hearsay_from: str = "",
 ) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": system},
         *history,
-        {"role": "user", "content": user_turn(question, facts, verdict)},
+        {"role": "user", "content": user_turn(question, facts, verdict, hearsay_from)},
     ]
 
 
 def dont_know(verdict: str, opener: str = "") -> str:
     template = DONT_KNOW.get(verdict, DONT_KNOW["unknown"])
     return template.format(opener=(opener.strip() + " ") if opener else "")
+
+
+def refusal(profile: dict[str, Any], kind: str, seed: str = "", name: str = "") -> str:
+    """An in-character refusal of ``kind`` (a verdict or ``role-break``) from the profile's ``refusals`` field.
+
+    The persona's own lines win; a universe without them gets :data:`DEFAULT_REFUSALS`. ``seed`` (the question)
+    picks one line, so the same question always gets the same answer and different questions vary.
+    """
+    import hashlib
+
+    kind = kind if kind in DEFAULT_REFUSALS else "unknown"
+    own = (profile.get("refusals") or {}).get(kind) if isinstance(profile.get("refusals"), dict) else None
+    lines = [str(x) for x in own] if isinstance(own, list) and own else list(DEFAULT_REFUSALS[kind])
+    pick = int(hashlib.sha256(f"{kind}|{seed}".encode()).hexdigest(), 16) % len(lines)
+    return lines[pick].replace("{name}", name or "myself").strip()
+
+
+def recall(profile: dict[str, Any], memory: str, seed: str = "") -> str:
+    """The grounded fallback: a memory already in the persona's words, led in by one of the profile's
+    ``recall`` lines ("Right. {memory}") when it has any."""
+    import hashlib
+
+    leads = [str(x) for x in profile.get("recall") or [] if "{memory}" in str(x)]
+    if not leads:
+        return memory
+    lead = leads[int(hashlib.sha256(f"recall|{seed}".encode()).hexdigest(), 16) % len(leads)]
+    before = lead.split("{memory}", 1)[0].rstrip()
+    if before and before[-1] not in ".!?:" and not memory.startswith(("I ", "I'")):
+        memory = memory[:1].lower() + memory[1:]  # "Well, my wand is ..."
+    return lead.replace("{memory}", memory).strip()

@@ -46,7 +46,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         st = result["stage"]
         print(
             f"[{graph.persona.name}, {st['label']} | verdict: {result['verdict']} | "
-            f"{len(result.get('sources') or [])} sources]",
+            f"answered by: {result['answered_by']} | {len(result.get('sources') or [])} sources]",
             file=sys.stderr,
         )
     return 0
@@ -57,7 +57,9 @@ def register(sub: Any) -> None:
     p.add_argument("persona", help="persona id or name, e.g. harry")
     p.add_argument("question", help="the question ('-' reads it from standard input)")
     p.add_argument("--stage", help="e.g. 'year 2', 'Christmas of year 3', 'y2.start', 7 (default: the last stage)")
-    p.add_argument("--json", action="store_true", help="print answer, stage, verdict, sources and adapter as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print answer, answered_by, stage, verdict, sources and adapter as JSON"
+    )
     p.add_argument("--no-memory", action="store_true", help="no retrieval: the persona prompt only")
     p.add_argument("--adapter", help="LoRA adapter folder, or 'none' (default: the persona's trained adapter, if any)")
     add_openai_flags(p)

@@ -69,7 +69,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         except UsageError as exc:
             print(f"[{exc}]")
             continue
-        print(f"\n[{last['verdict']}]")
+        print(f"\n[{last['verdict']} | answered by: {last['answered_by']}]")
 
 
 def cmd_converse(args: argparse.Namespace) -> int:
@@ -86,7 +86,11 @@ def cmd_converse(args: argparse.Namespace) -> int:
     turns = conv.run(
         args.topic,
         turns=args.turns,
-        on_turn=None if args.json else lambda t: print(f"{t['name']} ({t['stage']['label']}): {t['text']}\n"),
+        on_turn=None
+        if args.json
+        else lambda t: print(
+            f"{t['name']} ({t['stage']['label']}): {t['text']}\n   [answered by: {t['answered_by']}]\n"
+        ),
     )
     if args.json:
         print(json.dumps(turns, indent=2, ensure_ascii=False))

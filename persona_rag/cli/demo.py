@@ -42,7 +42,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f'== {persona.short_name} at {result["stage"]["label"]}: "{question}"')
         print(f"   verdict: {result['verdict']} ({result['verdict_reason']})")
         print(f"   answer:  {result['answer']}")
-        print(f"   answered by: {result.get('answered_by', 'model')}")
+        print(f"   answered by: {result['answered_by']}")
         if top:
             print(f"   top memory: [{top['id']}] {top['text'][:110]}")
         print(flush=True)
