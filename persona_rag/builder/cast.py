@@ -1,0 +1,340 @@
+"""Who is in the book: names counted in the text, aliases merged, the narrator found.
+
+A *name word* is a capitalised word seldom seen in lower case. A *title* is a
+word that stands before many different names ("Mr.", "Inspector") and also
+occurs on its own in lower case or as an abbreviation. A person is a name that
+carries a title or speaks ("said Holmes"); "Holmes", "Sherlock Holmes" and
+"Mr. Holmes" are one person: a bare surname belongs to the most frequent full
+name ending with it, a bare first name to the one full name starting with it.
+Nothing here knows any book: it is all counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from persona_rag.errors import UsageError
+from persona_rag.vocabulary import COMMON_CAPITALS, STOP_WORDS, TITLES
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*\.?|[.!?;:,()\u201c\u201d\"]|\n")
+_SPEECH = "said|cried|asked|answered|replied|remarked|observed|exclaimed|whispered|shouted|continued|added|muttered"
+_SPEAKER_AFTER = re.compile(rf"\b(?:{_SPEECH})\s+(?:[A-Z][a-z]{{0,3}}\.?\s+)?([A-Z][\w'\-]+)")
+_SPEAKER_BEFORE = re.compile(rf"\b([A-Z][\w'\-]+)\s+(?:{_SPEECH})\b")
+_QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d]*[\"\u201d]?")
+_FIRST_PERSON = re.compile(r"\b(?:I|my|me|myself)\b")
+_CAP = re.compile(r"\b[A-Z][a-z][\w'\-]*")
+
+
+def _clean(word: str) -> str:
+    word = word.rstrip(".")
+    for end in ("'s", "'"):
+        if word.endswith(end) and len(word) > len(end) + 1:
+            word = word[: -len(end)]
+    return word
+
+
+@dataclass
+class Character:
+    name: str
+    aliases: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "aliases": self.aliases, "count": self.count}
+
+
+@dataclass
+class CastCounter:
+    """Counts taken while the text streams by (one pass), turned into a cast at the end."""
+
+    lower: Counter[str] = field(default_factory=Counter)
+    cap_mid: Counter[str] = field(default_factory=Counter)
+    cap_start: Counter[str] = field(default_factory=Counter)
+    runs: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    titled: Counter[str] = field(default_factory=Counter)  # last word -> times seen after a title-like word
+    speakers: Counter[str] = field(default_factory=Counter)
+    followers: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    abbreviations: Counter[str] = field(default_factory=Counter)
+    # per work: (capitalised words in quotes, outside quotes, first-person words outside, words outside)
+    works: list[tuple[Counter[str], Counter[str], int, int]] = field(default_factory=list)
+
+    def start_work(self) -> None:
+        self.works.append((Counter(), Counter(), 0, 0))
+
+    def add(self, text: str) -> None:
+        if not self.works:
+            self.start_work()
+        quoted, narrated, fp, words = self.works[-1]
+        paras = text.split("\n\n")  # an unclosed quote ends with its paragraph
+        inside = " ".join(q for p in paras for q in _QUOTED.findall(p))
+        outside = " ".join(_QUOTED.sub(" ", p) for p in paras)
+        quoted.update(_clean(w) for w in _CAP.findall(inside))
+        narrated.update(_clean(w) for w in _CAP.findall(outside))
+        self.works[-1] = (quoted, narrated, fp + len(_FIRST_PERSON.findall(outside)), words + len(outside.split()))
+        for m in _SPEAKER_AFTER.finditer(text):
+            self.speakers[_clean(m.group(1))] += 1
+        for m in _SPEAKER_BEFORE.finditer(text):
+            self.speakers[_clean(m.group(1))] += 1
+        start = True
+        run: list[str] = []
+        run_start = False
+        for m in _TOKEN.finditer(text):
+            tok = m.group(0)
+            if tok[0].isalpha():
+                if tok[0].isupper():
+                    word = _clean(tok)
+                    (self.cap_start if start else self.cap_mid)[word] += 1
+                    if tok.endswith(".") and len(word) <= 3 and word not in ("I",):
+                        self.abbreviations[word] += 1
+                        if not run:
+                            run_start = start
+                        run.append(word)
+                        start = False
+                        continue
+                    if not run:
+                        run_start = start
+                    run.append(word)
+                    start = tok.endswith(".") and len(word) > 1
+                    if tok.endswith(("'s", "'")) or start:
+                        self._end_run(run, run_start)
+                        run = []
+                    continue
+                self.lower[tok.rstrip(".").lower()] += 1
+                self._end_run(run, run_start)
+                run = []
+                start = tok.endswith(".")
+                continue
+            self._end_run(run, run_start)
+            run = []
+            if tok in ".!?\n\u201c" or tok == '"':
+                start = True
+            elif tok not in ")\u201d":
+                start = False
+        self._end_run(run, run_start)
+
+    def _end_run(self, run: list[str], at_start: bool) -> None:
+        if not run:
+            return
+        if len(run) > 5:
+            return
+        self.runs[tuple(run)] += 1 if not at_start or len(run) > 1 else 0
+        for a, b in itertools.pairwise(run):
+            self.followers[a][b] += 1
+        if len(run) >= 2:
+            self.titled[run[-1]] += 1
+
+    # ------------------------------------------------------------------ results
+
+    def is_name_word(self, word: str) -> bool:
+        low = word.lower()
+        if low in STOP_WORDS or low in COMMON_CAPITALS or len(word) < 2:
+            return False
+        mid = self.cap_mid[word]
+        return mid >= 2 and self.lower[low] <= 0.2 * mid
+
+    def titles(self) -> list[str]:
+        """Words that stand before many different names and are not names themselves."""
+        out = []
+        for word, follow in self.followers.items():
+            total = self.cap_mid[word] + self.cap_start[word]
+            names = [b for b in follow if self.is_name_word(b)]
+            if total < 3 or len(names) < 3:
+                continue
+            share = sum(follow[b] for b in names) / total
+            generic = word.lower() in TITLES or self.abbreviations[word] >= 2 or self.lower[word.lower()] >= 1
+            if share >= 0.4 and generic:
+                out.append(word)
+        return sorted(out, key=lambda w: -(self.cap_mid[w] + self.cap_start[w]))
+
+    def cast(self, min_count: int = 3) -> list[Character]:
+        titles = {t.lower() for t in self.titles()} | TITLES
+        forms: Counter[tuple[str, ...]] = Counter()
+        titled_forms: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+        evidence: Counter[str] = Counter()
+        for run, n in self.runs.items():
+            words = list(run)
+            lead: list[str] = []
+            while words and (words[0].lower() in titles or not self.is_name_word(words[0])):
+                if words[0].lower() in titles:
+                    lead.append(words[0])
+                elif lead:
+                    break
+                words = words[1:]
+            while words and not self.is_name_word(words[-1]):
+                words = words[:-1]
+            if not words or any(not (self.is_name_word(w) or (len(w) == 1 and w.isupper())) for w in words):
+                continue
+            form = tuple(w for w in words if len(w) > 1)  # middle initials do not make another person
+            if not form or n == 0:
+                continue
+            forms[form] += n
+            if lead:
+                evidence[form[-1]] += n
+                titled_forms[form][" ".join(lead)] += n
+        for word, n in self.speakers.items():
+            evidence[word] += n
+        surnames = {f[-1] for f in forms if evidence[f[-1]] >= 2}
+        full = sorted(
+            (f for f in forms if len(f) >= 2 and f[-1] in surnames and forms[f] >= 2), key=lambda f: -forms[f]
+        )
+        chars: dict[tuple[str, ...], Character] = {}
+        for f in full:
+            chars[f] = Character(" ".join(f), [" ".join(f)], forms[f])
+        primary: dict[str, tuple[str, ...]] = {}
+        for f in full:
+            primary.setdefault(f[-1], f)
+        firsts: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for f in full:
+            firsts[f[0]].append(f)
+        for f, n in forms.items():
+            if len(f) != 1:
+                continue
+            word = f[0]
+            owner = primary.get(word)
+            if owner is None and word in firsts:
+                owners = sorted(firsts[word], key=lambda g: -forms[g])
+                if forms[owners[0]] >= 0.7 * sum(forms[g] for g in owners) and evidence[word] < 2:
+                    owner = owners[0]
+            if owner is None:
+                if word in surnames and n >= min_count:
+                    chars[f] = Character(word, [word], n)
+                continue
+            chars[owner].aliases.append(word)
+            chars[owner].count += n
+        # A title goes with a bare surname only if the character carries it with its full name too,
+        # or it is the surname's usual title ("Mrs. Watson" is not "Dr. Watson").
+        full_titles: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for f, titles_seen in titled_forms.items():
+            if len(f) >= 2:
+                full_titles[f].update(titles_seen)
+        for f, titles_seen in titled_forms.items():
+            owner = f if f in chars else primary.get(f[-1]) if len(f) == 1 else None
+            if owner is None or owner not in chars:
+                continue
+            usual = titles_seen.most_common(1)[0][0]
+            for title_word in titles_seen:
+                if len(f) == 1 and title_word != usual and title_word not in full_titles.get(owner, set()):
+                    continue
+                alias = (
+                    f"{title_word}. {' '.join(f)}"
+                    if title_word in self.abbreviations
+                    else f"{title_word} {' '.join(f)}"
+                )
+                chars[owner].aliases.append(alias)
+                if title_word in self.abbreviations:
+                    chars[owner].aliases.append(f"{title_word} {' '.join(f)}")
+        out = [c for c in chars.values() if c.count >= min_count]
+        for c in out:
+            c.aliases = sorted(dict.fromkeys(c.aliases), key=lambda a: (-len(a), a))
+        return sorted(out, key=lambda c: -c.count)
+
+    def common_capitals(self, limit: int = 40) -> list[str]:
+        """Capitalised words that open sentences but are ordinary words (never names)."""
+        words = [
+            w
+            for w, n in self.cap_start.most_common(400)
+            if n >= 3 and self.lower[w.lower()] >= n and w.lower() not in STOP_WORDS and len(w) > 2
+        ]
+        return words[:limit]
+
+    def generic_words(self, limit: int = 20) -> list[str]:
+        """Last words shared by several multi-word names ("Street" in "Baker Street", "Oxford Street")."""
+        heads: dict[str, set[str]] = defaultdict(set)
+        for run in self.runs:
+            if len(run) == 2 and self.is_name_word(run[0]) and not self.is_name_word(run[1]):
+                heads[run[1]].add(run[0])
+        ranked = sorted((w for w, s in heads.items() if len(s) >= 3 and len(w) >= 3), key=lambda w: -len(heads[w]))
+        return ranked[:limit]
+
+    def narrators(self, cast: list[Character]) -> list[str | None]:
+        """Per work: the narrator's name for first-person works (None for third person).
+
+        The narrator is the character named in others' speech but hardly in the narration
+        (a narrator says "I"); a work too short to tell takes the narrator found over all works.
+        """
+        by_word = {w: c.name for c in cast[:60] for w in c.aliases if " " not in w}
+
+        def pick(quoted: Counter[str], narrated: Counter[str], floor: int) -> str | None:
+            scores: Counter[str] = Counter()
+            counts: Counter[str] = Counter()
+            for word, name in by_word.items():
+                counts[name] += quoted[word]
+                scores[name] -= narrated[word]
+            best, best_score = None, 0
+            for name, q in counts.items():
+                score = q - 2 * -scores[name]  # named in speech, hardly ever in the narration
+                if q >= floor and score > best_score:
+                    best, best_score = name, score
+            return best
+
+        total_q: Counter[str] = Counter()
+        total_n: Counter[str] = Counter()
+        first_person = []
+        for quoted, narrated, fp, words in self.works:
+            is_fp = words > 0 and fp / words >= 0.012
+            first_person.append(is_fp)
+            if is_fp:
+                total_q.update(quoted)
+                total_n.update(narrated)
+        overall = pick(total_q, total_n, 5)
+        words_of = [w for w, name in by_word.items() if name == overall]
+        out: list[str | None] = []
+        for (quoted, narrated, _, _), is_fp in zip(self.works, first_person, strict=True):
+            if not is_fp:
+                out.append(None)
+                continue
+            told_of = sum(narrated[w] for w in words_of)  # a narrator is seldom named in the narration
+            if overall is None or (told_of > 3 and told_of > sum(quoted[w] for w in words_of)):
+                out.append(pick(quoted, narrated, 3) or overall)
+            else:
+                out.append(overall)
+        return out
+
+
+def load_cast_file(path: Path) -> tuple[list[Character], str | None]:
+    """A cast the user wrote: ``characters: [{name, aliases}]`` and an optional ``narrator``."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"cannot read the cast file {path}: {str(exc).splitlines()[0]}") from None
+    rows = data.get("characters") if isinstance(data, dict) else data
+    if not isinstance(rows, list) or not rows:
+        raise UsageError(f"{path}: expected `characters:` with a list of {{name, aliases}}")
+    cast = []
+    for row in rows:
+        if isinstance(row, str):
+            row = {"name": row}
+        if not isinstance(row, dict) or not str(row.get("name", "")).strip():
+            raise UsageError(f"{path}: each character needs a name")
+        name = str(row["name"]).strip()
+        aliases = [name, *(str(a).strip() for a in row.get("aliases") or [] if str(a).strip())]
+        cast.append(
+            Character(name, sorted(dict.fromkeys(aliases), key=lambda a: (-len(a), a)), int(row.get("count", 0)))
+        )
+    narrator = data.get("narrator") if isinstance(data, dict) else None
+    return cast, (str(narrator) if narrator else None)
+
+
+def find_persona(cast: Iterable[Character], wanted: str) -> Character:
+    """The cast member a ``--persona`` means (name or alias, case-insensitive), or a clear error."""
+    cast = list(cast)
+    key = " ".join(wanted.split()).lower()
+    hits = [c for c in cast if key == c.name.lower() or key in (a.lower() for a in c.aliases)]
+    if hits:
+        return max(hits, key=lambda c: c.count)
+    frequent = ", ".join(c.name for c in cast[:15]) or "none found"
+    raise UsageError(f"persona {wanted!r} never occurs in the text; the most frequent names are: {frequent}")
+
+
+def alias_pattern(aliases: Iterable[str]) -> re.Pattern[str]:
+    """One regex matching any alias as whole words."""
+    parts = sorted({re.escape(a) for a in aliases if a}, key=len, reverse=True)
+    return re.compile(r"(?<![\w'])(?:" + "|".join(parts) + r")(?![\w])") if parts else re.compile(r"(?!x)x")
