@@ -34,3 +34,8 @@ def find_adapter(settings: Settings, universe: str, persona: str) -> Path | None
 def user_universes_dir(settings: Settings) -> Path:
     """Universes built from a user's own text or imported cards."""
     return settings.home / "universes"
+
+
+def build_work_dir(settings: Settings, universe: str) -> Path:
+    """What `corpus build` keeps between runs of one universe: the first pass and the LLM cache."""
+    return settings.home / "builds" / universe

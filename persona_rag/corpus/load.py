@@ -41,15 +41,33 @@ def shipped_universes() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "universe.yaml").is_file()) if root.is_dir() else []
 
 
+def user_universes() -> list[str]:
+    """Universes built or imported by the user, under ``$PERSONA_RAG_HOME/universes``."""
+    from persona_rag.paths import user_universes_dir
+    from persona_rag.settings import load_settings
+
+    root = user_universes_dir(load_settings())
+    return sorted(p.name for p in root.iterdir() if (p / "universe.yaml").is_file()) if root.is_dir() else []
+
+
 def universe_path(name_or_path: str) -> Path:
+    """A universe folder: a path, a user universe by name, or a shipped corpus by name."""
+    from persona_rag.paths import user_universes_dir
+    from persona_rag.settings import load_settings
+
     path = Path(name_or_path).expanduser()
     if (path / "universe.yaml").is_file():
         return path
+    user = user_universes_dir(load_settings()) / name_or_path
+    if "/" not in name_or_path and (user / "universe.yaml").is_file():
+        return user
     shipped = corpora_root() / name_or_path
     if (shipped / "universe.yaml").is_file():
         return shipped
     raise UsageError(
-        f"no universe {name_or_path!r}: give a folder with universe.yaml or one of the shipped corpora: "
+        f"no universe {name_or_path!r}: give a folder with universe.yaml, one of yours ("
+        + (", ".join(user_universes()) or "none yet: `persona-rag corpus build`")
+        + "), or a shipped one: "
         + ", ".join(shipped_universes())
     )
 
