@@ -21,6 +21,35 @@ from persona_rag.settings import Settings, load_settings
 REPO = Path(__file__).resolve().parent.parent
 
 
+# ----------------------------------------------------------------------------- helpers shared by test modules
+
+
+def run(
+    *args: str, home: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_RAG_")}
+    full_env.update({"PERSONA_RAG_HOME": str(home), "PERSONA_RAG_EMBED_MODEL": "hash", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "persona_rag.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+        input=stdin,
+    )
+
+
+def one_line_error(out: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in out.stderr, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("persona-rag: error: ")
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in list(os.environ):
@@ -39,7 +68,7 @@ def hp() -> Universe:
 
 @pytest.fixture()
 def settings(_isolated_home: Path) -> Settings:
-    return load_settings().with_overrides(embed_model="hash", grounding_score=0.6)
+    return load_settings().with_overrides(embed_model="hash")  # the product's own review thresholds
 
 
 def free_port() -> int:

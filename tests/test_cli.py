@@ -3,35 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-
-def run(
-    *args: str, home: Path, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_RAG_")}
-    full_env.update({"PERSONA_RAG_HOME": str(home), "PERSONA_RAG_EMBED_MODEL": "hash", **(env or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "persona_rag.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-        input=stdin,
-    )
-
-
-def one_line_error(out: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in out.stderr, out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("persona-rag: error: ")
-    return lines[0]
+from tests.conftest import one_line_error, run
 
 
 def test_help_lists_the_commands_and_settings(tmp_path: Path) -> None:

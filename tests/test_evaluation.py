@@ -124,7 +124,7 @@ def test_judge_scores_are_parsed(hp: Universe) -> None:
 
 
 def test_eval_cli_rejects_bad_variants(tmp_path: Path) -> None:
-    from tests.test_cli import one_line_error, run
+    from tests.conftest import one_line_error, run
 
     out = run("eval", "harry", "--variants", "prompt,magic", home=tmp_path)
     assert out.returncode == 2 and "unknown variant" in one_line_error(out)

@@ -180,19 +180,27 @@ def test_sft_then_dpo_on_a_tiny_model(
     assert (root / "sft" / "README.md").is_file()
 
     dpo = run_dpo(s, hp.id, "harry", config, "tiny")
-    assert dpo["steps"] == config.dpo_max_steps and 0.0 <= dpo["heldout_reward_accuracy"] <= 1.0
+    assert dpo["steps"] == config.dpo_max_steps
+    dpo_b = [v for k, v in load_file(str(root / "dpo" / "adapter_model.safetensors")).items() if "lora_B" in k]
+    assert dpo_b and any(float(v.abs().sum()) > 0 for v in dpo_b)  # DPO moved its own adapter too
     assert json.loads((root / "dpo" / "persona_rag.json").read_text())["stack"] == ["../sft", "."]
     base_after = load_file(str(tiny_model / "model.safetensors"))
     assert all(torch.equal(base_before[k], base_after[k]) for k in base_before)  # base weights untouched
 
     assert find_adapter(s, hp.id, "harry") == root / "dpo"
     gen = TransformersGenerator.load(s, root / "dpo", quiet=True)
-    assert gen.generate([{"role": "user", "content": "Hello?"}], max_new_tokens=5) is not None
+    plain_gen = TransformersGenerator.load(s, None, quiet=True)
+    ids = plain_gen.tokenizer("Who is Ron?", return_tensors="pt")
+    with torch.inference_mode():
+        tuned_logits = gen.model(**ids).logits
+        base_logits = plain_gen.model(**ids).logits
+    assert not torch.allclose(tuned_logits, base_logits)  # the reloaded adapter stack changes the model
+    assert isinstance(gen.generate([{"role": "user", "content": "Hello?"}], max_new_tokens=5), str)
     graph = PersonaGraph.from_persona("harry", settings=s, memory=hp_memory, review=False)
     out = graph.invoke({"question": "Who is Ron?", "stage": "year 1"})
     assert out["adapter"] == str(root / "dpo")
     # The CLI picks the trained adapter up by itself, and --adapter none turns it off.
-    from tests.test_cli import run
+    from tests.conftest import run
 
     env = {"PERSONA_RAG_MODEL": str(tiny_model), "PERSONA_RAG_MAX_NEW_TOKENS": "4"}
     ask = run("ask", "harry", "Who is Ron?", "--stage", "year 1", "--json", home=s.home, env=env)
