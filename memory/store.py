@@ -10,9 +10,12 @@ Queries run on an exact in-process index over the same vectors (the "numpy"
 backend, the default): rows are grouped by persona, so a persona-and-stage query
 scans only that persona's rows. Chroma's own filtered search (the "chroma"
 backend) stays available and is covered by the same tests; the benchmark in
-``benchmarks/memory_bench.py`` compares the two. The index reloads when the
-store's revision token changes, which every write sets, so a change made by
-another process is seen by the next query.
+``benchmarks/memory_bench.py`` compares the two. Every write appends the ids it
+touched to a change log in the store (a revision token ``epoch:seq``), so a
+reader that sees a newer token fetches only those rows and updates its index in
+place: the cost of noticing another process's write follows the size of the
+change, not of the store. A large write (a whole ingest) starts a new epoch
+and readers reload once.
 
 Writes go through ``collection.upsert`` in one call per logical change (a
 correction closes the old version and adds the new one in the same call), so an
@@ -24,18 +27,21 @@ a clear error after ``lock_timeout`` seconds.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from persona_rag.memory.index import Row, VectorIndex
 
 from persona_rag.corpus import OPEN, WORLD, Passage, Universe
 from persona_rag.errors import MemoryStoreError, UsageError
@@ -52,6 +58,10 @@ ORIGIN_CORPUS = "corpus"
 ORIGIN_UPDATE = "update"
 META_COLLECTION = "persona_rag_meta"
 _PAGE = 2000
+# Writes touching more ids than this start a new epoch (readers reload once) instead of a log entry.
+LOG_MAX_IDS = 2000
+# Log entries kept per collection; a reader further behind reloads.
+LOG_KEEP = 256
 
 
 @dataclass
@@ -88,18 +98,6 @@ class IngestReport:
 
     def __str__(self) -> str:
         return f"{self.added} added, {self.updated} updated, {self.removed} removed, {self.unchanged} unchanged"
-
-
-@dataclass
-class _Index:
-    revision: str
-    ids: list[str]
-    texts: list[str]
-    metas: list[dict[str, Any]]
-    emb: np.ndarray
-    known_from: np.ndarray
-    valid_to: np.ndarray
-    slices: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _hash(p: Passage) -> str:
@@ -217,7 +215,8 @@ class TemporalMemory:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
-        self._index: _Index | None = None
+        self._index: VectorIndex | None = None
+        self._index_lock = threading.RLock()  # the index is updated in place
         # Writes from this object drop the index at once; writes from other processes are
         # noticed by the revision token, read at most every ``revision_ttl`` seconds.
         self.revision_ttl = revision_ttl
@@ -227,15 +226,48 @@ class TemporalMemory:
 
     # ------------------------------------------------------------------ writes
 
-    def _bump_revision(self) -> None:
+    def _head(self) -> tuple[str, int, int]:
+        """(epoch, seq, oldest seq still in the log) of this collection's change log."""
+        got = self._meta.get(ids=[self.collection_name], include=["metadatas"])
+        metas = got.get("metadatas") or []
+        meta = metas[0] if metas and metas[0] else {}
+        return str(meta.get("revision", "")), int(meta.get("seq", 0)), int(meta.get("log_from", 0))
+
+    def _bump_revision(self, touched: Sequence[str] | None = None) -> None:
+        """Record a write: a log entry of the ``touched`` ids, or a new epoch (None, or too many ids)."""
+        name = self.collection_name
+        epoch, seq, log_from = self._head()
+        if touched is None or len(touched) > LOG_MAX_IDS or not epoch:
+            self._meta.delete(where={"log_of": name})
+            self._meta.upsert(
+                ids=[name],
+                documents=[""],
+                embeddings=[[0.0]],
+                metadatas=[{"revision": uuid.uuid4().hex, "seq": 0, "log_from": 1}],
+            )
+            return
+        seq += 1
+        if seq - log_from >= 2 * LOG_KEEP:
+            log_from = seq - LOG_KEEP
+            self._meta.delete(where={"$and": [{"log_of": name}, {"seq": {"$lt": log_from}}]})
         self._meta.upsert(
-            ids=[self.collection_name], documents=[""], embeddings=[[0.0]], metadatas=[{"revision": uuid.uuid4().hex}]
+            ids=[name, f"{name}#log#{seq}"],
+            documents=["", ""],
+            embeddings=[[0.0], [0.0]],
+            metadatas=[
+                {"revision": epoch, "seq": seq, "log_from": log_from},
+                {"log_of": name, "epoch": epoch, "seq": seq, "ids": json.dumps(sorted(set(touched)))},
+            ],
         )
 
     def revision(self) -> str:
-        got = self._meta.get(ids=[self.collection_name], include=["metadatas"])
-        metas = got.get("metadatas") or []
-        return str(metas[0].get("revision", "")) if metas and metas[0] else ""
+        """A token that changes with every write: ``epoch:seq``."""
+        epoch, seq, _ = self._head()
+        return f"{epoch}:{seq}" if epoch else ""
+
+    def _wrote(self) -> None:
+        # Our own write is applied like anyone else's: by the change log, on the next read.
+        self._revision_checked = -math.inf
 
     def _records(
         self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str
@@ -267,15 +299,8 @@ class TemporalMemory:
     def _embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        from llama_index.core.ingestion import IngestionPipeline
-        from llama_index.core.schema import TextNode
-
-        # The pipeline embeds nodes in batches; we write them ourselves with upsert (atomic, id-stable).
-        nodes = [TextNode(id_=f"n{i}", text=t) for i, t in enumerate(texts)]
-        pipeline = IngestionPipeline(transformations=[self.embed_model])
-        out = pipeline.run(nodes=nodes, show_progress=False)
-        by_id = {n.node_id: n.embedding for n in out}
-        return [list(by_id[f"n{i}"] or ()) for i in range(len(texts))]
+        # The embed model batches by its own embed_batch_size; we write with upsert ourselves (atomic, id-stable).
+        return [list(v) for v in self.embed_model.get_text_embedding_batch(list(texts), show_progress=False)]
 
     def _stored(self, where: dict[str, Any] | None = None, include: Sequence[str] = ("metadatas",)) -> dict[str, Any]:
         """All records matching ``where``, paged (Chroma caps one get)."""
@@ -318,6 +343,8 @@ class TemporalMemory:
                     continue
                 todo.append(p)
             gone = [pid for pid in have if pid not in wanted]
+            # Similar lengths in one encoder batch pad less: as fast as the raw encoder on the whole list.
+            todo.sort(key=lambda p: len(p.text))
             batch = 256
             from tqdm import tqdm
 
@@ -336,8 +363,8 @@ class TemporalMemory:
                 self.collection.delete(ids=gone)
                 report.removed = len(gone)
             if report.writes:
-                self._bump_revision()
-        self._index = None
+                self._bump_revision([p.id for p in todo] + gone)
+        self._wrote()
         return report
 
     def ensure_ingested(self) -> IngestReport | None:
@@ -377,8 +404,8 @@ class TemporalMemory:
         emb = self._embed([text])
         with self._lock:
             self._upsert([passage], emb, ORIGIN_UPDATE)
-            self._bump_revision()
-        self._index = None
+            self._bump_revision([passage.id])
+        self._wrote()
         return passage
 
     def correct(self, pid: str, from_stage: Stage, text: str) -> Passage:
@@ -418,8 +445,8 @@ class TemporalMemory:
                 self.collection.upsert(**{k: recs_old[k] + recs_new[k] for k in recs_old})
             except Exception as exc:
                 raise MemoryStoreError(f"the correction failed, nothing was changed: {exc}; retry") from exc
-            self._bump_revision()
-        self._index = None
+            self._bump_revision([old.id, new.id])
+        self._wrote()
         return new
 
     def retire(self, pid: str, from_stage: Stage) -> Passage:
@@ -431,8 +458,8 @@ class TemporalMemory:
             recs = self._records([closed], [emb], str(meta.get("origin", ORIGIN_CORPUS)))
             recs["metadatas"][0].update({"closed_by_update": 1, "hash": meta.get("hash", "")})
             self.collection.upsert(**recs)
-            self._bump_revision()
-        self._index = None
+            self._bump_revision([pid])
+        self._wrote()
         return closed
 
     def _check_open(self, old: Passage, meta: dict[str, Any], from_stage: Stage) -> None:
@@ -463,8 +490,8 @@ class TemporalMemory:
             ]
             if ids:
                 self.collection.delete(ids=ids)
-                self._bump_revision()
-        self._index = None
+                self._bump_revision(ids)
+        self._wrote()
         return len(ids)
 
     def history(self, pid: str) -> list[Passage]:
@@ -476,32 +503,47 @@ class TemporalMemory:
 
     # ------------------------------------------------------------------ reads
 
-    def _load_index(self) -> _Index:
-        now = time.monotonic()
-        if self._index is not None and now - self._revision_checked < self.revision_ttl:
+    def _load_index(self) -> VectorIndex:
+        """The index, brought up to date: by the change log when possible, else reloaded whole."""
+        with self._index_lock:
+            now = time.monotonic()
+            index = self._index
+            if index is not None and now - self._revision_checked < self.revision_ttl:
+                return index
+            epoch, seq, log_from = self._head()
+            self._revision_checked = now
+            token = f"{epoch}:{seq}" if epoch else ""
+            if index is not None and index.revision == token:
+                return index
+            if index is not None and epoch and index.revision.startswith(f"{epoch}:"):
+                have = int(index.revision.rsplit(":", 1)[1])
+                if log_from <= have + 1 and have < seq and self._apply_log(index, epoch, have, seq):
+                    index.revision = token
+                    return index
+            got = self._stored(None, include=("metadatas", "documents", "embeddings"))
+            rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+            self._index = VectorIndex.build((Row(i, d, m, e) for i, d, m, e in rows), token)
             return self._index
-        revision = self.revision()
-        self._revision_checked = now
-        if self._index is not None and self._index.revision == revision:
-            return self._index
-        got = self._stored(None, include=("metadatas", "documents", "embeddings"))
-        order = sorted(range(len(got["ids"])), key=lambda i: (str(got["metadatas"][i].get("persona", "")), i))
-        ids = [got["ids"][i] for i in order]
-        metas = [got["metadatas"][i] for i in order]
-        texts = [got["documents"][i] for i in order]
-        dim = len(got["embeddings"][order[0]]) if order else 1
-        emb = np.asarray([got["embeddings"][i] for i in order], dtype=np.float32).reshape(len(order), dim)
-        norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        emb = (emb / np.where(norms == 0, 1, norms)).astype(np.float32)
-        kf = np.asarray([int(m.get("known_from", 0)) for m in metas], dtype=np.int32)
-        vt = np.asarray([int(m.get("valid_to", OPEN)) for m in metas], dtype=np.int32)
-        slices: dict[str, tuple[int, int]] = {}
-        for i, m in enumerate(metas):
-            persona = str(m.get("persona", ""))
-            start, _ = slices.get(persona, (i, i))
-            slices[persona] = (start, i + 1)
-        self._index = _Index(revision, ids, texts, metas, emb, kf, vt, slices)
-        return self._index
+
+    def _apply_log(self, index: VectorIndex, epoch: str, have: int, seq: int) -> bool:
+        """Apply log entries ``have+1..seq``: fetch the rows they touched. False if the log has a gap."""
+        name = self.collection_name
+        log = self._meta.get(
+            where={"$and": [{"log_of": name}, {"epoch": epoch}, {"seq": {"$gt": have}}, {"seq": {"$lte": seq}}]},
+            include=["metadatas"],
+        )
+        entries = log.get("metadatas") or []
+        if len({int(m["seq"]) for m in entries}) != seq - have:
+            return False
+        touched = sorted({i for m in entries for i in json.loads(str(m.get("ids", "[]")))})
+        got = self.collection.get(ids=touched, include=["metadatas", "documents", "embeddings"]) if touched else None
+        present = []
+        if got is not None:
+            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True):
+                present.append(Row(i, d, m, e))
+        found = {r.id for r in present}
+        index.apply(present, [i for i in touched if i not in found])
+        return True
 
     def embed_query(self, text: str) -> np.ndarray:
         """The normalised query vector. One question is searched several times per answer
@@ -541,20 +583,9 @@ class TemporalMemory:
         return self._search_numpy(pid, qvec, ordinal, k)
 
     def _search_numpy(self, pid: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[Hit]:
-        index = self._load_index()
-        if pid not in index.slices:
-            return []
-        start, end = index.slices[pid]
-        rows = np.arange(start, end)
-        if ordinal is not None:
-            mask = (index.known_from[start:end] <= ordinal) & (index.valid_to[start:end] > ordinal)
-            rows = rows[mask]
-        if rows.size == 0:
-            return []
-        scores = index.emb[rows] @ qvec
-        top = np.argpartition(-scores, k - 1)[:k] if rows.size > k else np.arange(rows.size)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [Hit(Passage.from_metadata(index.texts[rows[i]], index.metas[rows[i]]), float(scores[i])) for i in top]
+        with self._index_lock:
+            found = self._load_index().search(pid, qvec, ordinal, k)
+        return [Hit(Passage.from_metadata(text, meta), score) for text, meta, score in found]
 
     def _search_chroma(self, pid: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[Hit]:
         from llama_index.core.vector_stores.types import (
@@ -587,18 +618,16 @@ class TemporalMemory:
         """Names -> first stage in the world / first stage ``persona`` knows them (for time checks)."""
         from persona_rag.memory.entities import EntityIndex
 
-        index = self._load_index()
-        key = (index.revision, persona)
-        cached = self._entities.get(key)
+        with self._index_lock:
+            index = self._load_index()
+            key = (index.revision, persona)
+            cached = self._entities.get(key)
+            if cached is None:
+                world, mine, texts = index.metas(WORLD), index.metas(persona), list(index.texts())
         if cached is None:
-
-            def rows(pid: str) -> list[dict[str, Any]]:
-                start, end = index.slices.get(pid, (0, 0))
-                return index.metas[start:end]
-
             aliases = {a.lower(): c.name.lower() for c in self.universe.characters.values() for a in c.aliases}
-            cached = EntityIndex.build(rows(WORLD), rows(persona), index.texts, aliases, self.universe.vocabulary)
-            self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == index.revision}}
+            cached = EntityIndex.build(world, mine, texts, aliases, self.universe.vocabulary)
+            self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == key[0]}}
         return cached
 
     def list(self, persona: str, stage: Stage | None = None) -> list[Passage]:
