@@ -87,7 +87,11 @@ class _Part:
         if i != last:
             moved = self.ids[last]
             self.ids[i], self.texts[i], self.metas[i] = self.ids[last], self.texts[last], self.metas[last]
-            self.emb[i], self.known_from[i], self.valid_to[i] = self.emb[last], self.known_from[last], self.valid_to[last]
+            self.emb[i], self.known_from[i], self.valid_to[i] = (
+                self.emb[last],
+                self.known_from[last],
+                self.valid_to[last],
+            )
             self.pos[moved] = i
         self.ids.pop()
         self.texts.pop()
@@ -144,7 +148,9 @@ class VectorIndex:
         for part in self._parts.values():
             yield from part.texts
 
-    def search(self, persona: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[tuple[str, dict[str, Any], float]]:
+    def search(
+        self, persona: str, qvec: np.ndarray, ordinal: int | None, k: int
+    ) -> list[tuple[str, dict[str, Any], float]]:
         """Top-k (text, metadata, cosine) of ``persona`` known and still valid at ``ordinal`` (None: all)."""
         part = self._parts.get(persona)
         if part is None or part.size == 0 or k <= 0:
