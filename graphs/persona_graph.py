@@ -150,7 +150,9 @@ class PersonaGraph:
         return cls(ctx, checkpointer)
 
     def _config(self, thread_id: str | None) -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id or f"once-{uuid.uuid4().hex}"}}
+        # An explicit recursion limit: run inside another graph's node (a conversation turn), the graph would
+        # otherwise inherit the caller's limit, too low for a rejected draft, a retry and the fallback.
+        return {"configurable": {"thread_id": thread_id or f"once-{uuid.uuid4().hex}"}, "recursion_limit": 25}
 
     def stream_events(
         self, input: dict[str, Any], *, thread_id: str | None = None, reviewed_only: bool = False
