@@ -1,0 +1,315 @@
+"""What the server does, without HTTP: one universe, one model and one memory, shared by every client.
+
+The model answers one request at a time behind a first-come, first-served lock
+(:class:`FairLock`); retrieval, the time check and memory reads run outside it,
+so a long answer does not hold up other clients' reads of the memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from persona_rag.errors import UsageError
+from persona_rag.persona import Persona
+from persona_rag.timeline import Stage
+
+if TYPE_CHECKING:
+    from persona_rag.corpus import Universe
+    from persona_rag.graphs.persona_graph import PersonaGraph
+    from persona_rag.settings import Settings
+
+
+class NotFound(UsageError):
+    """An unknown persona or memory record (HTTP 404)."""
+
+
+class Forbidden(UsageError):
+    """A write the server does not allow (HTTP 403)."""
+
+
+class StageError(UsageError):
+    """An unknown or out-of-range stage (HTTP 400 with the valid stage keys)."""
+
+    def __init__(self, message: str, valid: list[str]) -> None:
+        super().__init__(message)
+        self.valid = valid
+
+
+class FairLock:
+    """A lock that serves waiters in arrival order (``threading.Lock`` promises no order)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+
+    def __enter__(self) -> FairLock:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+    @property
+    def queued(self) -> int:
+        """Requests holding or waiting for the model."""
+        with self._cond:
+            return self._next - self._serving
+
+
+@dataclass
+class SharedGenerator:
+    """The one model, used by every persona graph: each ``generate`` waits its turn."""
+
+    inner: Any
+    lock: FairLock = field(default_factory=FairLock)
+
+    @property
+    def name(self) -> str:
+        return str(self.inner.name)
+
+    @property
+    def adapter(self) -> str | None:
+        return self.inner.adapter  # type: ignore[no-any-return]
+
+    def generate(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int = 96, on_token: Any = None) -> str:
+        with self.lock:
+            return str(self.inner.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token))
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
+
+
+def public_result(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of ``persona-rag ask --json``, with who wrote the answer."""
+    from persona_rag.graphs.persona_graph import PersonaGraph
+
+    out = PersonaGraph.public_result(result)
+    if "answered_by" not in out:
+        out["answered_by"] = result.get("answered_by")
+    return out
+
+
+class PersonaService:
+    """The personas of one universe, answering through one shared model and one memory."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        universe: Universe,
+        generator: Any,
+        memory: Any,
+        *,
+        read_only: bool = False,
+        max_question_chars: int = 4000,
+    ) -> None:
+        self.settings = settings
+        self.universe = universe
+        self.generator = generator if isinstance(generator, SharedGenerator) else SharedGenerator(generator)
+        self.memory = memory
+        self.read_only = read_only
+        self.max_question_chars = max_question_chars
+        self._graphs: dict[str, PersonaGraph] = {}
+        self._graphs_lock = threading.Lock()
+        self._threads: OrderedDict[tuple[str, str], PersonaGraph] = OrderedDict()
+        self.max_threads = 1000
+
+    # ------------------------------------------------------------------ personas and stages
+
+    def persona(self, name: str) -> Persona:
+        try:
+            return Persona(self.universe, self.universe.persona(unquote(name)))
+        except UsageError as exc:
+            raise NotFound(str(exc)) from None
+
+    def stage(self, persona: Persona | None, value: Any) -> Stage:
+        """Resolve a stage phrase; ``persona=None`` and no value is an error (a write needs a stage)."""
+        try:
+            if persona is None:
+                return self.universe.stage(value)
+            return persona.stage(value, default=persona.default_stage())
+        except UsageError as exc:
+            raise StageError(str(exc), [s.key for s in self.universe.timeline.stages]) from None
+
+    def stages(self) -> list[dict[str, Any]]:
+        tl = self.universe.timeline
+        return [{**s.as_dict(), "group": tl.group_of(s.ordinal)} for s in tl.stages]
+
+    def personas(self) -> list[dict[str, Any]]:
+        out = []
+        for c in self.universe.characters.values():
+            p = Persona(self.universe, c)
+            out.append(
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "aliases": list(c.aliases),
+                    "summary": str(p.profile.get("summary", "")).strip(),
+                    "default_stage": p.default_stage().as_dict(),
+                    "model": c.id,
+                }
+            )
+        return out
+
+    def model_ids(self) -> list[str]:
+        """``persona`` (its default stage) and ``persona@stage-key`` for every stage."""
+        ids = []
+        for c in self.universe.characters.values():
+            ids.append(c.id)
+            ids += [f"{c.id}@{s.key}" for s in self.universe.timeline.stages]
+        return ids
+
+    def parse_model(self, model: str) -> tuple[Persona, Stage]:
+        """``harry``, ``harry@y2.end``, ``harry@year%202``: a persona and a stage."""
+        name, _, stage = unquote(model).partition("@")
+        if not name.strip():
+            raise UsageError(f"model {model!r} names no persona; use 'persona' or 'persona@stage', see GET /v1/models")
+        persona = self.persona(name)
+        return persona, self.stage(persona, stage or None)
+
+    def check_question(self, question: str) -> str:
+        if not question.strip():
+            raise UsageError("the question is empty; ask the persona something")
+        if len(question) > self.max_question_chars:
+            raise TooLong(f"the question is {len(question)} characters long; the limit is {self.max_question_chars}")
+        return question
+
+    def reload_universe(self) -> None:
+        """Pick up a persona imported into the served universe (its memory was updated by the import)."""
+        from persona_rag.corpus import load_universe
+
+        uni = load_universe(self.universe.root)
+        with self._graphs_lock:
+            self.universe = uni
+            if self.memory is not None:
+                self.memory.universe = uni
+            self._graphs.clear()
+
+    # ------------------------------------------------------------------ answering
+
+    def graph(self, persona: Persona) -> PersonaGraph:
+        with self._graphs_lock:
+            graph = self._graphs.get(persona.id)
+            if graph is None:
+                from persona_rag.graphs.persona_graph import PersonaGraph
+
+                graph = PersonaGraph.from_persona(
+                    persona,
+                    settings=self.settings,
+                    generator=self.generator,
+                    memory=self.memory,
+                    use_memory=self.memory is not None,
+                    checkpointer="memory",
+                )
+                self._graphs[persona.id] = graph
+            return graph
+
+    def events(
+        self,
+        persona: Persona,
+        question: str,
+        stage: Stage,
+        *,
+        thread_id: str | None = None,
+        history: Sequence[dict[str, str]] = (),
+    ) -> Iterator[tuple[str, Any]]:
+        """("token", text) and ("reset", None) while drafting, then ("result", public result).
+
+        Without ``thread_id`` the answer's thread is dropped afterwards (``history`` is what the
+        client resent); named threads are kept, the oldest dropped past ``max_threads``.
+        """
+        graph = self.graph(persona)
+        thread = thread_id or f"once-{uuid.uuid4().hex}"
+        try:
+            if history:
+                seed_history(graph, thread, history)
+            for kind, value in graph.stream_events({"question": question, "stage": stage.key}, thread_id=thread):
+                yield kind, (public_result(value) if kind == "result" else value)
+        finally:
+            self._keep_thread(graph, thread, keep=thread_id is not None)
+
+    def _keep_thread(self, graph: PersonaGraph, thread: str, *, keep: bool) -> None:
+        drop = [] if keep else [thread]
+        if keep:
+            with self._graphs_lock:
+                self._threads.pop((graph.persona.id, thread), None)
+                self._threads[(graph.persona.id, thread)] = graph
+                while len(self._threads) > self.max_threads:
+                    (_, old), old_graph = self._threads.popitem(last=False)
+                    if old_graph is graph:
+                        drop.append(old)
+        saver = graph.graph.checkpointer
+        for t in drop:
+            if saver is not None and hasattr(saver, "delete_thread"):
+                saver.delete_thread(t)
+
+    def ask(self, persona: Persona, question: str, stage: Stage, **kw: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for kind, value in self.events(persona, question, stage, **kw):
+            if kind == "result":
+                result = value
+        return result
+
+    def converse(self, speakers: list[tuple[str, Any]], topic: str, turns: int) -> list[dict[str, Any]]:
+        """``persona-rag converse --json``: each speaker at its own stage, through the shared model."""
+        from persona_rag.graphs.conversation import Conversation
+        from persona_rag.graphs.persona_graph import PersonaGraph
+
+        graphs: list[tuple[PersonaGraph, str | None]] = []
+        for name, stage in speakers:  # bad input fails before any model call
+            p = self.persona(name)
+            key = self.stage(p, stage).key
+            graph = PersonaGraph.from_persona(
+                p, settings=self.settings, generator=self.generator, memory=self.memory, checkpointer=None
+            )
+            graphs.append((graph, key))
+        return Conversation(graphs).run(topic, turns=turns)
+
+    # ------------------------------------------------------------------ memory
+
+    def require_memory(self) -> Any:
+        if self.memory is None:
+            raise UsageError("this server runs without a memory")
+        return self.memory
+
+    def memory_action(self, action: str, **fields: Any) -> Any:
+        """Run ``persona-rag memory ACTION`` with the same code and JSON as the CLI."""
+        from persona_rag.cli.memory import ACTIONS
+
+        memory = self.require_memory()
+        if action in ("add", "correct", "retire") and self.read_only:
+            raise Forbidden("this server is read-only (started with --read-only): memory writes are off")
+        if "persona" in fields:
+            fields["persona"] = self.persona(fields["persona"]).id
+        for key in ("stage", "from_stage"):
+            if fields.get(key) is not None or (key == "from_stage" and key in fields):
+                fields[key] = self.stage(None, fields[key]).key
+        if "id" in fields and not memory.collection.get(ids=[fields["id"]], include=[])["ids"]:
+            raise NotFound(f"no memory record {fields['id']!r}; find ids with `persona-rag memory list PERSONA`")
+        obj, _ = ACTIONS[action](memory, self.universe, argparse.Namespace(**fields))
+        return obj
+
+
+class TooLong(UsageError):
+    """A question or body over the server's limits (HTTP 413)."""
+
+
+def seed_history(graph: Any, thread_id: str, history: Sequence[dict[str, str]]) -> None:
+    """Give a new thread the conversation a chat client sent (OpenAI clients resend it each time)."""
+    turns = [{"role": m["role"], "content": m["content"]} for m in history if m["role"] in ("user", "assistant")]
+    if turns:
+        # As if the graph had just finished a turn: the next run starts fresh and reads this history.
+        graph.graph.update_state(graph._config(thread_id), {"history": turns}, as_node="remember")
