@@ -139,6 +139,9 @@ class Timeline:
         by_key = {s.key.lower(): s for s in self.stages}
         if text in by_key:
             return by_key[text]
+        bare = re.sub(r"^(the|my|your)\s+", "", text)  # "the flood year" names the stage "flood year"
+        if bare != text and (bare in self.aliases or bare in self.period_aliases):
+            text = bare
         if text in self.aliases:
             return self.by_key[self.aliases[text]]
         if text in self.period_aliases:
