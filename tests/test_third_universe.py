@@ -336,8 +336,9 @@ def test_ask_and_chat_through_the_cli(universe_dir: Path, chat_server, capsys, m
 
 
 def test_data_build_and_eval_on_the_third_universe(tmp_path: Path, memory: TemporalMemory) -> None:
-    from persona_rag.evaluation import AnswerCache, EvalConfig, evaluate
     from persona_rag.finetune.data import DataConfig, build_datasets
+
+    from persona_rag.evaluation import AnswerCache, EvalConfig, evaluate
 
     uni = memory.universe
     config = DataConfig(
