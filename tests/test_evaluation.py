@@ -92,9 +92,13 @@ def test_evaluate_on_fake_backends_with_cache_and_report(hp: Universe, tmp_path:
     p, r = report["variants"]["prompt"], report["variants"]["rag-stage"]
     assert p["role_breaks_per_100"] == 100.0 and r["role_breaks_per_100"] == 0.0
     assert p["induction_resistance"] == 0.0 and r["induction_resistance"] == 1.0
-    assert r["time"]["future"]["verdict_accuracy"] == 1.0 and p["time"]["future"]["verdict_accuracy"] == 0.0
+    # The rule's verdict is scored only where there is a rule; the answer text is judged for every variant.
+    assert r["time"]["future"]["verdict_accuracy"] == 1.0 and p["time"]["future"]["verdict_accuracy"] is None
+    assert r["time"]["future"]["answer_accuracy"] == 1.0 and p["time"]["future"]["answer_accuracy"] == 0.0
     assert r["time"]["past-presence"]["verdict_accuracy"] == 0.0
+    assert r["time"]["past-presence"]["answer_accuracy"] == 0.0  # "I don't know" about what it lived
     assert r["time"]["future"]["leak_rate"] == 0.0
+    assert p["model_written"] == 1.0 and report["n_distinct_questions"] == 2
     assert r["distinctiveness"]["intra"] == pytest.approx(100.0)
     assert report["judge"].startswith("skipped")
     # A re-run on the same inputs is served from the cache, even from a fresh process's view of it.

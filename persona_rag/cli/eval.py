@@ -61,6 +61,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         judge=judge,
         cache=AnswerCache(out_dir / "cache.jsonl"),
         progress=True,
+        memory_revision=memory.revision(),
     )
     charts = write_charts(report, out_dir)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

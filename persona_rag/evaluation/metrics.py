@@ -1,4 +1,8 @@
-"""PersLLM's metrics and the answer-text checks of the evaluation."""
+"""PersLLM's metrics and the answer-text checks of the evaluation.
+
+The answer-text checks here are the evaluation's own (its own phrase lists and name tables from the corpus),
+not the review's rules, so a variant is not scored by the same rules that shaped its answers.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ import re
 from collections.abc import Sequence
 from itertools import combinations
 
-from persona_rag.graphs.review import admits_ignorance, breaks_role, find_leaks
-from persona_rag.memory.entities import EntityIndex
+from persona_rag.corpus import Universe
 
 # ----------------------------------------------------------------------------- metrics
 
@@ -45,6 +48,35 @@ def distinctiveness(early: Sequence[str], late: Sequence[str], others: Sequence[
     return {"intra": pairwise_bleu(late), "stage": pairwise_bleu(early, late), "inter": pairwise_bleu(late, others)}
 
 
+_ADMITS = re.compile(
+    r"(\bno idea\b|\bno clue\b|\bdunno\b|\bnot a clue\b|don't know|do not know|didn't know|never heard|"
+    r"haven't heard|have not heard|not heard|heard nothing|know nothing|knew nothing|nothing (?:about|of) (?:it|that)|"
+    r"not sure|can't say|cannot say|couldn't say|can't tell|cannot tell|couldn't tell|wasn't there|was not there|"
+    r"wasn't around|not present|news to me|means nothing to me|no (?:data|information)|beyond what i know|"
+    r"outside my knowledge|not come (?:my way|before me|to my attention)|not reached me|never come my way|"
+    r"you have me there|not something i|do not deal in rumours|nobody(?:'s| has) told|no one(?:'s| has) told|"
+    r"nobody told|not in any book|not that i know|i wouldn't know|i've no idea|unfamiliar|doesn't ring a bell|"
+    r"i can't remember|i don't remember|i do not remember)",
+    re.IGNORECASE,
+)
+_ASSISTANT = re.compile(
+    r"\b(language model|\bAI\b|artificial intelligence|chat ?bot|virtual assistant|assistant|openai|"
+    r"trained on|my training|programmed|as a model|i am a model|i'm a model|i cannot browse|"
+    r"happy to help|let me know if|here is some|here's some general)",
+    re.IGNORECASE,
+)
+
+
+def admits_not_knowing(answer: str) -> bool:
+    """The answer says the persona does not know, was not there, or never heard of it."""
+    return bool(_ADMITS.search(answer))
+
+
+def breaks_character(answer: str) -> bool:
+    """The answer talks as an assistant or a model rather than as the persona."""
+    return bool(_ASSISTANT.search(answer))
+
+
 _CORRECTS = re.compile(
     r"\b(no|not|never|wasn't|isn't|aren't|didn't|don't|haven't|hasn't|actually|wrong|nonsense|rubbish|"
     r"what are you on about|no idea|never heard)\b",
@@ -54,20 +86,58 @@ _CORRECTS = re.compile(
 
 def resists(mode: str, answer: str) -> bool:
     """The persona kept its role (and, for a false premise, did not go along with it)."""
-    if breaks_role(answer) or not answer.strip():
+    if breaks_character(answer) or not answer.strip():
         return False
     if mode == "false-premise":
-        return bool(_CORRECTS.search(answer)) or admits_ignorance(answer)
+        return bool(_CORRECTS.search(answer)) or admits_not_knowing(answer)
     return True
 
 
 def role_breaks_per_100(answers: Sequence[str]) -> float:
-    return 100.0 * sum(breaks_role(a) for a in answers) / len(answers) if answers else 0.0
+    return 100.0 * sum(breaks_character(a) for a in answers) / len(answers) if answers else 0.0
 
 
 # ----------------------------------------------------------------------------- probes
 
 
+def first_mentions(universe: Universe) -> dict[str, int]:
+    """Every name of the event log -> the first stage ordinal at which it appears in the world."""
+    keys = universe.timeline.by_key
+    first: dict[str, int] = {}
+    for ev in universe.events:
+        for name in ev.get("entities") or []:
+            first[name] = min(first.get(name, 10**6), keys[ev["stage"]].ordinal)
+    return first
+
+
+_WORD = re.compile(r"[a-z']{6,}")
+
+
+def _distinctive(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if not w.endswith("'s")}
+
+
+def mentions_later(
+    answer: str, question: str, stage: int, first: dict[str, int], later_texts: Sequence[str] = ()
+) -> list[str]:
+    """What the answer says that the persona cannot know at ``stage``, judged from the answer text alone.
+
+    A full name (two words or more) that first appears in the world after ``stage`` and that the question
+    did not use; and, for a question about a later event, three or more of that event's distinctive words
+    (six letters or more) that the question did not contain.
+    """
+    low, asked = answer.lower(), question.lower()
+    found = [
+        n for n, s in first.items() if s > stage and len(n.split()) >= 2 and n.lower() in low and n.lower() not in asked
+    ]
+    q_words = _distinctive(question)
+    for text in later_texts:
+        shared = (_distinctive(text) - q_words) & _distinctive(answer)
+        if len(shared) >= 3:
+            found += sorted(shared)
+    return found
+
+
 def leaks_future(answer: str, question: str, event_text: str) -> bool:
     """For future / past-absence probes: the answer repeats details of the event the question did not give."""
-    return bool(admits_ignorance(answer) is False and find_leaks(answer, question, 10**6, EntityIndex(), [event_text]))
+    return bool(not admits_not_knowing(answer) and mentions_later(answer, question, 10**6, {}, [event_text]))

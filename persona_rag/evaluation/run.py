@@ -14,17 +14,22 @@ from typing import Any
 from persona_rag.corpus import Dialogue, Universe
 from persona_rag.errors import UsageError
 from persona_rag.evaluation.metrics import (
+    admits_not_knowing,
     bleu,
     distinctiveness,
-    leaks_future,
+    first_mentions,
     mean,
+    mentions_later,
     resists,
     role_breaks_per_100,
     rouge_l,
 )
 from persona_rag.evaluation.probes import TIME_TYPES, time_probes
+from persona_rag.graphs.state import ANSWERED_BY
 
 VARIANTS = ("prompt", "rag", "rag-stage", "sft", "sft-dpo")
+BASELINES = ("prompt", "rag")  # no time check: their verdict is not the graph's rule, so it is not scored
+MODEL_WRITTEN = ("model", "model-retry")
 PERSLLM_DISTINCTIVENESS = {"after SFT": (3.53, 3.46, 0.38), "after DPO": (3.86, 3.50, 0.33)}
 JUDGE_PROMPT = """You are judging a role-playing answer. Character: {name}, at {stage}.
 Question: {question}
@@ -43,7 +48,7 @@ class EvalConfig:
     variants: list[str]
     limit: int = 40
     probes: int = 20
-    distinct_questions: int = 6
+    distinct_questions: int = 30  # asked of this persona early and late, and of every other persona in turn
     judge_url: str | None = None
     judge_model: str | None = None
     out_dir: Path = field(default_factory=lambda: Path("."))
@@ -77,6 +82,26 @@ class AnswerCache:
             fh.write(json.dumps({"key": key, "value": value}) + "\n")
 
 
+UNKNOWN = ("future", "past-absence")  # the probe types a persona should answer with "I don't know"
+
+
+def distinct_questions(universe: Universe, persona: str, n: int) -> list[str]:
+    """``n`` knowledge and opinion questions for distinctiveness, from every persona's dialogues in turn
+    (held-out and training alike: only the answers' wording is compared, never a gold answer)."""
+    pools = [
+        [d.question for d in universe.dialogues.get(p, []) if d.mode in ("knowledge", "opinion")]
+        for p in [persona, *sorted(p for p in universe.characters if p != persona)]
+    ]
+    out: list[str] = []
+    for i in range(max((len(p) for p in pools), default=0)):
+        for pool in pools:
+            if i < len(pool) and pool[i] not in out:
+                out.append(pool[i])
+            if len(out) >= n:
+                return out
+    return out
+
+
 Answerer = Callable[[str, str, str, str], dict[str, Any]]  # (variant, persona, question, stage key) -> result
 
 
@@ -89,8 +114,13 @@ def evaluate(
     judge: Callable[[str], str] | None = None,
     cache: AnswerCache | None = None,
     progress: bool = False,
+    memory_revision: str = "",
 ) -> dict[str, Any]:
-    """Run every variant over the same questions and compute every metric."""
+    """Run every variant over the same questions and compute every metric.
+
+    Cached answers are keyed by the variant's fingerprint, the corpus fingerprint and ``memory_revision``
+    (the memory's revision token), so a re-run after a corpus change or a knowledge update answers again.
+    """
     import numpy as np
     from tqdm import tqdm
 
@@ -102,7 +132,8 @@ def evaluate(
     questions: list[Dialogue] = held[::step][: config.limit]
     probes = time_probes(universe, pid, config.probes)
     others = [p for p in universe.characters if p != pid and universe.dialogues.get(p)]
-    distinct_q = [d.question for d in questions if d.mode in ("knowledge", "opinion")][: config.distinct_questions]
+    distinct_q = distinct_questions(universe, pid, config.distinct_questions)
+    listener = {q: others[i % len(others)] for i, q in enumerate(distinct_q)} if others else {}
     early, late = (s.key for s in universe.timeline.early_and_late())
     jobs: list[tuple[str, str, str, str, str]] = []  # (variant, persona, question, stage key, purpose)
     for v in config.variants:
@@ -111,23 +142,39 @@ def evaluate(
         for q in distinct_q:
             jobs += [(v, pid, q, early, "distinct"), (v, pid, q, late, "distinct")]
             if others:
-                jobs.append((v, others[0], q, late, "distinct"))
+                jobs.append((v, listener[q], q, late, "distinct"))
+    corpus = universe.fingerprint()
     results: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for v, p, q, s, _ in tqdm(jobs, desc="answering", unit="answer", disable=not progress):
-        key = AnswerCache.key(fingerprints.get(v, v), p, s, q)
+        key = AnswerCache.key(fingerprints.get(v, v), corpus, memory_revision, p, s, q)
         got = cache.get(key) if cache else None
         if got is None:
             got = answer(v, p, q, s)
-            got = {"answer": got.get("answer", ""), "verdict": got.get("verdict", "unknown")}
+            got = {
+                "answer": got.get("answer", ""),
+                "verdict": got.get("verdict", "unknown"),
+                "answered_by": got.get("answered_by", "model"),
+            }
             if cache:
                 cache.put(key, got)
         results[(v, p, q, s)] = got
 
-    report: dict[str, Any] = {"persona": pid, "variants": {}, "n_questions": len(questions), "n_probes": len(probes)}
+    report: dict[str, Any] = {
+        "persona": pid,
+        "variants": {},
+        "n_questions": len(questions),
+        "n_probes": len(probes),
+        "n_distinct_questions": len(distinct_q),
+        "distinct_listeners": sorted(set(listener.values())),
+    }
+    first = first_mentions(universe)
     gold_vecs = {d.id: embed(d.response) for d in questions} if embed else {}
     for v in config.variants:
         answers = [results[(v, pid, d.question, d.stage.key)]["answer"] for d in questions]
+        mine = [r for (vv, _, _, _), r in results.items() if vv == v]
         row: dict[str, Any] = {
+            "model_written": mean([float(r.get("answered_by", "model") in MODEL_WRITTEN) for r in mine]),
+            "answered_by": {k: sum(r.get("answered_by", "model") == k for r in mine) for k in ANSWERED_BY},
             "bleu": mean([bleu(a, [d.response]) for a, d in zip(answers, questions, strict=True)]),
             "rouge_l": mean([rouge_l(a, d.response) for a, d in zip(answers, questions, strict=True)]),
             "role_breaks_per_100": role_breaks_per_100(answers),
@@ -148,23 +195,34 @@ def evaluate(
                 continue
             outs = [results[(v, pid, p.question, universe.timeline.stages[p.stage].key)] for p in items]
             acc = [float(o["verdict"] == t) for o in outs]
-            entry = {"n": len(items), "verdict_accuracy": mean(acc)}
-            if t in ("future", "past-absence"):
-                entry["leak_rate"] = mean(
-                    [
-                        float(leaks_future(o["answer"], p.question, p.event_text))
-                        for o, p in zip(outs, items, strict=True)
-                    ]
-                )
+            # Judged from the answer text, for every variant: does it admit not knowing (future, past-absence),
+            # does it mention what the persona cannot know yet, is it right on both counts.
+            admits = [admits_not_knowing(o["answer"]) for o in outs]
+            leaks = [
+                bool(mentions_later(o["answer"], p.question, p.stage, first, [p.event_text] if t in UNKNOWN else []))
+                for o, p in zip(outs, items, strict=True)
+            ]
+            right = [
+                (a if t in UNKNOWN else not a) and not lk and bool(o["answer"].strip())
+                for a, lk, o in zip(admits, leaks, outs, strict=True)
+            ]
+            entry: dict[str, Any] = {
+                "n": len(items),
+                "answer_accuracy": mean([float(x) for x in right]),
+                "admits_rate": mean([float(x) for x in admits]),
+                "leak_rate": mean([float(x) for x in leaks]),
+                "model_written": mean([float(o.get("answered_by", "model") in MODEL_WRITTEN) for o in outs]),
+                "verdict_accuracy": None if v in BASELINES else mean(acc),
+            }
             by_type[t] = entry
-            for p, a in zip(items, acc, strict=True):
-                by_stage[universe.timeline.group_of(p.stage)].append(a)
+            for p, ok in zip(items, right, strict=True):
+                by_stage[universe.timeline.group_of(p.stage)].append(float(ok))
         row["time"] = by_type
         order = [universe.timeline.group_of(s.ordinal) for s in universe.timeline.stages]
         row["time_by_period"] = {g: mean(by_stage[g]) for g in dict.fromkeys(order) if g in by_stage}
         e = [results[(v, pid, q, early)]["answer"] for q in distinct_q]
         lt = [results[(v, pid, q, late)]["answer"] for q in distinct_q]
-        o = [results[(v, others[0], q, late)]["answer"] for q in distinct_q] if others else []
+        o = [results[(v, listener[q], q, late)]["answer"] for q in distinct_q] if others else []
         row["distinctiveness"] = distinctiveness(e, lt, o)
         if judge is not None:
             scores = []
