@@ -43,9 +43,15 @@ def pairwise_bleu(a: Sequence[str], b: Sequence[str] | None = None) -> float:
     return mean([(bleu(x, [y]) + bleu(y, [x])) / 2 for x, y in pairs])
 
 
+def paired_bleu(a: Sequence[str], b: Sequence[str]) -> float:
+    """Mean symmetric BLEU between answers to the same question: a[i] with b[i]."""
+    return mean([(bleu(x, [y]) + bleu(y, [x])) / 2 for x, y in zip(a, b, strict=False)])
+
+
 def distinctiveness(early: Sequence[str], late: Sequence[str], others: Sequence[str]) -> dict[str, float]:
-    """PersLLM's Intra (same persona, same stage), Stage (early vs late) and Inter (vs other personas) BLEU."""
-    return {"intra": pairwise_bleu(late), "stage": pairwise_bleu(early, late), "inter": pairwise_bleu(late, others)}
+    """PersLLM's Intra (same persona, same stage, all pairs), Stage (the same question early vs late) and
+    Inter (the same question asked of another persona) BLEU."""
+    return {"intra": pairwise_bleu(late), "stage": paired_bleu(early, late), "inter": paired_bleu(late, others)}
 
 
 _ADMITS = re.compile(
