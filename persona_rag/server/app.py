@@ -184,11 +184,11 @@ def create_app(
 
         memory = open_memory(settings, uni)
     if generator is None:
-        from persona_rag.backends.hf import TransformersGenerator
+        from persona_rag.backends.engine import load_generator
         from persona_rag.models import require_chat_model
 
         require_chat_model(settings)
-        generator = TransformersGenerator.load(settings, None, quiet=True)
+        generator = load_generator(settings, None, quiet=True)
     service = PersonaService(
         settings, uni, generator, memory, read_only=read_only, max_question_chars=max_question_chars
     )

@@ -57,6 +57,7 @@ async function loadPersonas() {
 async function choosePersona() {
   const p = state.personas.find((x) => x.id === persona());
   $("persona-summary").textContent = p ? p.summary : "";
+  $("persona-summary").title = p ? p.summary : "";
   const info = await (await api("/v1/personas/" + encodeURIComponent(persona()))).json();
   state.stages = info.stages;
   const slider = $("stage");
