@@ -128,9 +128,9 @@ def make_annotator(kind: str, settings: Any, openai_url: str | None = None, open
 
         return ModelAnnotator(OpenAICompatGenerator(openai_url, openai_model))
     if kind == "local":
-        from persona_rag.backends.hf import TransformersGenerator
+        from persona_rag.backends.engine import load_generator
 
-        return ModelAnnotator(TransformersGenerator.load(settings))
+        return ModelAnnotator(load_generator(settings))
     raise UsageError(f"unknown annotator {kind!r}; valid: {', '.join(ANNOTATORS)}")
 
 

@@ -126,7 +126,7 @@ class PersonaGraph:
                     raise UsageError("--openai-url needs --openai-model (the model name at that endpoint)")
                 generator = OpenAICompatGenerator(openai_url, openai_model)
             else:
-                from persona_rag.backends.hf import TransformersGenerator
+                from persona_rag.backends.engine import load_generator
 
                 path: Path | None
                 if adapter in (None, "none", ""):
@@ -137,7 +137,7 @@ class PersonaGraph:
                     path = Path(str(adapter)).expanduser()
                     if not (path / "adapter_config.json").is_file():
                         raise UsageError(f"no LoRA adapter at {path} (adapter_config.json missing)")
-                generator = TransformersGenerator.load(settings, path, quiet=quiet)
+                generator = load_generator(settings, path, quiet=quiet)
         ctx = PersonaContext(
             persona=p,
             generator=generator,

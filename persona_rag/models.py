@@ -217,6 +217,29 @@ def load_chat_model(settings: Settings, *, quiet: bool = False) -> tuple[Any, An
     return model, tokenizer, resolved
 
 
+ENGINES = ("auto", "ctranslate2", "transformers")
+
+
+def choose_engine(settings: Settings) -> tuple[str, str]:
+    """(engine, why) for a local chat model: CTranslate2 int8 on CPU when installed, else transformers."""
+    from persona_rag.errors import UsageError
+
+    if settings.engine not in ENGINES:
+        raise UsageError(f"unknown engine {settings.engine!r}; valid: {', '.join(ENGINES)} (PERSONA_RAG_ENGINE)")
+    installed = importlib.util.find_spec("ctranslate2") is not None
+    if settings.engine == "transformers":
+        return "transformers", "chosen by the engine setting"
+    if settings.engine == "ctranslate2":
+        if not installed:
+            raise ModelError("engine ctranslate2 is not installed: pip install ctranslate2")
+        return "ctranslate2", f"int8, {settings.engine_threads} thread(s), chosen by the engine setting"
+    if settings.device != "cpu":
+        return "transformers", f"on {settings.device} (auto)"
+    if not installed:
+        return "transformers", "auto; pip install ctranslate2 for about 3x faster answers on CPU"
+    return "ctranslate2", f"int8, {settings.engine_threads} thread(s) (auto: CPU)"
+
+
 def embed_model_path(settings: Settings) -> str:
     """A path or id that sentence-transformers / llama-index can load offline."""
     return _require(resolve_embed_model(settings)).load_target

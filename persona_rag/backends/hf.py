@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 class TransformersGenerator:
     """A local transformers model, loaded once and reused for every call."""
 
+    engine = "transformers"
+
     def __init__(self, model: Any, tokenizer: Any, name: str, adapter: str | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer

@@ -31,16 +31,33 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
         except PersonaRagError as exc:
             rows.append({"kind": "?", "name": "?", "source": "error", "path": None, "ready": False, "detail": str(exc)})
+    engine = _engine_row(settings)
     if args.json:
-        print_json({"home": str(settings.home), "models": rows})
+        print_json({"home": str(settings.home), "models": rows, "engine": engine})
     else:
         print(f"home: {settings.home}")
+        print(f"engine: {engine['engine']} ({engine['detail']})")
         for r in rows:
             state = "ready" if r["ready"] else "MISSING"
             print(f"{r['kind']:<6} {r['name']:<22} {state:<8} {r['source']:<8} {r['path'] or ''}")
             if r["detail"]:
                 print(f"       {r['detail']}")
     return 0 if all(r["ready"] for r in rows) else 3
+
+
+def _engine_row(settings: Any) -> dict[str, Any]:
+    """The decode engine a local chat model runs on, and whether its conversion is cached."""
+    from persona_rag.backends.convert import cached_conversion
+    from persona_rag.models import choose_engine
+
+    try:
+        engine, why = choose_engine(settings)
+    except PersonaRagError as exc:
+        return {"engine": "?", "detail": str(exc), "converted": None}
+    converted = cached_conversion(settings) if engine == "ctranslate2" else None
+    if engine == "ctranslate2":
+        why += f"; converted base at {converted}" if converted else "; converted on first use"
+    return {"engine": engine, "detail": why, "converted": str(converted) if converted else None}
 
 
 def register(sub: Any) -> None:

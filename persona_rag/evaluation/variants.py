@@ -27,16 +27,16 @@ def variant_answerer(
 ) -> tuple[Callable[..., dict[str, Any]], dict[str, str]]:
     """One graph per variant (sharing the base model and the memory) and a fingerprint per variant."""
     from persona_rag import __version__
-    from persona_rag.backends.hf import TransformersGenerator
+    from persona_rag.backends.engine import load_generator
     from persona_rag.graphs.persona_graph import PersonaGraph
 
     root = adapter_root(settings, persona.universe.id, persona.id)
     adapters = {v: root / step for v, step in ADAPTER_STEPS.items()}
-    base = TransformersGenerator.load(settings, quiet=True)
+    base = load_generator(settings, quiet=True)
     graphs: dict[str, PersonaGraph] = {}
     fingerprints: dict[str, str] = {}
     for v in variants:
-        gen = TransformersGenerator.load(settings, adapters[v], quiet=True) if v in adapters else base
+        gen = load_generator(settings, adapters[v], quiet=True) if v in adapters else base
         baseline = v in ("prompt", "rag")
         graphs[v] = PersonaGraph.from_persona(
             persona,

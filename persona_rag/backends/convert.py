@@ -1,0 +1,175 @@
+"""Prepare a chat model for CTranslate2: merge the persona's LoRA stack, convert to int8, once.
+
+The result is cached under ``$PERSONA_RAG_HOME/models/ct2/<key>``, where the key
+hashes the base model folder (file names, sizes and modification times: the
+weights are hundreds of MB and are never edited in place) and the adapter files
+(their content: a retrained adapter is a new conversion, an unchanged one is
+none). A conversion is written to a temporary folder and renamed into place, so
+an interrupted one never looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from persona_rag.errors import PersonaRagError
+
+if TYPE_CHECKING:
+    from persona_rag.models import ResolvedModel
+    from persona_rag.settings import Settings
+
+QUANTIZATION = "int8"
+FORMAT = "ct2-int8-v1"  # bump when the conversion itself changes
+META = "persona_rag_engine.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+
+
+class EngineUnavailable(PersonaRagError):
+    """CTranslate2 is missing or cannot convert this model: the caller falls back to transformers."""
+
+
+def engine_installed() -> bool:
+    return importlib.util.find_spec("ctranslate2") is not None
+
+
+def _adapter_folders(adapter: Path) -> list[Path]:
+    """The adapter and the ones stacked under it (SFT under DPO), as load_adapter_stack applies them."""
+    meta_path = adapter / "persona_rag.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return [(adapter / rel).resolve() for rel in meta.get("stack", [])[:-1]] + [adapter.resolve()]
+
+
+def cache_key(base: ResolvedModel, adapter: Path | None) -> str:
+    h = hashlib.sha256(FORMAT.encode())
+    h.update(f"|{base.name}|{base.source}".encode())
+    if base.path is not None and base.path.is_dir():
+        for f in sorted(p for p in base.path.rglob("*") if p.is_file()):
+            st = f.stat()
+            h.update(f"|{f.relative_to(base.path)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    elif base.path is not None:
+        h.update(str(base.path).encode())
+    if adapter is not None:
+        for folder in _adapter_folders(adapter):
+            for f in sorted(p for p in folder.iterdir() if p.is_file()):
+                h.update(f"|{f.name}:".encode())
+                h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:20]
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ("model.bin", "config.json", "tokenizer.json", META))
+
+
+def engine_dir(settings: Settings) -> Path:
+    return settings.models_dir / "ct2"
+
+
+def _base(settings: Settings, quiet: bool) -> ResolvedModel:
+    from persona_rag.models import DEFAULT_CHAT, ResolvedModel, convert_smollm, require_chat_model
+
+    resolved = require_chat_model(settings)
+    if resolved.source == "package":  # the packaged GGUF: its safetensors folder first (once)
+        resolved = ResolvedModel(DEFAULT_CHAT, "chat", "cache", convert_smollm(settings, quiet=quiet), True)
+    return resolved
+
+
+def cached_conversion(settings: Settings, adapter: Path | None = None) -> Path | None:
+    """The converted folder for the current base model and ``adapter`` if it exists (no work done)."""
+    from persona_rag.models import resolve_chat_model
+
+    resolved = resolve_chat_model(settings)
+    if not resolved.ready or resolved.source == "package":
+        return None
+    target = engine_dir(settings) / cache_key(resolved, adapter)
+    return target if is_complete(target) else None
+
+
+def prepare(settings: Settings, adapter: Path | None = None, *, quiet: bool = False) -> Path:
+    """The CTranslate2 folder for the chat model plus ``adapter``, converting it the first time.
+
+    Raises :class:`EngineUnavailable` when CTranslate2 is not installed or cannot convert the model.
+    """
+    if not engine_installed():
+        raise EngineUnavailable("CTranslate2 is not installed (pip install ctranslate2)")
+    base = _base(settings, quiet)
+    target = engine_dir(settings) / cache_key(base, adapter)
+    if is_complete(target):
+        return target
+    what = base.name + (f" + adapter {adapter}" if adapter is not None else "")
+    if not quiet:
+        step = "merging the adapter and converting" if adapter is not None else "converting"
+        print(
+            f"persona-rag: preparing the fast engine for {what}: {step} to int8 (once, about 10-30 s) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+    started = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        source = base.load_target
+        if adapter is not None:
+            source = str(_merge(settings, adapter, tmp / "merged"))
+        out = tmp / "model"
+        _convert(source, out)
+        (out / META).write_text(
+            json.dumps({"format": FORMAT, "base": base.name, "adapter": str(adapter) if adapter else None})
+        )
+        if not is_complete(out):
+            raise EngineUnavailable(f"the conversion of {what} produced an incomplete folder")
+        try:
+            os.rename(out, target)
+        except OSError:
+            if not is_complete(target):  # a broken leftover, not a concurrent winner
+                shutil.rmtree(target, ignore_errors=True)
+                os.rename(out, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not quiet:
+        print(
+            f"persona-rag: fast engine ready in {time.perf_counter() - started:.0f} s ({target})",
+            file=sys.stderr,
+            flush=True,
+        )
+    return target
+
+
+def _merge(settings: Settings, adapter: Path, out: Path) -> Path:
+    """Base + LoRA stack merged into plain weights, saved with its tokenizer."""
+    from persona_rag.backends.adapters import load_adapter_stack
+    from persona_rag.models import load_chat_model
+
+    model, tokenizer, _ = load_chat_model(settings.with_overrides(device="cpu"), quiet=True)
+    try:
+        model = load_adapter_stack(model, adapter)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EngineUnavailable(f"cannot merge adapter {adapter}: {exc}") from exc
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def _convert(source: str, out: Path) -> None:
+    from ctranslate2.converters import TransformersConverter
+
+    from persona_rag.offline import configure_offline
+
+    configure_offline()
+    folder = Path(source)
+    copy = [name for name in TOKENIZER_FILES if (folder / name).is_file()]
+    if "tokenizer.json" not in copy:
+        raise EngineUnavailable(f"{source} has no tokenizer.json (a fast tokenizer is needed)")
+    try:
+        TransformersConverter(source, copy_files=copy).convert(str(out), quantization=QUANTIZATION, force=True)
+    except (ValueError, NotImplementedError, KeyError, OSError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise EngineUnavailable(f"CTranslate2 cannot convert {source}: {first}") from exc
