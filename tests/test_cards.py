@@ -15,7 +15,6 @@ from persona_rag.memory.store import TemporalMemory, open_memory
 
 from persona_rag.backends import ScriptedGenerator
 from persona_rag.builder.cards import card_png, export_card, import_card, load_universe_for, png_text_chunks, read_card
-from persona_rag.cli import main
 from persona_rag.corpus import Universe
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
@@ -153,6 +152,8 @@ def test_card_http_export_and_import(settings: Settings, hp_memory: TemporalMemo
 
 
 def test_card_cli_export_and_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from persona_rag.cli import main
+
     png = tmp_path / "out" / "ron.png"
     assert (
         main(["card", "export", "ron", "--stage", "year 1", "--format", "png", "-o", str(png), "--embed-model", "hash"])

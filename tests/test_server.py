@@ -3,6 +3,7 @@ writes and who may make them, limits and errors. A scripted model and the fake e
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 import time
@@ -18,7 +19,6 @@ from persona_rag.memory.embeddings import HashEmbedding
 from persona_rag.memory.store import TemporalMemory, make_client
 
 from persona_rag.backends import ScriptedGenerator
-from persona_rag.cli import main
 from persona_rag.corpus import Universe
 from persona_rag.errors import UsageError
 from persona_rag.server.app import create_app
@@ -197,7 +197,7 @@ def test_converse_runs_two_personas_at_their_own_stages(server_settings: Setting
     assert [t["stage"]["key"] for t in turns] == ["y1.end", "y3.end"]
 
 
-def test_memory_api_has_the_cli_semantics(client: TestClient) -> None:
+def test_memory_api_has_the_cli_semantics(client: TestClient, memory: TemporalMemory, hp: Universe) -> None:
     text = "Harry keeps a brass compass from a junk shop in Diagon Alley."
     added = client.post(
         "/v1/memory/harry/facts", json={"stage": "Christmas of year 3", "text": text, "kind": "possession"}
@@ -217,6 +217,17 @@ def test_memory_api_has_the_cli_semantics(client: TestClient) -> None:
     assert [h["id"] for h in history] == [fid, new.json()["id"]] and history[0]["valid_to"] == 20
     retired = client.post(f"/v1/memory/records/{new.json()['id']}/retire", json={"from_stage": "year 7"})
     assert retired.json()["valid_to"] == 28
+    # The same JSON as `persona-rag memory ... --json`.
+    from persona_rag.cli.memory import ACTIONS
+
+    cli_history, _ = ACTIONS["history"](memory, hp, argparse.Namespace(id=fid))
+    assert client.get(f"/v1/memory/records/{fid}/history").json() == cli_history
+    cli_list, _ = ACTIONS["list"](memory, hp, argparse.Namespace(persona="harry", stage="year 3"))
+    assert client.get("/v1/memory/harry", params={"stage": "year 3"}).json() == cli_list
+    ns = argparse.Namespace(persona="harry", query="brass compass", stage="year 4", k=3)
+    cli_search, _ = ACTIONS["search"](memory, hp, ns)
+    params = {"query": "brass compass", "stage": "year 4", "k": 3}
+    assert client.get("/v1/memory/harry/search", params=params).json() == cli_search
 
 
 # ----------------------------------------------------------------------------- security
@@ -325,6 +336,8 @@ def test_bodies_are_bounded_and_bugs_do_not_leak_tracebacks(server_settings: Set
 
 
 def test_serve_refuses_a_public_address_without_a_key(capsys: pytest.CaptureFixture[str]) -> None:
+    from persona_rag.cli import main
+
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 2
     assert "without --api-key" in capsys.readouterr().err
 

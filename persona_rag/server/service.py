@@ -7,7 +7,6 @@ so a long answer does not hold up other clients' reads of the memory.
 
 from __future__ import annotations
 
-import argparse
 import threading
 import uuid
 from collections import OrderedDict
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from persona_rag.corpus import OPEN
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 from persona_rag.timeline import Stage
@@ -286,21 +286,48 @@ class PersonaService:
         return self.memory
 
     def memory_action(self, action: str, **fields: Any) -> Any:
-        """Run ``persona-rag memory ACTION`` with the same code and JSON as the CLI."""
-        from persona_rag.cli.memory import ACTIONS
-
+        """``persona-rag memory ACTION --json``: the same operations and the same JSON as the CLI."""
         memory = self.require_memory()
         if action in ("add", "correct", "retire") and self.read_only:
             raise Forbidden("this server is read-only (started with --read-only): memory writes are off")
         if "persona" in fields:
             fields["persona"] = self.persona(fields["persona"]).id
-        for key in ("stage", "from_stage"):
-            if fields.get(key) is not None or (key == "from_stage" and key in fields):
-                fields[key] = self.stage(None, fields[key]).key
         if "id" in fields and not memory.collection.get(ids=[fields["id"]], include=[])["ids"]:
             raise NotFound(f"no memory record {fields['id']!r}; find ids with `persona-rag memory list PERSONA`")
-        obj, _ = ACTIONS[action](memory, self.universe, argparse.Namespace(**fields))
-        return obj
+        stage = None if fields.get("stage") is None else self.stage(None, fields["stage"])
+        if action == "add":
+            p = memory.add(
+                fields["persona"], self.stage(None, fields.get("stage")), fields["text"], kind=fields["kind"]
+            )
+            return {"id": p.id, "stage": p.stage}
+        if action == "correct":
+            p = memory.correct(fields["id"], self.stage(None, fields["from_stage"]), fields["text"])
+            return {"id": p.id, "replaces": fields["id"], "from_stage": p.stage}
+        if action == "retire":
+            p = memory.retire(fields["id"], self.stage(None, fields["from_stage"]))
+            return {"id": p.id, "valid_to": p.valid_to}
+        if action == "history":
+            return [
+                {
+                    "id": v.id,
+                    "version": v.version,
+                    "text": v.text,
+                    "stage": v.stage,
+                    "known_from": v.known_from,
+                    "valid_to": None if v.valid_to >= OPEN else v.valid_to,
+                    "source": v.source,
+                }
+                for v in memory.history(fields["id"])
+            ]
+        if action == "search":
+            hits = memory.search(fields["persona"], fields["query"], stage, k=fields["k"], all_stages=stage is None)
+            return [h.as_dict() for h in hits]
+        if action == "list":
+            return [
+                {"id": p.id, "stage": p.stage, "known_from": p.known_from, "kind": p.kind, "text": p.text}
+                for p in memory.list(fields["persona"], stage)
+            ]
+        raise UsageError(f"unknown memory action {action!r}")
 
 
 class TooLong(UsageError):
