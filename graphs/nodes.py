@@ -79,7 +79,7 @@ def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
 def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
     ctx = runtime.context
     if ctx.memory is None or not ctx.time_check:
-        return {"verdict": "unknown", "verdict_reason": "no time check", "future_texts": []}
+        return {"verdict": "unknown", "verdict_reason": "no time check", "future_texts": [], "hearsay_from": ""}
     ev = time_verdict(
         ctx.memory,
         state["persona"],
@@ -88,7 +88,12 @@ def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[st
         ctx.settings.grounding_score,
         known_hits=state.get("known_hits"),
     )
-    return {"verdict": ev.verdict, "verdict_reason": ev.reason, "future_texts": ev.future_texts}
+    return {
+        "verdict": ev.verdict,
+        "verdict_reason": ev.reason,
+        "future_texts": ev.future_texts,
+        "hearsay_from": ev.hearsay_from,
+    }
 
 
 def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
@@ -101,7 +106,9 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
         system += "\nDo not mention: " + ", ".join(names) + "."
     history = list(state.get("history") or [])[-2 * ctx.history_turns :]
     verdict = state.get("verdict") if ctx.time_check else None
-    msgs = prompts.messages(system, state["question"], state.get("facts") or [], verdict, history)
+    msgs = prompts.messages(
+        system, state["question"], state.get("facts") or [], verdict, history, state.get("hearsay_from") or ""
+    )
     writer = runtime.stream_writer
     if state.get("attempts"):
         writer({"type": "reset"})

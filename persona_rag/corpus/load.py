@@ -128,6 +128,63 @@ def _line_of(text: str, needle: str) -> int:
     return 1
 
 
+def _check_learned_by(
+    row: dict[str, Any], rel: str, n: int, characters: dict[str, Character], keys: Any, problems: list[Problem]
+) -> bool:
+    """Check an event's ``learned_by`` and normalise it in place.
+
+    Each value is a stage key (``{"ron": "y1.end"}``) or ``{"stage": key, "from": who}``, where
+    ``who`` is a character id or a person's name. After loading, ``learned_by`` always maps
+    persona ids to stage keys and ``_learned_from`` maps persona ids to who told them.
+    """
+    learned = row.get("learned_by") or {}
+    if not isinstance(learned, dict):
+        problems.append(Problem(rel, n, "learned_by must map persona ids to stage keys or {stage, from}"))
+        return False
+    ok = True
+    stages: dict[str, str] = {}
+    told: dict[str, str] = {}
+    for p, value in learned.items():
+        if p not in characters:
+            problems.append(Problem(rel, n, f"unknown character {p!r} in learned_by"))
+            ok = False
+            continue
+        if isinstance(value, dict):
+            extra = sorted(set(value) - {"stage", "from"})
+            if extra:
+                problems.append(Problem(rel, n, f"learned_by {p!r}: unknown field {extra[0]!r}; use stage and from"))
+                ok = False
+            st, who = value.get("stage"), value.get("from")
+            if who is not None and (not isinstance(who, str) or not who.strip()):
+                problems.append(Problem(rel, n, f"learned_by {p!r}: from must be a character id or a name"))
+                ok = False
+            elif isinstance(who, str) and who == who.lower() and " " not in who and who not in characters:
+                problems.append(
+                    Problem(rel, n, f"learned_by {p!r}: unknown character {who!r} in from (an id, or a Name)")
+                )
+                ok = False
+            elif isinstance(who, str):
+                if who == p:
+                    problems.append(Problem(rel, n, f"learned_by {p!r}: a persona cannot be told by itself"))
+                    ok = False
+                told[p] = who.strip()
+        elif isinstance(value, str):
+            st = value
+        else:
+            problems.append(Problem(rel, n, f"learned_by {p!r}: give a stage key or {{stage, from}}"))
+            ok = False
+            continue
+        if not isinstance(st, str) or st not in keys:
+            problems.append(Problem(rel, n, f"unknown stage {st!r} in learned_by"))
+            ok = False
+            continue
+        stages[p] = st
+    if ok:
+        row["learned_by"] = stages
+        row["_learned_from"] = told
+    return ok
+
+
 def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
     problems: list[Problem] = []
     root = root.resolve()
@@ -194,8 +251,19 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
             else:
                 seen[rid] = f"{where.file}:{where.line}"
         for f in ("stage", "valid_to", "public"):
-            if row.get(f) not in (None, "") and row.get(f) not in keys:
-                problems.append(Problem(where.file, where.line, f"unknown stage {row.get(f)!r} in {f!r}"))
+            value = row.get(f)
+            if value in (None, ""):
+                continue
+            if not isinstance(value, str):  # a list or a number would not even hash: say what is wrong
+                problems.append(Problem(where.file, where.line, f"{f!r} must be one stage key (text), not {value!r}"))
+                ok = False
+            elif value not in keys:
+                problems.append(Problem(where.file, where.line, f"unknown stage {value!r} in {f!r}"))
+                ok = False
+        for f in ("participants", "entities"):
+            value = row.get(f)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                problems.append(Problem(where.file, where.line, f"{f!r} must be a list of names, not {value!r}"))
                 ok = False
         if ok and row.get("valid_to") and keys[row["valid_to"]].ordinal <= keys[row["stage"]].ordinal:
             problems.append(Problem(where.file, where.line, "valid_to must be after stage"))
@@ -225,18 +293,7 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
                     if p not in characters:
                         problems.append(Problem(rel, n, f"unknown character {p!r} in participants"))
                         ok = False
-            learned = row.get("learned_by") or {}
-            if not isinstance(learned, dict):
-                problems.append(Problem(rel, n, "learned_by must map persona ids to stage keys"))
-                ok = False
-            else:
-                for p, st in learned.items():
-                    if p not in characters:
-                        problems.append(Problem(rel, n, f"unknown character {p!r} in learned_by"))
-                        ok = False
-                    elif st not in keys:
-                        problems.append(Problem(rel, n, f"unknown stage {st!r} in learned_by"))
-                        ok = False
+            ok = _check_learned_by(row, rel, n, characters, keys, problems) and ok
             if ok:
                 row["_source"] = f"{rel}:{n}"
                 uni.events.append(row)

@@ -149,6 +149,16 @@ class Universe:
         """Titles, common words and non-name capitals of this universe (``vocabulary`` in universe.yaml)."""
         return Vocabulary.from_config(self.config)
 
+    @cached_property
+    def events_by_id(self) -> dict[str, dict[str, Any]]:
+        """The world event log by event id (the id after ``_world:`` in the memory)."""
+        return {ev["id"]: ev for ev in self.events}
+
+    def learned_from(self, event: dict[str, Any], persona: str) -> str:
+        """Who told ``persona`` of ``event`` (a character's full name or the name the corpus gives), or ""."""
+        who = str((event.get("_learned_from") or {}).get(persona) or "")
+        return self.characters[who].name if who in self.characters else who
+
     def passages(self) -> list[Passage]:
         """Every memory record of the universe: per-persona views plus the world event log."""
         out: list[Passage] = []
