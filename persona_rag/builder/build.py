@@ -115,12 +115,16 @@ def first_pass(opts: BuildOptions, layout: Layout) -> Scan:
     counter = CastCounter()
     works: list[dict[str, Any]] = []
     words = 0
+    asked = {" ".join(p.split()): alias_pattern([" ".join(p.split())]) for p in opts.personas}
+    mentions: Counter[str] = Counter()
     for work in read_works(opts.sources, layout):
         counter.start_work()
         chapters = []
         for ch in work.chapters:
             for scene in ch.scenes:
                 counter.add(scene.text)
+                for name, pattern in asked.items():
+                    mentions[name] += len(pattern.findall(scene.text))
             n = ch.words
             words += n
             chapters.append({"title": ch.title, "year": ch.year(), "scenes": len(ch.scenes), "words": n})
@@ -139,6 +143,12 @@ def first_pass(opts: BuildOptions, layout: Layout) -> Scan:
     if opts.cast_file:
         user_cast, narrator_override = load_cast_file(opts.cast_file)
         cast = user_cast
+    # A persona the user asked for is in the cast if its name occurs at all, even when too rare to be counted.
+    known = {a.lower() for c in cast for a in c.aliases}
+    for wanted in opts.personas:
+        name = " ".join(wanted.split())
+        if name.lower() not in known and (n := mentions.get(name, 0)):
+            cast.append(Character(name, [name], n))
     narrators = counter.narrators(cast)
     if narrator_override:
         narrators = [narrator_override if n else None for n in narrators]

@@ -22,9 +22,40 @@ from typing import Any
 from persona_rag.errors import UsageError
 from persona_rag.vocabulary import COMMON_CAPITALS, STOP_WORDS, TITLES
 
+# English honorifics beyond the generic ones in persona_rag.vocabulary (any book may use them).
+HONORIFICS = TITLES | frozenset(
+    [
+        "captain",
+        "colonel",
+        "major",
+        "general",
+        "admiral",
+        "professor",
+        "inspector",
+        "sergeant",
+        "constable",
+        "lord",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "duke",
+        "duchess",
+        "count",
+        "countess",
+        "baron",
+        "baroness",
+        "father",
+        "reverend",
+        "rev",
+        "judge",
+        "st",
+        "saint",
+    ]
+)
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*\.?|[.!?;:,()\u201c\u201d\"]|\n")
 _SPEECH = "said|cried|asked|answered|replied|remarked|observed|exclaimed|whispered|shouted|continued|added|muttered"
-_SPEAKER_AFTER = re.compile(rf"\b(?:{_SPEECH})\s+(?:[A-Z][a-z]{{0,3}}\.?\s+)?([A-Z][\w'\-]+)")
+_SPEAKER_AFTER = re.compile(rf"\b(?:{_SPEECH})\s+(?:[A-Z][\w'\-]*\.?\s+){{0,2}}([A-Z][\w'\-]+)")
 _SPEAKER_BEFORE = re.compile(rf"\b([A-Z][\w'\-]+)\s+(?:{_SPEECH})\b")
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d]*[\"\u201d]?")
 _FIRST_PERSON = re.compile(r"\b(?:I|my|me|myself)\b")
@@ -135,8 +166,8 @@ class CastCounter:
         low = word.lower()
         if low in STOP_WORDS or low in COMMON_CAPITALS or len(word) < 2:
             return False
-        mid = self.cap_mid[word]
-        return mid >= 2 and self.lower[low] <= 0.2 * mid
+        mid, caps = self.cap_mid[word], self.cap_mid[word] + self.cap_start[word]
+        return caps >= 2 and self.lower[low] <= 0.2 * caps and (mid >= 1 or self.lower[low] == 0)
 
     def titles(self) -> list[str]:
         """Words that stand before many different names and are not names themselves."""
@@ -147,13 +178,13 @@ class CastCounter:
             if total < 3 or len(names) < 3:
                 continue
             share = sum(follow[b] for b in names) / total
-            generic = word.lower() in TITLES or self.abbreviations[word] >= 2 or self.lower[word.lower()] >= 1
+            generic = word.lower() in HONORIFICS or self.abbreviations[word] >= 2 or self.lower[word.lower()] >= 1
             if share >= 0.4 and generic:
                 out.append(word)
         return sorted(out, key=lambda w: -(self.cap_mid[w] + self.cap_start[w]))
 
     def cast(self, min_count: int = 3) -> list[Character]:
-        titles = {t.lower() for t in self.titles()} | TITLES
+        titles = {t.lower() for t in self.titles()} | HONORIFICS
         forms: Counter[tuple[str, ...]] = Counter()
         titled_forms: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
         evidence: Counter[str] = Counter()
@@ -179,7 +210,7 @@ class CastCounter:
                 titled_forms[form][" ".join(lead)] += n
         for word, n in self.speakers.items():
             evidence[word] += n
-        surnames = {f[-1] for f in forms if evidence[f[-1]] >= 2}
+        surnames = {f[-1] for f in forms if evidence[f[-1]] >= 2 or (evidence[f[-1]] and len(f) >= 2 and forms[f] >= 2)}
         full = sorted(
             (f for f in forms if len(f) >= 2 and f[-1] in surnames and forms[f] >= 2), key=lambda f: -forms[f]
         )
