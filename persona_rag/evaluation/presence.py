@@ -177,10 +177,23 @@ def answer_ok(expected: str, answer: str) -> bool:
     return True
 
 
-def presence_report(probes: list[PresenceProbe], outputs: list[dict[str, Any]]) -> dict[str, Any]:
+def presence_for_eval(universe: Any, persona: str, limit: int) -> list[tuple[PresenceProbe, str]]:
+    """At most ``limit`` probes of ``persona`` spread over its list, with their stage keys
+    (none for another universe: the probes are about the Harry Potter corpus)."""
+    if universe.id != PRESENCE_UNIVERSE or limit <= 0:
+        return []
+    mine = presence_probes([persona])
+    picked = mine[:: max(1, len(mine) // limit)][:limit]
+    return [(p, universe.stage(p.stage).key) for p in picked]
+
+
+def presence_report(
+    probes: list[PresenceProbe], outputs: list[dict[str, Any]], *, verdicts: bool = True
+) -> dict[str, Any]:
     """Verdict accuracy per type, and answer-text accuracy per type split by ``answered_by``.
 
     ``outputs``: one dict per probe with ``verdict``, ``answer`` and, when known, ``answered_by``.
+    ``verdicts=False`` (a baseline without the time check): verdict accuracy is not scored.
     """
     by_type: dict[str, dict[str, Any]] = {}
     for t in PRESENCE_TYPES:
@@ -192,15 +205,19 @@ def presence_report(probes: list[PresenceProbe], outputs: list[dict[str, Any]]) 
         for p, o in pairs:
             if "answer" in o:
                 text[str(o.get("answered_by") or "all")].append(answer_ok(p.expected, str(o["answer"])))
-        entry: dict[str, Any] = {"n": len(pairs), "verdict_accuracy": sum(right) / len(right)}
+        entry: dict[str, Any] = {"n": len(pairs), "verdict_accuracy": sum(right) / len(right) if verdicts else None}
         if text:
             entry["answer_accuracy"] = {k: round(sum(v) / len(v), 3) for k, v in sorted(text.items())}
             entry["answer_n"] = {k: len(v) for k, v in sorted(text.items())}
-        entry["wrong"] = [
-            {"persona": p.persona, "stage": p.stage, "question": p.question, "got": o.get("verdict")}
-            for p, o in pairs
-            if o.get("verdict") != t
-        ]
+        entry["wrong"] = (
+            []
+            if not verdicts
+            else [
+                {"persona": p.persona, "stage": p.stage, "question": p.question, "got": o.get("verdict")}
+                for p, o in pairs
+                if o.get("verdict") != t
+            ]
+        )
         by_type[t] = entry
     missed = [
         p.question

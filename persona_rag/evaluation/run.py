@@ -24,6 +24,7 @@ from persona_rag.evaluation.metrics import (
     role_breaks_per_100,
     rouge_l,
 )
+from persona_rag.evaluation.presence import presence_for_eval, presence_report
 from persona_rag.evaluation.probes import TIME_TYPES, time_probes
 from persona_rag.graphs.state import ANSWERED_BY
 
@@ -131,6 +132,7 @@ def evaluate(
     step = max(1, len(held) // max(1, config.limit))
     questions: list[Dialogue] = held[::step][: config.limit]
     probes = time_probes(universe, pid, config.probes)
+    presence = presence_for_eval(universe, pid, config.probes)  # hand-written "were you there when ..."
     others = [p for p in universe.characters if p != pid and universe.dialogues.get(p)]
     distinct_q = distinct_questions(universe, pid, config.distinct_questions)
     listener = {q: others[i % len(others)] for i, q in enumerate(distinct_q)} if others else {}
@@ -139,6 +141,7 @@ def evaluate(
     for v in config.variants:
         jobs += [(v, pid, d.question, d.stage.key, "gold") for d in questions]
         jobs += [(v, pid, p.question, universe.timeline.stages[p.stage].key, "probe") for p in probes]
+        jobs += [(v, pid, p.question, key, "presence") for p, key in presence]
         for q in distinct_q:
             jobs += [(v, pid, q, early, "distinct"), (v, pid, q, late, "distinct")]
             if others:
@@ -218,6 +221,9 @@ def evaluate(
             for p, ok in zip(items, right, strict=True):
                 by_stage[universe.timeline.group_of(p.stage)].append(float(ok))
         row["time"] = by_type
+        if presence:
+            outs = [results[(v, pid, p.question, key)] for p, key in presence]
+            row["presence"] = presence_report([p for p, _ in presence], outs, verdicts=v not in BASELINES)
         order = [universe.timeline.group_of(s.ordinal) for s in universe.timeline.stages]
         row["time_by_period"] = {g: mean(by_stage[g]) for g in dict.fromkeys(order) if g in by_stage}
         e = [results[(v, pid, q, early)]["answer"] for q in distinct_q]
