@@ -9,10 +9,19 @@ For each annotated dialogue (persona, stage, mode, question, analysis, response)
   (a) ``other_persona``: another persona's answer to the most similar question,
   (b) ``other_stage``: the same persona's answer at another stage, to a similar question,
   (c) ``base_model``: the base model's answer without persona conditioning,
-  (d) ``assistant``: an assistant-style answer that breaks the role.
+  (d) ``assistant``: an assistant-style answer that breaks the role,
+  (e) ``leaks_later``: one of the persona's own later memories, in its words (a leak of its future),
+  (f) ``ignores_memory``: the persona's answer to an unrelated question (in voice, but not from its memory).
+- What the review's templates do today, taught to the model: for every persona, in-character refusals
+  (its profile's ``refusals``) to questions about its future and about events it did not witness, and
+  first-person answers built from its retrieved memories, each with DPO negatives that leak a later
+  fact or ignore the memory.
 
-Held-out items (fixed by question, see corpora/SCHEMA.md) go to separate files that
-training never reads. Questions within cosine 0.95 of an earlier one are dropped.
+Prompts have the inference shape: the same number of retrieved facts, the same token budget and the
+same verdict hint as the persona graph (settings ``top_k``, ``context_tokens``; the time check).
+Held-out items (fixed by question, see corpora/SCHEMA.md) go to separate files that training never
+reads, and no held-out response (of any persona) is used anywhere in training data, chosen or
+rejected. Questions within cosine 0.95 of an earlier one are dropped.
 """
 
 from __future__ import annotations
@@ -29,11 +38,11 @@ from typing import Any
 import numpy as np
 
 from persona_rag import prompts
-from persona_rag.corpus import Dialogue, Universe
+from persona_rag.corpus import Dialogue, Universe, is_heldout
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 
-REJECTED_KINDS = ("other_persona", "other_stage", "base_model", "assistant")
+REJECTED_KINDS = ("other_persona", "other_stage", "base_model", "assistant", "leaks_later", "ignores_memory")
 
 ASSISTANT_TEMPLATES = (
     "As an AI language model, I don't have personal experiences, but I can tell you that {topic} is an interesting subject.",
@@ -50,15 +59,28 @@ class DataConfig:
     persona: str = field(metadata={"help": "persona id"})
     universe: str = field(default="harry_potter", metadata={"help": "shipped corpus name or folder"})
     annotator: str = field(default="curated", metadata={"help": "curated, local or openai"})
-    facts_k: int = field(default=3, metadata={"help": "retrieved facts per prompt"})
-    context_tokens: int = field(default=256, metadata={"help": "token budget for the facts"})
+    facts_k: int = field(default=5, metadata={"help": "retrieved facts per prompt (inference: top_k, 5)"})
+    context_tokens: int = field(
+        default=384, metadata={"help": "token budget for the facts (inference: context_tokens, 384)"}
+    )
     dedup_threshold: float = field(default=0.95, metadata={"help": "drop questions this similar to an earlier one"})
     rejected_mix: dict[str, float] = field(
-        default_factory=lambda: {"other_persona": 0.35, "other_stage": 0.3, "base_model": 0.05, "assistant": 0.3},
+        default_factory=lambda: {
+            "other_persona": 0.2,
+            "other_stage": 0.2,
+            "base_model": 0.05,
+            "assistant": 0.15,
+            "leaks_later": 0.2,
+            "ignores_memory": 0.2,
+        },
         metadata={"help": "share of each rejected kind in the DPO pairs"},
     )
     base_model_limit: int = field(default=24, metadata={"help": "most base-model answers to generate (slow on CPU)"})
     questions_per_stage: int = field(default=4, metadata={"help": "generated questions per stage (model annotators)"})
+    synthetic_per_kind: int = field(
+        default=24, metadata={"help": "refusals (future, unwitnessed) and memory answers added to the SFT data"}
+    )
+    grounding_score: float = field(default=0.45, metadata={"help": "the time check's known_floor, as at inference"})
     seed: int = field(default=0, metadata={"help": "random seed"})
 
 
@@ -106,8 +128,9 @@ def build_datasets(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Write sft_{train,heldout}.jsonl, dpo_{train,heldout}.jsonl and manifest.json; return the manifest."""
-    from persona_rag.graphs.verdict import time_verdict
-    from persona_rag.memory.retrieval import retrieve_facts
+    from persona_rag.graphs.review import in_own_words
+    from persona_rag.graphs.verdict import VERDICT_K, time_verdict
+    from persona_rag.memory.retrieval import cut_to_budget
 
     unknown = set(config.rejected_mix) - set(REJECTED_KINDS)
     if unknown:
@@ -153,12 +176,38 @@ def build_datasets(
     kind_counts: Counter[str] = Counter()
     from tqdm import tqdm
 
+    heldout_responses = {d.response.strip() for ds in universe.dialogues.values() for d in ds if d.heldout}
+    later_pool = [p for p in universe.passages() if p.persona == persona.id]
+
+    def inference_prompt(question: str, stage: Any) -> tuple[list[dict[str, str]], list[str]]:
+        """The persona graph's prompt: same facts k, budget and verdict hint (graphs.nodes.retrieve/check_time)."""
+        hits = memory.search(persona.id, question, stage, k=max(config.facts_k, VERDICT_K))
+        _, facts = cut_to_budget(hits[: config.facts_k], config.context_tokens, count_tokens)
+        verdict = time_verdict(
+            memory, persona.id, question, stage, config.grounding_score, known_hits=hits[:VERDICT_K]
+        ).verdict
+        return prompts.messages(persona.system_prompt(stage), question, facts, verdict), facts
+
+    def leak_of_later(vec: np.ndarray, stage_ordinal: int) -> str | None:
+        """The persona's own memory from a later stage, nearest to the question, in its words."""
+        later = [p for p in later_pool if p.known_from > stage_ordinal]
+        if not later:
+            return None
+        vecs = np.stack([embed(p.text) for p in later[:200]])
+        j = _nearest(vec, vecs)
+        return in_own_words(later[j].text, persona) if j is not None else None
+
+    def unrelated(vec: np.ndarray) -> str | None:
+        """The persona's training answer to the least similar question: in voice, but not from this memory."""
+        pool = [j for j, o in enumerate(own) if not o.heldout]
+        if not pool:
+            return None
+        j = pool[int(np.argmin(own_vecs[pool] @ vec))]
+        return own[j].response
+
+    other_train = [j for j, o in enumerate(others) if not o.heldout]
     for i, d in enumerate(tqdm(own, desc=f"building {persona.id}", unit="item", disable=not progress)):
-        _, facts = retrieve_facts(
-            memory, persona.id, d.question, d.stage, config.facts_k, config.context_tokens, count_tokens
-        )
-        verdict = time_verdict(memory, persona.id, d.question, d.stage).verdict if d.mode == "false-premise" else None
-        prompt = temporal_prompt(persona, d, facts, verdict)
+        prompt, facts = inference_prompt(d.question, d.stage)
         split = "heldout" if d.heldout else "train"
         meta = {"id": d.id, "stage": d.stage.key, "mode": d.mode, "question": d.question}
         files[f"sft_{split}"].append(
@@ -174,14 +223,18 @@ def build_datasets(
         if kind == "base_model" and base_budget > 0:
             rejected = base_generator.generate([{"role": "user", "content": d.question}], max_new_tokens=60)
             base_budget -= 1
-        elif kind == "other_persona" and len(others):
-            j = _nearest(own_vecs[i], other_vecs)
-            rejected = others[j].response if j is not None else None
+        elif kind == "other_persona" and other_train:
+            j = _nearest(own_vecs[i], other_vecs[other_train])
+            rejected = others[other_train[j]].response if j is not None else None
         elif kind == "other_stage":
-            far = {j for j, o in enumerate(own) if abs(o.stage.ordinal - d.stage.ordinal) < 4}
+            far = {j for j, o in enumerate(own) if abs(o.stage.ordinal - d.stage.ordinal) < 4 or o.heldout}
             j = _nearest(own_vecs[i], own_vecs, exclude=far)
             rejected = own[j].response if j is not None else None
-        if not rejected or rejected.strip() == d.response.strip():
+        elif kind == "leaks_later":
+            rejected = leak_of_later(own_vecs[i], d.stage.ordinal)
+        elif kind == "ignores_memory":
+            rejected = unrelated(own_vecs[i])
+        if not rejected or rejected.strip() == d.response.strip() or rejected.strip() in heldout_responses:
             kind = "assistant"
             rejected = rng.choice(ASSISTANT_TEMPLATES).format(topic=_topic(d.question))
         kind_counts[kind] += 1
@@ -194,6 +247,31 @@ def build_datasets(
                 "rejected_kind": kind,
             }
         )
+    synthetic = synthetic_items(persona, config.synthetic_per_kind, rng)
+    for item in synthetic:
+        prompt, facts = inference_prompt(item["question"], item["stage"])
+        if item["kind"] == "memory":
+            if not facts:
+                continue
+            chosen = prompts.recall(persona.profile, in_own_words(facts[0], persona), item["question"])
+            rejected, rkind = unrelated(embed(item["question"])), "ignores_memory"
+        else:
+            chosen = item["response"]
+            rejected, rkind = item["leak"], "leaks_later"
+        meta = {"id": item["id"], "stage": item["stage"].key, "mode": item["kind"], "question": item["question"]}
+        completion = [{"role": "assistant", "content": chosen}]
+        files["sft_train"].append({**meta, "prompt": prompt, "completion": completion, "analysis": ""})
+        if rejected and rejected.strip() != chosen.strip() and rejected.strip() not in heldout_responses:
+            kind_counts[rkind] += 1
+            files["dpo_train"].append(
+                {
+                    **meta,
+                    "prompt": prompt,
+                    "chosen": completion,
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                    "rejected_kind": rkind,
+                }
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     for name, rows in files.items():
@@ -209,12 +287,78 @@ def build_datasets(
         "counts": {name: len(rows) for name, rows in files.items()},
         "rejected_kinds": dict(kind_counts),
         "near_duplicates_dropped": dropped,
+        "synthetic": dict(Counter(item["kind"] for item in synthetic)),
+        "prompt_shape": {"facts_k": config.facts_k, "context_tokens": config.context_tokens, "verdict_hint": True},
         "annotator_rejected": rejected_by_annotator,
         "heldout_rule": "sha256(normalised question)[0] < 52",
         "sha256": digest.hexdigest(),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
+
+
+def synthetic_items(persona: Persona, per_kind: int, rng: random.Random) -> list[dict[str, Any]]:
+    """Questions about the persona's future and about events it did not witness, with its own refusals
+    (and the later fact a leaking answer would give, for DPO), and questions about its own memories.
+
+    Questions that the held-out rule would hold out are skipped, so the split stays fixed by question.
+    """
+    from persona_rag.graphs.review import in_own_words
+
+    uni = persona.universe
+    keys = uni.timeline.by_key
+    first: dict[str, int] = {}
+    for ev in uni.events:
+        for name in ev.get("entities") or []:
+            first[name] = min(first.get(name, 10**6), keys[ev["stage"]].ordinal)
+    known: dict[str, int] = {}
+    for p in uni.passages():
+        if p.persona == persona.id:
+            for name in p.entities:
+                known[name] = min(known.get(name, 10**6), p.known_from)
+    out: dict[str, list[dict[str, Any]]] = {"future": [], "past-absence": [], "memory": []}
+    stages = uni.timeline.stages
+    for ev in uni.events:
+        s = keys[ev["stage"]].ordinal
+        names = [n for n in ev.get("entities") or [] if len(n.split()) >= 2 and first.get(n) == s]
+        if not names:
+            continue
+        name = names[0]
+        if persona.id in ev["participants"] and s > 0:
+            at = stages[rng.randrange(0, s)]
+            q = rng.choice(["What do you know about {n}?", "Who or what is {n}?", "Tell me about {n}."])
+            out["future"].append({"stage": at, "question": q.format(n=name), "kind": "future", "text": ev["text"]})
+        elif persona.id not in ev["participants"] and not ev.get("public") and known.get(name, 10**6) > s:
+            learned = (ev.get("learned_by") or {}).get(persona.id)
+            last = min(len(stages) - 1, keys[learned].ordinal - 1) if learned else len(stages) - 1
+            if last < s:
+                continue
+            at = stages[rng.randint(s, last)]
+            if known.get(name, 10**6) <= at.ordinal:
+                continue
+            q = rng.choice(["What happened with {n}?", "Were you there with {n}?"])
+            out["past-absence"].append(
+                {"stage": at, "question": q.format(n=name), "kind": "past-absence", "text": ev["text"]}
+            )
+    for p in uni.passages():
+        if p.persona == persona.id and p.entities:
+            name = p.entities[0]
+            if len(name.split()) < 2:
+                continue
+            at = stages[min(len(stages) - 1, max(p.known_from, 0))]
+            q = rng.choice(["Tell me about {n}.", "What about {n}?", "What can you tell me about {n}?"])
+            out["memory"].append({"stage": at, "question": q.format(n=name), "kind": "memory"})
+    items: list[dict[str, Any]] = []
+    for kind, rows in out.items():
+        rows = [r for r in rows if not is_heldout(r["question"])]
+        rng.shuffle(rows)
+        for n, r in enumerate(rows[:per_kind]):
+            r["id"] = f"{persona.id}-syn-{kind}-{n:03d}"
+            if kind != "memory":
+                r["response"] = prompts.refusal(persona.profile, kind, r["question"], persona.short_name)
+                r["leak"] = in_own_words(r["text"], persona)  # what a leaking answer would say
+            items.append(r)
+    return items
 
 
 def data_stats(universe: Universe) -> dict[str, Any]:

@@ -77,7 +77,8 @@ def test_datasets_have_every_rejected_kind_and_no_heldout_leak(
     train = _read(tmp_path / "sft_train.jsonl")
     held = _read(tmp_path / "sft_heldout.jsonl")
     dpo_train = _read(tmp_path / "dpo_train.jsonl")
-    assert len(train) + len(held) + manifest["near_duplicates_dropped"] == len(hp.dialogues["harry"])
+    curated = [r for r in train if "-syn-" not in r["id"]]  # the rest: refusals and memory answers (test_answers)
+    assert len(curated) + len(held) + manifest["near_duplicates_dropped"] == len(hp.dialogues["harry"])
     heldout_q = {d.question for d in hp.dialogues["harry"] if d.heldout}
     assert heldout_q and not heldout_q & {r["question"] for r in train + dpo_train}
     row = train[0]
@@ -137,6 +138,7 @@ def test_openai_annotator_builds_a_dataset(
     cfg = DataConfig(persona="ron", annotator="openai", questions_per_stage=2, rejected_mix={"assistant": 1.0})
     manifest = build_datasets(cfg, hp, hp_memory, tmp_path, annotator=annotator)
     rows = _read(tmp_path / "sft_train.jsonl") + _read(tmp_path / "sft_heldout.jsonl")
+    rows = [r for r in rows if "-syn-" not in r["id"]]  # the refusals and memory answers added to every build
     assert rows and all(r["completion"][0]["content"] == "Blimey, ask me something easier." for r in rows)
     assert all(r["analysis"].startswith("Ron thinks about") for r in rows)
     # Repeated generated questions are near-duplicates and dropped.
