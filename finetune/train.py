@@ -50,7 +50,25 @@ def last_checkpoint(folder: Path) -> str | None:
     return str(ckpts[-1]) if ckpts else None
 
 
+def previous_adapter(target: Path) -> Path:
+    """Where :func:`save_adapter` keeps the old adapter while the new one moves in."""
+    return target.with_name(f".{target.name}.old")
+
+
+def recover_adapter(target: Path) -> None:
+    """Finish or undo a save that was killed between its two renames: never leave no adapter."""
+    old = previous_adapter(target)
+    if old.exists():
+        if target.exists():
+            shutil.rmtree(old)  # the new adapter is in place; only the cleanup was missed
+        else:
+            old.replace(target)  # killed between the renames: put the old adapter back
+
+
 def save_adapter(model: Any, target: Path, card: dict[str, Any]) -> None:
+    """Write the adapter next to ``target``, then swap it in with renames: at every moment the
+    complete old adapter or the complete new one is on disk (a killed save leaves the old one)."""
+    recover_adapter(target)
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
@@ -65,9 +83,11 @@ def save_adapter(model: Any, target: Path, card: dict[str, Any]) -> None:
         f"{metrics}\n",
         encoding="utf-8",
     )
+    old = previous_adapter(target)
     if target.exists():
-        shutil.rmtree(target)
+        target.replace(old)
     tmp.replace(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def lora(config: TrainConfig) -> Any:

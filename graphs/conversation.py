@@ -46,7 +46,8 @@ def speak(state: ConversationState, runtime: Runtime[ConversationContext]) -> di
     graph, stage = ctx.speakers[i]
     listener = ctx.speakers[(i + 1) % len(ctx.speakers)][0].persona.name
     question = turn_prompt(state["topic"], turns[-1] if turns else None, listener)
-    result = graph.invoke({"question": question, "stage": stage})
+    # Always an explicit stage: the question quotes the other speaker, whose words must not move this one in time.
+    result = graph.invoke({"question": question, "stage": stage or graph.persona.default_stage().key})
     turn = {
         "speaker": graph.persona.id,
         "name": graph.persona.name,
@@ -96,8 +97,10 @@ class Conversation:
                 name, settings=settings, generator=generator, memory=memory, adapter=None, checkpointer=None, quiet=True
             )
             generator, memory = graph.context.generator, graph.context.memory
-            graph.persona.stage(stage, default=graph.persona.default_stage())  # fail early on a bad stage
-            graphs.append((graph, stage))
+            # Resolved once, here: the stage travels explicitly into every turn, so nothing the other
+            # speaker says ("... in year 7, ...") can move this persona in time.
+            resolved = graph.persona.stage(stage, default=graph.persona.default_stage())
+            graphs.append((graph, resolved.key))
         return cls(graphs)
 
     def run(

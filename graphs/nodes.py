@@ -15,6 +15,9 @@ from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 from persona_rag.timeline import find_stage_in_text
 
+# A question is cut at this many characters per allowed word.
+CHARS_PER_WORD = 10
+
 
 def _split_persona(question: str, persona: Persona) -> tuple[str | None, str]:
     """ "Harry in year 2, who ..." -> ("harry", "in year 2, who ...")."""
@@ -26,29 +29,61 @@ def _split_persona(question: str, persona: Persona) -> tuple[str | None, str]:
     return None, question
 
 
+def _leading_stage(text: str, persona: Persona) -> tuple[Any, str]:
+    """A stage phrase that opens ``text`` and is closed by a comma ("In year 2, who ...") and the rest.
+
+    Only such an address moves the stage: a stage named inside the question ("What happened in
+    second year?") is what the question is about, not when it is asked."""
+    found, matched = find_stage_in_text(text, persona.universe.timeline)
+    text = text.lstrip()
+    if found is None or not text.startswith(matched):
+        return None, text
+    rest = text[len(matched) :].lstrip()
+    if not rest.startswith(","):
+        return None, text
+    return found, rest.lstrip(" ,")
+
+
+def _cut(question: str, word_limit: int, notices: list[str]) -> str:
+    """At most ``word_limit`` words and ``CHARS_PER_WORD * word_limit`` characters (a string without spaces
+    is one huge word)."""
+    words = question.split()
+    if len(words) > word_limit:
+        question = " ".join(words[:word_limit])
+        notices.append(f"the question had {len(words)} words; only the first {word_limit} were used")
+    char_limit = CHARS_PER_WORD * word_limit
+    if len(question) > char_limit:
+        notices.append(f"the question had {len(question)} characters; only the first {char_limit} were used")
+        question = question[:char_limit]
+    return question
+
+
 def resolve_stage(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
     ctx = runtime.context
     question = str(state.get("question") or "").strip()
     notices: list[str] = []
     if not question:
         raise UsageError("the question is empty; ask the persona something")
-    words = question.split()
-    limit = ctx.settings.max_question_words
-    if len(words) > limit:
-        question = " ".join(words[:limit])
-        notices.append(f"the question had {len(words)} words; only the first {limit} were used")
+    question = _cut(question, ctx.settings.max_question_words, notices)
     persona_id = state.get("persona") or None
-    asked_persona, rest = _split_persona(question, ctx.persona)
     stage_value = state.get("stage")
-    if asked_persona and not persona_id:
-        persona_id = asked_persona
     if stage_value in (None, ""):
-        found, matched = find_stage_in_text(rest if asked_persona else question, ctx.persona.universe.timeline)
-        if found is not None:
-            stage_value = found
-            if asked_persona:
-                question = rest.replace(matched, "", 1).strip(" ,:;") or question
+        # "Ron in year 1, ..." addresses a persona at a stage; "In year 2, ..." addresses a stage.
+        asked_persona, rest = _split_persona(question, ctx.persona)
+        found, after = _leading_stage(rest, ctx.persona)
+        if found is not None and after:
+            stage_value, question = found, after
+            notices.append(f"stage taken from the question: {found.label}")
+            if asked_persona and not persona_id and asked_persona != ctx.persona.id:
+                persona_id = asked_persona
     persona = ctx.persona_for(persona_id)
+    if persona.id != ctx.persona.id:
+        if ctx.generator.adapter:
+            raise UsageError(
+                f"the question addresses {persona.name}, but this graph runs {ctx.persona.name}'s tuned adapter; "
+                f"ask {persona.id} directly (`persona-rag ask {persona.id} ...`)"
+            )
+        notices.append(f"answering as {persona.name}, addressed in the question")
     stage = persona.stage(stage_value, default=persona.default_stage())
     return {
         "question": question,

@@ -26,6 +26,7 @@ a clear error after ``lock_timeout`` seconds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -35,16 +36,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from persona_rag.memory.index import Row, VectorIndex
 
 from persona_rag.corpus import OPEN, WORLD, Passage, Universe
-from persona_rag.errors import MemoryStoreError, UsageError
+from persona_rag.errors import MemoryStoreError, PersonaRagError, UsageError
 from persona_rag.timeline import Stage
 
 if TYPE_CHECKING:
@@ -62,6 +63,41 @@ _PAGE = 2000
 LOG_MAX_IDS = 2000
 # Log entries kept per collection; a reader further behind reloads.
 LOG_KEEP = 256
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class StaleVersionError(UsageError):
+    """The record was corrected by another writer first: correct the newest version instead."""
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    """Chroma, its HTTP client or the disk failed (as opposed to a bug of ours)."""
+    if isinstance(exc, PersonaRagError):
+        return False
+    root = type(exc).__module__.split(".")[0]
+    return isinstance(exc, (OSError, TimeoutError)) or root in {"chromadb", "httpx", "httpcore", "sqlite3"}
+
+
+def store_call(what: str) -> Callable[[_F], _F]:
+    """Turn a Chroma or connection failure inside the method into a one-line MemoryStoreError."""
+
+    def wrap(fn: _F) -> _F:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not _is_store_failure(exc):
+                    raise
+                detail = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise MemoryStoreError(
+                    f"{what} failed ({type(exc).__name__}: {detail}); check that the store is reachable "
+                    "(PERSONA_RAG_CHROMA_URL, `chroma run`) and retry"
+                ) from exc
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
 
 
 @dataclass
@@ -260,6 +296,7 @@ class TemporalMemory:
             ],
         )
 
+    @store_call("reading the memory's revision")
     def revision(self) -> str:
         """A token that changes with every write: ``epoch:seq``."""
         epoch, seq, _ = self._head()
@@ -317,6 +354,7 @@ class TemporalMemory:
                 return out
             offset += n
 
+    @store_call("ingesting into the memory")
     def ingest(self, progress: bool | None = None) -> IngestReport:
         """Bring the store in line with the corpus. Unchanged passages are not written.
 
@@ -364,22 +402,38 @@ class TemporalMemory:
                 report.removed = len(gone)
             if report.writes:
                 self._bump_revision([p.id for p in todo] + gone)
+            # Written last: a run killed before this line leaves no marker, and the next one completes it.
+            self._meta.upsert(
+                ids=[self._marker_id()], documents=[""], embeddings=[[0.0]], metadatas=[{"ingested": time.time()}]
+            )
         self._wrote()
         return report
 
+    @store_call("opening the memory")
     def ensure_ingested(self) -> IngestReport | None:
-        """Ingest on first use, when the store holds nothing of this universe."""
-        if self.collection.count() > 0:
+        """Ingest on first use, and complete an ingest that was interrupted (no marker yet)."""
+        if self.ingest_complete():
             return None
         return self.ingest()
 
-    def _get_one(self, pid: str) -> tuple[Passage, dict[str, Any], list[float]]:
-        got = self.collection.get(ids=[pid], include=["metadatas", "documents", "embeddings"])
+    def _marker_id(self) -> str:
+        return f"{self.collection_name}#ingested"
+
+    def ingest_complete(self) -> bool:
+        """Whether a whole ingest finished: its marker is written after the last passage."""
+        return bool(self._meta.get(ids=[self._marker_id()])["ids"])
+
+    def _get_one(self, pid: str, embed: bool = True) -> tuple[Passage, dict[str, Any], list[float]]:
+        """A record and a fresh embedding of its text. The stored vector is not read back: an embedded
+        store cannot read vectors another process wrote while this one had it open (Chroma fails)."""
+        got = self.collection.get(ids=[pid], include=["metadatas", "documents"])
         if not got["ids"]:
             raise UsageError(f"no memory record {pid!r}; find ids with `persona-rag memory list PERSONA`")
         meta = got["metadatas"][0]
-        return Passage.from_metadata(got["documents"][0], meta), meta, list(got["embeddings"][0])
+        passage = Passage.from_metadata(got["documents"][0], meta)
+        return passage, meta, (self._embed([passage.text])[0] if embed else [])
 
+    @store_call("adding to the memory")
     def add(self, persona: str, stage: Stage, text: str, kind: str = "fact", entities: Sequence[str] = ()) -> Passage:
         """Teach the persona a new fact, known from ``stage`` on."""
         text = text.strip()
@@ -408,6 +462,7 @@ class TemporalMemory:
         self._wrote()
         return passage
 
+    @store_call("the correction")
     def correct(self, pid: str, from_stage: Stage, text: str) -> Passage:
         """Replace a fact from ``from_stage`` on. The old version is closed there and kept."""
         text = text.strip()
@@ -435,20 +490,29 @@ class TemporalMemory:
             )
             closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
             new_emb = self._embed([text])
-            recs_old = self._records([closed], [old_emb], str(meta.get("origin", ORIGIN_CORPUS)))
-            # Keep the corpus hash: a re-ingest must not undo the closing.
-            recs_old["metadatas"][0].update(
-                {"closed_by_update": 1, "superseded_by": new.id, "hash": meta.get("hash", "")}
-            )
             recs_new = self._records([new], new_emb, ORIGIN_UPDATE)
-            try:
-                self.collection.upsert(**{k: recs_old[k] + recs_new[k] for k in recs_old})
-            except Exception as exc:
-                raise MemoryStoreError(f"the correction failed, nothing was changed: {exc}; retry") from exc
+            # Compare-and-set on the version id: `add` keeps the first writer of an id, so of two
+            # writers racing for the same next version (several processes on a Chroma server,
+            # where the file lock does not reach) exactly one wins; the other is told, not lost.
+            token = uuid.uuid4().hex
+            recs_new["metadatas"][0]["write_token"] = token
+            self.collection.add(**recs_new)
+            got = self.collection.get(ids=[new.id], include=["metadatas"])
+            winner = (got.get("metadatas") or [{}])[0] or {}
+            if winner.get("write_token") != token:
+                # Finish the winner's closing of the old version (idempotent), in case it died in between.
+                won = Passage(**{**closed.__dict__, "valid_to": int(winner.get("stage", from_stage.ordinal))})
+                self._close(won, meta, old_emb, new.id)
+                self._bump_revision([old.id, new.id])
+                raise StaleVersionError(
+                    f"{pid} was corrected by another writer at the same time ({new.id}); correct that version instead"
+                )
+            self._close(closed, meta, old_emb, new.id)
             self._bump_revision([old.id, new.id])
         self._wrote()
         return new
 
+    @store_call("retiring the record")
     def retire(self, pid: str, from_stage: Stage) -> Passage:
         """Mark a fact as no longer true from ``from_stage`` on (kept for history)."""
         with self._lock:
@@ -462,17 +526,29 @@ class TemporalMemory:
         self._wrote()
         return closed
 
+    def _close(self, closed: Passage, meta: dict[str, Any], emb: list[float], superseded_by: str) -> None:
+        recs = self._records([closed], [emb], str(meta.get("origin", ORIGIN_CORPUS)))
+        # Keep the corpus hash: a re-ingest must not undo the closing.
+        recs["metadatas"][0].update(
+            {"closed_by_update": 1, "superseded_by": superseded_by, "hash": meta.get("hash", "")}
+        )
+        self.collection.upsert(**recs)
+
     def _check_open(self, old: Passage, meta: dict[str, Any], from_stage: Stage) -> None:
         if meta.get("superseded_by"):
-            raise UsageError(f"{old.id} was already corrected by {meta['superseded_by']}; correct that version instead")
-        if from_stage.ordinal <= old.known_from:
+            raise StaleVersionError(
+                f"{old.id} was already corrected by {meta['superseded_by']}; correct that version instead"
+            )
+        # From the very stage it is known from: the old version never held (it stays in the history).
+        if from_stage.ordinal < old.known_from:
             raise UsageError(
-                f"--from-stage must be after the stage the fact is known from ({old.known_from}); "
+                f"--from-stage must be at or after the stage the fact is known from ({old.known_from}); "
                 f"to replace it everywhere, retire it and add a new one"
             )
         if from_stage.ordinal >= old.valid_to:
             raise UsageError(f"{old.id} already stopped holding at stage {old.valid_to}")
 
+    @store_call("forgetting updates")
     def forget_updates(self, persona: str) -> int:
         """Delete the facts added at run time for ``persona``, with all their versions.
 
@@ -494,9 +570,10 @@ class TemporalMemory:
         self._wrote()
         return len(ids)
 
+    @store_call("reading the history")
     def history(self, pid: str) -> list[Passage]:
         """Every version of a fact, oldest first."""
-        first, _, _ = self._get_one(pid)
+        first, _, _ = self._get_one(pid, embed=False)
         got = self.collection.get(where={"root": first.root or first.id}, include=["metadatas", "documents"])
         versions = [Passage.from_metadata(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
         return sorted(versions, key=lambda p: p.version)
@@ -558,6 +635,7 @@ class TemporalMemory:
         self._query_cache[text] = vec
         return vec
 
+    @store_call("searching the memory")
     def search(
         self,
         persona: str,
@@ -614,6 +692,7 @@ class TemporalMemory:
             hits.append(Hit(Passage.from_metadata(node.get_content(), meta), cosine))
         return hits
 
+    @store_call("reading the memory")
     def entity_index(self, persona: str) -> EntityIndex:
         """Names -> first stage in the world / first stage ``persona`` knows them (for time checks)."""
         from persona_rag.memory.entities import EntityIndex
@@ -630,6 +709,7 @@ class TemporalMemory:
             self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == key[0]}}
         return cached
 
+    @store_call("listing the memory")
     def list(self, persona: str, stage: Stage | None = None) -> list[Passage]:
         """Every record of a persona (known and valid at ``stage`` if given), in time order."""
         pid = persona if persona == WORLD else self.universe.persona(persona).id
@@ -640,6 +720,42 @@ class TemporalMemory:
         out = [Passage.from_metadata(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
         return sorted(out, key=lambda p: (p.known_from, p.stage, p.id))
 
+    @store_call("exporting run-time changes")
+    def updates(self) -> Sequence[tuple[Passage, dict[str, Any]]]:
+        """Every record a run-time change wrote, oldest version first: additions and corrections, and
+        corpus records closed by a correction or a retirement. Each with its bookkeeping fields
+        (origin, superseded_by, closed_by_update, hash)."""
+        found: dict[str, tuple[Passage, dict[str, Any]]] = {}
+        for where in ({"origin": ORIGIN_UPDATE}, {"closed_by_update": 1}):
+            got = self._stored(where, include=("metadatas", "documents"))
+            for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+                p = Passage.from_metadata(doc, meta)
+                extra = {k: meta[k] for k in ("origin", "superseded_by", "closed_by_update", "hash") if k in meta}
+                found[p.id] = (p, extra)
+        return sorted(found.values(), key=lambda r: (r[0].root or r[0].id, r[0].version))
+
+    @store_call("importing run-time changes")
+    def restore(self, records: Sequence[tuple[Passage, dict[str, Any]]]) -> int:
+        """Write records exported by :meth:`updates`, with their ids: importing twice changes nothing."""
+        touched: list[str] = []
+        with self._lock:
+            for start in range(0, len(records), 256):
+                chunk = records[start : start + 256]
+                embs = self._embed([p.text for p, _ in chunk])
+                recs: dict[str, list[Any]] = {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
+                for (p, extra), emb in zip(chunk, embs, strict=True):
+                    one = self._records([p], [emb], str(extra.get("origin", ORIGIN_UPDATE)))
+                    one["metadatas"][0].update(extra)
+                    for k in recs:
+                        recs[k] += one[k]
+                self.collection.upsert(**recs)
+                touched += recs["ids"]
+            if touched:
+                self._bump_revision(touched)
+        self._wrote()
+        return len(touched)
+
+    @store_call("counting the memory")
     def count(self) -> int:
         return int(self.collection.count())
 

@@ -28,7 +28,15 @@ def find_adapter(settings: Settings, universe: str, persona: str) -> Path | None
     for step in ("dpo", "sft"):
         if (base / step / "adapter_config.json").is_file():
             return base / step
+        # A save killed between its two renames leaves the previous adapter here (finetune.train.save_adapter).
+        if (base / f".{step}.old" / "adapter_config.json").is_file():
+            return base / f".{step}.old"
     return None
+
+
+def threads_db(settings: Settings) -> Path:
+    """Named chat threads (LangGraph's SQLite checkpointer)."""
+    return settings.home / "threads.sqlite"
 
 
 def user_universes_dir(settings: Settings) -> Path:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from persona_rag.cli.common import add_common, add_openai_flags, print_json, settings_from
+from persona_rag.cli.common import add_common, add_openai_flags, generator_from_args, print_json, settings_from
 from persona_rag.errors import UsageError
 
 
@@ -21,7 +21,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UsageError("the question is empty; ask the persona something")
     persona = Persona.load(args.persona, settings.corpus)
     persona.stage(args.stage, default=persona.default_stage())
-    if not args.openai_url:
+    generator = generator_from_args(args)
+    if generator is None:
         from persona_rag.models import require_chat_model
 
         require_chat_model(settings)
@@ -30,8 +31,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         settings=settings,
         use_memory=not args.no_memory,
         adapter=args.adapter or "auto",
-        openai_url=args.openai_url,
-        openai_model=args.openai_model,
+        generator=generator,
     )
     if args.json:
         result = graph.invoke({"question": question, "stage": args.stage})

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import uuid
 from typing import Any
 
-from persona_rag.cli.common import add_common, add_openai_flags, openai_generator, settings_from
+from persona_rag.cli.common import add_common, add_openai_flags, generator_from_args, settings_from
 from persona_rag.errors import UsageError
+
+THREAD_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _chat_command(graph: Any, line: str, stage: Any, last: dict[str, Any]) -> Any:
@@ -30,22 +33,32 @@ def _chat_command(graph: Any, line: str, stage: Any, last: dict[str, Any]) -> An
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from persona_rag import paths
     from persona_rag.graphs.persona_graph import PersonaGraph
     from persona_rag.persona import Persona
 
     settings = settings_from(args)
     persona = Persona.load(args.persona, settings.corpus)
     stage = persona.stage(args.stage, default=persona.default_stage())
+    if args.thread is not None and not THREAD_NAME.fullmatch(args.thread):
+        raise UsageError(f"--thread {args.thread!r}: use 1-64 letters, digits, '.', '_' or '-'")
+    # A named thread is kept on disk (SQLite under the home), so `chat --thread NAME` resumes it later.
+    checkpointer = f"sqlite:{paths.threads_db(settings)}" if args.thread else "memory"
     graph = PersonaGraph.from_persona(
         persona,
         settings=settings,
         adapter=args.adapter or "auto",
-        generator=openai_generator(args.openai_url, args.openai_model),
+        generator=generator_from_args(args),
+        checkpointer=checkpointer,
     )
-    thread = args.thread or f"chat-{uuid.uuid4().hex[:8]}"
+    # Threads are per persona: the same NAME with another persona is another conversation.
+    thread = f"{persona.universe.id}:{persona.id}:{args.thread}" if args.thread else f"chat-{uuid.uuid4().hex[:8]}"
     last: dict[str, Any] = {}
     speaker = persona.short_name.lower()
     print(f"Talking to {persona.name} at {stage.label}. /stage S to move in time, /sources, /quit.")
+    earlier = len(graph.history(thread)) // 2 if args.thread else 0
+    if earlier:
+        print(f"[thread {args.thread}: resuming after {earlier} earlier exchange(s)]")
     while True:
         try:
             line = input("you> ").strip()
@@ -81,7 +94,7 @@ def cmd_converse(args: argparse.Namespace) -> int:
     for name, stage in speakers:  # fail on bad input before loading any model
         p = Persona.load(name, settings.corpus)
         p.stage(stage, default=p.default_stage())
-    generator = openai_generator(args.openai_url, args.openai_model)
+    generator = generator_from_args(args)
     conv = Conversation.from_personas(speakers, settings=settings, generator=generator)
     turns = conv.run(
         args.topic,
@@ -101,7 +114,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser("chat", help="talk with a persona; /stage S moves in time, /sources, /quit")
     p.add_argument("persona")
     p.add_argument("--stage")
-    p.add_argument("--thread", help="conversation id (default: a new one)")
+    p.add_argument(
+        "--thread", help="name of a conversation kept under the home; the same name resumes it (default: a new one)"
+    )
     p.add_argument("--adapter", help="LoRA adapter folder or 'none' (default: the persona's, if trained)")
     add_openai_flags(p)
     add_common(p, model=True)

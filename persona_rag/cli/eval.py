@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from persona_rag.cli.common import add_common, settings_from
+from persona_rag.cli.common import add_common, add_openai_flags, generator_from_args, settings_from
 from persona_rag.errors import UsageError
 
 
@@ -34,23 +35,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown variant(s) {bad}; valid: all, or a comma list of {', '.join(VARIANTS)}")
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if args.probes < 0:
+        raise UsageError("--probes must be 0 (no time probes) or more")
+    jg = generator_from_args(args, "judge")
     check_adapters(settings, persona, variants)  # fail before loading anything
     out_dir = paths.eval_dir(settings, persona.universe.id, persona.id)
     out_dir.mkdir(parents=True, exist_ok=True)
     memory = open_memory(settings, persona.universe)
     answer, fingerprints = variant_answerer(settings, persona, variants, memory)
     judge = None
-    if args.judge_url:
-        from persona_rag.backends.openai_compat import OpenAICompatGenerator
-
-        if not args.judge_model:
-            raise UsageError("--judge-url needs --judge-model")
-        jg = OpenAICompatGenerator(args.judge_url, args.judge_model)
+    if jg is not None:
 
         def judge(prompt: str) -> str:
-            return jg.generate([{"role": "user", "content": prompt}], max_new_tokens=4)
+            return str(jg.generate([{"role": "user", "content": prompt}], max_new_tokens=4))
     else:
-        print("[judge skipped: no --judge-url given]")
+        # A note, not output: stdout stays pure JSON with --json.
+        print("[judge skipped: no --judge-url given]", file=sys.stderr)
     config = EvalConfig(persona=persona.id, variants=variants, limit=args.limit, probes=args.probes)
     report = evaluate(
         persona.universe,
@@ -82,9 +82,8 @@ def register(sub: Any) -> None:
     p.add_argument("persona")
     p.add_argument("--variants", default="all", help="'all' or a comma list of prompt,rag,rag-stage,sft,sft-dpo")
     p.add_argument("--limit", type=int, default=40, help="held-out questions per variant (default 40)")
-    p.add_argument("--probes", type=int, default=20, help="time-consistency probes per variant (default 20)")
-    p.add_argument("--judge-url", help="OpenAI-compatible endpoint for the optional LLM judge")
-    p.add_argument("--judge-model", help="model name at that endpoint")
+    p.add_argument("--probes", type=int, default=20, help="time-consistency probes per variant (default 20; 0: none)")
+    add_openai_flags(p, "judge", "OpenAI-compatible endpoint for the optional LLM judge")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     add_common(p, model=True)
     p.set_defaults(func=cmd_eval)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from persona_rag.cli.common import add_common, open_memory_for
-from persona_rag.corpus import OPEN
+from persona_rag.corpus import OPEN, WORLD
+from persona_rag.errors import UsageError
+
+EXPORT_FORMAT = "persona-rag.memory-updates/1"
 
 
 def _stage(uni: Any, value: str | None) -> Any:
@@ -61,6 +65,109 @@ def _list(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
     return rows, "\n".join(f"[{r['known_from']:>2}] {r['id']:<36} {r['text']}" for r in rows) or "(nothing)"
 
 
+def _export(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    rows = []
+    for p, extra in memory.updates():
+        rows.append(
+            {
+                "format": EXPORT_FORMAT,
+                "universe": p.universe,
+                "id": p.id,
+                "persona": p.persona,
+                "text": p.text,
+                "stage": p.stage,
+                "known_from": p.known_from,
+                "valid_to": None if p.valid_to >= OPEN else p.valid_to,
+                "kind": p.kind,
+                "participants": list(p.participants),
+                "entities": list(p.entities),
+                "source": p.source,
+                "witnessed": p.witnessed,
+                "root": p.root or p.id,
+                "version": p.version,
+                **{k: extra[k] for k in ("origin", "superseded_by", "closed_by_update", "hash") if k in extra},
+            }
+        )
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    out = Path(args.file).expanduser()
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)  # a complete file or none
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+    facts = len({r["root"] for r in rows})
+    return {
+        "file": str(out),
+        "records": len(rows),
+        "facts": facts,
+    }, f"wrote {len(rows)} records of {facts} facts to {out}"
+
+
+def _read_export(path: str, uni: Any) -> list[tuple[Any, dict[str, Any]]]:
+    from persona_rag.corpus import Passage
+
+    src = Path(path).expanduser()
+    try:
+        lines = src.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {src}: {getattr(exc, 'strerror', None) or exc}") from None
+    last = len(uni.timeline.stages) - 1
+    records = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{src}:{n}"
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise UsageError(f"{where}: not a JSON line; give a file written by `persona-rag memory export`") from None
+        if not isinstance(row, dict) or row.get("format") != EXPORT_FORMAT:
+            raise UsageError(f"{where}: not a record of `persona-rag memory export` ({EXPORT_FORMAT})")
+        if row.get("universe") != uni.id:
+            raise UsageError(f"{where}: a record of universe {row.get('universe')!r}, not {uni.id!r}; use --universe")
+        try:
+            persona = row["persona"] if row["persona"] == WORLD else uni.persona(row["persona"]).id
+            stages = [int(row["stage"]), int(row["known_from"])]
+            valid_to = OPEN if row.get("valid_to") is None else int(row["valid_to"])
+            if not all(0 <= s <= last for s in stages) or not 0 <= valid_to <= OPEN:
+                raise ValueError("stage out of range")
+            if not isinstance(row["text"], str) or not row["text"].strip() or not isinstance(row["id"], str):
+                raise ValueError("id and text must be text")
+            p = Passage(
+                row["id"],
+                uni.id,
+                persona,
+                row["text"],
+                stages[0],
+                stages[1],
+                valid_to,
+                str(row.get("kind") or "fact"),
+                tuple(str(x) for x in row.get("participants") or ()),
+                tuple(str(x) for x in row.get("entities") or ()),
+                str(row.get("source") or "update"),
+                bool(row.get("witnessed")),
+                str(row.get("root") or row["id"]),
+                int(row.get("version") or 1),
+            )
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"{where}: bad record ({type(exc).__name__}: {exc})") from None
+        extra = {k: row[k] for k in ("origin", "superseded_by", "closed_by_update", "hash") if row.get(k) is not None}
+        records.append((p, extra))
+    return records
+
+
+def _import(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    records = _read_export(args.file, uni)
+    n = memory.restore(records)
+    return {
+        "file": args.file,
+        "records": n,
+    }, f"imported {n} records from {args.file} (same ids: importing again changes nothing)"
+
+
 ACTIONS: dict[str, Callable[[Any, Any, argparse.Namespace], tuple[Any, str]]] = {
     "add": _add,
     "correct": _correct,
@@ -68,6 +175,8 @@ ACTIONS: dict[str, Callable[[Any, Any, argparse.Namespace], tuple[Any, str]]] = 
     "history": _history,
     "search": _search,
     "list": _list,
+    "export": _export,
+    "import": _import,
 }
 
 
@@ -104,6 +213,12 @@ def register(sub: Any) -> None:
     m = msub.add_parser("list", help="every record of a persona (at a stage, if given)")
     m.add_argument("persona")
     m.add_argument("--stage")
+    m = msub.add_parser(
+        "export", help="write every run-time addition, correction and retirement (with history) to JSONL"
+    )
+    m.add_argument("file", help="the JSONL file to write")
+    m = msub.add_parser("import", help="replay a `memory export` file (same ids; importing twice changes nothing)")
+    m.add_argument("file", help="a JSONL file written by `persona-rag memory export`")
     for m in msub.choices.values():
         m.add_argument("--json", action="store_true", help="machine-readable output")
         add_common(m, memory=True)

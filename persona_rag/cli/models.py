@@ -6,13 +6,15 @@ import argparse
 from typing import Any
 
 from persona_rag.cli.common import add_common, print_json, settings_from
-from persona_rag.errors import PersonaRagError
+from persona_rag.errors import PersonaRagError, UsageError
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from persona_rag.models import install_default_models, resolve_chat_model, resolve_embed_model
 
     if args.action == "install":
+        if args.json:
+            raise UsageError("`models install` prints no JSON; run `persona-rag models list --json` after it")
         return install_default_models()
     settings = settings_from(args)
     rows: list[dict[str, Any]] = []

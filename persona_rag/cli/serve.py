@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from persona_rag.cli.common import add_common, add_openai_flags, openai_generator, settings_from
+from persona_rag.cli.common import add_common, add_openai_flags, generator_from_args, settings_from
 from persona_rag.errors import UsageError
 
 
@@ -28,7 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"the server needs FastAPI and uvicorn ({exc.name} is missing): pip install 'persona-rag[serve]'"
         ) from None
     settings = settings_from(args)
-    generator = openai_generator(args.openai_url, args.openai_model)
+    generator = generator_from_args(args)
     app = create_app(settings, generator=generator, api_key=api_key, read_only=args.read_only)
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     service = app.state.service

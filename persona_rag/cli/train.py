@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
-from persona_rag.cli.common import add_common, settings_from
+from persona_rag.cli.common import add_common, add_openai_flags, settings_from
+from persona_rag.errors import UsageError
+
+
+def _use_api_key(args: argparse.Namespace) -> None:
+    """The annotator's endpoint is built deep in the data pipeline; it reads OPENAI_API_KEY (this process only)."""
+    if getattr(args, "openai_api_key", None):
+        os.environ["OPENAI_API_KEY"] = args.openai_api_key
+
+
+def _check_annotator_flags(annotator: str, args: argparse.Namespace) -> None:
+    if annotator == "openai" and not (args.openai_url and args.openai_model):
+        raise UsageError("--annotator openai needs --openai-url and --openai-model (the endpoint that annotates)")
+    if annotator != "openai" and (args.openai_url or args.openai_model or args.openai_api_key):
+        raise UsageError(f"--openai-url/--openai-model/--openai-api-key are for --annotator openai (not {annotator})")
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -17,6 +34,9 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     uni = load_universe(settings.corpus)
+    if args.action == "build":
+        _check_annotator_flags(args.annotator, args)
+        _use_api_key(args)
     if args.action == "stats":
         stats = data_stats(uni)
         if args.json:
@@ -49,16 +69,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     uni = load_universe(settings.corpus)
     persona_id = uni.persona(args.persona).id
     overrides = {f.name: getattr(args, f"opt_{f.name}", None) for f in fields(TrainConfig)}
-    config = load_recipe(args.recipe, {k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    config = load_recipe(args.recipe, given)
+    _check_annotator_flags(config.annotator, args)
+    _use_api_key(args)
     folder = paths.data_dir(settings, uni.id, persona_id)
-    if not (folder / "manifest.json").is_file() or (args.rebuild_data and args.step in ("sft", "all")):
+    stale = _stale_data_options(folder, config, given)
+    if stale and not args.rebuild_data:
+        if args.step == "dpo":
+            raise UsageError(
+                f"the datasets were built with other data options ({stale}); DPO must use the SFT adapter's data: "
+                "run --step all (or --rebuild-data --step sft) to rebuild them and retrain"
+            )
+        print(f"data options changed ({stale}): rebuilding the datasets", flush=True)
+    if not (folder / "manifest.json").is_file() or ((args.rebuild_data or stale) and args.step in ("sft", "all")):
         print(f"building {persona_id}'s datasets ({config.annotator} annotator) ...", flush=True)
-        build_data(settings, uni, persona_id, config.annotator, config_overrides=config.data_overrides())
+        build_data(
+            settings,
+            uni,
+            persona_id,
+            config.annotator,
+            args.openai_url,
+            args.openai_model,
+            config_overrides=config.data_overrides(),
+        )
     results: dict[str, Any] = {}
     if args.step in ("sft", "all"):
         print(f"SFT for {persona_id} with the {args.recipe} recipe ...", flush=True)
         results["sft"] = run_sft(settings, uni.id, persona_id, config, args.recipe)
         print(json.dumps({"sft": results["sft"]}), flush=True)
+        if args.step == "sft":
+            _drop_stale_dpo(paths.adapter_root(settings, uni.id, persona_id))
     if args.step in ("dpo", "all"):
         print(f"DPO for {persona_id} from the SFT adapter ...", flush=True)
         results["dpo"] = run_dpo(settings, uni.id, persona_id, config, args.recipe)
@@ -67,6 +108,28 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"adapters in {paths.adapter_root(settings, uni.id, persona_id)}; `persona-rag ask {persona_id} ...` now uses them"
     )
     return 0
+
+
+def _stale_data_options(folder: Path, config: Any, given: dict[str, Any]) -> str:
+    """The data-shaping options given on the command line that differ from those the datasets were built with."""
+    try:
+        built = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("config") or {}
+    except (OSError, ValueError):
+        return ""
+    wanted = config.data_overrides()
+    diff = [
+        f"{k}: {built.get(k)} -> {wanted[k]}" for k in wanted if k in given and k in built and built[k] != wanted[k]
+    ]
+    return ", ".join(diff)
+
+
+def _drop_stale_dpo(root: Path) -> None:
+    """A DPO adapter is trained on top of one SFT adapter; a new SFT makes it stale (it would stack wrongly)."""
+    dpo = root / "dpo"
+    if dpo.exists():
+        shutil.rmtree(dpo)
+        shutil.rmtree(root / "dpo.checkpoints", ignore_errors=True)
+        print(f"removed the DPO adapter trained on the previous SFT adapter ({dpo}); run --step dpo to retrain it")
 
 
 def _recipe_flags(p: argparse.ArgumentParser) -> None:
@@ -113,8 +176,7 @@ def register(sub: Any) -> None:
         choices=["curated", "local", "openai"],
         help="curated: the shipped dialogues; local: the local model; openai: an OpenAI-compatible endpoint",
     )
-    d.add_argument("--openai-url")
-    d.add_argument("--openai-model")
+    add_openai_flags(d, what="with --annotator openai: the OpenAI-compatible endpoint that annotates", timeout=False)
     d.add_argument("--json", action="store_true")
     add_common(d, model=True)
     p.set_defaults(func=cmd_data)
@@ -124,6 +186,7 @@ def register(sub: Any) -> None:
     p.add_argument("--recipe", default="quick", help=f"shipped: {', '.join(recipe_names())}, or a YAML path")
     p.add_argument("--step", default="all", choices=["sft", "dpo", "all"])
     p.add_argument("--rebuild-data", action="store_true", help="rebuild the datasets even if they exist")
+    add_openai_flags(p, what="with --annotator openai: the OpenAI-compatible endpoint that annotates", timeout=False)
     _recipe_flags(p)
     add_common(p, model=True)
     p.set_defaults(func=cmd_train)

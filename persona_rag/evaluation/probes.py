@@ -69,6 +69,8 @@ def time_probes(universe: Universe, persona: str, limit: int = 40) -> list[Probe
                 )
     for t, items in by_type.items():  # one probe per question and stage
         by_type[t] = list({(p.question, p.stage): p for p in reversed(items)}.values())[::-1]
+    if limit <= 0:
+        return []
     per_type = max(1, limit // len(TIME_TYPES))
     out: list[Probe] = []
     for t in TIME_TYPES:
