@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from persona_rag.corpus import Universe
 
-TIME_TYPES = ("future", "past-absence", "past-presence", "past-only")
+TIME_TYPES = ("future", "past-absence", "past-hearsay", "past-presence", "past-only")
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,9 @@ def time_probes(universe: Universe, persona: str, limit: int = 40) -> list[Probe
         elif learned and not public:
             at = max(s, keys[learned].ordinal)
             name = (new or names)[0]
-            q = HEARD_QUESTIONS[len(by_type["past-only"]) % len(HEARD_QUESTIONS)].format(n=name)
-            by_type["past-only"].append(Probe("past-only", q, at, ev["text"]))
+            # Not there, heard of it by then: past-hearsay (issue 12).
+            q = HEARD_QUESTIONS[len(by_type["past-hearsay"]) % len(HEARD_QUESTIONS)].format(n=name)
+            by_type["past-hearsay"].append(Probe("past-hearsay", q, at, ev["text"]))
         if persona not in ev["participants"] and not public:
             # It has happened, but the persona was not there and does not know these names yet.
             at = s + 1 if s + 1 < len(keys) else s
