@@ -382,16 +382,21 @@ def test_a_slow_answer_does_not_block_memory_reads(server_settings: Settings, me
 
     with LiveServer(make_app(server_settings, memory, slow)) as srv:
         body = {"persona": "harry", "question": LOCKHART, "stage": "year 1"}
-        asking = threading.Thread(target=lambda: httpx.post(f"{srv.url}/v1/ask", json=body, timeout=30))
-        asking.start()
+        # More waiting answers than a default thread pool has threads on a small machine.
+        askers = [
+            threading.Thread(target=lambda: httpx.post(f"{srv.url}/v1/ask", json=body, timeout=30)) for _ in range(8)
+        ]
+        for t in askers:
+            t.start()
         deadline = time.monotonic() + 10
-        while httpx.get(f"{srv.url}/health").json()["queued"] < 1 and time.monotonic() < deadline:
+        while httpx.get(f"{srv.url}/health").json()["queued"] < 8 and time.monotonic() < deadline:
             time.sleep(0.02)
         t0 = time.monotonic()
         r = httpx.get(f"{srv.url}/v1/memory/harry/search", params={"query": "owl", "stage": "year 1"}, timeout=10)
         waited = time.monotonic() - t0
         release.set()
-        asking.join(20)
+        for t in askers:
+            t.join(20)
     assert r.status_code == 200 and r.json() and waited < 2
 
 

@@ -156,6 +156,17 @@ async def from_thread(produce: Callable[[], Iterator[Any]]) -> AsyncIterator[Any
         yield value
 
 
+async def in_own_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run work that waits for the model in a thread of its own, not in the pool that serves memory reads."""
+
+    def produce() -> Iterator[Any]:
+        yield fn(*args, **kw)
+
+    async for value in from_thread(produce):
+        return value
+    raise RuntimeError("the answer thread returned nothing")
+
+
 def _error_event(exc: Exception) -> str:
     _, body = error_json(exc)
     return sse(body, "error")
@@ -301,7 +312,7 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
             return sse(body)
 
         if not req.stream:
-            result = await asyncio.to_thread(service.ask, persona, question, stage, history=history)
+            result = await in_own_thread(service.ask, persona, question, stage, history=history)
             answer = result.get("answer") or ""
             p_tok, c_tok = service.generator.count_tokens(question), service.generator.count_tokens(answer)
             return {
@@ -355,7 +366,7 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
         stage = service.stage(persona, req.stage)
         question = service.check_question(req.question)
         if not req.stream:
-            return await asyncio.to_thread(service.ask, persona, question, stage, thread_id=req.thread_id)
+            return await in_own_thread(service.ask, persona, question, stage, thread_id=req.thread_id)
 
         async def stream() -> AsyncIterator[str]:
             try:
@@ -376,9 +387,7 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
     @app.post("/v1/converse", tags=["personas"])
     async def converse(req: ConverseRequest) -> list[dict[str, Any]]:
         """Two personas, each at its own stage, talk about a topic (``persona-rag converse --json``)."""
-        return await asyncio.to_thread(
-            service.converse, [(req.a, req.stage_a), (req.b, req.stage_b)], req.topic, req.turns
-        )
+        return await in_own_thread(service.converse, [(req.a, req.stage_a), (req.b, req.stage_b)], req.topic, req.turns)
 
     # -------------------------------------------------------------- memory (same JSON as `persona-rag memory --json`)
 
