@@ -7,13 +7,16 @@ its imports (about 3 s), not a model load.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import uuid
 from pathlib import Path
 
+import pytest
 from persona_rag.memory.embeddings import HashEmbedding
 from persona_rag.memory.store import TemporalMemory, make_client
 
@@ -110,3 +113,102 @@ def test_four_processes_correct_the_same_fact_on_the_embedded_store(tmp_path: Pa
 
 def test_four_processes_correct_the_same_fact_on_a_chroma_server(chroma_server: str) -> None:
     _concurrent_corrections("server", chroma_server)
+
+
+def _run_until_killed(code: str, *args: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, timeout=170
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+
+
+def test_first_ingest_killed_midway_is_completed_by_the_next_run(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    # kill -9 right after the first batch of passages reached the store
+    _run_until_killed(
+        """
+        import os, signal, sys
+        from pathlib import Path
+        from persona_rag.corpus import load_universe
+        from persona_rag.memory.embeddings import HashEmbedding
+        from persona_rag.memory.store import TemporalMemory, make_client
+        path = Path(sys.argv[1])
+        mem = TemporalMemory(load_universe("sherlock_holmes"), make_client("persistent", path), HashEmbedding(),
+                             collection="c_ingest", lock_path=path / ".write.lock")
+        upsert = mem.collection.upsert
+        def upsert_then_die(**kw):
+            upsert(**{k: v[:5] for k, v in kw.items()})
+            os.kill(os.getpid(), signal.SIGKILL)
+        mem.collection.upsert = upsert_then_die
+        mem.ingest(progress=False)
+        """,
+        str(path),
+    )
+    uni = load_universe("sherlock_holmes")
+    mem = TemporalMemory(
+        uni, make_client("persistent", path), HashEmbedding(), collection="c_ingest", lock_path=path / ".write.lock"
+    )
+    assert 0 < mem.count() < len(uni.passages())  # the partial store the killed run left
+    assert not mem.ingest_complete()
+    report = mem.ensure_ingested()  # what every command does on open
+    assert report is not None and report.added == len(uni.passages()) - 5
+    assert mem.count() == len(uni.passages()) and mem.ingest_complete()
+    assert mem.ensure_ingested() is None
+
+
+SAVE = """
+import os, signal, sys
+from pathlib import Path
+
+import pytest
+from persona_rag.finetune import train
+
+class Model:
+    def save_pretrained(self, folder):
+        Path(folder).mkdir(parents=True)
+        (Path(folder) / "adapter_config.json").write_text('{"new": true}')
+        if sys.argv[2] == "during-write":
+            os.kill(os.getpid(), signal.SIGKILL)
+        (Path(folder) / "adapter_model.safetensors").write_text("new weights")
+
+if sys.argv[2] == "between-renames":
+    replace = Path.replace
+    def replace_then_die(self, target):
+        out = replace(self, target)
+        if Path(target).name.endswith(".old"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return out
+    Path.replace = replace_then_die
+card = {"persona": "harry", "universe": "hp", "step": "sft", "base_model": "m", "recipe": "tiny",
+        "train_items": 1, "data_sha256": "0" * 64, "metrics": {"loss": 1.0}}
+train.save_adapter(Model(), Path(sys.argv[1]), card)
+"""
+
+
+@pytest.mark.parametrize("when", ["during-write", "between-renames"])
+def test_adapter_save_killed_leaves_the_old_adapter(tmp_path: Path, when: str) -> None:
+    from persona_rag.finetune.train import save_adapter
+
+    from persona_rag.paths import find_adapter
+    from persona_rag.settings import load_settings
+
+    settings = load_settings(home=str(tmp_path))
+    target = settings.adapters_dir / "hp" / "harry" / "sft"
+    target.mkdir(parents=True)
+    (target / "adapter_config.json").write_text('{"old": true}')
+    (target / "adapter_model.safetensors").write_text("old weights")
+    _run_until_killed(SAVE, str(target), when)
+    found = find_adapter(settings, "hp", "harry")
+    assert found is not None
+    assert json.loads((found / "adapter_config.json").read_text()) == {"old": True}
+    assert (found / "adapter_model.safetensors").read_text() == "old weights"  # whole, never a mix
+
+    class Model:
+        def save_pretrained(self, folder: str) -> None:
+            Path(folder).mkdir(parents=True)
+            (Path(folder) / "adapter_config.json").write_text('{"new": true}')
+
+    card = {"persona": "harry", "universe": "hp", "step": "sft", "base_model": "m", "recipe": "tiny"}
+    save_adapter(Model(), target, {**card, "train_items": 1, "data_sha256": "0" * 64, "metrics": {}})
+    assert json.loads((target / "adapter_config.json").read_text()) == {"new": True}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["sft"]  # nothing left behind
