@@ -42,7 +42,17 @@ from persona_rag.corpus import Dialogue, Universe, is_heldout
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 
-REJECTED_KINDS = ("other_persona", "other_stage", "base_model", "assistant", "leaks_later", "ignores_memory")
+# claims_presence: "Yes, I was there" to a "were you there ...?" about an event the persona missed (synthetic
+# questions only; drawn from the mix it falls back to an assistant answer).
+REJECTED_KINDS = (
+    "other_persona",
+    "other_stage",
+    "base_model",
+    "assistant",
+    "leaks_later",
+    "ignores_memory",
+    "claims_presence",
+)
 
 ASSISTANT_TEMPLATES = (
     "As an AI language model, I don't have personal experiences, but I can tell you that {topic} is an interesting subject.",
@@ -247,6 +257,8 @@ def build_datasets(
                 "rejected_kind": kind,
             }
         )
+    from persona_rag.graphs.verdict import asks_presence
+
     synthetic = synthetic_items(persona, config.synthetic_per_kind, rng)
     for item in synthetic:
         prompt, facts = inference_prompt(item["question"], item["stage"])
@@ -258,6 +270,8 @@ def build_datasets(
         else:
             chosen = item["response"]
             rejected, rkind = item["leak"], "leaks_later"
+            if item["kind"] == "past-absence" and asks_presence(item["question"]):
+                rejected, rkind = f"Yes, I was there. {item['leak']}", "claims_presence"
         meta = {"id": item["id"], "stage": item["stage"].key, "mode": item["kind"], "question": item["question"]}
         completion = [{"role": "assistant", "content": chosen}]
         files["sft_train"].append({**meta, "prompt": prompt, "completion": completion, "analysis": ""})

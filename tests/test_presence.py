@@ -223,3 +223,16 @@ def test_eval_picks_presence_probes_only_for_their_universe(hp: Universe) -> Non
     assert len(picked) == 6 and all(p.persona == "hermione" for p, _ in picked)
     assert all(key in hp.timeline.by_key for _, key in picked)
     assert presence_for_eval(load_universe("sherlock_holmes"), "holmes", 6) == []
+
+
+def test_dpo_rejects_claiming_to_have_been_there(hp: Universe, hp_memory: TemporalMemory, tmp_path: Path) -> None:
+    from persona_rag.finetune.data import DataConfig, build_datasets
+
+    base = ScriptedGenerator(["Sure."])
+    manifest = build_datasets(DataConfig(persona="ron"), hp, hp_memory, tmp_path, base_generator=base)
+    assert manifest["rejected_kinds"].get("claims_presence")
+    rows = [json.loads(line) for line in (tmp_path / "dpo_train.jsonl").read_text(encoding="utf-8").splitlines()]
+    pairs = [r for r in rows if r["rejected_kind"] == "claims_presence"]
+    assert all(asks_presence(r["question"]) for r in pairs)
+    assert all(claims_presence(r["rejected"][0]["content"]) for r in pairs)
+    assert not any(claims_presence(r["chosen"][0]["content"]) for r in pairs)
