@@ -26,16 +26,16 @@ def main() -> None:
     from persona_rag.memory.store import open_memory
 
     from persona_rag.corpus import load_universe
-    from persona_rag.evaluation.presence import PRESENCE_TYPES, PRESENCE_UNIVERSE, presence_probes, presence_report
+    from persona_rag.evaluation.presence import PRESENCE_TYPES, presence_probes, presence_report
     from persona_rag.settings import load_settings
 
     settings = load_settings()
-    universe = load_universe(PRESENCE_UNIVERSE)
+    universe = load_universe("harry_potter")
     t0 = time.perf_counter()
     memory = open_memory(settings, universe, ingest=False)
     memory.ingest(progress=False)  # incremental: only passages changed since the last run are embedded
     t_open = time.perf_counter() - t0
-    probes = presence_probes()
+    probes = presence_probes(universe)
     outputs = []
     t0 = time.perf_counter()
     for p in probes:
