@@ -62,7 +62,8 @@ _ADMITS = re.compile(
     r"outside my knowledge|not come (?:my way|before me|to my attention)|not reached me|never come my way|"
     r"you have me there|not something i|do not deal in rumours|nobody(?:'s| has) told|no one(?:'s| has) told|"
     r"nobody told|not in any book|not that i know|i wouldn't know|i've no idea|unfamiliar|doesn't ring a bell|"
-    r"i can't remember|i don't remember|i do not remember)",
+    r"i can't remember|i don't remember|i do not remember|cannot answer|can't answer|isn't in any book|"
+    r"decline to guess|won't guess|shall not guess|not going to (?:make|guess))",
     re.IGNORECASE,
 )
 _ASSISTANT = re.compile(

@@ -1,0 +1,76 @@
+"""Precision and recall of the review's claim check on the hand-labelled answers in tests/data.
+
+    python benchmarks/claims_bench.py            # the check as shipped
+    python benchmarks/claims_bench.py --sweep    # and a sweep of its two thresholds (how they were calibrated)
+
+Each row of tests/data/labelled_answers.jsonl is an answer (real base-model answers and hand-written ones
+in the model's failure modes), the facts it was given, the time verdict, and a label read against the
+corpus: grounded or hallucinated. "Positive" means the check flags the answer (it would be rejected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "labelled_answers.jsonl"
+
+
+def score(rows: list[dict], index_for, stage_of) -> tuple[float, float, int, int, int, int]:  # type: ignore[type-arg,no-untyped-def]
+    from persona_rag.graphs.review import unsupported_claims
+
+    tp = fp = fn = tn = 0
+    for r in rows:
+        flagged = bool(
+            unsupported_claims(
+                r["answer"], r["question"], r["verdict"], stage_of(r), index_for(r["persona"]), r["facts"]
+            )
+        )
+        bad = r["label"] == "hallucinated"
+        tp += flagged and bad
+        fp += flagged and not bad
+        fn += bad and not flagged
+        tn += not flagged and not bad
+    return tp / max(1, tp + fp), tp / max(1, tp + fn), tp, fp, fn, tn
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sweep", action="store_true")
+    args = ap.parse_args()
+    import uuid
+
+    from persona_rag.graphs import review
+    from persona_rag.memory.embeddings import HashEmbedding
+    from persona_rag.memory.store import TemporalMemory, make_client
+
+    from persona_rag.corpus import load_universe
+
+    rows = [json.loads(x) for x in DATA.read_text(encoding="utf-8").splitlines() if x.strip()]
+    uni = load_universe("harry_potter")
+    # Entity tables do not depend on embeddings: the fake embedder keeps this fast and offline.
+    mem = TemporalMemory(uni, make_client("memory"), HashEmbedding(), collection=f"b_{uuid.uuid4().hex[:8]}")
+    mem.ingest(progress=False)
+
+    def stage_of(r: dict) -> int:  # type: ignore[type-arg]
+        return uni.stage(r["stage"]).ordinal
+
+    labels = {k: sum(r["label"] == k for r in rows) for k in ("grounded", "hallucinated")}
+    print(f"{len(rows)} labelled answers: {labels}")
+    p, rc, tp, fp, fn, tn = score(rows, mem.entity_index, stage_of)
+    print(
+        f"shipped (SUPPORT_MIN={review.SUPPORT_MIN}, EXTRA_DETAIL_MAX={review.EXTRA_DETAIL_MAX}): "
+        f"precision {p:.2f}  recall {rc:.2f}  (tp {tp}, fp {fp}, fn {fn}, tn {tn})"
+    )
+    if args.sweep:
+        for support in (0.2, 0.25, 0.3, 0.34, 0.4, 0.5):
+            for extra in (1, 2, 3, 4):
+                review.SUPPORT_MIN, review.EXTRA_DETAIL_MAX = support, extra
+                p, rc, *_ = score(rows, mem.entity_index, stage_of)
+                print(f"  SUPPORT_MIN {support:.2f} EXTRA_DETAIL_MAX {extra}: precision {p:.2f} recall {rc:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,276 @@
+"""Who wrote each answer (answered_by), fallbacks worth reading, the claim check, and training data
+that teaches the model what the templates do (issue 10). Scripted generator and fake embedder: fast."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from persona_rag.graphs.persona_graph import PersonaGraph
+from persona_rag.graphs.review import first_person, in_own_words, unsupported_claims
+from persona_rag.graphs.state import ANSWERED_BY
+from persona_rag.memory.store import TemporalMemory
+
+from persona_rag import prompts
+from persona_rag.backends import ScriptedGenerator
+from persona_rag.corpus import Universe, load_universe
+from persona_rag.persona import Persona
+from persona_rag.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+
+GOOD = "Ron Weasley is my best friend; we met on the Hogwarts Express and shared sweets on the train."
+ASSISTANT = "As an AI language model, I cannot have friends."
+
+
+def graph(settings: Settings, memory: TemporalMemory, replies: Any, persona: str = "harry") -> PersonaGraph:
+    gen = ScriptedGenerator(replies)
+    return PersonaGraph.from_persona(persona, settings=settings, generator=gen, memory=memory)
+
+
+# --- answered_by ------------------------------------------------------------------------------
+
+
+def test_each_answer_says_who_wrote_it(settings: Settings, hp_memory: TemporalMemory) -> None:
+    ask = {"question": "Who is Ron Weasley?", "stage": "year 1"}
+    first = graph(settings, hp_memory, [GOOD]).invoke(ask)
+    assert first["answered_by"] == "model" and first["answer"] == GOOD
+    retry = graph(settings, hp_memory, [ASSISTANT, GOOD]).invoke(ask)
+    assert retry["answered_by"] == "model-retry" and retry["answer"] == GOOD
+    # Both attempts fail: the persona's best memory in its own words, never the model's words.
+    mem = graph(settings, hp_memory, ["Ron is a dragon keeper in Romania, Zorblax said."]).invoke(ask)
+    assert mem["answered_by"] == "memory"
+    assert "Zorblax" not in mem["answer"]
+    assert mem["notices"] and "replaced after review" in mem["notices"][-1]
+    # About its future: an in-character refusal.
+    fut = graph(settings, hp_memory, ["Dolores Umbridge is the toad-faced Ministry woman."]).invoke(
+        {"question": "Who is Dolores Umbridge?", "stage": "year 2"}
+    )
+    assert fut["verdict"] == "future" and fut["answered_by"] == "refusal"
+    assert "Ministry" not in fut["answer"]
+    for out in (first, retry, mem, fut):
+        assert out["answered_by"] in ANSWERED_BY
+        assert PersonaGraph.public_result(out)["answered_by"] == out["answered_by"]
+
+
+def test_streams_carry_answered_by_and_reviewed_only_streams_never_withdraw(
+    settings: Settings, hp_memory: TemporalMemory
+) -> None:
+    ask = {"question": "Who is Ron Weasley?", "stage": "year 1"}
+    events = list(graph(settings, hp_memory, [ASSISTANT, GOOD]).stream_events(ask))
+    kinds = [k for k, _ in events]
+    assert "reset" in kinds  # the native stream shows the rejected draft, then withdraws it
+    assert ("answered_by", "model-retry") in events and kinds[-1] == "result"
+    assert events[-1][1]["answered_by"] == "model-retry"
+    # A stream that cannot withdraw text sends only what passed review.
+    events = list(graph(settings, hp_memory, [ASSISTANT, GOOD]).stream_events(ask, reviewed_only=True))
+    assert "reset" not in [k for k, _ in events]
+    text = "".join(v for k, v in events if k == "token")
+    assert text == GOOD and "AI" not in text
+    assert [v for k, v in events if k == "answered_by"] == ["model-retry"]
+    events = list(graph(settings, hp_memory, [ASSISTANT]).stream_events(ask, reviewed_only=True))
+    text = "".join(v for k, v in events if k == "token")
+    assert text == events[-1][1]["answer"] and events[-1][1]["answered_by"] in ("memory", "refusal")
+
+
+def test_conversation_turns_say_who_wrote_them(settings: Settings, hp_memory: TemporalMemory) -> None:
+    from persona_rag.graphs.conversation import Conversation
+
+    conv = Conversation.from_personas(
+        [("harry", "year 1"), ("hermione", "year 1")],
+        settings=settings,
+        generator=ScriptedGenerator(["I like Quidditch and the Gryffindor common room."]),
+        memory=hp_memory,
+    )
+    turns = conv.run("Hogwarts", turns=2)
+    assert [t["answered_by"] in ANSWERED_BY for t in turns] == [True, True]
+
+
+def test_ask_json_and_footer_show_answered_by(
+    chat_server,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from persona_rag.cli import main
+
+    monkeypatch.setenv("PERSONA_RAG_EMBED_MODEL", "hash")
+    args = ["ask", "harry", "Who is Gilderoy Lockhart?", "--stage", "year 2"]
+    flags = ["--openai-url", chat_server.url, "--openai-model", "m"]
+    assert main([*args, "--json", *flags]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["answered_by"] in ANSWERED_BY
+    if result["answered_by"] in ("model", "model-retry"):
+        assert result["answer"] == "Harry Potter says hello."
+    assert main([*args, *flags]) == 0
+    assert f"answered by: {result['answered_by']}" in capsys.readouterr().err
+
+
+# --- fallbacks worth reading ------------------------------------------------------------------
+
+
+def test_memory_fallback_speaks_in_the_first_person() -> None:
+    harry = Persona.load("harry")
+    said = in_own_words("For almost ten years Harry lived with the Dursleys, and Harry hated it.", harry)
+    assert said == "For almost ten years I lived with the Dursleys, and I hated it."
+    assert in_own_words("Harry's wand is holly with a phoenix feather core.", harry).startswith("My wand is holly")
+    told = in_own_words("Hagrid told Harry that he is a wizard and that his parents were murdered.", harry)
+    assert told == "Hagrid told me that I am a wizard and that my parents were murdered."
+    assert first_person("I keep my revolver in the drawer.", ["John Watson", "Watson"], "he") == (
+        "I keep my revolver in the drawer."
+    )
+    # Over every passage of three personas: no narration of the persona by name at the start of a sentence,
+    # no doubled pronoun, no "What I remember is this".
+    hp = harry.universe
+    for pid in ("harry", "hermione", "ron"):
+        persona = Persona(hp, hp.persona(pid))
+        for p in hp.passages():
+            if p.persona != pid:
+                continue
+            said = in_own_words(p.text, persona)
+            assert not re.search(rf"(^|[.!?]\s+){persona.short_name} (is|has|was|knows|thinks)\b", said), said
+            assert not re.search(r"\b(I|me|my) \1\b", said, re.IGNORECASE), said
+            assert "What I remember" not in said
+
+
+def test_refusals_vary_by_persona_and_verdict_with_a_default(hp: Universe) -> None:
+    harry, hermione = hp.profiles["harry"], hp.profiles["hermione"]
+    q = "Who is Dolores Umbridge?"
+    assert prompts.refusal(harry, "future", q) in harry["refusals"]["future"]
+    assert prompts.refusal(hermione, "future", q) in hermione["refusals"]["future"]
+    assert prompts.refusal(harry, "future", q) != prompts.refusal(hermione, "future", q)
+    assert prompts.refusal(harry, "past-absence", q) in harry["refusals"]["past-absence"]
+    # Different questions get different lines; the same question the same line.
+    lines = {prompts.refusal(harry, "future", f"What is thing {i}?") for i in range(12)}
+    assert len(lines) > 1 and prompts.refusal(harry, "future", q) == prompts.refusal(harry, "future", q)
+    # A universe without the field gets the documented default.
+    assert prompts.refusal({}, "future", q) in prompts.DEFAULT_REFUSALS["future"]
+    assert "Sam" in prompts.refusal({}, "role-break", q, name="Sam")
+
+
+def test_the_review_refuses_in_the_persona_own_voice(settings: Settings, hp_memory: TemporalMemory) -> None:
+    out = graph(settings, hp_memory, ["Umbridge is a Ministry witch."], persona="hermione").invoke(
+        {"question": "Who is Dolores Umbridge?", "stage": "year 2"}
+    )
+    assert out["answered_by"] == "refusal"
+    assert out["answer"] in hp_memory.universe.profiles["hermione"]["refusals"]["future"]
+
+
+# --- the claim check --------------------------------------------------------------------------
+
+
+def test_claim_check_on_the_hand_labelled_answers(hp_memory: TemporalMemory) -> None:
+    rows = [json.loads(line) for line in (DATA / "labelled_answers.jsonl").read_text().splitlines() if line.strip()]
+    assert len(rows) >= 40
+    tp = fp = fn = tn = 0
+    for r in rows:
+        stage = hp_memory.universe.stage(r["stage"])
+        index = hp_memory.entity_index(r["persona"])
+        flagged = bool(unsupported_claims(r["answer"], r["question"], r["verdict"], stage.ordinal, index, r["facts"]))
+        bad = r["label"] == "hallucinated"
+        tp += flagged and bad
+        fp += flagged and not bad
+        fn += bad and not flagged
+        tn += not flagged and not bad
+    precision = tp / max(1, tp + fp)
+    recall = tp / max(1, tp + fn)
+    # The figures benchmarks/claims_bench.py prints; a change to the check that loses them fails here.
+    assert precision >= 0.8 and recall >= 0.7, (precision, recall, tp, fp, fn, tn)
+
+
+def test_universe_loads_with_refusal_fields() -> None:
+    hp = load_universe("harry_potter")
+    assert all("refusals" in hp.profiles[p] for p in hp.characters)
+    sh = load_universe("sherlock_holmes")
+    assert all("refusals" in sh.profiles[p] for p in sh.characters)
+
+
+@pytest.mark.parametrize("kind", prompts.REFUSAL_KINDS)
+def test_every_shipped_refusal_admits_not_knowing_or_stays_in_role(hp: Universe, kind: str) -> None:
+    from persona_rag.evaluation.metrics import admits_not_knowing
+
+    for pid in hp.characters:
+        for line in hp.profiles[pid]["refusals"][kind]:
+            assert kind == "role-break" or admits_not_knowing(line), (pid, line)
+
+
+# --- evaluation that sees the model -----------------------------------------------------------
+
+
+def test_evaluation_reports_who_wrote_answers_and_judges_answer_text(hp: Universe, tmp_path: Path) -> None:
+    from persona_rag.evaluation import AnswerCache, EvalConfig, evaluate
+
+    calls: list[tuple[str, ...]] = []
+
+    def answer(variant: str, persona: str, question: str, stage: str) -> dict[str, Any]:
+        calls.append((variant, persona, question, stage))
+        if variant == "prompt":  # a baseline that plays along with everything
+            return {"answer": "Oh yes, I remember it well.", "verdict": "unknown", "answered_by": "model"}
+        return {"answer": "I don't know anything about that.", "verdict": "future", "answered_by": "refusal"}
+
+    config = EvalConfig(persona="harry", variants=["prompt", "rag-stage"], limit=4, probes=8)
+    cache = AnswerCache(tmp_path / "cache.jsonl")
+    report = evaluate(hp, config, answer, {}, cache=cache, memory_revision="r1")
+    p, r = report["variants"]["prompt"], report["variants"]["rag-stage"]
+    assert p["model_written"] == 1.0 and r["model_written"] == 0.0
+    assert r["answered_by"]["refusal"] == len([c for c in calls if c[0] == "rag-stage"])
+    # Time scores from the answer text for the baseline too; the rule's verdict only where a rule ran.
+    assert p["time"]["future"]["answer_accuracy"] == 0.0 and r["time"]["future"]["answer_accuracy"] == 1.0
+    assert p["time"]["future"]["verdict_accuracy"] is None
+    # Distinctiveness: at least 30 questions, asked of every other persona in turn.
+    assert report["n_distinct_questions"] >= 30
+    assert set(report["distinct_listeners"]) == set(hp.characters) - {"harry"}
+    # Probes are questions a user would ask, never an event's own text.
+    event_texts = {e["text"] for e in hp.events}
+    assert not {c[2] for c in calls} & event_texts
+    # The cache key carries the memory's revision: after a knowledge update, answers are fresh.
+    small = EvalConfig(persona="harry", variants=["rag-stage"], limit=2, probes=4, distinct_questions=1)
+    evaluate(hp, small, answer, {}, cache=cache, memory_revision="r1")
+    n = len(calls)
+    evaluate(hp, small, answer, {}, cache=AnswerCache(tmp_path / "cache.jsonl"), memory_revision="r1")
+    assert len(calls) == n
+    evaluate(hp, small, answer, {}, cache=AnswerCache(tmp_path / "cache.jsonl"), memory_revision="r2")
+    assert len(calls) > n
+
+
+# --- training data that teaches the model what the templates do -------------------------------
+
+
+def test_training_data_has_inference_shape_refusals_and_no_heldout_response(
+    hp: Universe, hp_memory: TemporalMemory, tmp_path: Path
+) -> None:
+    from persona_rag.finetune.data import DataConfig, build_datasets
+
+    from persona_rag.settings import load_settings
+
+    cfg = DataConfig(persona="harry", base_model_limit=0, synthetic_per_kind=12)
+    manifest = build_datasets(cfg, hp, hp_memory, tmp_path)
+    rows = {
+        n: [json.loads(x) for x in (tmp_path / f"{n}.jsonl").read_text().splitlines()]
+        for n in ("sft_train", "dpo_train")
+    }
+    # No held-out response of any persona, anywhere in training data, chosen or rejected.
+    held = {d.response.strip() for ds in hp.dialogues.values() for d in ds if d.heldout}
+    used = [r["completion"][0]["content"] for r in rows["sft_train"]]
+    used += [r[k][0]["content"] for r in rows["dpo_train"] for k in ("chosen", "rejected")]
+    assert held and not held & {u.strip() for u in used}
+    # The inference shape: same facts k, budget, and a verdict hint in every prompt.
+    s = load_settings()
+    assert manifest["prompt_shape"] == {"facts_k": s.top_k, "context_tokens": s.context_tokens, "verdict_hint": True}
+    assert all("(" in r["prompt"][-1]["content"] for r in rows["sft_train"])
+    assert max(r["prompt"][-1]["content"].count("\n- ") for r in rows["sft_train"]) > 1
+    # In-character refusals for its future and for what it did not witness, and first-person memories.
+    refusals = hp.profiles["harry"]["refusals"]
+    by_mode: dict[str, list[dict[str, Any]]] = {}
+    for r in rows["sft_train"]:
+        by_mode.setdefault(r["mode"], []).append(r)
+    for kind in ("future", "past-absence"):
+        assert by_mode.get(kind), kind
+        assert all(r["completion"][0]["content"] in refusals[kind] for r in by_mode[kind])
+    assert by_mode.get("memory") and not any(
+        re.match(r"Harry (is|has|was)\b", r["completion"][0]["content"]) for r in by_mode["memory"]
+    )
+    # DPO negatives that leak a later fact and that ignore the memory.
+    assert manifest["rejected_kinds"].get("leaks_later") and manifest["rejected_kinds"].get("ignores_memory")
