@@ -373,6 +373,34 @@ def test_fair_lock_serves_in_arrival_order() -> None:
     assert order == list(range(6))
 
 
+def test_a_request_keeps_the_model_for_its_regeneration(server_settings: Settings, memory: TemporalMemory) -> None:
+    gate, order = threading.Event(), []
+
+    def reply(messages: Any) -> str:
+        lockhart = "Lockhart" in messages[-1]["content"]
+        order.append("lockhart" if lockhart else "ron")
+        if len(order) == 1:
+            gate.wait(10)
+        return LEAK if lockhart else "Ron Weasley is my best mate."
+
+    service = make_app(server_settings, memory, reply).state.service
+    harry = service.persona("harry")
+    y1 = service.stage(harry, "year 1")
+    first = threading.Thread(target=service.ask, args=(harry, LOCKHART, y1))
+    first.start()
+    while not order:
+        time.sleep(0.005)
+    second = threading.Thread(target=service.ask, args=(harry, "Who is Ron Weasley?", y1))
+    second.start()
+    while service.generator.lock.queued < 2:
+        time.sleep(0.005)
+    gate.set()
+    first.join(10)
+    second.join(10)
+    # The first request's draft fails review; its retry comes before the second request.
+    assert order == ["lockhart", "lockhart", "ron"]
+
+
 def test_a_slow_answer_does_not_block_memory_reads(server_settings: Settings, memory: TemporalMemory) -> None:
     release = threading.Event()
 

@@ -11,6 +11,8 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -72,10 +74,20 @@ class FairLock:
 
 @dataclass
 class SharedGenerator:
-    """The one model, used by every persona graph: each ``generate`` waits its turn."""
+    """The one model, used by every persona graph.
+
+    Inside :meth:`turn` (one request) the model is taken at the first ``generate`` and kept
+    until the request ends, so a regeneration after review does not queue again behind every
+    request that arrived meanwhile: requests are served whole, in arrival order.
+    """
 
     inner: Any
     lock: FairLock = field(default_factory=FairLock)
+    # A context variable, not a thread-local: LangGraph may run a node in another thread, with a copy
+    # of the caller's context. The value is a mutable holder, so every copy sees the same request.
+    _turn: ContextVar[list[bool] | None] = field(
+        default_factory=lambda: ContextVar("persona_rag_turn", default=None), repr=False
+    )
 
     @property
     def name(self) -> str:
@@ -85,7 +97,28 @@ class SharedGenerator:
     def adapter(self) -> str | None:
         return self.inner.adapter  # type: ignore[no-any-return]
 
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """One request: the model, once taken, stays with it until the request ends."""
+        if self._turn.get() is not None:  # nested: the outer turn owns the model
+            yield
+            return
+        held = [False]
+        token = self._turn.set(held)
+        try:
+            yield
+        finally:
+            self._turn.reset(token)
+            if held[0]:
+                self.lock.__exit__()
+
     def generate(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int = 96, on_token: Any = None) -> str:
+        held = self._turn.get()
+        if held is not None:
+            if not held[0]:
+                self.lock.__enter__()
+                held[0] = True
+            return str(self.inner.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token))
         with self.lock:
             return str(self.inner.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token))
 
@@ -234,10 +267,11 @@ class PersonaService:
         graph = self.graph(persona)
         thread = thread_id or f"once-{uuid.uuid4().hex}"
         try:
-            if history:
-                seed_history(graph, thread, history)
-            for kind, value in graph.stream_events({"question": question, "stage": stage.key}, thread_id=thread):
-                yield kind, (public_result(value) if kind == "result" else value)
+            with self.generator.turn():
+                if history:
+                    seed_history(graph, thread, history)
+                for kind, value in graph.stream_events({"question": question, "stage": stage.key}, thread_id=thread):
+                    yield kind, (public_result(value) if kind == "result" else value)
         finally:
             self._keep_thread(graph, thread, keep=thread_id is not None)
 
