@@ -217,7 +217,9 @@ def main() -> int:
     wall = float(out["wall"])
     done = sorted(out["client_done"])
     reads = out["reads"]
-    print(f"model {health['model']}, endpoint {args.endpoint}, {args.clients} clients x {args.questions} questions")
+    print(
+        f"model {health['model']} ({health.get('engine')}), endpoint {args.endpoint}, {args.clients} clients x {args.questions} questions"
+    )
     print(f"requests {len(results)}, errors {len(results) - len(good)}")
     for r in results:
         if not r["ok"]:

@@ -273,6 +273,7 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
             "status": "ok",
             "universe": service.universe.id,
             "model": service.generator.name,
+            "engine": type(service.generator.inner).__name__,
             "queued": service.generator.lock.queued,
             "read_only": service.read_only,
             "auth": bool(api_key),
