@@ -31,12 +31,14 @@ REPO = Path(__file__).resolve().parent.parent
 # kind of bad input -> commands it is tried on (kept in step with the cases below by a test).
 COVERAGE: dict[str, tuple[str, ...]] = {
     "unknown file": ("card import",),
+    "not a card": ("card import",),
+    "unsafe address": ("serve --host",),
     "empty": ("ask", "memory add", "memory correct", "converse", "memory import"),
     "huge": ("ask",),
     "unicode": ("ask", "memory add"),
     "control characters": ("ask", "chat --thread"),
     "wrong type": ("ask", "converse", "memory search", "eval", "train"),
-    "out of range": ("converse", "eval", "memory correct"),
+    "out of range": ("converse", "eval", "memory correct", "serve --port"),
     "unknown persona": (
         "card export",
         "ask",
@@ -49,7 +51,7 @@ COVERAGE: dict[str, tuple[str, ...]] = {
         "train",
         "eval",
     ),
-    "unknown stage": ("ask", "chat", "memory add", "memory correct", "memory retire", "memory search"),
+    "unknown stage": ("ask", "chat", "memory add", "memory correct", "memory retire", "memory search", "card export"),
     "unknown id": ("memory correct", "memory retire", "memory history"),
     "unknown option value": ("ask --device", "eval --variants", "train --recipe", "train --step", "models"),
     "device absent": ("ask --device cuda",),
@@ -385,8 +387,19 @@ CASES: list[tuple[str, list[str], int, str]] = [
     # card (issue 16 adds its own rows)
     ("card export/unknown persona", ["card", "export", "dobby"], 2, "valid personas"),
     ("card import/missing file", ["card", "import", "/nowhere/card.png", "--into", "mine"], 2, "no file"),
+    (
+        "card import/not a card",
+        ["card", "import", str(REPO / "README.md"), "--into", "mine"],
+        2,
+        "not a character card",
+    ),
+    ("card export/unknown stage", ["card", "export", "harry", "--stage", "year 9"], 2, "out of range"),
+    ("card export/png without a file", ["card", "export", "harry", "--format", "png"], 2, "needs a file"),
     # serve: its HTTP endpoints get their rows from the server's issue; the command line here
     ("serve/openai-model without url", ["serve", "--openai-model", "m"], 2, "needs --openai-url"),
+    ("serve/public address without a key", ["serve", "--host", "0.0.0.0"], 2, "without --api-key"),
+    ("serve/port out of range", ["serve", "--port", "70000"], 2, "not a port number"),
+    # (the HTTP endpoints' bad input: tests/test_server.py::test_bad_input_is_a_json_error_with_the_cli_wording)
 ]
 
 

@@ -8,7 +8,6 @@ import json
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +24,6 @@ from persona_rag.server.app import create_app
 from persona_rag.server.security import check_bind
 from persona_rag.server.service import FairLock
 from persona_rag.settings import Settings, load_settings
-from tests.conftest import one_line_error, run
 from tests.live_server import LiveServer
 
 LOCAL = ("127.0.0.1", 50000)
@@ -340,18 +338,6 @@ def test_serve_refuses_a_public_address_without_a_key(capsys: pytest.CaptureFixt
 
     assert main(["serve", "--host", "0.0.0.0", "--port", "8123"]) == 2
     assert "without --api-key" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("args", "words"),
-    [
-        (("serve", "--host", "0.0.0.0"), "refusing to listen on 0.0.0.0 without --api-key"),
-        (("card", "import", "/nowhere/card.png", "--into", "mine"), "no file"),
-    ],
-)
-def test_cli_bad_input(tmp_path: Path, args: tuple[str, ...], words: str) -> None:
-    out = run(*args, home=tmp_path)
-    assert out.returncode == 2 and words in one_line_error(out)
 
 
 # ----------------------------------------------------------------------------- sharing one model
