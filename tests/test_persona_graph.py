@@ -137,7 +137,7 @@ def test_future_question_gets_an_in_character_dont_know(settings: Settings, hp_m
     out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"})
     assert out["verdict"] == "future"
     assert "teacher" not in out["answer"].lower() and "defence" not in out["answer"].lower()
-    assert "don't know" in out["answer"]
+    assert out["answered_by"] == "refusal" and timecheck.admits_ignorance(out["answer"])  # one of Harry's refusals
     assert g.context.generator.calls and len(g.context.generator.calls) == 2  # one regeneration
     assert any("replaced after review" in n for n in out["notices"])
 
@@ -166,7 +166,7 @@ def test_invented_names_are_replaced_by_a_grounded_memory(settings: Settings, hp
     g = make_graph(settings, hp_memory, ["He was a wizard named Grimbold Tories."])
     out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 2"})
     assert "Grimbold" not in out["answer"]
-    assert out["answer"].startswith(("I ", "My ", "What I remember"))
+    assert out["answered_by"] == "memory" and not out["answer"].startswith("Harry")  # his own first person
     # The fallback is the best memory in the persona's words: its tail is the memory's own text.
     assert any(out["answer"].rstrip(".")[-30:] in s["text"] for s in out["sources"])
 

@@ -16,6 +16,7 @@ from persona_rag.errors import UsageError
 from persona_rag.evaluation.metrics import (
     admits_not_knowing,
     bleu,
+    breaks_character,
     distinctiveness,
     first_mentions,
     mean,
@@ -206,7 +207,10 @@ def evaluate(
                 for o, p in zip(outs, items, strict=True)
             ]
             right = [
-                (a if t in UNKNOWN else not a) and not lk and bool(o["answer"].strip())
+                (a if t in UNKNOWN else not a)
+                and not lk
+                and bool(o["answer"].strip())
+                and not breaks_character(o["answer"])
                 for a, lk, o in zip(admits, leaks, outs, strict=True)
             ]
             entry: dict[str, Any] = {
