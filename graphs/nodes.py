@@ -114,7 +114,13 @@ def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
 def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
     ctx = runtime.context
     if ctx.memory is None or not ctx.time_check:
-        return {"verdict": "unknown", "verdict_reason": "no time check", "future_texts": [], "hearsay_from": ""}
+        return {
+            "verdict": "unknown",
+            "verdict_reason": "no time check",
+            "future_texts": [],
+            "hearsay_from": "",
+            "event_id": "",
+        }
     ev = time_verdict(
         ctx.memory,
         state["persona"],
@@ -128,6 +134,7 @@ def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[st
         "verdict_reason": ev.reason,
         "future_texts": ev.future_texts,
         "hearsay_from": ev.hearsay_from,
+        "event_id": ev.event,
     }
 
 
@@ -139,6 +146,11 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     names = [leak for leak in state.get("leaks") or [] if not leak.startswith("<")]
     if names:
         system += "\nDo not mention: " + ", ".join(names) + "."
+    if state.get("attempts"):
+        # Decoding is greedy: without a reason in the prompt, the retry would repeat the first attempt.
+        note = prompts.retry_note(state.get("leaks") or [])
+        if note:
+            system += "\n" + note
     history = list(state.get("history") or [])[-2 * ctx.history_turns :]
     verdict = state.get("verdict") if ctx.time_check else None
     msgs = prompts.messages(

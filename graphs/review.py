@@ -464,6 +464,20 @@ def after_review(state: PersonaState) -> str:
     return "generate" if int(state.get("attempts") or 0) < MAX_ATTEMPTS else "fallback"
 
 
+def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
+    """Not there, but told: say so, say who told (when the corpus knows), then what was heard."""
+    question = state.get("question") or ""
+    line = prompts.refusal(persona.profile, "past-hearsay", question, persona.short_name)
+    told = str(state.get("hearsay_from") or "").strip()
+    if told:
+        line = f"{line} {told} told me about it."
+    event = str(state.get("event_id") or "").split(":", 1)[-1]
+    heard = [r["text"] for r in state.get("retrieved") or [] if event and r["id"].split(":", 1)[-1] == event]
+    if not heard:  # the event itself is not among the memories given: say no more than that
+        return line, "refusal"
+    return f"{line} What I heard: {in_own_words(heard[0], persona)}", "memory"
+
+
 def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
     """A safe in-character answer when the model's attempts failed review.
 
@@ -479,6 +493,8 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     profile = persona.profile
     if "<role break>" in leaks:
         answer, answered_by = prompts.refusal(profile, "role-break", question, persona.short_name), "refusal"
+    elif verdict == "past-hearsay":
+        answer, answered_by = hearsay_answer(state, persona)
     elif verdict in ("future", "past-absence") or not facts:
         answer, answered_by = prompts.refusal(profile, verdict, question, persona.short_name), "refusal"
     else:

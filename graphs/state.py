@@ -41,6 +41,7 @@ class PersonaState(InputState, total=False):
     verdict: str
     verdict_reason: str
     future_texts: list[str]
+    event_id: str  # the world event the verdict is about, when one was matched
     hearsay_from: str  # past-hearsay: who told the persona of the event, where the corpus says
     answer: str
     leaks: list[str]

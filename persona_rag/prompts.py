@@ -54,6 +54,10 @@ DEFAULT_REFUSALS: dict[str, tuple[str, ...]] = {
         "I wasn't there for that, and nobody's told me about it, so I honestly couldn't say.",
         "I can't tell you; I wasn't there and I haven't heard a word about it.",
     ),
+    "past-hearsay": (
+        "I wasn't there myself; I only know what I was told about it afterwards.",
+        "I wasn't there to see it; I only heard about it later.",
+    ),
     "unknown": (
         "I'm not sure about that, to be honest.",
         "I couldn't say. It's not something I know about.",
@@ -183,3 +187,32 @@ def recall(profile: dict[str, Any], memory: str, seed: str = "") -> str:
     if before and before[-1] not in ".!?:" and not memory.startswith(("I ", "I'")):
         memory = memory[:1].lower() + memory[1:]  # "Well, my wand is ..."
     return lead.replace("{memory}", memory).strip()
+
+
+# Why the review rejected an attempt, in words the model can act on when it tries again.
+RETRY_REASONS = {
+    "<claims to know>": "you talked as if you knew it, but you do not know it yet: say so",
+    "<claims presence>": "you said you were there, but you were not",
+    "<ignores its memory>": "you ignored what you remember: use it",
+    "<role break>": "you talked like an assistant instead of yourself",
+    "<empty answer>": "you said nothing",
+    "<adds detail it cannot know>": "you added details you cannot know",
+    "<unsupported by its memory>": "you said things that are not in what you remember",
+}
+
+
+def retry_note(leaks: Sequence[str]) -> str:
+    """One line for the system prompt of a second attempt, so it differs from the first for a reason."""
+    reasons: list[str] = []
+    for leak in leaks:
+        if leak in RETRY_REASONS:
+            reasons.append(RETRY_REASONS[leak])
+        elif leak.startswith("<invented ") or leak.startswith("<not known yet: "):
+            name = leak.split(" ", 1)[1].removeprefix("yet: ").rstrip(">")
+            reasons.append(f"you named {name}, whom you do not know")
+    if not reasons:
+        return ""
+    unique = list(dict.fromkeys(reasons))
+    return (
+        "Your last answer was wrong: " + "; ".join(unique[:3]) + ". Answer again, briefly, only from what you remember."
+    )

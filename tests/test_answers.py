@@ -192,7 +192,7 @@ def test_every_shipped_refusal_admits_not_knowing_or_stays_in_role(hp: Universe,
     from persona_rag.evaluation.metrics import admits_not_knowing
 
     for pid in hp.characters:
-        for line in hp.profiles[pid]["refusals"][kind]:
+        for line in hp.profiles[pid]["refusals"].get(kind) or prompts.DEFAULT_REFUSALS[kind]:
             assert kind == "role-break" or admits_not_knowing(line), (pid, line)
 
 
@@ -274,3 +274,36 @@ def test_training_data_has_inference_shape_refusals_and_no_heldout_response(
     )
     # DPO negatives that leak a later fact and that ignore the memory.
     assert manifest["rejected_kinds"].get("leaks_later") and manifest["rejected_kinds"].get("ignores_memory")
+
+
+# --- the retry and the hearsay fallback ---------------------------------------------------------
+
+
+def test_the_retry_is_told_why_the_first_attempt_was_rejected(settings: Settings, hp_memory: TemporalMemory) -> None:
+    gen = ScriptedGenerator(["Gilderoy Lockhart is our Defence teacher.", "I've never heard of him."])
+    out = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory).invoke(
+        {"question": "Who is Gilderoy Lockhart?", "stage": "year 1"}
+    )
+    assert out["answered_by"] == "model-retry" and out["answer"] == "I've never heard of him."
+    first_system, retry_system = gen.calls[0][0]["content"], gen.calls[1][0]["content"]
+    assert "Your last answer was wrong" not in first_system
+    assert "Your last answer was wrong" in retry_system and "do not know it yet" in retry_system
+
+
+def test_retry_note_names_each_reason_once() -> None:
+    note = prompts.retry_note(["<claims presence>", "<invented Zorblax>", "<claims presence>"])
+    assert note.count("you said you were there") == 1 and "you named Zorblax" in note
+    assert prompts.retry_note([]) == ""
+
+
+def test_hearsay_fallback_says_not_there_and_who_told(settings: Settings, hp_memory: TemporalMemory) -> None:
+    out = graph(settings, hp_memory, ["I saw it all with my own eyes, I was right there."], "hermione").invoke(
+        {"question": "Did you see Hagrid tell Harry the truth about his parents?", "stage": "year 1"}
+    )
+    assert out["verdict"] == "past-hearsay"
+    assert out["answered_by"] in ("memory", "refusal")
+    text = out["answer"].lower()
+    assert ("wasn't there" in text or "didn't see it" in text) and "harry potter told me" in text
+    from persona_rag.graphs.review import claims_presence
+
+    assert not claims_presence(out["answer"])
