@@ -166,22 +166,34 @@ class PersonaGraph:
         """
         final: dict[str, Any] = {}
         held: list[str] = []
-        for mode, chunk in self.graph.stream(
-            input, self._config(thread_id), context=self.context, stream_mode=["custom", "values"]
-        ):
-            if mode != "custom":
-                final = chunk
-            elif not reviewed_only:
-                yield chunk["type"], chunk.get("text")
-            elif chunk["type"] == "token":
-                held.append(chunk["text"])
-            elif chunk["type"] == "reset":
-                held.clear()
-            elif chunk["type"] == "answered_by":
-                yield from (("token", t) for t in held)
-                held.clear()
-                yield "answered_by", chunk.get("text")
+        config = self._config(thread_id)
+        try:
+            for mode, chunk in self._run_stream(input, config):
+                if mode != "custom":
+                    final = chunk
+                elif not reviewed_only:
+                    yield chunk["type"], chunk.get("text")
+                elif chunk["type"] == "token":
+                    held.append(chunk["text"])
+                elif chunk["type"] == "reset":
+                    held.clear()
+                elif chunk["type"] == "answered_by":
+                    yield from (("token", t) for t in held)
+                    held.clear()
+                    yield "answered_by", chunk.get("text")
+        finally:
+            if thread_id is None:
+                self._forget(config)
         yield "result", self._output(final)
+
+    def _run_stream(self, input: dict[str, Any], config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        yield from self.graph.stream(input, config, context=self.context, stream_mode=["custom", "values"])
+
+    def _forget(self, config: dict[str, Any]) -> None:
+        """A one-off question (no thread_id) leaves no conversation behind in the checkpointer."""
+        saver = self.graph.checkpointer
+        if saver is not None and hasattr(saver, "delete_thread"):
+            saver.delete_thread(config["configurable"]["thread_id"])
 
     def invoke(
         self,
@@ -217,7 +229,12 @@ class PersonaGraph:
                 yield "\n"
 
     async def ainvoke(self, input: dict[str, Any], *, thread_id: str | None = None) -> dict[str, Any]:
-        final = await self.graph.ainvoke(input, self._config(thread_id), context=self.context)
+        config = self._config(thread_id)
+        try:
+            final = await self.graph.ainvoke(input, config, context=self.context)
+        finally:
+            if thread_id is None:
+                self._forget(config)
         return self._output(dict(final))
 
     async def astream(self, input: dict[str, Any], *, thread_id: str | None = None) -> AsyncIterator[str]:

@@ -404,14 +404,18 @@ class TemporalMemory:
                 self._bump_revision([p.id for p in todo] + gone)
             # Written last: a run killed before this line leaves no marker, and the next one completes it.
             self._meta.upsert(
-                ids=[self._marker_id()], documents=[""], embeddings=[[0.0]], metadatas=[{"ingested": time.time()}]
+                ids=[self._marker_id()],
+                documents=[""],
+                embeddings=[[0.0]],
+                metadatas=[{"ingested": time.time(), "fingerprint": self.universe.fingerprint()}],
             )
         self._wrote()
         return report
 
     @store_call("opening the memory")
     def ensure_ingested(self) -> IngestReport | None:
-        """Ingest on first use, and complete an ingest that was interrupted (no marker yet)."""
+        """Ingest on first use, complete an ingest that was interrupted (no marker yet), and bring the store
+        in line when the corpus changed since the last ingest (an edited event must not stay stale)."""
         if self.ingest_complete():
             return None
         return self.ingest()
@@ -420,8 +424,12 @@ class TemporalMemory:
         return f"{self.collection_name}#ingested"
 
     def ingest_complete(self) -> bool:
-        """Whether a whole ingest finished: its marker is written after the last passage."""
-        return bool(self._meta.get(ids=[self._marker_id()])["ids"])
+        """Whether a whole ingest of the corpus as it is now finished: its marker is written after the last
+        passage and records the corpus fingerprint."""
+        got = self._meta.get(ids=[self._marker_id()], include=["metadatas"])
+        if not got["ids"]:
+            return False
+        return (got["metadatas"][0] or {}).get("fingerprint") == self.universe.fingerprint()
 
     def _get_one(self, pid: str, embed: bool = True) -> tuple[Passage, dict[str, Any], list[float]]:
         """A record and a fresh embedding of its text. The stored vector is not read back: an embedded

@@ -231,3 +231,31 @@ def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
     """,
     )
     assert notes.strip() == "30"
+
+
+def test_an_edited_corpus_is_brought_in_line_on_next_open(tmp_path: Path, hp: Universe) -> None:
+    """A user edits an event after a first ingest: the next open re-ingests what changed (not the whole store),
+    so answers never come from the stale text."""
+    import shutil
+
+    from persona_rag.memory.store import open_memory
+
+    from persona_rag.corpus import load_universe
+    from persona_rag.settings import load_settings
+
+    root = tmp_path / "hp"
+    shutil.copytree(hp.root, root)
+    settings = load_settings().with_overrides(home=tmp_path / "home", embed_model="hash")
+    first = open_memory(settings, load_universe(str(root)))
+    assert first.ensure_ingested() is None  # complete, and in line with the corpus
+    events = root / "events" / "y0-y2.jsonl"
+    lines = events.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[0])
+    row["text"] = row["text"] + " (edited by the user)"
+    lines[0] = json.dumps(row)
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    edited = load_universe(str(root))
+    second = open_memory(settings, edited, ingest=False)
+    report = second.ensure_ingested()
+    assert report is not None and report.updated >= 1 and report.added == 0 and report.unchanged > 100
+    assert any("(edited by the user)" in p.text for p in second.list("_world") if p.id.endswith(row["id"]))

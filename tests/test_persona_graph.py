@@ -254,3 +254,14 @@ def test_two_personas_converse_each_at_its_own_stage(settings: Settings, hp_memo
     assert "Hogwarts is home." in gen.calls[1][-1]["content"]  # Hermione replies to what Harry said
     with pytest.raises(UsageError):
         conv.run("  ")
+
+
+def test_one_off_questions_leave_no_thread_behind(settings: Settings, hp_memory: TemporalMemory) -> None:
+    """A long-running process (a server) asking without a thread_id must not grow its checkpointer."""
+    g = make_graph(settings, hp_memory, ["Ron is my best mate."])
+    saver = g.graph.checkpointer
+    for _ in range(3):
+        g.invoke({"question": "Who is Ron?", "stage": "year 1"})
+    assert not list(saver.list(None))
+    g.invoke({"question": "Who is Ron?", "stage": "year 1"}, thread_id="kept")
+    assert g.history("kept")  # a named thread is kept

@@ -129,6 +129,7 @@ class Universe:
     dialogues: dict[str, list[Dialogue]] = field(default_factory=dict)
     description: str = ""
     config: dict[str, Any] = field(default_factory=dict)  # the whole universe.yaml: titles, stage phrases, demo
+    _fingerprint: str = field(default="", repr=False, compare=False)  # computed once: the corpus is read-only
 
     def persona(self, name: str) -> Character:
         """Find a character by id or alias, or raise a UsageError listing the valid ones."""
@@ -235,8 +236,12 @@ class Universe:
         return out
 
     def fingerprint(self) -> str:
+        """A hash of every memory record the corpus defines: changes when any event, passage or stage does."""
+        if self._fingerprint:
+            return self._fingerprint
         h = hashlib.sha256()
         for p in self.passages():
             h.update(json.dumps(p.metadata(), sort_keys=True).encode())
             h.update(p.text.encode())
-        return h.hexdigest()[:16]
+        self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
