@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from persona_rag.errors import UsageError
+from persona_rag.settings import DEFAULT_CONTEXT_TOKENS, DEFAULT_TOP_K
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
@@ -18,8 +19,8 @@ class TrainConfig:
     description: str = field(default="", metadata={"help": "what this recipe is for"})
     # data
     annotator: str = field(default="curated", metadata={"help": "curated, local or openai"})
-    facts_k: int = field(default=3, metadata={"help": "retrieved facts in each training prompt"})
-    context_tokens: int = field(default=256, metadata={"help": "token budget for those facts"})
+    facts_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "retrieved facts in each training prompt"})
+    context_tokens: int = field(default=DEFAULT_CONTEXT_TOKENS, metadata={"help": "token budget for those facts"})
     max_train_items: int = field(default=0, metadata={"help": "use at most this many training items (0: all)"})
     max_eval_items: int = field(default=64, metadata={"help": "held-out items used for the metrics"})
     rejected_mix: dict[str, float] = field(

@@ -41,6 +41,7 @@ from persona_rag import prompts
 from persona_rag.corpus import Dialogue, Universe, is_heldout
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
+from persona_rag.settings import DEFAULT_CONTEXT_TOKENS, DEFAULT_TOP_K
 
 # claims_presence: "Yes, I was there" to a "were you there ...?" about an event the persona missed (synthetic
 # questions only; drawn from the mix it falls back to an assistant answer).
@@ -69,9 +70,9 @@ class DataConfig:
     persona: str = field(metadata={"help": "persona id"})
     universe: str = field(default="harry_potter", metadata={"help": "shipped corpus name or folder"})
     annotator: str = field(default="curated", metadata={"help": "curated, local or openai"})
-    facts_k: int = field(default=5, metadata={"help": "retrieved facts per prompt (inference: top_k, 5)"})
+    facts_k: int = field(default=DEFAULT_TOP_K, metadata={"help": "retrieved facts per prompt (as at inference)"})
     context_tokens: int = field(
-        default=384, metadata={"help": "token budget for the facts (inference: context_tokens, 384)"}
+        default=DEFAULT_CONTEXT_TOKENS, metadata={"help": "token budget for the facts (as at inference)"}
     )
     dedup_threshold: float = field(default=0.95, metadata={"help": "drop questions this similar to an earlier one"})
     rejected_mix: dict[str, float] = field(

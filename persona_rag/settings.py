@@ -18,6 +18,12 @@ def _default_home() -> Path:
     return Path(base) / "persona-rag"
 
 
+# 3 facts in 192 tokens: the same prompt shape fits the quick training recipe on a 2-core CPU, so a tuned
+# persona sees at inference exactly what it learned from (finetune.data builds its prompts with these).
+DEFAULT_TOP_K = 3
+DEFAULT_CONTEXT_TOKENS = 192
+
+
 @dataclass(frozen=True)
 class Settings:
     """Run-time settings. Field metadata holds the env var and the help text."""
@@ -64,9 +70,12 @@ class Settings:
         default="",
         metadata={"env": "PERSONA_RAG_CHROMA_URL", "help": "Chroma server URL (chroma run); empty = embedded store"},
     )
-    top_k: int = field(default=5, metadata={"env": "PERSONA_RAG_TOP_K", "help": "passages retrieved per question"})
+    top_k: int = field(
+        default=DEFAULT_TOP_K, metadata={"env": "PERSONA_RAG_TOP_K", "help": "passages retrieved per question"}
+    )
     context_tokens: int = field(
-        default=384, metadata={"env": "PERSONA_RAG_CONTEXT_TOKENS", "help": "token budget for retrieved facts"}
+        default=DEFAULT_CONTEXT_TOKENS,
+        metadata={"env": "PERSONA_RAG_CONTEXT_TOKENS", "help": "token budget for retrieved facts"},
     )
     max_new_tokens: int = field(
         default=96, metadata={"env": "PERSONA_RAG_MAX_NEW_TOKENS", "help": "longest answer, in tokens"}
