@@ -33,7 +33,8 @@ COVERAGE: dict[str, tuple[str, ...]] = {
     "unknown file": ("card import",),
     "not a card": ("card import",),
     "unsafe address": ("serve --host",),
-    "empty": ("ask", "memory add", "memory correct", "converse", "memory import"),
+    "empty": ("ask", "memory add", "memory correct", "converse", "memory import", "corpus build"),
+    "binary file": ("corpus build",),
     "huge": ("ask",),
     "unicode": ("ask", "memory add"),
     "control characters": ("ask", "chat --thread"),
@@ -50,6 +51,7 @@ COVERAGE: dict[str, tuple[str, ...]] = {
         "data build",
         "train",
         "eval",
+        "corpus build",
     ),
     "unknown stage": ("ask", "chat", "memory add", "memory correct", "memory retire", "memory search", "card export"),
     "unknown id": ("memory correct", "memory retire", "memory history"),
@@ -64,7 +66,7 @@ COVERAGE: dict[str, tuple[str, ...]] = {
         "data build --openai-url",
     ),
     "broken corpus file": ("corpus check", "ask --universe", "memory list --universe"),
-    "missing file": ("memory import", "corpus check"),
+    "missing file": ("memory import", "corpus check", "corpus build"),
     "broken import file": ("memory import",),
     "unreachable endpoint": ("ask --openai-url", "eval --judge-url"),
     "endpoint 200 not JSON": ("ask --openai-url",),
@@ -250,7 +252,28 @@ def test_hostile_questions_are_answered(
 
 # ----------------------------------------------------------------------------- one-line errors, fast
 
+BOOKS = REPO / "tests" / "data" / "builder"
 CASES: list[tuple[str, list[str], int, str]] = [
+    # corpus build (a universe from a book; the LLM endpoint cases are in tests/test_builder.py)
+    (
+        "corpus build/empty",
+        ["corpus", "build", str(BOOKS / "empty.txt"), "--name", "u", "--persona", "X"],
+        2,
+        "is empty",
+    ),
+    (
+        "corpus build/binary file",
+        ["corpus", "build", str(BOOKS / "not_text.bin"), "--name", "u", "--persona", "X"],
+        2,
+        "not text (binary",
+    ),
+    ("corpus build/missing file", ["corpus", "build", "/nonexistent/book.txt", "--persona", "X"], 2, "no such file"),
+    (
+        "corpus build/unknown persona",
+        ["corpus", "build", str(BOOKS / "lantern.txt"), "--name", "u", "--persona", "Gandalf"],
+        2,
+        "the most frequent names are: Ivo Marsh",
+    ),
     # ask
     ("ask/empty", ["ask", "harry", " \n\t "], 2, "question is empty"),
     ("ask/unknown persona", ["ask", "neville", "Hi"], 2, "valid personas"),

@@ -236,6 +236,7 @@ class _FakeLLM:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()  # nothing listens on the port any more
 
 
 def llm_opts(tmp_path: Path, url: str) -> BuildOptions:
