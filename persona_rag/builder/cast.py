@@ -16,43 +16,21 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from persona_rag.errors import UsageError
 from persona_rag.vocabulary import COMMON_CAPITALS, STOP_WORDS, TITLES
 
-# English honorifics beyond the generic ones in persona_rag.vocabulary (any book may use them).
-HONORIFICS = TITLES | frozenset(
-    [
-        "captain",
-        "colonel",
-        "major",
-        "general",
-        "admiral",
-        "professor",
-        "inspector",
-        "sergeant",
-        "constable",
-        "lord",
-        "king",
-        "queen",
-        "prince",
-        "princess",
-        "duke",
-        "duchess",
-        "count",
-        "countess",
-        "baron",
-        "baroness",
-        "father",
-        "reverend",
-        "rev",
-        "judge",
-        "st",
-        "saint",
-    ]
-)
+
+@lru_cache(maxsize=1)
+def honorifics() -> frozenset[str]:
+    """English honorifics (``honorifics.txt`` beside this module) plus the generic titles."""
+    text = (Path(__file__).with_name("honorifics.txt")).read_text(encoding="utf-8")
+    return TITLES | frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*\.?|[.!?;:,()\u201c\u201d\"]|\n")
 _SPEECH = "said|cried|asked|answered|replied|remarked|observed|exclaimed|whispered|shouted|continued|added|muttered"
 _SPEAKER_AFTER = re.compile(rf"\b(?:{_SPEECH})\s+(?:[A-Z][\w'\-]*\.?\s+){{0,2}}([A-Z][\w'\-]+)")
@@ -178,13 +156,13 @@ class CastCounter:
             if total < 3 or len(names) < 3:
                 continue
             share = sum(follow[b] for b in names) / total
-            generic = word.lower() in HONORIFICS or self.abbreviations[word] >= 2 or self.lower[word.lower()] >= 1
+            generic = word.lower() in honorifics() or self.abbreviations[word] >= 2 or self.lower[word.lower()] >= 1
             if share >= 0.4 and generic:
                 out.append(word)
         return sorted(out, key=lambda w: -(self.cap_mid[w] + self.cap_start[w]))
 
     def cast(self, min_count: int = 3) -> list[Character]:
-        titles = {t.lower() for t in self.titles()} | HONORIFICS
+        titles = {t.lower() for t in self.titles()} | honorifics()
         forms: Counter[tuple[str, ...]] = Counter()
         titled_forms: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
         evidence: Counter[str] = Counter()
