@@ -22,7 +22,6 @@ from persona_rag.graphs.review import after_review, fallback, review
 from persona_rag.graphs.state import InputState, OutputState, PersonaContext, PersonaState
 
 from persona_rag.errors import UsageError
-from persona_rag.paths import find_adapter
 from persona_rag.persona import Persona
 from persona_rag.settings import Settings, load_settings
 
@@ -119,25 +118,17 @@ class PersonaGraph:
 
             memory = open_memory(settings, p.universe)
         if generator is None:
-            if openai_url:
-                from persona_rag.backends.openai_compat import OpenAICompatGenerator
+            from persona_rag.backends.engine import default_generator
 
-                if not openai_model:
-                    raise UsageError("--openai-url needs --openai-model (the model name at that endpoint)")
-                generator = OpenAICompatGenerator(openai_url, openai_model)
-            else:
-                from persona_rag.backends.engine import load_generator
-
-                path: Path | None
-                if adapter in (None, "none", ""):
-                    path = None
-                elif adapter == "auto":
-                    path = find_adapter(settings, p.universe.id, p.id)
-                else:
-                    path = Path(str(adapter)).expanduser()
-                    if not (path / "adapter_config.json").is_file():
-                        raise UsageError(f"no LoRA adapter at {path} (adapter_config.json missing)")
-                generator = load_generator(settings, path, quiet=quiet)
+            generator = default_generator(
+                settings,
+                p.universe.id,
+                p.id,
+                adapter=adapter,
+                openai_url=openai_url,
+                openai_model=openai_model,
+                quiet=quiet,
+            )
         ctx = PersonaContext(
             persona=p,
             generator=generator,

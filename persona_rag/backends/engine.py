@@ -36,3 +36,27 @@ def load_generator(settings: Settings, adapter: Path | None = None, *, quiet: bo
     from persona_rag.backends.hf import TransformersGenerator
 
     return TransformersGenerator.load(settings, adapter, quiet=quiet)
+
+
+def default_generator(
+    settings: Settings,
+    universe: str,
+    persona: str,
+    *,
+    adapter: str | Path | None = "auto",
+    openai_url: str | None = None,
+    openai_model: str | None = None,
+    quiet: bool = False,
+) -> Any:
+    """The generator a persona graph gets when none is given: an OpenAI-compatible endpoint when a URL is set,
+    else the local model with the persona's adapter (see :func:`resolve_adapter`)."""
+    if openai_url:
+        from persona_rag.backends.openai_compat import OpenAICompatGenerator
+        from persona_rag.errors import UsageError
+
+        if not openai_model:
+            raise UsageError("--openai-url needs --openai-model (the model name at that endpoint)")
+        return OpenAICompatGenerator(openai_url, openai_model)
+    from persona_rag.backends.adapters import resolve_adapter
+
+    return load_generator(settings, resolve_adapter(settings, universe, persona, adapter), quiet=quiet)
