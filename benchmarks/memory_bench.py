@@ -111,7 +111,7 @@ def bench_queries(n: int, queries: int, dim: int = 384) -> None:
                 for i in range(start, end)
             ],
         )
-    mem._bump_revision()
+    mem._new_epoch()
     load = time.perf_counter() - t
     qs = rng.standard_normal((queries, dim)).astype(np.float32)
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)

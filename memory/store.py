@@ -10,18 +10,34 @@ Queries run on an exact in-process index over the same vectors (the "numpy"
 backend, the default): rows are grouped by persona, so a persona-and-stage query
 scans only that persona's rows. Chroma's own filtered search (the "chroma"
 backend) stays available and is covered by the same tests; the benchmark in
-``benchmarks/memory_bench.py`` compares the two. Every write appends the ids it
-touched to a change log in the store (a revision token ``epoch:seq``), so a
-reader that sees a newer token fetches only those rows and updates its index in
-place: the cost of noticing another process's write follows the size of the
-change, not of the store. A large write (a whole ingest) starts a new epoch
-and readers reload once.
+``benchmarks/memory_bench.py`` compares the two.
 
-Writes go through ``collection.upsert`` in one call per logical change (a
-correction closes the old version and adds the new one in the same call), so an
-interrupted write leaves either the old or the new state. Writers on an
-embedded store take a file lock; a second writer waits for it and gives up with
-a clear error after ``lock_timeout`` seconds.
+The change log. Every write carries, in the same ``collection.upsert`` call as
+its data rows, a log entry naming the ids it touched and the new head (the
+revision token ``epoch:seq:nonce``). Both are records of the data collection
+with ids under the reserved prefix ``__pr__:`` and persona ``~``, so no
+persona filter, search, list or export ever sees them. One Chroma upsert is
+applied whole or not at all, so a kill -9 at any point leaves either no data
+and no revision, or the data and the revision that announces it: a reader never
+sees a revision whose rows are missing, nor rows that no revision announces
+(writing the data first and the log entry after, in two calls, would leave rows
+that a reader with an open index never fetches when a kill lands in between).
+A reader that sees a newer token fetches only the touched rows and updates its
+index in place, so noticing another process's write costs the size of the
+change, not of the store. Deletions are announced the same way: the rows are
+first overwritten by invisible tombstones in one upsert with their log entry,
+then deleted; a kill in between leaves tombstones that nothing reads and that
+the next ingest or forget removes.
+
+Corrections and retirements are compare-and-set on the state they change: the
+writer first ``add``s a claim record keyed by the version id and its current
+end (``add`` keeps the first writer of an id), and only the claim's owner
+commits, again in one upsert with its log entry. A claim whose writer died
+before committing is completed by the next writer of that fact once its lease
+has run out, so a half-written correction ends as the old state (while
+nothing has committed it) or the new one, never as two open versions.
+Writers on an embedded store also take a file lock; a second writer waits for
+it and gives up with a clear error after ``lock_timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -59,10 +75,16 @@ ORIGIN_CORPUS = "corpus"
 ORIGIN_UPDATE = "update"
 META_COLLECTION = "persona_rag_meta"
 _PAGE = 2000
-# Writes touching more ids than this start a new epoch (readers reload once) instead of a log entry.
+# Ids of the store's own records (change log, head, claims) start with this; their persona is NOT_A_PERSONA.
+RESERVED = "__pr__:"
+HEAD_ID = RESERVED + "head"
+NOT_A_PERSONA = "~"
+# A reader behind by more touched ids than this reloads whole instead of fetching them.
 LOG_MAX_IDS = 2000
 # Log entries kept per collection; a reader further behind reloads.
 LOG_KEEP = 256
+# Rows per write: one upsert (rows + log entry) stays well under Chroma's batch limit.
+_BATCH = 256
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -142,6 +164,11 @@ def _hash(p: Passage) -> str:
     for key in ("persona", "stage", "known_from", "valid_to", "kind", "participants", "entities", "witnessed"):
         h.update(f"|{key}={p.metadata()[key]}".encode())
     return h.hexdigest()[:20]
+
+
+def is_data(meta: dict[str, Any] | None) -> bool:
+    """A passage, as opposed to one of the store's own records (log, head, claim, tombstone)."""
+    return not (meta or {}).get("rec")
 
 
 def _safe_name(text: str) -> str:
@@ -259,48 +286,96 @@ class TemporalMemory:
         self._revision_checked = 0.0
         self._entities: dict[tuple[str, str], Any] = {}
         self._query_cache: dict[str, np.ndarray] = {}
+        self._dimension = 0
 
     # ------------------------------------------------------------------ writes
 
-    def _head(self) -> tuple[str, int, int]:
-        """(epoch, seq, oldest seq still in the log) of this collection's change log."""
-        got = self._meta.get(ids=[self.collection_name], include=["metadatas"])
+    def _head(self) -> tuple[str, int, int, str]:
+        """(epoch, seq, oldest seq still in the log, nonce) of this collection's change log."""
+        got = self.collection.get(ids=[HEAD_ID], include=["metadatas"])
         metas = got.get("metadatas") or []
         meta = metas[0] if metas and metas[0] else {}
-        return str(meta.get("revision", "")), int(meta.get("seq", 0)), int(meta.get("log_from", 0))
-
-    def _bump_revision(self, touched: Sequence[str] | None = None) -> None:
-        """Record a write: a log entry of the ``touched`` ids, or a new epoch (None, or too many ids)."""
-        name = self.collection_name
-        epoch, seq, log_from = self._head()
-        if touched is None or len(touched) > LOG_MAX_IDS or not epoch:
-            self._meta.delete(where={"log_of": name})
-            self._meta.upsert(
-                ids=[name],
-                documents=[""],
-                embeddings=[[0.0]],
-                metadatas=[{"revision": uuid.uuid4().hex, "seq": 0, "log_from": 1}],
-            )
-            return
-        seq += 1
-        if seq - log_from >= 2 * LOG_KEEP:
-            log_from = seq - LOG_KEEP
-            self._meta.delete(where={"$and": [{"log_of": name}, {"seq": {"$lt": log_from}}]})
-        self._meta.upsert(
-            ids=[name, f"{name}#log#{seq}"],
-            documents=["", ""],
-            embeddings=[[0.0], [0.0]],
-            metadatas=[
-                {"revision": epoch, "seq": seq, "log_from": log_from},
-                {"log_of": name, "epoch": epoch, "seq": seq, "ids": json.dumps(sorted(set(touched)))},
-            ],
+        return (
+            str(meta.get("epoch", "")),
+            int(meta.get("seq", 0)),
+            int(meta.get("log_from", 0)),
+            str(meta.get("nonce", "")),
         )
+
+    @staticmethod
+    def _token(epoch: str, seq: int, nonce: str) -> str:
+        # The nonce tells apart two writers on a server that read the same head and both wrote seq + 1.
+        return f"{epoch}:{seq}:{nonce}" if epoch else ""
+
+    def _dim(self) -> int:
+        if not self._dimension:
+            self._dimension = len(self._embed(["dimension"])[0])
+        return self._dimension
+
+    def _own_records(self, ids: Sequence[str], metas: Sequence[dict[str, Any]], dim: int) -> dict[str, list[Any]]:
+        """The store's own records: no persona (``~``), a unit vector of the collection's dimension."""
+        unit = [1.0] + [0.0] * (dim - 1)
+        return {
+            "ids": list(ids),
+            "metadatas": [{"persona": NOT_A_PERSONA, **m} for m in metas],
+            "documents": [str(m.get("text", "")) for m in metas],
+            "embeddings": [list(unit) for _ in ids],
+        }
+
+    def _commit(self, recs: dict[str, list[Any]] | None, touched: Sequence[str]) -> None:
+        """Write ``recs`` and the change-log entry announcing ``touched`` (plus the new head) in ONE upsert."""
+        recs = recs or {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
+        epoch, seq, log_from, _ = self._head()
+        if not epoch:
+            epoch, seq, log_from = uuid.uuid4().hex[:12], 0, 1
+        seq += 1
+        trim_below = 0
+        if seq - log_from >= 2 * LOG_KEEP:
+            log_from = trim_below = seq - LOG_KEEP
+        nonce = uuid.uuid4().hex[:8]
+        dim = len(recs["embeddings"][0]) if recs["embeddings"] else self._dim()
+        self._dimension = dim
+        own = self._own_records(
+            [HEAD_ID, f"{RESERVED}log:{epoch}:{seq}:{nonce}"],
+            [
+                {"rec": "head", "epoch": epoch, "seq": seq, "log_from": log_from, "nonce": nonce},
+                {"rec": "log", "epoch": epoch, "seq": seq, "ids": json.dumps(sorted(set(touched)))},
+            ],
+            dim,
+        )
+        self.collection.upsert(**{k: list(recs[k]) + own[k] for k in own})
+        if trim_below:  # entries nobody needs any more; a kill here only leaves a few more behind
+            self.collection.delete(where={"$and": [{"rec": "log"}, {"seq": {"$lt": trim_below}}]})
+
+    def _new_epoch(self) -> None:
+        """Tell every reader to reload whole (after rows were written around :meth:`_commit`)."""
+        own = self._own_records(
+            [HEAD_ID],
+            [{"rec": "head", "epoch": uuid.uuid4().hex[:12], "seq": 0, "log_from": 1, "nonce": ""}],
+            self._dim(),
+        )
+        self.collection.upsert(**own)
+
+    def _remove(self, ids: Sequence[str]) -> None:
+        """Delete rows: first overwrite them with tombstones in one upsert with their log entry (readers drop
+        them at once), then delete them. A kill in between leaves only tombstones, which nothing reads."""
+        for start in range(0, len(ids), _BATCH):
+            chunk = list(ids[start : start + _BATCH])
+            gone = {"rec": "gone", "origin": "gone", "root": "", "closed_by_update": 0, "superseded_by": ""}
+            self._commit(self._own_records(chunk, [gone] * len(chunk), self._dim()), chunk)
+            self.collection.delete(ids=chunk)
+
+    def _clear_tombstones(self) -> None:
+        """Delete what a killed :meth:`_remove` left (already invisible and announced)."""
+        left = self._stored({"rec": "gone"}, include=())["ids"]
+        if left:
+            self.collection.delete(ids=left)
 
     @store_call("reading the memory's revision")
     def revision(self) -> str:
-        """A token that changes with every write: ``epoch:seq``."""
-        epoch, seq, _ = self._head()
-        return f"{epoch}:{seq}" if epoch else ""
+        """A token that changes with every write (``epoch:seq:nonce``)."""
+        epoch, seq, _, nonce = self._head()
+        return self._token(epoch, seq, nonce)
 
     def _wrote(self) -> None:
         # Our own write is applied like anyone else's: by the change log, on the next read.
@@ -326,11 +401,14 @@ class TemporalMemory:
         return {"ids": ids, "metadatas": metas, "documents": docs, "embeddings": [list(e) for e in embeddings]}
 
     def _upsert(self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str) -> None:
+        """Write passages and their log entry in one call."""
         if not passages:
             return
         try:
-            self.collection.upsert(**self._records(passages, embeddings, origin))
+            self._commit(self._records(passages, embeddings, origin), [p.id for p in passages])
         except Exception as exc:
+            if not _is_store_failure(exc):
+                raise
             raise MemoryStoreError(f"writing to the memory failed, nothing was lost: {exc}; retry the command") from exc
 
     def _embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -365,6 +443,7 @@ class TemporalMemory:
         wanted = {p.id: p for p in self.universe.passages()}
         report = IngestReport()
         with self._lock:
+            self._clear_tombstones()
             stored = self._stored({"origin": ORIGIN_CORPUS})
             have = {i: m for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
             todo = []
@@ -383,7 +462,7 @@ class TemporalMemory:
             gone = [pid for pid in have if pid not in wanted]
             # Similar lengths in one encoder batch pad less: as fast as the raw encoder on the whole list.
             todo.sort(key=lambda p: len(p.text))
-            batch = 256
+            batch = _BATCH
             from tqdm import tqdm
 
             with tqdm(
@@ -398,10 +477,8 @@ class TemporalMemory:
                     self._upsert(chunk, self._embed([p.text for p in chunk]), ORIGIN_CORPUS)
                     bar.update(len(chunk))
             if gone:
-                self.collection.delete(ids=gone)
+                self._remove(gone)
                 report.removed = len(gone)
-            if report.writes:
-                self._bump_revision([p.id for p in todo] + gone)
             # Written last: a run killed before this line leaves no marker, and the next one completes it.
             self._meta.upsert(
                 ids=[self._marker_id()],
@@ -466,7 +543,6 @@ class TemporalMemory:
         emb = self._embed([text])
         with self._lock:
             self._upsert([passage], emb, ORIGIN_UPDATE)
-            self._bump_revision([passage.id])
         self._wrote()
         return passage
 
@@ -511,12 +587,10 @@ class TemporalMemory:
                 # Finish the winner's closing of the old version (idempotent), in case it died in between.
                 won = Passage(**{**closed.__dict__, "valid_to": int(winner.get("stage", from_stage.ordinal))})
                 self._close(won, meta, old_emb, new.id)
-                self._bump_revision([old.id, new.id])
                 raise StaleVersionError(
                     f"{pid} was corrected by another writer at the same time ({new.id}); correct that version instead"
                 )
             self._close(closed, meta, old_emb, new.id)
-            self._bump_revision([old.id, new.id])
         self._wrote()
         return new
 
@@ -529,8 +603,7 @@ class TemporalMemory:
             closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
             recs = self._records([closed], [emb], str(meta.get("origin", ORIGIN_CORPUS)))
             recs["metadatas"][0].update({"closed_by_update": 1, "hash": meta.get("hash", "")})
-            self.collection.upsert(**recs)
-            self._bump_revision([pid])
+            self._commit(recs, [pid])
         self._wrote()
         return closed
 
@@ -540,7 +613,7 @@ class TemporalMemory:
         recs["metadatas"][0].update(
             {"closed_by_update": 1, "superseded_by": superseded_by, "hash": meta.get("hash", "")}
         )
-        self.collection.upsert(**recs)
+        self._commit(recs, [closed.id, superseded_by])
 
     def _check_open(self, old: Passage, meta: dict[str, Any], from_stage: Stage) -> None:
         if meta.get("superseded_by"):
@@ -564,6 +637,7 @@ class TemporalMemory:
         """
         pid = self.universe.persona(persona).id
         with self._lock:
+            self._clear_tombstones()
             got = self.collection.get(
                 where={"$and": [{"persona": pid}, {"origin": ORIGIN_UPDATE}]}, include=["metadatas"]
             )
@@ -573,8 +647,7 @@ class TemporalMemory:
                 if str(m.get("root", "")).startswith(f"{pid}:add-")
             ]
             if ids:
-                self.collection.delete(ids=ids)
-                self._bump_revision(ids)
+                self._remove(ids)
         self._wrote()
         return len(ids)
 
@@ -595,37 +668,46 @@ class TemporalMemory:
             index = self._index
             if index is not None and now - self._revision_checked < self.revision_ttl:
                 return index
-            epoch, seq, log_from = self._head()
+            epoch, seq, log_from, nonce = self._head()
             self._revision_checked = now
-            token = f"{epoch}:{seq}" if epoch else ""
+            token = self._token(epoch, seq, nonce)
             if index is not None and index.revision == token:
                 return index
             if index is not None and epoch and index.revision.startswith(f"{epoch}:"):
-                have = int(index.revision.rsplit(":", 1)[1])
-                if log_from <= have + 1 and have < seq and self._apply_log(index, epoch, have, seq):
+                have = int(index.revision.split(":")[1])
+                if self._apply_log(index, epoch, have, seq, log_from):
                     index.revision = token
                     return index
             got = self._stored(None, include=("metadatas", "documents", "embeddings"))
             rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
-            self._index = VectorIndex.build((Row(i, d, m, e) for i, d, m, e in rows), token)
+            self._index = VectorIndex.build((Row(i, d, m, e) for i, d, m, e in rows if is_data(m)), token)
             return self._index
 
-    def _apply_log(self, index: VectorIndex, epoch: str, have: int, seq: int) -> bool:
-        """Apply log entries ``have+1..seq``: fetch the rows they touched. False if the log has a gap."""
-        name = self.collection_name
-        log = self._meta.get(
-            where={"$and": [{"log_of": name}, {"epoch": epoch}, {"seq": {"$gt": have}}, {"seq": {"$lte": seq}}]},
+    def _apply_log(self, index: VectorIndex, epoch: str, have: int, seq: int, log_from: int) -> bool:
+        """Apply the log entries after the index's ``have`` up to ``seq``: fetch the rows they touched.
+
+        Entries at ``have`` itself are fetched again: on a server two writers may have written the same
+        seq (both read the same head), and the index may have seen only one of them. False if the log
+        has a gap (trimmed, or a writer's entry not there) or too many ids: then the caller reloads."""
+        lo, hi = min(have, seq), max(have, seq)
+        if lo + 1 < log_from:
+            return False
+        log = self.collection.get(
+            where={"$and": [{"rec": "log"}, {"epoch": epoch}, {"seq": {"$gte": lo}}, {"seq": {"$lte": hi}}]},
             include=["metadatas"],
         )
         entries = log.get("metadatas") or []
-        if len({int(m["seq"]) for m in entries}) != seq - have:
+        if not set(range(lo + 1, seq + 1)) <= {int(m["seq"]) for m in entries}:
             return False
         touched = sorted({i for m in entries for i in json.loads(str(m.get("ids", "[]")))})
-        got = self.collection.get(ids=touched, include=["metadatas", "documents", "embeddings"]) if touched else None
+        if len(touched) > LOG_MAX_IDS:
+            return False
         present = []
-        if got is not None:
+        if touched:
+            got = self.collection.get(ids=touched, include=["metadatas", "documents", "embeddings"])
             for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True):
-                present.append(Row(i, d, m, e))
+                if is_data(m):
+                    present.append(Row(i, d, m, e))
         found = {r.id for r in present}
         index.apply(present, [i for i in touched if i not in found])
         return True
@@ -747,8 +829,9 @@ class TemporalMemory:
         """Write records exported by :meth:`updates`, with their ids: importing twice changes nothing."""
         touched: list[str] = []
         with self._lock:
-            for start in range(0, len(records), 256):
-                chunk = records[start : start + 256]
+            self._clear_tombstones()
+            for start in range(0, len(records), _BATCH):
+                chunk = records[start : start + _BATCH]
                 embs = self._embed([p.text for p, _ in chunk])
                 recs: dict[str, list[Any]] = {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
                 for (p, extra), emb in zip(chunk, embs, strict=True):
@@ -756,16 +839,16 @@ class TemporalMemory:
                     one["metadatas"][0].update(extra)
                     for k in recs:
                         recs[k] += one[k]
-                self.collection.upsert(**recs)
+                self._commit(recs, recs["ids"])
                 touched += recs["ids"]
-            if touched:
-                self._bump_revision(touched)
         self._wrote()
         return len(touched)
 
     @store_call("counting the memory")
     def count(self) -> int:
-        return int(self.collection.count())
+        """Passages in the store (not the store's own records)."""
+        own = self._stored({"rec": {"$in": ["head", "log", "claim", "gone"]}}, include=())["ids"]
+        return int(self.collection.count()) - len(own)
 
 
 def open_memory(

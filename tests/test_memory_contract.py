@@ -259,3 +259,51 @@ def test_an_edited_corpus_is_brought_in_line_on_next_open(tmp_path: Path, hp: Un
     report = second.ensure_ingested()
     assert report is not None and report.updated >= 1 and report.added == 0 and report.unchanged > 100
     assert any("(edited by the user)" in p.text for p in second.list("_world") if p.id.endswith(row["id"]))
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9 right after a store call returned."""
+
+
+def _die_after_first_write(mem) -> None:  # type: ignore[no-untyped-def]
+    upsert = mem.collection.upsert
+
+    def write_then_die(**kw: object) -> None:
+        upsert(**kw)
+        raise _Killed
+
+    mem.collection.upsert = write_then_die
+
+
+def test_a_write_cut_after_its_first_store_call_is_seen_whole_by_an_open_reader(make_memory, hp: Universe) -> None:  # type: ignore[no-untyped-def]
+    """The revision is written with the data it announces: whatever a killed writer left in the store, a reader
+    whose index was already loaded sees exactly that (never rows that no revision announces), and a forgotten
+    fact cut midway is gone for every reader."""
+    from persona_rag.memory.store import TemporalMemory
+
+    reader = make_memory(small(hp, 5))
+    reader.ingest(progress=False)
+    reader.revision_ttl = 0.0
+    q = "silver lantern under the stairs"
+    assert not [h for h in reader.search("ron", q, k=3) if "lantern" in h.passage.text]  # index loaded
+    count = reader.count()
+
+    writer = TemporalMemory(reader.universe, reader.client, reader.embed_model, collection=reader.collection_name)
+    _die_after_first_write(writer)
+    before = reader.revision()
+    with pytest.raises(_Killed):
+        writer.add("ron", hp.stage("year 2"), "Ron hides a silver lantern under the stairs.")
+    stored = [p for p in reader.list("ron") if "lantern" in p.text]
+    found = [h.passage for h in reader.search("ron", q, k=3) if "lantern" in h.passage.text]
+    assert [p.id for p in found] == [p.id for p in stored]
+    assert stored and reader.revision() != before and reader.count() == count + 1
+
+    writer = TemporalMemory(reader.universe, reader.client, reader.embed_model, collection=reader.collection_name)
+    _die_after_first_write(writer)
+    with pytest.raises(_Killed):
+        writer.forget_updates("ron")
+    assert not [h for h in reader.search("ron", q, k=3) if "lantern" in h.passage.text]
+    assert not [p for p in reader.list("ron") if "lantern" in p.text]
+    assert reader.count() == count and reader.updates() == []
+    assert reader.ingest(progress=False).writes == 0  # clears what the killed forget left
+    assert reader.count() == count
