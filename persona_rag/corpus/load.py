@@ -185,28 +185,28 @@ def _check_learned_by(
     return ok
 
 
-def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
-    problems: list[Problem] = []
-    root = root.resolve()
+def _read_config(root: Path, problems: list[Problem]) -> Universe | None:
+    """universe.yaml: the timeline and the characters. None when the rest cannot be read against it."""
     conf_path = root / "universe.yaml"
     if not conf_path.is_file():
-        return None, [Problem(_rel(conf_path, root), 1, "missing universe.yaml (see corpora/SCHEMA.md)")]
+        problems.append(Problem(_rel(conf_path, root), 1, "missing universe.yaml (see corpora/SCHEMA.md)"))
+        return None
     conf = _read_yaml(conf_path, root, problems)
     if not isinstance(conf, dict):
         if not problems:
             problems.append(Problem(_rel(conf_path, root), 1, "universe.yaml must be a mapping"))
-        return None, problems
+        return None
     conf_text = conf_path.read_text(encoding="utf-8")
     uconf = _rel(conf_path, root)
-    for key in ("id", "stages", "characters"):
-        if not conf.get(key):
-            problems.append(Problem(uconf, 1, f"missing field {key!r}"))
-    if problems:
-        return None, problems
+    missing = [key for key in ("id", "stages", "characters") if not conf.get(key)]
+    problems += [Problem(uconf, 1, f"missing field {key!r}") for key in missing]
+    if missing:
+        return None
     try:
         timeline = Timeline.from_config(conf)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return None, [Problem(uconf, _line_of(conf_text, "stages"), f"bad stages: {exc}")]
+        problems.append(Problem(uconf, _line_of(conf_text, "stages"), f"bad stages: {exc}"))
+        return None
     keys = timeline.by_key
     if len(keys) != len(timeline.stages):
         problems.append(Problem(uconf, _line_of(conf_text, "stages"), "duplicate stage keys"))
@@ -226,7 +226,7 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
         if cid in characters:
             problems.append(Problem(uconf, _line_of(conf_text, f"id: {cid}"), f"duplicate character {cid!r}"))
         characters[cid] = Character(cid, str(c.get("name", cid)), tuple(str(a) for a in c.get("aliases") or ()))
-    uni = Universe(
+    return Universe(
         str(conf["id"]),
         str(conf.get("name", conf["id"])),
         root,
@@ -235,90 +235,113 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
         description=str(conf.get("description", "")),
         config=conf,
     )
-    seen: dict[str, str] = {}
 
-    def check_common(row: dict[str, Any], where: Problem, required: tuple[str, ...]) -> bool:
-        ok = True
+
+class _RowChecker:
+    """The checks every JSONL row shares: required fields, unique ids, stage keys, field types."""
+
+    def __init__(self, uni: Universe, problems: list[Problem]) -> None:
+        self.keys = uni.timeline.by_key
+        self.problems = problems
+        self.seen: dict[str, str] = {}
+
+    def __call__(self, row: dict[str, Any], file: str, line: int, required: tuple[str, ...]) -> bool:
+        before = len(self.problems)
+        self._required(row, file, line, required)
+        self._unique(row, file, line)
+        self._stages(row, file, line)
+        self._types(row, file, line)
+        ok = len(self.problems) == before
+        if ok and row.get("valid_to") and self.keys[row["valid_to"]].ordinal <= self.keys[row["stage"]].ordinal:
+            self.problems.append(Problem(file, line, "valid_to must be after stage"))
+            ok = False
+        return ok
+
+    def _required(self, row: dict[str, Any], file: str, line: int, required: tuple[str, ...]) -> None:
         for f in required:
             if f not in row or row[f] in (None, "") or (f != "participants" and row[f] == []):
-                problems.append(Problem(where.file, where.line, f"missing field {f!r}"))
-                ok = False
+                self.problems.append(Problem(file, line, f"missing field {f!r}"))
+
+    def _unique(self, row: dict[str, Any], file: str, line: int) -> None:
         rid = row.get("id")
         if isinstance(rid, str) and rid:
-            if rid in seen:
-                problems.append(Problem(where.file, where.line, f"duplicate id {rid!r} (first at {seen[rid]})"))
-                ok = False
+            if rid in self.seen:
+                self.problems.append(Problem(file, line, f"duplicate id {rid!r} (first at {self.seen[rid]})"))
             else:
-                seen[rid] = f"{where.file}:{where.line}"
+                self.seen[rid] = f"{file}:{line}"
+
+    def _stages(self, row: dict[str, Any], file: str, line: int) -> None:
         for f in ("stage", "valid_to", "public"):
             value = row.get(f)
             if value in (None, ""):
                 continue
             if not isinstance(value, str):  # a list or a number would not even hash: say what is wrong
-                problems.append(Problem(where.file, where.line, f"{f!r} must be one stage key (text), not {value!r}"))
-                ok = False
-            elif value not in keys:
-                problems.append(Problem(where.file, where.line, f"unknown stage {value!r} in {f!r}"))
-                ok = False
+                self.problems.append(Problem(file, line, f"{f!r} must be one stage key (text), not {value!r}"))
+            elif value not in self.keys:
+                self.problems.append(Problem(file, line, f"unknown stage {value!r} in {f!r}"))
+
+    def _types(self, row: dict[str, Any], file: str, line: int) -> None:
         for f in ("participants", "entities"):
             value = row.get(f)
             if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-                problems.append(Problem(where.file, where.line, f"{f!r} must be a list of names, not {value!r}"))
-                ok = False
-        if ok and row.get("valid_to") and keys[row["valid_to"]].ordinal <= keys[row["stage"]].ordinal:
-            problems.append(Problem(where.file, where.line, "valid_to must be after stage"))
-            ok = False
+                self.problems.append(Problem(file, line, f"{f!r} must be a list of names, not {value!r}"))
         for f in ("text", "question", "analysis", "response"):
             if f in row and not isinstance(row[f], str):
-                problems.append(Problem(where.file, where.line, f"field {f!r} must be text"))
-                ok = False
-        if "entities" in row and not (
-            isinstance(row["entities"], list) and all(isinstance(e, str) for e in row["entities"])
-        ):
-            problems.append(Problem(where.file, where.line, "entities must be a list of names"))
-            ok = False
-        return ok
+                self.problems.append(Problem(file, line, f"field {f!r} must be text"))
 
+
+def _persona_files(root: Path, folder: str, pattern: str, uni: Universe, problems: list[Problem]) -> list[Path]:
+    """Files named after a character id (personas/, profiles/, dialogues/); others are reported."""
+    out = []
+    for path in sorted((root / folder).glob(pattern)):
+        if path.stem in uni.characters:
+            out.append(path)
+        else:
+            problems.append(
+                Problem(_rel(path, root), 1, f"unknown character {path.stem!r}: the file name must be a character id")
+            )
+    return out
+
+
+def _read_events(root: Path, uni: Universe, check: _RowChecker, problems: list[Problem]) -> None:
     for path in sorted((root / "events").glob("*.jsonl")):
         rel = _rel(path, root)
         for n, row in _read_jsonl(path, root, problems):
-            where = Problem(rel, n, "")
-            ok = check_common(row, where, ("id", "stage", "text", "participants"))
+            ok = check(row, rel, n, ("id", "stage", "text", "participants"))
             parts = row.get("participants")
             if not isinstance(parts, list):
                 problems.append(Problem(rel, n, "participants must be a list of persona ids"))
                 ok = False
             else:
                 for p in parts:
-                    if p not in characters:
+                    if p not in uni.characters:
                         problems.append(Problem(rel, n, f"unknown character {p!r} in participants"))
                         ok = False
-            ok = _check_learned_by(row, rel, n, characters, keys, problems) and ok
+            ok = _check_learned_by(row, rel, n, uni.characters, check.keys, problems) and ok
             if ok:
                 row["_source"] = f"{rel}:{n}"
                 uni.events.append(row)
-    for path in sorted((root / "personas").glob("*.jsonl")):
+
+
+def _read_personal(root: Path, uni: Universe, check: _RowChecker, problems: list[Problem]) -> None:
+    for path in _persona_files(root, "personas", "*.jsonl", uni, problems):
         rel = _rel(path, root)
-        pid = path.stem
-        if pid not in characters:
-            problems.append(Problem(rel, 1, f"unknown character {pid!r}: the file name must be a character id"))
-            continue
         for n, row in _read_jsonl(path, root, problems):
-            ok = check_common(row, Problem(rel, n, ""), ("id", "stage", "kind", "text"))
+            ok = check(row, rel, n, ("id", "stage", "kind", "text"))
             if row.get("kind") and row["kind"] not in PASSAGE_KINDS:
                 problems.append(Problem(rel, n, f"unknown kind {row['kind']!r}; valid: {', '.join(PASSAGE_KINDS)}"))
                 ok = False
             if ok:
                 row["_source"] = f"{rel}:{n}"
-                uni.personal.setdefault(pid, []).append(row)
-    for path in sorted((root / "profiles").glob("*.yaml")):
+                uni.personal.setdefault(path.stem, []).append(row)
+
+
+def _read_profiles(root: Path, uni: Universe, problems: list[Problem]) -> None:
+    keys = uni.timeline.by_key
+    for path in _persona_files(root, "profiles", "*.yaml", uni, problems):
         rel = _rel(path, root)
-        pid = path.stem
         data = _read_yaml(path, root, problems)
         if data is None:
-            continue
-        if pid not in characters:
-            problems.append(Problem(rel, 1, f"unknown character {pid!r}: the file name must be a character id"))
             continue
         if not isinstance(data, dict):
             problems.append(Problem(rel, 1, "a profile must be a mapping"))
@@ -331,24 +354,25 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
                 problems.append(Problem(rel, _line_of(text, f"from: {frm}"), f"unknown stage {frm!r} in 'from'"))
                 ok = False
         if ok:
-            uni.profiles[pid] = data
-    for path in sorted((root / "dialogues").glob("*.jsonl")):
+            uni.profiles[path.stem] = data
+
+
+def _read_dialogues(root: Path, uni: Universe, check: _RowChecker, problems: list[Problem]) -> None:
+    for path in _persona_files(root, "dialogues", "*.jsonl", uni, problems):
         rel = _rel(path, root)
-        pid = path.stem
-        if pid not in characters:
-            problems.append(Problem(rel, 1, f"unknown character {pid!r}: the file name must be a character id"))
-            continue
+        persona_id = path.stem
         for n, row in _read_jsonl(path, root, problems):
-            ok = check_common(row, Problem(rel, n, ""), ("id", "stage", "mode", "question", "analysis", "response"))
+            ok = check(row, rel, n, ("id", "stage", "mode", "question", "analysis", "response"))
             if row.get("mode") and row["mode"] not in DIALOGUE_MODES:
                 problems.append(Problem(rel, n, f"unknown mode {row['mode']!r}; valid: {', '.join(DIALOGUE_MODES)}"))
                 ok = False
             if ok:
-                uni.dialogues.setdefault(pid, []).append(
+                stage = check.keys[row["stage"]]
+                uni.dialogues.setdefault(persona_id, []).append(
                     Dialogue(
                         row["id"],
-                        pid,
-                        keys[row["stage"]],
+                        persona_id,
+                        stage,
                         row["mode"],
                         row["question"],
                         row["analysis"],
@@ -356,6 +380,20 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
                         f"{rel}:{n}",
                     )
                 )
+
+
+def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
+    """Read a universe folder: the universe (None if its config is unusable) and every problem found."""
+    problems: list[Problem] = []
+    root = root.resolve()
+    uni = _read_config(root, problems)
+    if uni is None:
+        return None, problems
+    check = _RowChecker(uni, problems)
+    _read_events(root, uni, check, problems)
+    _read_personal(root, uni, check, problems)
+    _read_profiles(root, uni, problems)
+    _read_dialogues(root, uni, check, problems)
     return uni, problems
 
 
