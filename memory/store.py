@@ -261,6 +261,7 @@ class TemporalMemory:
         lock_path: Path | None = None,
         lock_timeout: float = 30.0,
         revision_ttl: float = 0.25,
+        claim_timeout: float = 10.0,
     ) -> None:
         if backend not in BACKENDS:
             raise UsageError(f"unknown search backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -283,6 +284,9 @@ class TemporalMemory:
         # Writes from this object drop the index at once; writes from other processes are
         # noticed by the revision token, read at most every ``revision_ttl`` seconds.
         self.revision_ttl = revision_ttl
+        # A correction's writer commits within milliseconds of claiming it; one still uncommitted after
+        # this long belonged to a process that died, and the next writer of that fact completes it.
+        self.claim_timeout = claim_timeout
         self._revision_checked = 0.0
         self._entities: dict[tuple[str, str], Any] = {}
         self._query_cache: dict[str, np.ndarray] = {}
@@ -512,7 +516,7 @@ class TemporalMemory:
         """A record and a fresh embedding of its text. The stored vector is not read back: an embedded
         store cannot read vectors another process wrote while this one had it open (Chroma fails)."""
         got = self.collection.get(ids=[pid], include=["metadatas", "documents"])
-        if not got["ids"]:
+        if not got["ids"] or not is_data(got["metadatas"][0]) or pid.startswith(RESERVED):
             raise UsageError(f"no memory record {pid!r}; find ids with `persona-rag memory list PERSONA`")
         meta = got["metadatas"][0]
         passage = Passage.from_metadata(got["documents"][0], meta)
@@ -555,42 +559,19 @@ class TemporalMemory:
         with self._lock:
             old, meta, old_emb = self._get_one(pid)
             self._check_open(old, meta, from_stage)
-            root = old.root or old.id
-            new = Passage(
-                f"{root}@v{old.version + 1}",
-                old.universe,
-                old.persona,
-                text,
-                from_stage.ordinal,
-                max(from_stage.ordinal, old.known_from),
-                old.valid_to,
-                old.kind,
-                old.participants,
-                old.entities,
-                "update",
-                old.witnessed,
-                root,
-                old.version + 1,
-            )
-            closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
-            new_emb = self._embed([text])
-            recs_new = self._records([new], new_emb, ORIGIN_UPDATE)
-            # Compare-and-set on the version id: `add` keeps the first writer of an id, so of two
-            # writers racing for the same next version (several processes on a Chroma server,
-            # where the file lock does not reach) exactly one wins; the other is told, not lost.
-            token = uuid.uuid4().hex
-            recs_new["metadatas"][0]["write_token"] = token
-            self.collection.add(**recs_new)
-            got = self.collection.get(ids=[new.id], include=["metadatas"])
-            winner = (got.get("metadatas") or [{}])[0] or {}
-            if winner.get("write_token") != token:
-                # Finish the winner's closing of the old version (idempotent), in case it died in between.
-                won = Passage(**{**closed.__dict__, "valid_to": int(winner.get("stage", from_stage.ordinal))})
-                self._close(won, meta, old_emb, new.id)
-                raise StaleVersionError(
-                    f"{pid} was corrected by another writer at the same time ({new.id}); correct that version instead"
-                )
-            self._close(closed, meta, old_emb, new.id)
+            new_emb = self._embed([text])  # before claiming: the claim's owner commits right after
+            claim, mine = self._claim(old, "correct", from_stage.ordinal, text)
+            if mine:
+                new = self._commit_claim(claim, (old, meta, old_emb, new_emb))
+            else:
+                claim = self._settle(claim)
+                if (claim.get("op"), claim.get("text"), int(claim.get("from", -1))) != (
+                    "correct",
+                    text,
+                    from_stage.ordinal,
+                ):
+                    raise self._stale(claim)
+                new = self._get_one(str(claim["new_id"]), embed=False)[0]  # this very correction, already made
         self._wrote()
         return new
 
@@ -600,20 +581,109 @@ class TemporalMemory:
         with self._lock:
             old, meta, emb = self._get_one(pid)
             self._check_open(old, meta, from_stage)
-            closed = Passage(**{**old.__dict__, "valid_to": from_stage.ordinal})
-            recs = self._records([closed], [emb], str(meta.get("origin", ORIGIN_CORPUS)))
-            recs["metadatas"][0].update({"closed_by_update": 1, "hash": meta.get("hash", "")})
-            self._commit(recs, [pid])
+            claim, mine = self._claim(old, "retire", from_stage.ordinal, "")
+            if mine:
+                closed = self._commit_claim(claim, (old, meta, emb, None))
+            else:
+                claim = self._settle(claim)
+                if (claim.get("op"), int(claim.get("from", -1))) != ("retire", from_stage.ordinal):
+                    raise self._stale(claim)
+                closed = self._get_one(pid, embed=False)[0]
         self._wrote()
         return closed
 
-    def _close(self, closed: Passage, meta: dict[str, Any], emb: list[float], superseded_by: str) -> None:
-        recs = self._records([closed], [emb], str(meta.get("origin", ORIGIN_CORPUS)))
-        # Keep the corpus hash: a re-ingest must not undo the closing.
-        recs["metadatas"][0].update(
-            {"closed_by_update": 1, "superseded_by": superseded_by, "hash": meta.get("hash", "")}
+    # Compare-and-set for corrections and retirements. Both change one state of one version: (id, valid_to).
+    # The claim record's id names that state, and `add` keeps the first writer of an id, so of several
+    # writers that read the same state (processes on a Chroma server, where the file lock does not reach)
+    # exactly one owns the change; the others are told, never lost. The owner commits the claim (rows,
+    # claim marked committed, log entry) in one upsert; a claim left uncommitted past its lease belonged
+    # to a writer that died, and whoever meets it next commits it (the commit is rebuilt from the claim).
+
+    def _claim(self, target: Passage, op: str, stage: int, text: str) -> tuple[dict[str, Any], bool]:
+        cid = f"{RESERVED}claim:{target.id}@{target.valid_to}"
+        token = uuid.uuid4().hex
+        mine = {
+            "rec": "claim",
+            "claim": cid,
+            "op": op,
+            "target": target.id,
+            "was_valid_to": target.valid_to,
+            "from": stage,
+            "text": text,
+            "new_id": self._next_version(target, stage, text).id if op == "correct" else "",
+            "token": token,
+            "claimed_at": time.time(),
+            "committed": 0,
+        }
+        self.collection.add(**self._own_records([cid], [mine], self._dim()))
+        got = self.collection.get(ids=[cid], include=["metadatas"])
+        claim = (got.get("metadatas") or [{}])[0] or {}
+        return dict(claim), claim.get("token") == token
+
+    def _settle(self, claim: dict[str, Any]) -> dict[str, Any]:
+        """Wait for another writer's claim to be committed; past its lease, commit it ourselves."""
+        while not int(claim.get("committed", 0)):
+            if time.time() - float(claim.get("claimed_at", 0)) > self.claim_timeout:
+                self._commit_claim(claim, None)
+                break
+            time.sleep(0.02)
+            got = self.collection.get(ids=[str(claim["claim"])], include=["metadatas"])
+            claim = dict((got.get("metadatas") or [{}])[0] or {})
+        return claim
+
+    def _stale(self, claim: dict[str, Any]) -> StaleVersionError:
+        what = f"corrected ({claim.get('new_id')})" if claim.get("op") == "correct" else "retired"
+        return StaleVersionError(
+            f"{claim.get('target')} was {what} by another writer at the same time; list its history and "
+            "change the newest version instead"
         )
-        self._commit(recs, [closed.id, superseded_by])
+
+    def _next_version(self, old: Passage, stage: int, text: str) -> Passage:
+        root = old.root or old.id
+        return Passage(
+            f"{root}@v{old.version + 1}",
+            old.universe,
+            old.persona,
+            text,
+            stage,
+            max(stage, old.known_from),
+            old.valid_to,
+            old.kind,
+            old.participants,
+            old.entities,
+            "update",
+            old.witnessed,
+            root,
+            old.version + 1,
+        )
+
+    def _commit_claim(
+        self,
+        claim: dict[str, Any],
+        known: tuple[Passage, dict[str, Any], list[float], list[list[float]] | None] | None,
+    ) -> Passage:
+        """Write what ``claim`` decided, with its log entry, in one upsert. The same rows whoever commits."""
+        if known is None:
+            old, meta, old_emb = self._get_one(str(claim["target"]))
+            new_emb = self._embed([str(claim["text"])]) if claim["op"] == "correct" else None
+        else:
+            old, meta, old_emb, new_emb = known
+        old = Passage(**{**old.__dict__, "valid_to": int(claim["was_valid_to"])})  # as it was when claimed
+        stage = int(claim["from"])
+        closed = Passage(**{**old.__dict__, "valid_to": stage})
+        recs = self._records([closed], [old_emb], str(meta.get("origin", ORIGIN_CORPUS)))
+        # Keep the corpus hash: a re-ingest must not undo the closing.
+        recs["metadatas"][0].update({"closed_by_update": 1, "hash": meta.get("hash", "")})
+        result, touched = closed, [old.id]
+        if claim["op"] == "correct":
+            new = self._next_version(old, stage, str(claim["text"]))
+            recs["metadatas"][0]["superseded_by"] = new.id
+            more = self._records([new], new_emb or [], ORIGIN_UPDATE)
+            recs = {k: recs[k] + more[k] for k in recs}
+            result, touched = new, [old.id, new.id]
+        done = self._own_records([str(claim["claim"])], [{**claim, "committed": 1}], len(old_emb))
+        self._commit({k: recs[k] + done[k] for k in recs}, touched)
+        return result
 
     def _check_open(self, old: Passage, meta: dict[str, Any], from_stage: Stage) -> None:
         if meta.get("superseded_by"):

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -113,6 +114,72 @@ def test_four_processes_correct_the_same_fact_on_the_embedded_store(tmp_path: Pa
 
 def test_four_processes_correct_the_same_fact_on_a_chroma_server(chroma_server: str) -> None:
     _concurrent_corrections("server", chroma_server)
+
+
+RACE = """
+import os
+from pathlib import Path
+from persona_rag.corpus import OPEN
+from persona_rag.errors import UsageError
+op, first, stage, gate = sys.argv[4], sys.argv[5], uni.stage(sys.argv[6]), Path(sys.argv[7])
+mem.history(first)  # warm: imports and client done before the start
+(gate / f"ready-{os.getpid()}").touch()
+while not (gate / "go").exists():
+    time.sleep(0.005)
+done = 0
+while done < 6:
+    head = mem.history(first)[-1]
+    if head.valid_to < OPEN:
+        break  # retired by someone: nothing left to change
+    try:
+        if op == "retire":
+            mem.retire(head.id, stage)
+        else:
+            mem.correct(head.id, stage, f"{op} {os.getpid()}.{done}")
+    except StaleVersionError:
+        continue  # another writer changed that version first: look again
+    except UsageError:
+        break  # it already stopped holding there
+    done += 1
+    if op == "retire":
+        break
+print(json.dumps({"op": op, "done": done}))
+"""
+
+
+def test_retires_and_corrections_of_one_fact_race_on_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
+    """Two processes correct and two retire (from different stages) the same fact at once: exactly one
+    retirement lands, every correction that reported success is a version in the history, and no version is
+    left open. (Two identical retirements would both succeed: the second finds its own change made.)"""
+    collection = f"r_{uuid.uuid4().hex[:10]}"
+    mem = _memory("server", chroma_server, collection)
+    uni = mem.universe
+    first = mem.add("watson", uni.stage("1888"), "Watson keeps a brass telescope.").id
+    script = PRELUDE + textwrap.dedent(RACE)
+    ops = [("correct", "1889"), ("retire", "1889"), ("correct", "1889"), ("retire", "1891")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, "server", chroma_server, collection, op, first, stage, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        for op, stage in ops
+    ]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-*"))) < len(procs) and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), [p.communicate()[1][-2000:] for p in procs if p.poll()]
+        time.sleep(0.05)
+    (tmp_path / "go").touch()
+    results = [json.loads(finish(p, timeout=150)) for p in procs]
+    hist = mem.history(first)
+    corrections = sum(r["done"] for r in results if r["op"] == "correct")
+    assert sum(r["done"] for r in results if r["op"] == "retire") == 1
+    assert [h.version for h in hist] == list(range(1, corrections + 2))  # every reported correction is there
+    assert all(h.valid_to == uni.stage("1889").ordinal for h in hist[:-1])  # each closed where corrected
+    assert hist[-1].valid_to in (uni.stage("1889").ordinal, uni.stage("1891").ordinal)  # where one retired it
+    assert not [h for h in hist if h.valid_to >= OPEN]  # retired: no open version, never two
 
 
 def _run_until_killed(code: str, *args: str) -> None:
