@@ -166,6 +166,11 @@ def _hash(p: Passage) -> str:
     return h.hexdigest()[:20]
 
 
+def _vectors_unreadable(exc: BaseException) -> bool:
+    """Chroma's embedded store cannot read vectors another process wrote after this one opened it."""
+    return type(exc).__module__.startswith("chromadb") and "finding id" in str(exc).lower()
+
+
 def is_data(meta: dict[str, Any] | None) -> bool:
     """A passage, as opposed to one of the store's own records (log, head, claim, tombstone)."""
     return not (meta or {}).get("rec")
@@ -748,10 +753,42 @@ class TemporalMemory:
                 if self._apply_log(index, epoch, have, seq, log_from):
                     index.revision = token
                     return index
-            got = self._stored(None, include=("metadatas", "documents", "embeddings"))
-            rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
-            self._index = VectorIndex.build((Row(i, d, m, e) for i, d, m, e in rows if is_data(m)), token)
+            self._index = VectorIndex.build(self._all_rows(), token)
             return self._index
+
+    def _all_rows(self) -> list[Row]:
+        try:
+            got = self._stored(None, include=("metadatas", "documents", "embeddings"))
+        except Exception as exc:
+            if not _vectors_unreadable(exc):
+                raise
+            ids = self._stored(None, include=())["ids"]
+            return [r for start in range(0, len(ids), _PAGE) for r in self._fetch_rows(ids[start : start + _PAGE])]
+        rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+        return [Row(i, d, m, e) for i, d, m, e in rows if is_data(m)]
+
+    def _fetch_rows(self, ids: Sequence[str]) -> list[Row]:
+        """The data rows among ``ids``, with their vectors.
+
+        An embedded store opened before another process wrote some rows cannot read those rows' vectors
+        (Chroma fails with "Error finding id" while its metadata reads fine): the failing ids are found by
+        halving and their texts embedded again (the same model gives the same vectors)."""
+        if not ids:
+            return []
+        try:
+            got = self.collection.get(ids=list(ids), include=["metadatas", "documents", "embeddings"])
+            rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+            return [Row(i, d, m, e) for i, d, m, e in rows if is_data(m)]
+        except Exception as exc:
+            if not _vectors_unreadable(exc):
+                raise
+        if len(ids) > 16:
+            half = len(ids) // 2
+            return self._fetch_rows(ids[:half]) + self._fetch_rows(ids[half:])
+        got = self.collection.get(ids=list(ids), include=["metadatas", "documents"])
+        kept = [(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True) if is_data(m)]
+        vectors = self._embed([d for _, d, _ in kept])
+        return [Row(i, d, m, v) for (i, d, m), v in zip(kept, vectors, strict=True)]
 
     def _apply_log(self, index: VectorIndex, epoch: str, have: int, seq: int, log_from: int) -> bool:
         """Apply the log entries after the index's ``have`` up to ``seq``: fetch the rows they touched.
@@ -772,12 +809,7 @@ class TemporalMemory:
         touched = sorted({i for m in entries for i in json.loads(str(m.get("ids", "[]")))})
         if len(touched) > LOG_MAX_IDS:
             return False
-        present = []
-        if touched:
-            got = self.collection.get(ids=touched, include=["metadatas", "documents", "embeddings"])
-            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True):
-                if is_data(m):
-                    present.append(Row(i, d, m, e))
+        present = self._fetch_rows(touched)
         found = {r.id for r in present}
         index.apply(present, [i for i in touched if i not in found])
         return True

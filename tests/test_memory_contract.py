@@ -307,3 +307,54 @@ def test_a_write_cut_after_its_first_store_call_is_seen_whole_by_an_open_reader(
     assert reader.count() == count and reader.updates() == []
     assert reader.ingest(progress=False).writes == 0  # clears what the killed forget left
     assert reader.count() == count
+
+
+def test_an_open_reader_finds_what_another_process_wrote_on_the_embedded_store(tmp_path: Path) -> None:
+    """Process B has the embedded store open with its index loaded; process A adds a passage; B's next search
+    finds it (B cannot read the new row's vector from Chroma: it embeds the text again)."""
+    import time
+
+    from persona_rag.memory.embeddings import HashEmbedding
+    from persona_rag.memory.store import open_memory
+
+    from persona_rag.corpus import load_universe
+    from persona_rag.settings import load_settings
+
+    home, gate = tmp_path / "h", tmp_path / "gate"
+    gate.mkdir()
+    settings = load_settings(home=str(home), embed_model="hash")
+    writer = open_memory(settings, load_universe("sherlock_holmes"), embed_model=HashEmbedding())
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from pathlib import Path
+        from persona_rag.corpus import load_universe
+        from persona_rag.memory.store import open_memory
+        from persona_rag.memory.embeddings import HashEmbedding
+        from persona_rag.settings import load_settings
+        uni = load_universe("sherlock_holmes")
+        mem = open_memory(load_settings(home=sys.argv[1], embed_model="hash"), uni, embed_model=HashEmbedding())
+        mem.revision_ttl = 0.0
+        q = "Watson keeps a brass telescope on the mantelpiece."
+        before = mem.search("watson", q, uni.stage("1889"), k=1)  # index loaded before the write
+        gate = Path(sys.argv[2])
+        (gate / "ready").touch()
+        while not (gate / "go").exists():
+            time.sleep(0.01)
+        hits = mem.search("watson", q, uni.stage("1889"), k=1)
+        print(before[0].passage.id, hits[0].passage.id)
+        """
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", script, str(home), str(gate)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not (gate / "ready").exists():
+        assert reader.poll() is None and time.monotonic() < deadline, reader.communicate()[1][-2000:]
+        time.sleep(0.02)
+    added = writer.add("watson", writer.universe.stage("1888"), "Watson keeps a brass telescope on the mantelpiece.")
+    (gate / "go").touch()
+    out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err[-2000:]
+    before, after = out.split()
+    assert before != added.id and after == added.id
