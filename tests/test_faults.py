@@ -279,3 +279,134 @@ def test_adapter_save_killed_leaves_the_old_adapter(tmp_path: Path, when: str) -
     save_adapter(Model(), target, {**card, "train_items": 1, "data_sha256": "0" * 64, "metrics": {}})
     assert json.loads((target / "adapter_config.json").read_text()) == {"new": True}
     assert sorted(p.name for p in target.parent.iterdir()) == ["sft"]  # nothing left behind
+
+
+CORRECT = """
+import os, signal, sys
+from chromadb.api.models.Collection import Collection
+from persona_rag.cli import main
+
+when = sys.argv[1]
+real_add, real_upsert = Collection.add, Collection.upsert
+
+def claims(kw):
+    return any(str(i).startswith("__pr__:claim") for i in kw.get("ids") or [])
+
+def add(self, **kw):
+    real_add(self, **kw)
+    if when == "claimed" and claims(kw):
+        os.kill(os.getpid(), signal.SIGKILL)  # the claim is in, nothing committed
+
+def upsert(self, **kw):
+    real_upsert(self, **kw)
+    if when == "committed" and claims(kw):
+        os.kill(os.getpid(), signal.SIGKILL)  # committed, the process never reports it
+
+Collection.add, Collection.upsert = add, upsert
+main(["memory", "correct", sys.argv[2], "--from-stage", "1889", "--text", sys.argv[3], "--universe", "sherlock_holmes"])
+"""
+
+
+@pytest.mark.parametrize("when", ["claimed", "committed"])
+def test_memory_correct_killed_leaves_the_old_or_the_new_version(tmp_path: Path, when: str) -> None:
+    """kill -9 inside `persona-rag memory correct`: the fact is in its old state or its new one, never two open
+    versions; the next correct completes the half-written one (or says it is done) and list shows one version."""
+    from persona_rag.memory.store import StaleVersionError, open_memory
+
+    from persona_rag.settings import load_settings
+
+    home = tmp_path / "home"
+    settings = load_settings(home=str(home), embed_model="hash")
+    mem = open_memory(settings, load_universe("sherlock_holmes"), embed_model=HashEmbedding())
+    mem.claim_timeout = 0.2  # the killed writer's lease; the product waits 10 s
+    uni = mem.universe
+    first = mem.add("watson", uni.stage("1888"), "Watson keeps a brass telescope.").id
+    text = "Watson sold the brass telescope."
+    env = {**os.environ, "PERSONA_RAG_HOME": str(home), "PERSONA_RAG_EMBED_MODEL": "hash", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", CORRECT, when, first, text], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+
+    def open_versions() -> list[str]:
+        return [p.text for p in mem.list("watson") if "telescope" in p.text and p.valid_to >= OPEN]
+
+    hist = mem.history(first)
+    if when == "claimed":  # the old state: the claim alone changes nothing anyone reads
+        assert [h.text for h in hist] == ["Watson keeps a brass telescope."] and hist[0].valid_to >= OPEN
+        assert open_versions() == ["Watson keeps a brass telescope."]
+    else:  # the new state, whole
+        assert [h.text for h in hist] == ["Watson keeps a brass telescope.", text]
+        assert open_versions() == [text]
+    # The user runs the same correction again: it completes the half-written one or finds it made.
+    if when == "claimed":
+        again = mem.correct(first, uni.stage("1889"), text)
+        assert again.id == f"{first}@v2"
+    else:
+        with pytest.raises(StaleVersionError, match="already corrected"):
+            mem.correct(first, uni.stage("1889"), text)
+    assert [h.text for h in mem.history(first)] == ["Watson keeps a brass telescope.", text]
+    assert open_versions() == [text]
+    assert mem.search("watson", "brass telescope", uni.stage("1889"), k=1)[0].passage.text == text
+    newest = mem.correct(f"{first}@v2", uni.stage("1891"), "Watson bought the telescope back.")
+    assert [h.version for h in mem.history(first)] == [1, 2, 3] and newest.id == f"{first}@v3"
+    assert open_versions() == ["Watson bought the telescope back."]
+
+
+BUILD = """
+import os, signal, sys
+from pathlib import Path
+import importlib
+from persona_rag.cli import main
+
+build_module = importlib.import_module("persona_rag.builder.build")  # the package exports a function `build`
+
+when, source, out = sys.argv[1], sys.argv[2], sys.argv[3]
+if when == "second-pass":
+    flush = build_module._flush_events
+    def flush_then_die(*args, **kw):
+        flush(*args, **kw)
+        os.kill(os.getpid(), signal.SIGKILL)  # events written into the temporary folder, nothing else
+    build_module._flush_events = flush_then_die
+else:  # between the two renames that swap a rebuilt folder in
+    replace = Path.replace
+    def replace_then_die(self, target):
+        done = replace(self, target)
+        if ".old-" in Path(target).name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return done
+    Path.replace = replace_then_die
+personas = ["--persona", "Nell"] + (["--persona", "Marsh"] if when == "swap" else [])
+main(["corpus", "build", source, *personas, "--out", out, "--no-ingest"])
+"""
+
+
+@pytest.mark.parametrize("when", ["second-pass", "swap"])
+def test_corpus_build_killed_leaves_no_half_universe_and_the_next_run_completes(tmp_path: Path, when: str) -> None:
+    """kill -9 inside `persona-rag corpus build`: the universe folder is absent or complete (the previous build),
+    never half-written, and the next run builds it whole, reusing the first pass it had cached."""
+    from persona_rag.cli import main
+    from persona_rag.corpus import check_corpus
+
+    source = Path(__file__).parent / "data" / "builder" / "lantern.txt"
+    home, out = tmp_path / "home", tmp_path / "tale"
+    argv = ["corpus", "build", str(source), "--persona", "Nell", "--out", str(out), "--no-ingest"]
+    if when == "swap":  # a complete previous build, with one persona
+        assert main(argv) == 0 and (out / "build.json").is_file()
+    env = {**os.environ, "PERSONA_RAG_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", BUILD, when, str(source), str(out)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    if out.exists():  # only the previous build, whole
+        assert check_corpus(out) == [] and (out / "build.json").is_file() and when == "swap"
+    scans = sorted((home / "builds" / "tale").glob("scan-*.json"))
+    assert scans  # the first pass survived the kill
+    stamps = {p: p.stat().st_mtime_ns for p in scans}
+    personas = ["--persona", "Nell"] + (["--persona", "Marsh"] if when == "swap" else [])
+    assert main(["corpus", "build", str(source), *personas, "--out", str(out), "--no-ingest"]) == 0
+    assert check_corpus(out) == [] and (out / "build.json").is_file()
+    assert (out / "personas" / "nell.jsonl").is_file()
+    assert (when == "swap") == (out / "personas" / "marsh.jsonl").is_file()
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items() if p.exists())  # reused, not redone
+    assert sorted((home / "builds" / "tale").glob("scan-*.json")) == scans
