@@ -111,7 +111,7 @@ def bench_queries(n: int, queries: int, dim: int = 384) -> None:
                 for i in range(start, end)
             ],
         )
-    mem._new_epoch()
+    mem._log.new_epoch()  # rows written around the store: readers reload once
     load = time.perf_counter() - t
     qs = rng.standard_normal((queries, dim)).astype(np.float32)
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
@@ -131,7 +131,7 @@ def bench_queries(n: int, queries: int, dim: int = 384) -> None:
     results: dict[str, list[float]] = {"brute": [], "numpy": [], "chroma": []}
     mem.search(targets[0][0], qs[0], timeline.stages[targets[0][1]], k=5)  # build the index once (warm)
     t = time.perf_counter()
-    mem._index = None
+    mem._live.index = None
     mem.search(targets[0][0], qs[0], timeline.stages[targets[0][1]], k=5)
     index_build = time.perf_counter() - t
     agree = 0
@@ -177,7 +177,7 @@ def bench_refresh(mem, timeline, targets, qs, n: int, writes: int = 5) -> None: 
     for w in range(writes):
         text = f"refresh probe lantern orchard marker{w}x{n}"
         writer.add(pid, timeline.stages[s], text)
-        mem._revision_checked = float("-inf")  # as if the revision TTL had passed
+        mem._live.expire()  # as if the revision TTL had passed
         t = time.perf_counter()
         hits = mem.search(pid, mem.embed_query(text), timeline.stages[s], k=1)
         refresh.append(time.perf_counter() - t)

@@ -6,11 +6,15 @@ per universe, written in llama-index's ChromaVectorStore format, and carry
 The world event log (persona ``_world``) holds every event once, for the time
 check.
 
-Queries run on an exact in-process index over the same vectors (the "numpy"
-backend, the default): rows are grouped by persona, so a persona-and-stage query
-scans only that persona's rows. Chroma's own filtered search (the "chroma"
-backend) stays available and is covered by the same tests; the benchmark in
-``benchmarks/memory_bench.py`` compares the two.
+This module keeps the memory's own jobs (ingest, run-time updates, history,
+export) and delegates the rest: :mod:`persona_rag.memory.client` makes the
+Chroma client, the writers' file lock, the error wrapping and the collection
+name; :mod:`persona_rag.memory.index` holds the search (an exact in-process
+index over the same vectors, the default "numpy" backend, rows grouped by
+persona; and Chroma's own filtered search, the "chroma" backend, covered by the
+same tests and compared in ``benchmarks/memory_bench.py``) and the change log
+below. In this module ``pid`` is always a passage id; a persona's id is
+``persona_id``.
 
 The change log. Every write carries, in the same ``collection.upsert`` call as
 its data rows, a log entry naming the ids it touched and the new head (the
@@ -42,26 +46,30 @@ it and gives up with a clear error after ``lock_timeout`` seconds.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
-import math
-import os
-import re
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from persona_rag.memory.index import Row, VectorIndex
+from persona_rag.memory.client import STORES, FileLock, collection_name, is_store_failure, make_client, store_call
+from persona_rag.memory.index import (
+    OWN_KINDS,
+    RESERVED,
+    ChangeLog,
+    LiveIndex,
+    VectorIndex,
+    chroma_search,
+    is_data,
+    stored,
+)
 
 from persona_rag.corpus import OPEN, WORLD, Passage, Universe
-from persona_rag.errors import MemoryStoreError, PersonaRagError, UsageError
+from persona_rag.errors import MemoryStoreError, UsageError
 from persona_rag.timeline import Stage
 
 if TYPE_CHECKING:
@@ -69,57 +77,18 @@ if TYPE_CHECKING:
 
     from persona_rag.settings import Settings
 
-STORES = ("persistent", "memory", "server")
+__all__ = ["STORES", "Hit", "IngestReport", "StaleVersionError", "TemporalMemory", "make_client", "open_memory"]
+
 BACKENDS = ("numpy", "chroma")
 ORIGIN_CORPUS = "corpus"
 ORIGIN_UPDATE = "update"
 META_COLLECTION = "persona_rag_meta"
-_PAGE = 2000
-# Ids of the store's own records (change log, head, claims) start with this; their persona is NOT_A_PERSONA.
-RESERVED = "__pr__:"
-HEAD_ID = RESERVED + "head"
-NOT_A_PERSONA = "~"
-# A reader behind by more touched ids than this reloads whole instead of fetching them.
-LOG_MAX_IDS = 2000
-# Log entries kept per collection; a reader further behind reloads.
-LOG_KEEP = 256
 # Rows per write: one upsert (rows + log entry) stays well under Chroma's batch limit.
 _BATCH = 256
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class StaleVersionError(UsageError):
     """The record was corrected by another writer first: correct the newest version instead."""
-
-
-def _is_store_failure(exc: BaseException) -> bool:
-    """Chroma, its HTTP client or the disk failed (as opposed to a bug of ours)."""
-    if isinstance(exc, PersonaRagError):
-        return False
-    root = type(exc).__module__.split(".")[0]
-    return isinstance(exc, (OSError, TimeoutError)) or root in {"chromadb", "httpx", "httpcore", "sqlite3"}
-
-
-def store_call(what: str) -> Callable[[_F], _F]:
-    """Turn a Chroma or connection failure inside the method into a one-line MemoryStoreError."""
-
-    def wrap(fn: _F) -> _F:
-        @functools.wraps(fn)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                if not _is_store_failure(exc):
-                    raise
-                detail = (str(exc).strip().splitlines() or [""])[0][:200]
-                raise MemoryStoreError(
-                    f"{what} failed ({type(exc).__name__}: {detail}); check that the store is reachable "
-                    "(PERSONA_RAG_CHROMA_URL, `chroma run`) and retry"
-                ) from exc
-
-        return inner  # type: ignore[return-value]
-
-    return wrap
 
 
 @dataclass
@@ -166,92 +135,6 @@ def _hash(p: Passage) -> str:
     return h.hexdigest()[:20]
 
 
-def _vectors_unreadable(exc: BaseException) -> bool:
-    """Chroma's embedded store cannot read vectors another process wrote after this one opened it."""
-    return type(exc).__module__.startswith("chromadb") and "finding id" in str(exc).lower()
-
-
-def is_data(meta: dict[str, Any] | None) -> bool:
-    """A passage, as opposed to one of the store's own records (log, head, claim, tombstone)."""
-    return not (meta or {}).get("rec")
-
-
-def _safe_name(text: str) -> str:
-    name = re.sub(r"[^a-zA-Z0-9_-]", "_", text)[:60]
-    name = name.strip("_-.") or "memory"
-    return name if len(name) >= 3 else name + "000"
-
-
-class _Lock:
-    """An exclusive file lock for writers of an embedded store (no-op for others)."""
-
-    def __init__(self, path: Path | None, timeout: float) -> None:
-        self.path = path
-        self.timeout = timeout
-        self._fh: Any = None
-
-    def __enter__(self) -> _Lock:
-        if self.path is None:
-            return self
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    self._fh.close()
-                    raise MemoryStoreError(
-                        f"another process is writing to the memory at {self.path.parent} (waited {self.timeout:.0f} s); "
-                        "retry, or run a Chroma server and set PERSONA_RAG_CHROMA_URL for several writers"
-                    ) from None
-                time.sleep(0.05)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fh is not None:
-            import fcntl
-
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
-
-
-def make_client(store: str, path: Path | None = None, url: str = "") -> Any:
-    """A Chroma client for one of STORES. Telemetry off; nothing downloads."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if store == "memory":
-        return chromadb.EphemeralClient(settings=chroma_settings)
-    if store == "persistent":
-        if path is None:
-            raise ValueError("a persistent store needs a path")
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    if store == "server":
-        from urllib.parse import urlparse
-
-        parsed = urlparse(url if "://" in url else f"http://{url}")
-        try:
-            return chromadb.HttpClient(
-                host=parsed.hostname or "localhost",
-                port=parsed.port or 8000,
-                ssl=parsed.scheme == "https",
-                settings=chroma_settings,
-            )
-        except Exception as exc:
-            raise MemoryStoreError(
-                f"cannot reach the Chroma server at {url}: {exc}; start it with `chroma run`"
-            ) from exc
-    raise UsageError(f"unknown store {store!r}; valid: {', '.join(STORES)}")
-
-
 class TemporalMemory:
     """A universe's memory: ingest, query by (persona, stage), and update at run time."""
 
@@ -274,96 +157,34 @@ class TemporalMemory:
         self.client = client
         self.embed_model = embed_model
         self.backend = backend
-        self.collection_name = _safe_name(collection or f"pr_{universe.id}")
-        self._lock = _Lock(lock_path, lock_timeout)
+        self.collection_name = collection_name(collection or f"pr_{universe.id}")
+        self._lock = FileLock(lock_path, lock_timeout)
         try:
             self.collection = client.get_or_create_collection(self.collection_name, metadata={"hnsw:space": "cosine"})
-            self._meta = client.get_or_create_collection(META_COLLECTION)
+            self._meta = client.get_or_create_collection(META_COLLECTION)  # ingest markers
         except Exception as exc:
             raise MemoryStoreError(f"cannot open the memory store: {exc}") from exc
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
-        self._index: VectorIndex | None = None
-        self._index_lock = threading.RLock()  # the index is updated in place
-        # Writes from this object drop the index at once; writes from other processes are
-        # noticed by the revision token, read at most every ``revision_ttl`` seconds.
-        self.revision_ttl = revision_ttl
+        self._log = ChangeLog(self.collection, self._embed)
+        self._live = LiveIndex(self.collection, self._log, self._embed, revision_ttl)
         # A correction's writer commits within milliseconds of claiming it; one still uncommitted after
         # this long belonged to a process that died, and the next writer of that fact completes it.
         self.claim_timeout = claim_timeout
-        self._revision_checked = 0.0
         self._entities: dict[tuple[str, str], Any] = {}
         self._query_cache: dict[str, np.ndarray] = {}
-        self._dimension = 0
+
+    @property
+    def revision_ttl(self) -> float:
+        """Seconds between two reads of the revision by searches (writes of this object apply at once)."""
+        return self._live.ttl
+
+    @revision_ttl.setter
+    def revision_ttl(self, value: float) -> None:
+        self._live.ttl = value
 
     # ------------------------------------------------------------------ writes
-
-    def _head(self) -> tuple[str, int, int, str]:
-        """(epoch, seq, oldest seq still in the log, nonce) of this collection's change log."""
-        got = self.collection.get(ids=[HEAD_ID], include=["metadatas"])
-        metas = got.get("metadatas") or []
-        meta = metas[0] if metas and metas[0] else {}
-        return (
-            str(meta.get("epoch", "")),
-            int(meta.get("seq", 0)),
-            int(meta.get("log_from", 0)),
-            str(meta.get("nonce", "")),
-        )
-
-    @staticmethod
-    def _token(epoch: str, seq: int, nonce: str) -> str:
-        # The nonce tells apart two writers on a server that read the same head and both wrote seq + 1.
-        return f"{epoch}:{seq}:{nonce}" if epoch else ""
-
-    def _dim(self) -> int:
-        if not self._dimension:
-            self._dimension = len(self._embed(["dimension"])[0])
-        return self._dimension
-
-    def _own_records(self, ids: Sequence[str], metas: Sequence[dict[str, Any]], dim: int) -> dict[str, list[Any]]:
-        """The store's own records: no persona (``~``), a unit vector of the collection's dimension."""
-        unit = [1.0] + [0.0] * (dim - 1)
-        return {
-            "ids": list(ids),
-            "metadatas": [{"persona": NOT_A_PERSONA, **m} for m in metas],
-            "documents": [str(m.get("text", "")) for m in metas],
-            "embeddings": [list(unit) for _ in ids],
-        }
-
-    def _commit(self, recs: dict[str, list[Any]] | None, touched: Sequence[str]) -> None:
-        """Write ``recs`` and the change-log entry announcing ``touched`` (plus the new head) in ONE upsert."""
-        recs = recs or {"ids": [], "metadatas": [], "documents": [], "embeddings": []}
-        epoch, seq, log_from, _ = self._head()
-        if not epoch:
-            epoch, seq, log_from = uuid.uuid4().hex[:12], 0, 1
-        seq += 1
-        trim_below = 0
-        if seq - log_from >= 2 * LOG_KEEP:
-            log_from = trim_below = seq - LOG_KEEP
-        nonce = uuid.uuid4().hex[:8]
-        dim = len(recs["embeddings"][0]) if recs["embeddings"] else self._dim()
-        self._dimension = dim
-        own = self._own_records(
-            [HEAD_ID, f"{RESERVED}log:{epoch}:{seq}:{nonce}"],
-            [
-                {"rec": "head", "epoch": epoch, "seq": seq, "log_from": log_from, "nonce": nonce},
-                {"rec": "log", "epoch": epoch, "seq": seq, "ids": json.dumps(sorted(set(touched)))},
-            ],
-            dim,
-        )
-        self.collection.upsert(**{k: list(recs[k]) + own[k] for k in own})
-        if trim_below:  # entries nobody needs any more; a kill here only leaves a few more behind
-            self.collection.delete(where={"$and": [{"rec": "log"}, {"seq": {"$lt": trim_below}}]})
-
-    def _new_epoch(self) -> None:
-        """Tell every reader to reload whole (after rows were written around :meth:`_commit`)."""
-        own = self._own_records(
-            [HEAD_ID],
-            [{"rec": "head", "epoch": uuid.uuid4().hex[:12], "seq": 0, "log_from": 1, "nonce": ""}],
-            self._dim(),
-        )
-        self.collection.upsert(**own)
 
     def _remove(self, ids: Sequence[str]) -> None:
         """Delete rows: first overwrite them with tombstones in one upsert with their log entry (readers drop
@@ -371,7 +192,7 @@ class TemporalMemory:
         for start in range(0, len(ids), _BATCH):
             chunk = list(ids[start : start + _BATCH])
             gone = {"rec": "gone", "origin": "gone", "root": "", "closed_by_update": 0, "superseded_by": ""}
-            self._commit(self._own_records(chunk, [gone] * len(chunk), self._dim()), chunk)
+            self._log.commit(self._log.own_records(chunk, [gone] * len(chunk)), chunk)
             self.collection.delete(ids=chunk)
 
     def _clear_tombstones(self) -> None:
@@ -383,12 +204,11 @@ class TemporalMemory:
     @store_call("reading the memory's revision")
     def revision(self) -> str:
         """A token that changes with every write (``epoch:seq:nonce``)."""
-        epoch, seq, _, nonce = self._head()
-        return self._token(epoch, seq, nonce)
+        return self._log.revision()
 
     def _wrote(self) -> None:
         # Our own write is applied like anyone else's: by the change log, on the next read.
-        self._revision_checked = -math.inf
+        self._live.expire()
 
     def _records(
         self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str
@@ -414,9 +234,9 @@ class TemporalMemory:
         if not passages:
             return
         try:
-            self._commit(self._records(passages, embeddings, origin), [p.id for p in passages])
+            self._log.commit(self._records(passages, embeddings, origin), [p.id for p in passages])
         except Exception as exc:
-            if not _is_store_failure(exc):
+            if not is_store_failure(exc):
                 raise
             raise MemoryStoreError(f"writing to the memory failed, nothing was lost: {exc}; retry the command") from exc
 
@@ -428,18 +248,7 @@ class TemporalMemory:
 
     def _stored(self, where: dict[str, Any] | None = None, include: Sequence[str] = ("metadatas",)) -> dict[str, Any]:
         """All records matching ``where``, paged (Chroma caps one get)."""
-        out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
-        offset = 0
-        while True:
-            got = self.collection.get(where=where, include=list(include), limit=_PAGE, offset=offset)
-            n = len(got["ids"])
-            out["ids"].extend(got["ids"])
-            for k in include:
-                vals = got.get(k)
-                out[k].extend(list(vals) if vals is not None else [None] * n)
-            if n < _PAGE:
-                return out
-            offset += n
+        return stored(self.collection, where, include)
 
     @store_call("ingesting into the memory")
     def ingest(self, progress: bool | None = None) -> IngestReport:
@@ -533,18 +342,18 @@ class TemporalMemory:
         text = text.strip()
         if not text:
             raise UsageError("the text of a memory must not be empty")
-        pid = self.universe.persona(persona).id
-        new_id = f"{pid}:add-{uuid.uuid4().hex[:10]}"
+        persona_id = self.universe.persona(persona).id
+        new_id = f"{persona_id}:add-{uuid.uuid4().hex[:10]}"
         passage = Passage(
             new_id,
             self.universe.id,
-            pid,
+            persona_id,
             text,
             stage.ordinal,
             stage.ordinal,
             OPEN,
             kind,
-            (pid,),
+            (persona_id,),
             tuple(entities),
             "update",
             witnessed=True,
@@ -620,7 +429,7 @@ class TemporalMemory:
             "claimed_at": time.time(),
             "committed": 0,
         }
-        self.collection.add(**self._own_records([cid], [mine], self._dim()))
+        self.collection.add(**self._log.own_records([cid], [mine]))
         got = self.collection.get(ids=[cid], include=["metadatas"])
         claim = (got.get("metadatas") or [{}])[0] or {}
         return dict(claim), claim.get("token") == token
@@ -686,8 +495,8 @@ class TemporalMemory:
             more = self._records([new], new_emb or [], ORIGIN_UPDATE)
             recs = {k: recs[k] + more[k] for k in recs}
             result, touched = new, [old.id, new.id]
-        done = self._own_records([str(claim["claim"])], [{**claim, "committed": 1}], len(old_emb))
-        self._commit({k: recs[k] + done[k] for k in recs}, touched)
+        done = self._log.own_records([str(claim["claim"])], [{**claim, "committed": 1}], len(old_emb))
+        self._log.commit({k: recs[k] + done[k] for k in recs}, touched)
         return result
 
     def _check_open(self, old: Passage, meta: dict[str, Any], from_stage: Stage) -> None:
@@ -710,16 +519,16 @@ class TemporalMemory:
 
         Corpus passages, and corrections made to them, are kept.
         """
-        pid = self.universe.persona(persona).id
+        persona_id = self.universe.persona(persona).id
         with self._lock:
             self._clear_tombstones()
             got = self.collection.get(
-                where={"$and": [{"persona": pid}, {"origin": ORIGIN_UPDATE}]}, include=["metadatas"]
+                where={"$and": [{"persona": persona_id}, {"origin": ORIGIN_UPDATE}]}, include=["metadatas"]
             )
             ids = [
                 i
                 for i, m in zip(got["ids"], got["metadatas"], strict=True)
-                if str(m.get("root", "")).startswith(f"{pid}:add-")
+                if str(m.get("root", "")).startswith(f"{persona_id}:add-")
             ]
             if ids:
                 self._remove(ids)
@@ -735,84 +544,6 @@ class TemporalMemory:
         return sorted(versions, key=lambda p: p.version)
 
     # ------------------------------------------------------------------ reads
-
-    def _load_index(self) -> VectorIndex:
-        """The index, brought up to date: by the change log when possible, else reloaded whole."""
-        with self._index_lock:
-            now = time.monotonic()
-            index = self._index
-            if index is not None and now - self._revision_checked < self.revision_ttl:
-                return index
-            epoch, seq, log_from, nonce = self._head()
-            self._revision_checked = now
-            token = self._token(epoch, seq, nonce)
-            if index is not None and index.revision == token:
-                return index
-            if index is not None and epoch and index.revision.startswith(f"{epoch}:"):
-                have = int(index.revision.split(":")[1])
-                if self._apply_log(index, epoch, have, seq, log_from):
-                    index.revision = token
-                    return index
-            self._index = VectorIndex.build(self._all_rows(), token)
-            return self._index
-
-    def _all_rows(self) -> list[Row]:
-        try:
-            got = self._stored(None, include=("metadatas", "documents", "embeddings"))
-        except Exception as exc:
-            if not _vectors_unreadable(exc):
-                raise
-            ids = self._stored(None, include=())["ids"]
-            return [r for start in range(0, len(ids), _PAGE) for r in self._fetch_rows(ids[start : start + _PAGE])]
-        rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
-        return [Row(i, d, m, e) for i, d, m, e in rows if is_data(m)]
-
-    def _fetch_rows(self, ids: Sequence[str]) -> list[Row]:
-        """The data rows among ``ids``, with their vectors.
-
-        An embedded store opened before another process wrote some rows cannot read those rows' vectors
-        (Chroma fails with "Error finding id" while its metadata reads fine): the failing ids are found by
-        halving and their texts embedded again (the same model gives the same vectors)."""
-        if not ids:
-            return []
-        try:
-            got = self.collection.get(ids=list(ids), include=["metadatas", "documents", "embeddings"])
-            rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
-            return [Row(i, d, m, e) for i, d, m, e in rows if is_data(m)]
-        except Exception as exc:
-            if not _vectors_unreadable(exc):
-                raise
-        if len(ids) > 16:
-            half = len(ids) // 2
-            return self._fetch_rows(ids[:half]) + self._fetch_rows(ids[half:])
-        got = self.collection.get(ids=list(ids), include=["metadatas", "documents"])
-        kept = [(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True) if is_data(m)]
-        vectors = self._embed([d for _, d, _ in kept])
-        return [Row(i, d, m, v) for (i, d, m), v in zip(kept, vectors, strict=True)]
-
-    def _apply_log(self, index: VectorIndex, epoch: str, have: int, seq: int, log_from: int) -> bool:
-        """Apply the log entries after the index's ``have`` up to ``seq``: fetch the rows they touched.
-
-        Entries at ``have`` itself are fetched again: on a server two writers may have written the same
-        seq (both read the same head), and the index may have seen only one of them. False if the log
-        has a gap (trimmed, or a writer's entry not there) or too many ids: then the caller reloads."""
-        lo, hi = min(have, seq), max(have, seq)
-        if lo + 1 < log_from:
-            return False
-        log = self.collection.get(
-            where={"$and": [{"rec": "log"}, {"epoch": epoch}, {"seq": {"$gte": lo}}, {"seq": {"$lte": hi}}]},
-            include=["metadatas"],
-        )
-        entries = log.get("metadatas") or []
-        if not set(range(lo + 1, seq + 1)) <= {int(m["seq"]) for m in entries}:
-            return False
-        touched = sorted({i for m in entries for i in json.loads(str(m.get("ids", "[]")))})
-        if len(touched) > LOG_MAX_IDS:
-            return False
-        present = self._fetch_rows(touched)
-        found = {r.id for r in present}
-        index.apply(present, [i for i in touched if i not in found])
-        return True
 
     def embed_query(self, text: str) -> np.ndarray:
         """The normalised query vector. One question is searched several times per answer
@@ -843,53 +574,28 @@ class TemporalMemory:
         whenever it became known and whether or not it still holds. Use persona
         ``_world`` for the universe's event log.
         """
-        pid = persona if persona == WORLD else self.universe.persona(persona).id
+        persona_id = persona if persona == WORLD else self.universe.persona(persona).id
         if k <= 0:
             return []
         qvec = self.embed_query(query) if isinstance(query, str) else query
         ordinal = None if (stage is None or all_stages) else stage.ordinal
         if self.backend == "chroma":
-            return self._search_chroma(pid, qvec, ordinal, k)
-        return self._search_numpy(pid, qvec, ordinal, k)
-
-    def _search_numpy(self, pid: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[Hit]:
-        with self._index_lock:
-            found = self._load_index().search(pid, qvec, ordinal, k)
+            found = chroma_search(self.vector_store, persona_id, qvec, ordinal, k)
+        else:
+            with self._live.lock:
+                found = self._live.current().search(persona_id, qvec, ordinal, k)
         return [Hit(Passage.from_metadata(text, meta), score) for text, meta, score in found]
 
-    def _search_chroma(self, pid: str, qvec: np.ndarray, ordinal: int | None, k: int) -> list[Hit]:
-        from llama_index.core.vector_stores.types import (
-            FilterCondition,
-            FilterOperator,
-            MetadataFilter,
-            MetadataFilters,
-            VectorStoreQuery,
-        )
-
-        conditions = [MetadataFilter(key="persona", value=pid, operator=FilterOperator.EQ)]
-        if ordinal is not None:
-            conditions += [
-                MetadataFilter(key="known_from", value=ordinal, operator=FilterOperator.LTE),
-                MetadataFilter(key="valid_to", value=ordinal, operator=FilterOperator.GT),
-            ]
-        filters = MetadataFilters(filters=conditions, condition=FilterCondition.AND)  # type: ignore[arg-type]
-        result = self.vector_store.query(
-            VectorStoreQuery(query_embedding=[float(x) for x in qvec], similarity_top_k=k, filters=filters)
-        )
-        hits = []
-        for node, sim in zip(result.nodes or [], result.similarities or [], strict=False):
-            meta = dict(node.metadata)
-            meta.setdefault("pid", node.node_id)
-            cosine = 1.0 + math.log(sim) if sim > 0 else -1.0  # llama-index reports exp(-distance)
-            hits.append(Hit(Passage.from_metadata(node.get_content(), meta), cosine))
-        return hits
+    def _load_index(self) -> VectorIndex:
+        """The in-process index, brought up to date with the store."""
+        return self._live.current()
 
     @store_call("reading the memory")
     def entity_index(self, persona: str) -> EntityIndex:
         """Names -> first stage in the world / first stage ``persona`` knows them (for time checks)."""
         from persona_rag.memory.entities import EntityIndex
 
-        with self._index_lock:
+        with self._live.lock:
             index = self._load_index()
             key = (index.revision, persona)
             cached = self._entities.get(key)
@@ -904,8 +610,8 @@ class TemporalMemory:
     @store_call("listing the memory")
     def list(self, persona: str, stage: Stage | None = None) -> list[Passage]:
         """Every record of a persona (known and valid at ``stage`` if given), in time order."""
-        pid = persona if persona == WORLD else self.universe.persona(persona).id
-        where: dict[str, Any] = {"persona": pid}
+        persona_id = persona if persona == WORLD else self.universe.persona(persona).id
+        where: dict[str, Any] = {"persona": persona_id}
         if stage is not None:
             where = {"$and": [where, {"known_from": {"$lte": stage.ordinal}}, {"valid_to": {"$gt": stage.ordinal}}]}
         got = self._stored(where, include=("metadatas", "documents"))
@@ -941,7 +647,7 @@ class TemporalMemory:
                     one["metadatas"][0].update(extra)
                     for k in recs:
                         recs[k] += one[k]
-                self._commit(recs, recs["ids"])
+                self._log.commit(recs, recs["ids"])
                 touched += recs["ids"]
         self._wrote()
         return len(touched)
@@ -949,7 +655,7 @@ class TemporalMemory:
     @store_call("counting the memory")
     def count(self) -> int:
         """Passages in the store (not the store's own records)."""
-        own = self._stored({"rec": {"$in": ["head", "log", "claim", "gone"]}}, include=())["ids"]
+        own = self._stored({"rec": {"$in": list(OWN_KINDS)}}, include=())["ids"]
         return int(self.collection.count()) - len(own)
 
 
