@@ -31,10 +31,7 @@ SHARED = {"home", "universe", "model", "device", "embed_model", "chroma_url", "f
 # --{prefix}-url/-model/-api-key/-timeout are read by generator_from_args(args, prefix) in cli/common.py.
 ENDPOINT = re.compile(r"(openai|judge)_(url|model|api_key|timeout)")
 # Options other issues own and still ignore; each is a known defect reported in issue 15's note.
-KNOWN_IGNORED: set[tuple[str, str]] = {
-    ("corpus build", "openai_api_key"),
-    ("corpus build", "openai_timeout"),
-}
+KNOWN_IGNORED: set[tuple[str, str]] = set()
 
 
 def _commands() -> list[tuple[str, argparse.ArgumentParser]]:
@@ -252,3 +249,26 @@ def test_train_step_sft_drops_the_stale_dpo_and_facts_k_rebuilds_or_refuses(
     assert not (root / "dpo").exists() and "removed the DPO adapter" in out
     code, _, err = run(["train", "harry", "--step", "sft"], capsys)  # same data options: no rebuild
     assert code == 0 and len(builds) == 1
+
+
+def test_corpus_build_passes_the_api_key_and_timeout_to_its_llm_extractor(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from persona_rag.backends import openai_compat
+
+    seen: list[tuple[str, float]] = []
+    init = openai_compat.OpenAICompatGenerator.__init__
+
+    def spy(self: Any, *args: Any, **kw: Any) -> None:
+        init(self, *args, **kw)
+        seen.append((self.api_key, self.timeout))
+
+    monkeypatch.setattr(openai_compat.OpenAICompatGenerator, "__init__", spy)
+    source = str(Path(__file__).parent / "data" / "builder" / "lantern.txt")
+    argv = ["corpus", "build", source, "--persona", "Nell", "--out", str(tmp_path / "u"), "--extractor", "openai"]
+    argv += ["--openai-url", "http://127.0.0.1:9", "--openai-model", "m", "--no-ingest"]
+    code, _, err = run([*argv, "--openai-api-key", "sk-test", "--openai-timeout", "7.5"], capsys)
+    assert seen == [("sk-test", 7.5)] and code != 0  # nothing listens on port 9: a clear error, after the key
+    assert "Traceback" not in err
+    code, _, err = run([*argv, "--openai-timeout", "0"], capsys)
+    assert code == 2 and "--openai-timeout must be a positive number" in err

@@ -51,6 +51,8 @@ class BuildOptions:
     extractor: str = "rules"
     openai_url: str | None = None
     openai_model: str | None = None
+    openai_api_key: str | None = None  # None: OPENAI_API_KEY
+    openai_timeout: float = 120.0
     name: str = ""
     progress: bool = False
 
@@ -392,7 +394,9 @@ def build(opts: BuildOptions, on_progress: Callable[[int], None] | None = None) 
     if tmp.exists():
         shutil.rmtree(tmp)
     (tmp / "events").mkdir(parents=True)
-    extractor = make_extractor(opts.extractor, opts.work_dir, opts.openai_url, opts.openai_model)
+    extractor = make_extractor(
+        opts.extractor, opts.work_dir, opts.openai_url, opts.openai_model, opts.openai_api_key, opts.openai_timeout
+    )
     try:
         stats = _second_pass(opts, layout, scan, plan, cast, personas, extractor, tmp, report)
         _write_config(tmp, uid, opts, scan, plan, cast, personas, stats)

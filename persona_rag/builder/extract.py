@@ -81,14 +81,22 @@ class OpenAIExtractor:
 
     name = "openai"
 
-    def __init__(self, url: str, model: str, cache_path: Path, generator: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        cache_path: Path,
+        generator: Any = None,
+        api_key: str | None = None,
+        timeout: float = 120.0,
+    ) -> None:
         if not url or not model:
             raise UsageError("--extractor openai needs --openai-url and --openai-model")
         from persona_rag.backends.openai_compat import OpenAICompatGenerator
 
         self.url = url
         self.model = model
-        self.generator = generator or OpenAICompatGenerator(url, model, timeout=120.0)
+        self.generator = generator or OpenAICompatGenerator(url, model, api_key=api_key, timeout=timeout)
         self.cache_path = cache_path
         self.cache: dict[str, dict[str, Any]] = {}
         self.calls = 0
@@ -141,9 +149,16 @@ class OpenAIExtractor:
         self._fh.close()
 
 
-def make_extractor(kind: str, work_dir: Path, url: str | None = None, model: str | None = None) -> Extractor:
+def make_extractor(
+    kind: str,
+    work_dir: Path,
+    url: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    timeout: float = 120.0,
+) -> Extractor:
     if kind == "rules":
         return RuleExtractor()
     if kind == "openai":
-        return OpenAIExtractor(url or "", model or "", work_dir / "llm_cache.jsonl")
+        return OpenAIExtractor(url or "", model or "", work_dir / "llm_cache.jsonl", api_key=api_key, timeout=timeout)
     raise UsageError(f"unknown extractor {kind!r}; valid: {', '.join(EXTRACTORS)}")

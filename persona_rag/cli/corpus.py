@@ -59,6 +59,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not name or not name.replace("-", "_").replace(".", "_").replace("_", "a").isalnum():
         raise UsageError(f"--name {name!r}: use letters, digits, '-' and '_'")
     out = Path(args.out).expanduser() if args.out else user_universes_dir(settings) / name
+    if args.openai_timeout <= 0:
+        raise UsageError("--openai-timeout must be a positive number of seconds")
     opts = BuildOptions(
         sources=[Path(s).expanduser() for s in args.sources],
         out=out,
@@ -69,6 +71,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         extractor=args.extractor,
         openai_url=args.openai_url,
         openai_model=args.openai_model,
+        openai_api_key=args.openai_api_key,
+        openai_timeout=args.openai_timeout,
         name=name,
         progress=sys.stderr.isatty(),
     )
