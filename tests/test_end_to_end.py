@@ -41,4 +41,6 @@ def test_demo_shows_stages_and_a_live_update(real_home: Path) -> None:
     out = cli("demo", home=real_home)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "verdict: future" in out.stdout and "verdict: past-presence" in out.stdout
-    assert "is used at the end of year 3 and not known at the start of year 3" in out.stdout
+    assert "is used at the end of third year and not known at the start of third year" in out.stdout
+    # Every answer says who wrote it.
+    assert out.stdout.count("answered by: ") == 4

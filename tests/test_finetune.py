@@ -159,7 +159,8 @@ def test_sft_then_dpo_on_a_tiny_model(
     import torch
     from persona_rag.finetune.dpo import run_dpo
     from persona_rag.finetune.sft import run_sft
-    from persona_rag.graphs.persona_graph import PersonaGraph, find_adapter
+    from persona_rag.graphs.persona_graph import PersonaGraph
+    from persona_rag.paths import find_adapter
     from safetensors.torch import load_file
 
     from persona_rag.backends.hf import TransformersGenerator

@@ -27,7 +27,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UsageError(f"universe {uni.id!r} has no `demo` section in universe.yaml; see corpora/SCHEMA.md")
     persona = Persona.load(demo["persona"], uni)
     print(
-        f"persona-rag demo: {persona.name} ({uni.name}), the offline default model and the shipped corpus.\n",
+        f"persona-rag demo: {persona.name}, universe {uni.id!r}, the offline default model.\n",
         flush=True,
     )
     # A scratch collection, rebuilt each run, so the demo's update never touches your own memory.
