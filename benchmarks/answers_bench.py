@@ -33,7 +33,8 @@ def main() -> int:
     ap.add_argument("persona", nargs="?", default="harry")
     ap.add_argument("--limit", type=int, default=10, help="time probes and held-out questions (each)")
     ap.add_argument("--tuned", action="store_true", help="also run the persona's trained adapter (sft-dpo)")
-    ap.add_argument("--dump", type=Path, help="write every attempt (answer, facts, verdict) as JSON lines")
+    ap.add_argument("--dump", type=Path, help="write every attempt (answer, facts, verdict, accepted) as JSON lines")
+    ap.add_argument("--skip-base", action="store_true", help="with --tuned: run the tuned persona only")
     args = ap.parse_args()
 
     from persona_rag.graphs.persona_graph import PersonaGraph
@@ -58,7 +59,7 @@ def main() -> int:
     held = [d for d in uni.dialogues.get(persona.id, []) if d.heldout]
     step = max(1, len(held) // max(1, args.limit))
     questions += [("held-out", d.question, d.stage.key) for d in held[::step][: args.limit]]
-    variants: dict[str, Any] = {"base": None}
+    variants: dict[str, Any] = {} if args.skip_base and args.tuned else {"base": None}
     if args.tuned:
         dpo = adapter_root(settings, uni.id, persona.id) / "dpo"
         if not (dpo / "adapter_config.json").is_file():
@@ -98,10 +99,12 @@ def main() -> int:
             leaks += bool(leak)
             if dump:
                 model_attempts = attempts if by not in ("memory", "refusal") else attempts[:-1]
-                for a in model_attempts:
+                for i, a in enumerate(model_attempts):
                     if a.strip():
                         row = {"variant": name, "type": kind, "persona": persona.id, "stage": stage, "question": q}
                         row |= {"verdict": result["verdict"], "facts": facts, "answer": a.strip()}
+                        # The attempt the user reads: the last one, when the review passed it.
+                        row["accepted"] = by in ("model", "model-retry") and i == len(model_attempts) - 1
                         dump.write(json.dumps(row, ensure_ascii=False) + "\n")
         n = len(questions)
         rows.append(
