@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "labelled_answers.jsonl"
-# Answers the tuned persona (quick recipe) wrote and the review accepted, labelled by reading them against the corpus.
-TUNED = DATA.with_name("labelled_tuned_answers.jsonl")
+# Answers the base model and the quick-tuned persona wrote and the review accepted, labelled by reading them
+# against the corpus ("hallucinated": invents or garbles a fact, or leaves the character).
+MODEL_ANSWERS = DATA.with_name("labelled_model_answers.jsonl")
 
 
 def score(rows: list[dict], index_for, stage_of) -> tuple[float, float, int, int, int, int]:  # type: ignore[type-arg,no-untyped-def]
@@ -65,14 +66,16 @@ def main() -> int:
         f"shipped (SUPPORT_MIN={review.SUPPORT_MIN}, EXTRA_DETAIL_MAX={review.EXTRA_DETAIL_MAX}): "
         f"precision {p:.2f}  recall {rc:.2f}  (tp {tp}, fp {fp}, fn {fn}, tn {tn})"
     )
-    if TUNED.is_file():
-        tuned = [json.loads(x) for x in TUNED.read_text(encoding="utf-8").splitlines() if x.strip()]
-        bad = sum(r["label"] == "hallucinated" for r in tuned)
-        p, rc, tp, fp, fn, tn = score(tuned, mem.entity_index, stage_of)
-        print(
-            f"tuned persona's accepted answers: {len(tuned)}, hallucinated {bad} ({bad / len(tuned):.0%}); "
-            f"the check on them: precision {p:.2f}  recall {rc:.2f}  (tp {tp}, fp {fp}, fn {fn}, tn {tn})"
-        )
+    if MODEL_ANSWERS.is_file():
+        real = [json.loads(x) for x in MODEL_ANSWERS.read_text(encoding="utf-8").splitlines() if x.strip()]
+        for who in ("base", "sft-dpo"):
+            rows_ = [r for r in real if r["source"].startswith(who)]
+            bad = sum(r["label"] == "hallucinated" for r in rows_)
+            p, rc, tp, fp, fn, tn = score(rows_, mem.entity_index, stage_of)
+            print(
+                f"{who}: {len(rows_)} accepted answers, hallucinated {bad} ({bad / max(1, len(rows_)):.0%}); "
+                f"the check with every given fact: precision {p:.2f} recall {rc:.2f} (tp {tp}, fp {fp}, fn {fn}, tn {tn})"
+            )
     if args.sweep:
         for support in (0.2, 0.25, 0.3, 0.34, 0.4, 0.5):
             for extra in (1, 2, 3, 4):
