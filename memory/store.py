@@ -211,7 +211,11 @@ class TemporalMemory:
         self._live.expire()
 
     def _records(
-        self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str
+        self,
+        passages: Sequence[Passage],
+        embeddings: Sequence[Sequence[float]],
+        origin: str,
+        extra: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         from llama_index.core.schema import TextNode
         from llama_index.core.vector_stores.utils import node_to_metadata_dict
@@ -221,6 +225,7 @@ class TemporalMemory:
             meta = p.metadata()
             meta["hash"] = _hash(p)
             meta["origin"] = origin
+            meta.update((extra or {}).get(p.id, {}))
             node = TextNode(id_=p.id, text=p.text, metadata=meta)
             full = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
             full["document_id"] = full["doc_id"] = full["ref_doc_id"] = p.id
@@ -229,12 +234,18 @@ class TemporalMemory:
             docs.append(p.text)
         return {"ids": ids, "metadatas": metas, "documents": docs, "embeddings": [list(e) for e in embeddings]}
 
-    def _upsert(self, passages: Sequence[Passage], embeddings: Sequence[Sequence[float]], origin: str) -> None:
-        """Write passages and their log entry in one call."""
+    def _upsert(
+        self,
+        passages: Sequence[Passage],
+        embeddings: Sequence[Sequence[float]],
+        origin: str,
+        extra: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Write passages and their log entry in one call. ``extra``: metadata to keep, by id."""
         if not passages:
             return
         try:
-            self._log.commit(self._records(passages, embeddings, origin), [p.id for p in passages])
+            self._log.commit(self._records(passages, embeddings, origin, extra), [p.id for p in passages])
         except Exception as exc:
             if not is_store_failure(exc):
                 raise
@@ -265,6 +276,7 @@ class TemporalMemory:
             stored = self._stored({"origin": ORIGIN_CORPUS})
             have = {i: m for i, m in zip(stored["ids"], stored["metadatas"], strict=True)}
             todo = []
+            keep: dict[str, dict[str, Any]] = {}
             for pid, p in wanted.items():
                 meta = have.get(pid)
                 if meta is None:
@@ -272,6 +284,10 @@ class TemporalMemory:
                 elif meta.get("hash") != _hash(p):
                     report.updated += 1
                     if meta.get("closed_by_update"):
+                        # A correction closed this passage: the new corpus text keeps the closing, its link to
+                        # the correction and the corpus hash (so the next ingest sees it unchanged).
+                        keep[pid] = {k: meta[k] for k in ("closed_by_update", "superseded_by") if k in meta}
+                        keep[pid]["hash"] = _hash(p)
                         p.valid_to = int(meta.get("valid_to", OPEN))
                 else:
                     report.unchanged += 1
@@ -292,7 +308,7 @@ class TemporalMemory:
             ) as bar:
                 for start in range(0, len(todo), batch):
                     chunk = todo[start : start + batch]
-                    self._upsert(chunk, self._embed([p.text for p in chunk]), ORIGIN_CORPUS)
+                    self._upsert(chunk, self._embed([p.text for p in chunk]), ORIGIN_CORPUS, keep)
                     bar.update(len(chunk))
             if gone:
                 self._remove(gone)

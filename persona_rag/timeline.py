@@ -196,7 +196,8 @@ def find_stage_in_text(text: str, timeline: Timeline) -> tuple[Stage | None, str
                 stage = timeline.resolve(phrase)
             except UsageError:
                 continue
-            start = lead.start()
-            end = text.index(phrase, lead.end()) + len(phrase)
-            return stage, text[start:end]
+            # The phrase was rebuilt with single spaces: match it back with any whitespace between words.
+            found = re.compile(r"\s+".join(map(re.escape, phrase.split()))).search(text, lead.end())
+            end = found.end() if found else len(text)
+            return stage, text[lead.start() : end]
     return None, ""

@@ -160,11 +160,10 @@ def test_sft_then_dpo_on_a_tiny_model(
     from persona_rag.finetune.dpo import run_dpo
     from persona_rag.finetune.sft import run_sft
     from persona_rag.graphs.persona_graph import PersonaGraph
-    from persona_rag.paths import find_adapter
     from safetensors.torch import load_file
 
     from persona_rag.backends.hf import TransformersGenerator
-    from persona_rag.paths import adapter_root, data_dir
+    from persona_rag.paths import adapter_root, data_dir, find_adapter
 
     s = settings.with_overrides(model=str(tiny_model), max_new_tokens=8)
     config = load_recipe("tiny")

@@ -358,3 +358,41 @@ def test_an_open_reader_finds_what_another_process_wrote_on_the_embedded_store(t
     assert reader.returncode == 0, err[-2000:]
     before, after = out.split()
     assert before != added.id and after == added.id
+
+
+def test_a_corrected_fact_stays_closed_when_its_corpus_text_changes(tmp_path: Path, hp: Universe) -> None:
+    """Re-ingesting an edited corpus passage that a correction closed keeps it closed and linked to its
+    correction, and the next ingest finds nothing to rewrite (no second open version, no churn)."""
+    import shutil
+
+    from persona_rag.memory.store import open_memory
+
+    from persona_rag.corpus import load_universe
+    from persona_rag.settings import load_settings
+
+    root = tmp_path / "hp"
+    shutil.copytree(hp.root, root)
+    settings = load_settings().with_overrides(home=tmp_path / "home", embed_model="hash")
+    uni = load_universe(str(root))
+    mem = open_memory(settings, uni)
+    events = root / "events" / "y0-y2.jsonl"
+    lines = events.read_text(encoding="utf-8").splitlines()
+    row = json.loads(lines[0])
+    old_id = f"harry:{row['id']}"
+    assert any(p.id == old_id for p in mem.list("harry"))
+    new = mem.correct(old_id, uni.stage("year 5"), "A corrected account of that day.")
+    row["text"] = row["text"] + " (edited by the user)"
+    lines[0] = json.dumps(row)
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    edited = load_universe(str(root))
+    reports = []
+    for _ in range(2):
+        again = open_memory(settings, edited, ingest=False)
+        reports.append(again.ingest(progress=False))
+    assert reports[0].updated >= 1 and reports[1].updated == 0  # the closed passage keeps the corpus hash
+    versions = again.history(old_id)
+    open_versions = [v for v in versions if v.valid_to >= 1_000_000]
+    assert [v.id for v in open_versions] == [new.id]
+    assert any("(edited by the user)" in v.text for v in versions if v.id == old_id)
+    with pytest.raises(Exception, match="superseded|already|closed|no longer"):
+        again.correct(old_id, edited.stage("year 6"), "A second correction of the closed version.")

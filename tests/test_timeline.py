@@ -74,3 +74,10 @@ def test_stage_inside_a_question(hp: Universe) -> None:
     stage, _ = find_stage_in_text("What did you get at Christmas of year 3?", hp.timeline)
     assert stage is not None and stage.key == "y3.christmas"
     assert find_stage_in_text("Who are you?", hp.timeline)[0] is None
+
+
+def test_a_stage_phrase_split_by_several_spaces_or_a_newline(hp: Universe) -> None:
+    stage, matched = find_stage_in_text("Harry, in year  2,\nwho taught you?", hp.timeline)
+    assert stage is not None and stage.key == "y2.end" and matched == "in year  2"
+    stage, matched = find_stage_in_text("Harry in\tsecond\nyear, hi", hp.timeline)
+    assert stage is not None and stage.key == "y2.end" and matched.startswith("in")
