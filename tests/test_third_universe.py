@@ -362,3 +362,16 @@ def test_data_build_and_eval_on_the_third_universe(tmp_path: Path, memory: Tempo
     assert report["n_questions"] >= 1 and "bleu" in row
     periods = list(row["time_by_period"])
     assert periods and all("(18" in p for p in periods)  # grouped by this timeline's own dated stages
+
+
+def test_a_user_universe_is_found_by_name_under_the_home_given_by_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--home X --universe NAME` finds X/universes/NAME even when PERSONA_RAG_HOME points elsewhere."""
+    other_home = tmp_path / "elsewhere"
+    write_universe(other_home / "universes" / "clock")
+    base = ["--universe", "clock", "--home", str(other_home), "--embed-model", "hash"]
+    assert main(["memory", "list", "ilse", "--stage", "chapter 1", "--json", *base]) == 0
+    assert "ev-apprentice" in capsys.readouterr().out
+    assert main(["corpus", "list", "--home", str(other_home)]) == 0
+    assert "clock" in capsys.readouterr().out

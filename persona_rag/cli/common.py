@@ -23,6 +23,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         chroma_url=getattr(args, "chroma_url", None),
     )
     check_device(settings.device)
+    # A user universe is found by name under *this* home (`--home` included), not only the environment's.
+    from persona_rag.paths import user_universes_dir
+
+    mine = user_universes_dir(settings) / settings.corpus
+    if "/" not in settings.corpus and (mine / "universe.yaml").is_file():
+        settings = settings.with_overrides(corpus=str(mine))
     return settings
 
 

@@ -102,7 +102,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     rows = [(n, corpora_root() / n, "shipped") for n in shipped_universes()]
-    rows += [(n, user_universes_dir(settings) / n, "yours") for n in user_universes()]
+    rows += [(n, user_universes_dir(settings) / n, "yours") for n in user_universes(user_universes_dir(settings))]
     for name, path, kind in rows:
         try:
             uni = load_universe(str(universe_path(str(path))))

@@ -41,13 +41,16 @@ def shipped_universes() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "universe.yaml").is_file()) if root.is_dir() else []
 
 
-def user_universes() -> list[str]:
-    """Universes built or imported by the user, under ``$PERSONA_RAG_HOME/universes``."""
+def user_universes(root: Path | None = None) -> list[str]:
+    """Universes built or imported by the user, under ``root`` (default ``$PERSONA_RAG_HOME/universes``).
+    Folders starting with a dot are a build's work in progress, not universes."""
     from persona_rag.paths import user_universes_dir
     from persona_rag.settings import load_settings
 
-    root = user_universes_dir(load_settings())
-    return sorted(p.name for p in root.iterdir() if (p / "universe.yaml").is_file()) if root.is_dir() else []
+    root = root or user_universes_dir(load_settings())
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / "universe.yaml").is_file())
 
 
 def universe_path(name_or_path: str) -> Path:
