@@ -84,6 +84,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"data options changed ({stale}): rebuilding the datasets", flush=True)
     if not (folder / "manifest.json").is_file() or ((args.rebuild_data or stale) and args.step in ("sft", "all")):
         print(f"building {persona_id}'s datasets ({config.annotator} annotator) ...", flush=True)
+        # Checkpoints of an interrupted run were trained on the old data: never resume from them.
+        root = paths.adapter_root(settings, uni.id, persona_id)
+        for step in ("sft", "dpo"):
+            shutil.rmtree(root / f"{step}.checkpoints", ignore_errors=True)
         build_data(
             settings,
             uni,
@@ -100,6 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps({"sft": results["sft"]}), flush=True)
         if args.step == "sft":
             _drop_stale_dpo(paths.adapter_root(settings, uni.id, persona_id))
+        else:  # a DPO run interrupted on the previous SFT adapter must not be resumed on this one
+            shutil.rmtree(paths.adapter_root(settings, uni.id, persona_id) / "dpo.checkpoints", ignore_errors=True)
     if args.step in ("dpo", "all"):
         print(f"DPO for {persona_id} from the SFT adapter ...", flush=True)
         results["dpo"] = run_dpo(settings, uni.id, persona_id, config, args.recipe)
@@ -111,15 +117,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _stale_data_options(folder: Path, config: Any, given: dict[str, Any]) -> str:
-    """The data-shaping options given on the command line that differ from those the datasets were built with."""
+    """The data-shaping options (from the recipe or the command line) that differ from those the datasets were
+    built with: a new recipe, or a recipe file that changed, rebuilds the data."""
     try:
         built = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("config") or {}
     except (OSError, ValueError):
         return ""
     wanted = config.data_overrides()
-    diff = [
-        f"{k}: {built.get(k)} -> {wanted[k]}" for k in wanted if k in given and k in built and built[k] != wanted[k]
-    ]
+    diff = [f"{k}: {built.get(k)} -> {wanted[k]}" for k in wanted if k in built and built[k] != wanted[k]]
     return ", ".join(diff)
 
 
