@@ -229,13 +229,16 @@ class PersonaGraph:
         return self._output(dict(final))
 
     async def astream(self, input: dict[str, Any], *, thread_id: str | None = None) -> AsyncIterator[str]:
-        async for mode, chunk in self.graph.astream(
-            input, self._config(thread_id), context=self.context, stream_mode=["custom"]
-        ):
-            if mode == "custom" and chunk.get("type") == "token":
-                yield chunk["text"]
-            elif mode == "custom" and chunk.get("type") == "reset":
-                yield "\n"
+        config = self._config(thread_id)
+        try:
+            async for mode, chunk in self.graph.astream(input, config, context=self.context, stream_mode=["custom"]):
+                if mode == "custom" and chunk.get("type") == "token":
+                    yield chunk["text"]
+                elif mode == "custom" and chunk.get("type") == "reset":
+                    yield "\n"
+        finally:
+            if thread_id is None:
+                self._forget(config)
 
     def history(self, thread_id: str) -> list[dict[str, str]]:
         snap = self.graph.get_state(self._config(thread_id))

@@ -237,6 +237,9 @@ def test_writes_need_loopback_or_a_key_and_read_only_refuses(server_settings: Se
     r = remote.post("/v1/memory/harry/facts", json=fact)
     assert r.status_code == 403 and "--api-key" in r.json()["error"]["message"]
     assert remote.get("/v1/memory/harry").status_code == 200  # reads stay open
+    proxied = TestClient(make_app(server_settings, memory), client=LOCAL)  # a reverse proxy on the same machine
+    r = proxied.post("/v1/memory/harry/facts", json=fact, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert r.status_code == 403
     ro = TestClient(make_app(server_settings, memory, read_only=True), client=LOCAL)
     r = ro.post("/v1/memory/harry/facts", json=fact)
     assert r.status_code == 403 and "read-only" in r.json()["error"]["message"]

@@ -62,9 +62,11 @@ def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def add_common(p: argparse.ArgumentParser, model: bool = False, memory: bool = False) -> None:
+def add_common(p: argparse.ArgumentParser, model: bool = False, memory: bool = False, universe: bool = True) -> None:
+    """The shared flags. ``universe=False`` for commands that work on no single universe (they would ignore it)."""
     p.add_argument("--home", help="home folder (env PERSONA_RAG_HOME)")
-    p.add_argument("--universe", help="shipped corpus name or corpus folder (env PERSONA_RAG_CORPUS)")
+    if universe:
+        p.add_argument("--universe", help="shipped corpus name or corpus folder (env PERSONA_RAG_CORPUS)")
     if model:
         p.add_argument("--model", help="chat model: default, local folder or Hugging Face id (env PERSONA_RAG_MODEL)")
         p.add_argument("--device", help="torch device (env PERSONA_RAG_DEVICE)")

@@ -135,7 +135,7 @@ def register(sub: Any) -> None:
         add_common(a, memory=True)
         a.set_defaults(func=cmd_corpus)
     a = actions.add_parser("list", help="the shipped universes and yours, with personas and stages")
-    add_common(a)
+    add_common(a, universe=False)
     a.set_defaults(func=cmd_corpus)
     b = actions.add_parser(
         "build",
@@ -154,5 +154,5 @@ def register(sub: Any) -> None:
     )
     add_openai_flags(b)
     b.add_argument("--no-ingest", action="store_true", help="write the folder only; ingest on first use")
-    add_common(b, memory=True)
+    add_common(b, memory=True, universe=False)
     b.set_defaults(func=cmd_build)

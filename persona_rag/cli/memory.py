@@ -127,6 +127,8 @@ def _read_export(path: str, uni: Any) -> list[tuple[Any, dict[str, Any]]]:
         if row.get("universe") != uni.id:
             raise UsageError(f"{where}: a record of universe {row.get('universe')!r}, not {uni.id!r}; use --universe")
         try:
+            if not isinstance(row["persona"], str):
+                raise ValueError("persona must be text")
             persona = row["persona"] if row["persona"] == WORLD else uni.persona(row["persona"]).id
             stages = [int(row["stage"]), int(row["known_from"])]
             valid_to = OPEN if row.get("valid_to") is None else int(row["valid_to"])

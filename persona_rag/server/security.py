@@ -3,7 +3,7 @@
 - With an API key every request except the web page and its files needs
   ``Authorization: Bearer KEY`` (as llama.cpp's server and vLLM do).
 - Without a key the server listens on loopback only (:func:`check_bind`), and a
-  memory write from a non-loopback client is refused even so (a proxy in front).
+  memory write from a non-loopback client, or one forwarded by a proxy, is refused even so.
 - Bodies over ``max_body`` bytes get 413 before the app reads them.
 """
 
