@@ -394,5 +394,5 @@ def test_a_corrected_fact_stays_closed_when_its_corpus_text_changes(tmp_path: Pa
     open_versions = [v for v in versions if v.valid_to >= 1_000_000]
     assert [v.id for v in open_versions] == [new.id]
     assert any("(edited by the user)" in v.text for v in versions if v.id == old_id)
-    with pytest.raises(Exception, match="superseded|already|closed|no longer"):
+    with pytest.raises(UsageError, match=r"superseded|already|closed|no longer"):
         again.correct(old_id, edited.stage("year 6"), "A second correction of the closed version.")
