@@ -86,7 +86,10 @@ def test_conversation_turns_say_who_wrote_them(settings: Settings, hp_memory: Te
         memory=hp_memory,
     )
     turns = conv.run("Hogwarts", turns=2)
-    assert [t["answered_by"] in ANSWERED_BY for t in turns] == [True, True]
+    # The scripted line names nothing either persona remembers: the review replaces it, with Harry's memory
+    # of Hogwarts, then with Hermione's refusal (she has no memory close enough to the topic).
+    assert [t["answered_by"] for t in turns] == ["memory", "refusal"]
+    assert all(t["text"] != "I like Quidditch and the Gryffindor common room." for t in turns)
 
 
 def test_ask_json_and_footer_show_answered_by(
@@ -101,9 +104,8 @@ def test_ask_json_and_footer_show_answered_by(
     flags = ["--openai-url", chat_server.url, "--openai-model", "m"]
     assert main([*args, "--json", *flags]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["answered_by"] in ANSWERED_BY
-    if result["answered_by"] in ("model", "model-retry"):
-        assert result["answer"] == "Harry Potter says hello."
+    # The endpoint's reply names no one and claims nothing: it passes review and is the model's own words.
+    assert result["answered_by"] == "model" and result["answer"] == "Harry Potter says hello."
     assert main([*args, *flags]) == 0
     assert f"answered by: {result['answered_by']}" in capsys.readouterr().err
 
@@ -178,6 +180,26 @@ def test_claim_check_on_the_hand_labelled_answers(hp_memory: TemporalMemory) -> 
     recall = tp / max(1, tp + fn)
     # The figures benchmarks/claims_bench.py prints; a change to the check that loses them fails here.
     assert precision >= 0.8 and recall >= 0.7, (precision, recall, tp, fp, fn, tn)
+
+
+def test_claim_check_on_real_accepted_model_answers(hp_memory: TemporalMemory) -> None:
+    """54 answers the base and the quick-tuned model wrote and the review accepted, labelled by reading them
+    against the corpus. The check catches few of their inventions; these floors record where it stands (today
+    precision 0.91, recall 0.27) so that a change that makes it worse fails, and one that makes it better shows."""
+    rows = [json.loads(x) for x in (DATA / "labelled_model_answers.jsonl").read_text().splitlines() if x.strip()]
+    assert len(rows) >= 40 and all(r["label"] in ("grounded", "hallucinated") for r in rows)
+    assert all(r.get("why") for r in rows if r["label"] == "hallucinated")  # every bad label says why
+    tp = fp = fn = 0
+    for r in rows:
+        stage = hp_memory.universe.stage(r["stage"])
+        index = hp_memory.entity_index(r["persona"])
+        flagged = bool(unsupported_claims(r["answer"], r["question"], r["verdict"], stage.ordinal, index, r["facts"]))
+        bad = r["label"] == "hallucinated"
+        tp += flagged and bad
+        fp += flagged and not bad
+        fn += bad and not flagged
+    precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    assert precision >= 0.8 and recall >= 0.25, (precision, recall, tp, fp, fn)
 
 
 def test_universe_loads_with_refusal_fields() -> None:
