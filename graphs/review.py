@@ -464,6 +464,19 @@ def after_review(state: PersonaState) -> str:
     return "generate" if int(state.get("attempts") or 0) < MAX_ATTEMPTS else "fallback"
 
 
+_ROLE_QUESTION = re.compile(
+    r"\b(A\.?I|bot|chat ?bot|language model|assistant|prompt|instructions|pretend|role[- ]?play|character|"
+    r"server|computer|program|software|real person)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_to_break_role(question: str) -> bool:
+    """The user pushes the persona out of its role ("Are you an AI?"); only then does a role break in the
+    model's attempts earn the role-break refusal (otherwise the model broke role on its own: answer normally)."""
+    return bool(breaks_role(question) or _ROLE_QUESTION.search(question))
+
+
 def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
     """Not there, but told: say so, say who told (when the corpus knows), then what was heard."""
     question = state.get("question") or ""
@@ -491,7 +504,7 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     facts = state.get("facts") or []
     question = state.get("question") or ""
     profile = persona.profile
-    if "<role break>" in leaks:
+    if "<role break>" in leaks and asks_to_break_role(question):
         answer, answered_by = prompts.refusal(profile, "role-break", question, persona.short_name), "refusal"
     elif verdict == "past-hearsay":
         answer, answered_by = hearsay_answer(state, persona)

@@ -329,3 +329,13 @@ def test_hearsay_fallback_says_not_there_and_who_told(settings: Settings, hp_mem
     from persona_rag.graphs.review import claims_presence
 
     assert not claims_presence(out["answer"])
+
+
+def test_a_role_break_of_the_model_does_not_answer_an_innocent_question_with_a_role_refusal(
+    settings: Settings, hp_memory: TemporalMemory
+) -> None:
+    out = graph(settings, hp_memory, [ASSISTANT]).invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"})
+    assert out["answered_by"] == "refusal" and out["verdict"] == "future"
+    assert "I'm Harry" not in out["answer"]  # a refusal of the future, not of the role
+    pushed = graph(settings, hp_memory, [ASSISTANT]).invoke({"question": "Are you an AI?", "stage": "year 1"})
+    assert pushed["answered_by"] == "refusal" and "Harry" in pushed["answer"]
