@@ -423,3 +423,18 @@ def test_web_page_is_served_without_anything_from_elsewhere(client: TestClient) 
     for name in ("index.html", "app.js", "style.css"):
         text = client.get(f"/static/{name}").text
         assert "http://" not in text and "https://" not in text
+
+
+def test_named_threads_past_the_limit_are_dropped_from_their_own_persona(
+    server_settings: Settings, memory: TemporalMemory
+) -> None:
+    """The server keeps at most max_threads named conversations; the oldest is deleted from the checkpointer
+    of the persona that held it, whichever persona asks next (no unbounded growth)."""
+    service = make_app(server_settings, memory).state.service
+    service.max_threads = 1
+    harry, hermione = service.persona("harry"), service.persona("hermione")
+    service.ask(harry, "Who is Ron Weasley?", service.stage(harry, "year 1"), thread_id="talk-a")
+    harry_saver = service.graph(harry).graph.checkpointer
+    assert list(harry_saver.list({"configurable": {"thread_id": "talk-a"}}))
+    service.ask(hermione, "Who is Ron Weasley?", service.stage(hermione, "year 1"), thread_id="talk-b")
+    assert not list(harry_saver.list({"configurable": {"thread_id": "talk-a"}}))

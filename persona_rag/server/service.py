@@ -276,17 +276,16 @@ class PersonaService:
             self._keep_thread(graph, thread, keep=thread_id is not None)
 
     def _keep_thread(self, graph: PersonaGraph, thread: str, *, keep: bool) -> None:
-        drop = [] if keep else [thread]
+        drop: list[tuple[PersonaGraph, str]] = [] if keep else [(graph, thread)]
         if keep:
             with self._graphs_lock:
                 self._threads.pop((graph.persona.id, thread), None)
                 self._threads[(graph.persona.id, thread)] = graph
                 while len(self._threads) > self.max_threads:
                     (_, old), old_graph = self._threads.popitem(last=False)
-                    if old_graph is graph:
-                        drop.append(old)
-        saver = graph.graph.checkpointer
-        for t in drop:
+                    drop.append((old_graph, old))  # whichever persona's graph holds it
+        for owner, t in drop:
+            saver = owner.graph.checkpointer
             if saver is not None and hasattr(saver, "delete_thread"):
                 saver.delete_thread(t)
 
