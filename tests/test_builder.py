@@ -296,3 +296,16 @@ def test_sherlock_canon_structure() -> None:
         "The Hound of the Baskervilles": (15, 15),
         "The Valley of Fear": (15, 15),
     }
+
+
+def test_a_file_name_with_spaces_names_the_universe_safely(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from persona_rag.cli import main
+
+    source = tmp_path / "The Lantern Keeper.txt"
+    source.write_text((Path(__file__).parent / "data" / "builder" / "lantern.txt").read_text(encoding="utf-8"))
+    home = tmp_path / "home"
+    code = main(["corpus", "build", str(source), "--persona", "Nell", "--no-ingest", "--home", str(home)])
+    assert code == 0, capsys.readouterr().err
+    assert (home / "universes" / "the_lantern_keeper" / "universe.yaml").is_file()
+    assert main(["corpus", "build", str(source), "--persona", "Nell", "--name", "bad name", "--home", str(home)]) == 2
+    assert "--name 'bad name'" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -55,9 +56,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.name and args.out:
         raise UsageError("give --name (a universe under your home) or --out (a folder), not both")
-    name = args.name or (Path(args.out).name if args.out else Path(args.sources[0]).stem)
-    if not name or not name.replace("-", "_").replace(".", "_").replace("_", "a").isalnum():
-        raise UsageError(f"--name {name!r}: use letters, digits, '-' and '_'")
+    if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", args.name):
+        raise UsageError(f"--name {args.name!r}: use ASCII letters, digits, '-' and '_' (start with a letter or digit)")
+    # Without --name the universe is named after the output folder or the first file, made safe ("The Hound" ->
+    # "the_hound").
+    guess = Path(args.out).name if args.out else Path(args.sources[0]).stem
+    name = args.name or re.sub(r"[^a-z0-9_-]+", "_", guess.lower()).strip("_-") or "universe"
     out = Path(args.out).expanduser() if args.out else user_universes_dir(settings) / name
     if args.openai_timeout <= 0:
         raise UsageError("--openai-timeout must be a positive number of seconds")
