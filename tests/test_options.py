@@ -135,12 +135,15 @@ def test_eval_json_is_pure_json_and_probes_zero_runs_none(
     def fake_evaluate(universe: Any, config: Any, *a: Any, **kw: Any) -> dict[str, Any]:
         seen["probes"] = config.probes
         seen["built"] = time_probes(universe, config.persona, config.probes)
-        raise KeyboardInterrupt  # stop before the report: what matters was printed by then
+        print("a progress line that must not reach stdout", file=sys.stderr)
+        return {"persona": config.persona, "variants": {}, "n_probes": 0}
 
     monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
+    monkeypatch.setattr(evaluation, "write_charts", lambda report, out_dir: [])
+    monkeypatch.setattr(evaluation, "markdown_report", lambda report, charts: "# report\n")
     code, out, err = run(["eval", "harry", "--variants", "prompt", "--probes", "0", "--json"], capsys)
-    assert code == 130
-    assert out == ""  # nothing but the JSON report may reach stdout
+    assert code == 0, err
+    assert json.loads(out) == {"persona": "harry", "variants": {}, "n_probes": 0}  # stdout is the report only
     assert "[judge skipped" in err
     assert seen == {"probes": 0, "built": []}
 
