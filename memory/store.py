@@ -112,6 +112,24 @@ class Hit:
         }
 
 
+def version_row(p: Passage) -> dict[str, Any]:
+    """One version of a fact as `memory history` and the server show it (``valid_to`` None while it holds)."""
+    return {
+        "id": p.id,
+        "version": p.version,
+        "text": p.text,
+        "stage": p.stage,
+        "known_from": p.known_from,
+        "valid_to": None if p.valid_to >= OPEN else p.valid_to,
+        "source": p.source,
+    }
+
+
+def record_row(p: Passage) -> dict[str, Any]:
+    """One record as `memory list` and the server show it."""
+    return {"id": p.id, "stage": p.stage, "known_from": p.known_from, "kind": p.kind, "text": p.text}
+
+
 @dataclass
 class IngestReport:
     added: int = 0

@@ -10,7 +10,6 @@ that afterwards (~1 s instead of ~20 s).
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import sys
 import tempfile
@@ -182,12 +181,9 @@ def convert_smollm(settings: Settings, *, quiet: bool = False) -> Path:
         tokenizer.save_pretrained(tmp)
         if not _is_complete(tmp):
             raise ModelError(f"conversion of {gguf} produced an incomplete folder; delete {target.parent} and retry")
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _is_complete(target):  # a broken leftover, not a concurrent winner
-                shutil.rmtree(target, ignore_errors=True)
-                os.rename(tmp, target)
+        from persona_rag.paths import install_folder
+
+        install_folder(tmp, target, _is_complete)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not quiet:

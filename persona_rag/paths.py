@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from persona_rag.settings import Settings
@@ -47,3 +50,14 @@ def user_universes_dir(settings: Settings) -> Path:
 def build_work_dir(settings: Settings, universe: str) -> Path:
     """What `corpus build` keeps between runs of one universe: the first pass and the LLM cache."""
     return settings.home / "builds" / universe
+
+
+def install_folder(built: Path, target: Path, is_complete: Callable[[Path], bool]) -> None:
+    """Move a folder built aside into place with one rename, so a reader never sees half of it. A complete
+    folder already there (a concurrent winner) is kept; a broken leftover is replaced."""
+    try:
+        os.rename(built, target)
+    except OSError:
+        if not is_complete(target):
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(built, target)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from persona_rag.errors import PersonaRagError
+from persona_rag.paths import install_folder
 
 if TYPE_CHECKING:
     from persona_rag.models import ResolvedModel
@@ -126,12 +126,7 @@ def prepare(settings: Settings, adapter: Path | None = None, *, quiet: bool = Fa
         )
         if not is_complete(out):
             raise EngineUnavailable(f"the conversion of {what} produced an incomplete folder")
-        try:
-            os.rename(out, target)
-        except OSError:
-            if not is_complete(target):  # a broken leftover, not a concurrent winner
-                shutil.rmtree(target, ignore_errors=True)
-                os.rename(out, target)
+        install_folder(out, target, is_complete)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not quiet:

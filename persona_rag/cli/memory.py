@@ -35,18 +35,9 @@ def _retire(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _history(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
-    rows = [
-        {
-            "id": v.id,
-            "version": v.version,
-            "text": v.text,
-            "stage": v.stage,
-            "known_from": v.known_from,
-            "valid_to": None if v.valid_to >= OPEN else v.valid_to,
-            "source": v.source,
-        }
-        for v in memory.history(args.id)
-    ]
+    from persona_rag.memory.store import version_row
+
+    rows = [version_row(v) for v in memory.history(args.id)]
     text = "\n".join(f"v{r['version']} {r['id']} [{r['known_from']}..{r['valid_to'] or ''}) {r['text']}" for r in rows)
     return rows, text
 
@@ -58,10 +49,9 @@ def _search(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def _list(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
-    rows = [
-        {"id": p.id, "stage": p.stage, "known_from": p.known_from, "kind": p.kind, "text": p.text}
-        for p in memory.list(args.persona, _stage(uni, args.stage))
-    ]
+    from persona_rag.memory.store import record_row
+
+    rows = [record_row(p) for p in memory.list(args.persona, _stage(uni, args.stage))]
     return rows, "\n".join(f"[{r['known_from']:>2}] {r['id']:<36} {r['text']}" for r in rows) or "(nothing)"
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from persona_rag.corpus import OPEN
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 from persona_rag.timeline import Stage
@@ -340,26 +339,16 @@ class PersonaService:
             p = memory.retire(fields["id"], self.stage(None, fields["from_stage"]))
             return {"id": p.id, "valid_to": p.valid_to}
         if action == "history":
-            return [
-                {
-                    "id": v.id,
-                    "version": v.version,
-                    "text": v.text,
-                    "stage": v.stage,
-                    "known_from": v.known_from,
-                    "valid_to": None if v.valid_to >= OPEN else v.valid_to,
-                    "source": v.source,
-                }
-                for v in memory.history(fields["id"])
-            ]
+            from persona_rag.memory.store import version_row
+
+            return [version_row(v) for v in memory.history(fields["id"])]
         if action == "search":
             hits = memory.search(fields["persona"], fields["query"], stage, k=fields["k"], all_stages=stage is None)
             return [h.as_dict() for h in hits]
         if action == "list":
-            return [
-                {"id": p.id, "stage": p.stage, "known_from": p.known_from, "kind": p.kind, "text": p.text}
-                for p in memory.list(fields["persona"], stage)
-            ]
+            from persona_rag.memory.store import record_row
+
+            return [record_row(p) for p in memory.list(fields["persona"], stage)]
         raise UsageError(f"unknown memory action {action!r}")
 
 
