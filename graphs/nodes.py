@@ -6,11 +6,13 @@ import re
 from typing import Any
 
 from langgraph.runtime import Runtime
+from persona_rag.graphs.review import doomed
 from persona_rag.graphs.state import PersonaContext, PersonaState
 from persona_rag.graphs.verdict import VERDICT_K, time_verdict
 from persona_rag.memory.retrieval import cut_to_budget
 
 from persona_rag import prompts
+from persona_rag.backends.base import StopGeneration
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 from persona_rag.timeline import find_stage_in_text
@@ -159,9 +161,16 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     writer = runtime.stream_writer
     if state.get("attempts"):
         writer({"type": "reset"})
-    answer = ctx.generator.generate(
-        msgs, max_new_tokens=ctx.settings.max_new_tokens, on_token=lambda t: writer({"type": "token", "text": t})
-    )
+    draft: list[str] = []
+
+    def on_token(piece: str) -> None:
+        writer({"type": "token", "text": piece})
+        draft.append(piece)
+        # A draft the review will reject whatever follows is cut at that sentence: the retry comes sooner.
+        if any(c in piece for c in ".!?") and doomed("".join(draft), state, ctx):
+            raise StopGeneration
+
+    answer = ctx.generator.generate(msgs, max_new_tokens=ctx.settings.max_new_tokens, on_token=on_token)
     return {"answer": trim_to_sentence(answer), "attempts": int(state.get("attempts") or 0) + 1}
 
 

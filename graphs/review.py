@@ -417,40 +417,59 @@ def unsupported_claims(
 # ----------------------------------------------------------------------------- nodes
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"'”)\]]?\s*$")
+
+
+def sentences_in(text: str) -> int:
+    return len(re.findall(r"[.!?]+(?:[\"'”)\]])?(?:\s|$)", text))
+
+
+def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, partial: bool = False) -> list[str]:
+    """What the review rejects in ``answer``. With ``partial``, only what more words cannot undo (a future
+    name, a role break, an invented name, a claim to have been there, two sentences that do not admit
+    ignorance where they must), so generation can stop at the first sentence that dooms the attempt."""
+    leaks: list[str] = []
+    if not partial and not answer.strip():
+        leaks.append("<empty answer>")
+    if breaks_role(answer):
+        leaks.append("<role break>")
+    if ctx.memory is None:
+        return leaks
+    stage = state["stage_ref"]
+    index = ctx.memory.entity_index(state["persona"])
+    verdict = state.get("verdict")
+    question = state["question"]
+    strong = [r["text"] for r in state.get("retrieved") or [] if r["score"] >= ctx.settings.grounding_score]
+    if verdict in ("past-absence", "past-hearsay") and claims_presence(answer):
+        leaks.append("<claims presence>")
+    if verdict in ("future", "past-absence"):
+        if not admits_ignorance(answer) and (not partial or sentences_in(answer) >= 2):
+            leaks.append("<claims to know>")
+        leaks += find_leaks(answer, question, stage.ordinal, index, list(state.get("future_texts") or []))
+    else:
+        leaks += find_leaks(answer, question, stage.ordinal, index, [])
+        if not partial and strong and ungrounded(answer, question, strong, index.vocab.stop_words):
+            leaks.append("<ignores its memory>")
+    leaks += [f"<invented {n}>" for n in invented_names(answer, question, index)]
+    if not partial:
+        leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, strong)
+    return leaks
+
+
+def doomed(text: str, state: PersonaState, ctx: PersonaContext) -> bool:
+    """At the end of a sentence of a draft: will the review reject it whatever follows?"""
+    return bool(ctx.review and _SENTENCE_END.search(text) and answer_problems(text, state, ctx, partial=True))
+
+
 def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
-    """Catch what the persona must not say: its future, invented names, assistant talk.
+    """Catch what the persona must not say: its future, invented names, assistant talk, claims its memory
+    does not support.
 
     An answer that passes is the model's own: ``answered_by`` is ``model`` (first attempt) or
     ``model-retry``; the fallback sets ``memory`` or ``refusal`` otherwise.
     """
     ctx = runtime.context
-    answer = state.get("answer") or ""
-    leaks: list[str] = []
-    if ctx.review:
-        if not answer.strip():
-            leaks.append("<empty answer>")
-        if breaks_role(answer):
-            leaks.append("<role break>")
-        if ctx.memory is not None:
-            stage = state["stage_ref"]
-            index = ctx.memory.entity_index(state["persona"])
-            verdict = state.get("verdict")
-            question = state["question"]
-            if verdict in ("past-absence", "past-hearsay") and claims_presence(answer):
-                leaks.append("<claims presence>")
-            if verdict in ("future", "past-absence"):
-                if not admits_ignorance(answer):
-                    leaks.append("<claims to know>")
-                leaks += find_leaks(answer, question, stage.ordinal, index, list(state.get("future_texts") or []))
-            else:
-                leaks += find_leaks(answer, question, stage.ordinal, index, [])
-                retrieved = state.get("retrieved") or []
-                strong = [r["text"] for r in retrieved if r["score"] >= ctx.settings.grounding_score]
-                if strong and ungrounded(answer, question, strong, index.vocab.stop_words):
-                    leaks.append("<ignores its memory>")
-            leaks += [f"<invented {n}>" for n in invented_names(answer, question, index)]
-            strong = [r["text"] for r in state.get("retrieved") or [] if r["score"] >= ctx.settings.grounding_score]
-            leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, strong)
+    leaks = answer_problems(state.get("answer") or "", state, ctx) if ctx.review else []
     if leaks:
         return {"leaks": leaks}
     answered_by = "model" if int(state.get("attempts") or 1) <= 1 else "model-retry"

@@ -66,15 +66,32 @@ def load_embed_model(settings: Settings, batch_size: int = 64) -> Any:
 
     target = embed_model_path(settings)
     configure_offline(settings.allow_downloads)
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    try:
-        return HuggingFaceEmbedding(
-            model_name=target,
-            device=settings.device,
-            normalize=True,
-            embed_batch_size=batch_size,
-            cache_folder=str(settings.models_dir / "hf"),
-        )
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load embedding model {settings.embed_model!r}: {str(exc).splitlines()[0]}") from exc
+    def sentence_transformers() -> Any:
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        try:
+            return HuggingFaceEmbedding(
+                model_name=target,
+                device=settings.device,
+                normalize=True,
+                embed_batch_size=batch_size,
+                cache_folder=str(settings.models_dir / "hf"),
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelError(
+                f"cannot load embedding model {settings.embed_model!r}: {str(exc).splitlines()[0]}"
+            ) from exc
+
+    from pathlib import Path
+
+    from persona_rag.memory import minilm
+
+    folder = Path(target)
+    if settings.device == "cpu" and minilm.supported(folder):
+        # Questions are embedded in numpy (no torch import at start); ingest batches still use the model above.
+        try:
+            return minilm.FastStartEmbedding(folder, sentence_transformers)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot load embedding model {settings.embed_model!r}: {exc}") from exc
+    return sentence_transformers()

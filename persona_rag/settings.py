@@ -78,7 +78,7 @@ class Settings:
         metadata={"env": "PERSONA_RAG_CONTEXT_TOKENS", "help": "token budget for retrieved facts"},
     )
     max_new_tokens: int = field(
-        default=96, metadata={"env": "PERSONA_RAG_MAX_NEW_TOKENS", "help": "longest answer, in tokens"}
+        default=72, metadata={"env": "PERSONA_RAG_MAX_NEW_TOKENS", "help": "longest answer, in tokens"}
     )
     max_question_words: int = field(
         default=300, metadata={"env": "PERSONA_RAG_MAX_QUESTION_WORDS", "help": "longer questions are truncated"}

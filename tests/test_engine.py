@@ -73,6 +73,26 @@ def test_tiny_model_runs_on_the_fast_engine_and_streams(
     assert len(_conversions(s)) == 1
 
 
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+def test_both_local_engines_stop_when_the_caller_says_so(tiny: Path, settings: Settings, engine: str) -> None:
+    from persona_rag.backends.base import StopGeneration
+    from persona_rag.backends.engine import load_generator
+
+    gen = load_generator(settings.with_overrides(model=str(tiny), engine=engine), quiet=True)
+    assert gen.engine == engine
+    full = gen.generate(MESSAGES, max_new_tokens=24)
+    pieces: list[str] = []
+
+    def on_token(piece: str) -> None:
+        pieces.append(piece)
+        if len("".join(pieces).split()) >= 2:
+            raise StopGeneration
+
+    cut = gen.generate(MESSAGES, max_new_tokens=24, on_token=on_token)
+    assert cut == "".join(pieces).strip() and len(cut.split()) == 2
+    assert full.startswith(cut) and len(full) > len(cut)
+
+
 def test_adapter_is_converted_once_and_again_when_retrained(tiny: Path, settings: Settings, tmp_path: Path) -> None:
     from persona_rag.backends.convert import prepare
 

@@ -105,3 +105,20 @@ def test_every_backend_keeps_the_generator_contract(kind: str, server: str) -> N
     assert text == REPLY and "".join(pieces).strip() == text
     assert isinstance(gen.name, str) and gen.name and gen.adapter is None
     assert gen.count_tokens("Hello there") > 0
+
+
+@pytest.mark.parametrize("kind", ["scripted", "openai"])
+def test_every_backend_stops_when_the_caller_says_so(kind: str, server: str) -> None:
+    """``on_token`` raising StopGeneration ends the answer there: the text so far comes back, nothing after."""
+    from persona_rag.backends.base import StopGeneration
+
+    gen: Any = ScriptedGenerator([REPLY]) if kind == "scripted" else OpenAICompatGenerator(server, "persona-model")
+    pieces: list[str] = []
+
+    def on_token(piece: str) -> None:
+        pieces.append(piece)
+        if len(pieces) == 3:
+            raise StopGeneration
+
+    text = gen.generate([{"role": "user", "content": "Hi"}], max_new_tokens=64, on_token=on_token)
+    assert len(pieces) == 3 and text == "".join(pieces).strip() == "Hogwarts is the"

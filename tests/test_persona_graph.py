@@ -265,3 +265,20 @@ def test_one_off_questions_leave_no_thread_behind(settings: Settings, hp_memory:
     assert not list(saver.list(None))
     g.invoke({"question": "Who is Ron?", "stage": "year 1"}, thread_id="kept")
     assert g.history("kept")  # a named thread is kept
+
+
+def test_a_doomed_draft_is_cut_at_the_sentence_that_dooms_it(settings: Settings, hp_memory: TemporalMemory) -> None:
+    # Year 1, asked about Lockhart (the future): two sentences that do not admit ignorance doom the draft,
+    # so the rest is never decoded and the retry starts sooner; the user still gets a refusal.
+    draft = "Gilderoy Lockhart is our new teacher. He writes books. He is famous and smiles at everyone all day."
+    g = make_graph(settings, hp_memory, [draft, "I've never heard of him."])
+    events = list(g.stream_events({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"}))
+    kinds = [k for k, _ in events]
+    first = "".join(v for k, v in events[: kinds.index("reset")] if k == "token")
+    assert first.strip() == "Gilderoy Lockhart is our new teacher. He writes books."
+    assert dict(events)["answered_by"] == "model-retry"
+    # A draft that admits not knowing is never cut, however long.
+    honest = "I don't know him. Never heard of him. Sorry, no idea at all. Really, I don't."
+    g = make_graph(settings, hp_memory, [honest])
+    out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"})
+    assert out["answer"] == honest and out["answered_by"] == "model"

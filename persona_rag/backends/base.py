@@ -18,6 +18,11 @@ Message = dict[str, str]
 OnToken = Callable[[str], None]
 
 
+class StopGeneration(Exception):
+    """Raised by an ``on_token`` callback to end the answer early (the graph's review already rejects it);
+    the generator stops decoding and returns the text produced so far."""
+
+
 @runtime_checkable
 class Generator(Protocol):
     name: str
@@ -26,7 +31,9 @@ class Generator(Protocol):
     def generate(
         self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
     ) -> str:
-        """Answer the chat; call ``on_token`` with each piece of text as it is produced."""
+        """Answer the chat; call ``on_token`` with each piece of text as it is produced.
+
+        ``on_token`` may raise :class:`StopGeneration`: decoding stops and the text so far is returned."""
         ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -52,7 +59,10 @@ class ScriptedGenerator:
         words = text.split(" ")[:max_new_tokens]
         if on_token is not None:
             for i, w in enumerate(words):
-                on_token(w if i == 0 else " " + w)
+                try:
+                    on_token(w if i == 0 else " " + w)
+                except StopGeneration:
+                    return " ".join(words[: i + 1])
         return " ".join(words)
 
     def count_tokens(self, text: str) -> int:

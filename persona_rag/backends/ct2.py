@@ -13,6 +13,7 @@ cached and only the question part is processed per call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from persona_rag.backends.base import Message, OnToken
+from persona_rag.backends.base import Message, OnToken, StopGeneration
 from persona_rag.errors import ModelError
 
 REPETITION_PENALTY = 1.15  # as the transformers backend
@@ -142,16 +143,21 @@ class CT2Generator:
                 static_prompt=static or None,
                 cache_static_prompt=bool(static),
             )
-            for step in steps:
-                if step.token_id in self.end_ids:
-                    break
-                ids.append(step.token_id)
-                text = self.tokenizer.decode(ids)
-                # A multi-byte character split over tokens decodes to U+FFFD until it is complete.
-                if on_token is not None and not text.endswith("\ufffd") and len(text) > len(shown):
-                    on_token(text[len(shown) :])
-                    shown = text
+            try:
+                for step in steps:
+                    if step.token_id in self.end_ids:
+                        break
+                    ids.append(step.token_id)
+                    text = self.tokenizer.decode(ids)
+                    # A multi-byte character split over tokens decodes to U+FFFD until it is complete.
+                    if on_token is not None and not text.endswith("\ufffd") and len(text) > len(shown):
+                        piece, shown = text[len(shown) :], text
+                        on_token(piece)
+            except StopGeneration:
+                steps.close()  # ends the decoding loop in CTranslate2
+                return shown.strip()
         text = self.tokenizer.decode(ids)
         if on_token is not None and len(text) > len(shown):
-            on_token(text[len(shown) :])
+            with contextlib.suppress(StopGeneration):
+                on_token(text[len(shown) :])
         return text.strip()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from persona_rag.backends.base import Message, OnToken
+from persona_rag.backends.base import Message, OnToken, StopGeneration
 from persona_rag.errors import ModelError
 
 if TYPE_CHECKING:
@@ -69,15 +69,25 @@ class TransformersGenerator:
                 out = self.model.generate(**inputs, **kwargs)
                 new = out[0][inputs["input_ids"].shape[1] :]
                 return str(self.tokenizer.decode(new, skip_special_tokens=True)).strip()
-            from transformers import TextIteratorStreamer
+            from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+            stop = threading.Event()
+
+            class Stopped(StoppingCriteria):
+                def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+                    return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+            kwargs["stopping_criteria"] = StoppingCriteriaList([Stopped()])
             worker = threading.Thread(target=self.model.generate, kwargs={**inputs, **kwargs, "streamer": streamer})
             worker.start()
-            pieces = []
+            pieces: list[str] = []
             for piece in streamer:
-                if piece:
+                if piece and not stop.is_set():
                     pieces.append(piece)
-                    on_token(piece)
+                    try:
+                        on_token(piece)
+                    except StopGeneration:
+                        stop.set()  # generate() ends at its next step; the streamer is drained below
             worker.join()
             return "".join(pieces).strip()

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from persona_rag.backends.base import Message, OnToken
+from persona_rag.backends.base import Message, OnToken, StopGeneration
 from persona_rag.errors import ModelError
 
 
@@ -140,5 +140,8 @@ class OpenAICompatGenerator:
                     ) from None
                 if delta:
                     pieces.append(delta)
-                    on_token(delta)
+                    try:
+                        on_token(delta)
+                    except StopGeneration:
+                        break  # leaving the block closes the connection: the server stops generating
         return "".join(pieces).strip()
