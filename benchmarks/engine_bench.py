@@ -56,10 +56,11 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def graphs(home: Path) -> dict[str, Any]:
+def graphs(home: Path, adapter: str) -> dict[str, Any]:
     from persona_rag.graphs.persona_graph import PersonaGraph
     from persona_rag.memory.store import open_memory
 
+    from persona_rag.backends.adapters import resolve_adapter
     from persona_rag.backends.engine import load_generator
     from persona_rag.settings import load_settings
 
@@ -68,32 +69,45 @@ def graphs(home: Path) -> dict[str, Any]:
     for engine in ENGINES:
         s = load_settings(home=home, engine=engine)
         memory = memory or open_memory(s)
-        gen = load_generator(s, None, quiet=False)
+        gen = load_generator(s, resolve_adapter(s, "harry_potter", "harry", adapter), quiet=False)
         out[engine] = PersonaGraph.from_persona("harry", settings=s, memory=memory, generator=gen, checkpointer=None)
+    print(f"adapter: {out[ENGINES[0]].context.generator.adapter or 'none (base model)'}")
     return out
 
 
 def bench_decode(gs: dict[str, Any], new_tokens: int) -> dict[str, float]:
-    """Greedy decode speed on the graph's own prompt shape (system + facts + question), both engines."""
+    """Greedy decode speed on the graph's own prompt shape (system + facts + question), both engines.
+
+    Each prompt is timed twice: one new token (the prefill) and ``new_tokens`` new tokens; decode tok/s is
+    the extra tokens over the extra time, so the prompt's length does not blur the engines' decode speed.
+    """
     from persona_rag import prompts
 
     system = "You are Harry Potter. " + "You are brave, loyal and sometimes reckless. " * 6
+    facts = ["Harry met Ron Weasley on the Hogwarts Express and they shared a pile of sweets from the trolley."] * 3
     msgs = [
-        [{"role": "system", "content": system}, {"role": "user", "content": prompts.user_turn(q, [])}]
+        [{"role": "system", "content": system}, {"role": "user", "content": prompts.user_turn(q, facts)}]
         for q in QUESTIONS[:4]
     ]
     speed = {}
     for engine, g in gs.items():
         gen = g.context.generator
         gen.generate(msgs[0], max_new_tokens=8)  # warm
-        tokens, secs = 0, 0.0
+        tokens, secs, pre = 0, 0.0, 0.0
         for m in msgs:
             t = time.perf_counter()
+            gen.generate(m, max_new_tokens=1)
+            one = time.perf_counter() - t
+            t = time.perf_counter()
             out = gen.generate(m, max_new_tokens=new_tokens)
-            secs += time.perf_counter() - t
-            tokens += gen.count_tokens(out)
+            secs += time.perf_counter() - t - one
+            pre += one
+            tokens += max(0, gen.count_tokens(out) - 1)
         speed[engine] = tokens / secs
-        print(f"decode  {engine:<13} {speed[engine]:6.1f} tok/s ({tokens} tokens, prompt included in time)")
+        print(
+            f"decode  {engine:<13} {speed[engine]:6.1f} tok/s ({tokens} tokens after the first; "
+            f"prefill + first token {pre / len(msgs) * 1000:.0f} ms per prompt)"
+        )
     return speed
 
 
@@ -122,7 +136,7 @@ def bench_ask(gs: dict[str, Any], n: int) -> dict[str, dict[str, float]]:
     return rows
 
 
-def bench_cold(home: Path) -> dict[str, tuple[float, float]]:
+def bench_cold(home: Path, adapter: str) -> dict[str, tuple[float, float]]:
     """`persona-rag ask` in a fresh process: wall time to the answer and peak RSS (MB)."""
     out = {}
     for engine in ENGINES:
@@ -130,7 +144,9 @@ def bench_cold(home: Path) -> dict[str, tuple[float, float]]:
         code = (
             "import resource, subprocess, sys, time; t = time.perf_counter(); "
             "r = subprocess.run([sys.executable, '-m', 'persona_rag.cli', 'ask', 'harry', "
-            "'Who is your best friend?', '--stage', 'year 2', '--adapter', 'none'], capture_output=True, text=True); "
+            "'Who is your best friend?', '--stage', 'year 2', '--adapter', '"
+            + adapter
+            + "'], capture_output=True, text=True); "
             "w = time.perf_counter() - t; "
             "print(w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)"
         )
@@ -177,13 +193,16 @@ def main() -> None:
     ap.add_argument("--eval-probes", type=int, default=6)
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--skip-cold", action="store_true")
+    ap.add_argument(
+        "--adapter", default="none", help="none: the base model; auto: harry's trained adapter if the home has one"
+    )
     args = ap.parse_args()
     home = Path(args.home).expanduser()
     os.environ["PERSONA_RAG_HOME"] = str(home)
-    gs = graphs(home)
+    gs = graphs(home, args.adapter)
     speed = bench_decode(gs, args.decode_tokens)
     ask = bench_ask(gs, args.questions)
-    cold = {} if args.skip_cold else bench_cold(home)
+    cold = {} if args.skip_cold else bench_cold(home, args.adapter)
     if not args.skip_eval:
         bench_quality(gs, args.eval_limit, args.eval_probes)
     ct, hf = ENGINES

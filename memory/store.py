@@ -315,19 +315,35 @@ class TemporalMemory:
             # Similar lengths in one encoder batch pad less: as fast as the raw encoder on the whole list.
             todo.sort(key=lambda p: len(p.text))
             batch = _BATCH
+            from concurrent.futures import Future, ThreadPoolExecutor
+
             from tqdm import tqdm
 
-            with tqdm(
-                total=len(todo),
-                desc=f"ingesting {self.universe.id}",
-                unit="passage",
-                disable=not show or not todo,
-                file=sys.stderr,
-            ) as bar:
+            with (
+                tqdm(
+                    total=len(todo),
+                    desc=f"ingesting {self.universe.id}",
+                    unit="passage",
+                    disable=not show or not todo,
+                    file=sys.stderr,
+                ) as bar,
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write") as writer,
+            ):
+                # Chunk i is written (Chroma, SQLite) on the second core while chunk i+1 is embedded; one
+                # writer thread keeps the writes in order, and a failed write stops the loop at the next chunk.
+                pending: Future[None] | None = None
+                written = 0
                 for start in range(0, len(todo), batch):
                     chunk = todo[start : start + batch]
-                    self._upsert(chunk, self._embed([p.text for p in chunk]), ORIGIN_CORPUS, keep)
-                    bar.update(len(chunk))
+                    vectors = self._embed([p.text for p in chunk])
+                    if pending is not None:
+                        pending.result()
+                        bar.update(start - written)
+                        written = start
+                    pending = writer.submit(self._upsert, chunk, vectors, ORIGIN_CORPUS, keep)
+                if pending is not None:
+                    pending.result()
+                    bar.update(len(todo) - written)
             if gone:
                 self._remove(gone)
                 report.removed = len(gone)
