@@ -1,11 +1,15 @@
 """Precision and recall of the review's claim check on the hand-labelled answers in tests/data.
 
     python benchmarks/claims_bench.py            # the check as shipped
-    python benchmarks/claims_bench.py --sweep    # and a sweep of its two thresholds (how they were calibrated)
+    python benchmarks/claims_bench.py --sweep    # and a sweep of its thresholds (how they were calibrated)
 
-Each row of tests/data/labelled_answers.jsonl is an answer (real base-model answers and hand-written ones
-in the model's failure modes), the facts it was given, the time verdict, and a label read against the
-corpus: grounded or hallucinated. "Positive" means the check flags the answer (it would be rejected).
+tests/data/labelled_answers.jsonl is the calibration set: answers (real base-model answers and hand-written
+ones in the model's failure modes), the facts the model was given, the time verdict, and a label read against
+the corpus: grounded or hallucinated. tests/data/labelled_model_answers.jsonl is held out: answers the base
+model and the quick-tuned persona (sft-dpo) wrote and the rest of the review accepted.
+"Positive" means the check flags the answer (it would be rejected). For the held-out answers the script also
+prints what the issue asks for: among the answers the check still accepts, the share that is hallucinated,
+and how many grounded answers it loses.
 """
 
 from __future__ import annotations
@@ -38,6 +42,15 @@ def score(rows: list[dict], index_for, stage_of) -> tuple[float, float, int, int
     return tp / max(1, tp + fp), tp / max(1, tp + fn), tp, fp, fn, tn
 
 
+def line(rows: list[dict], index_for, stage_of) -> str:  # type: ignore[type-arg,no-untyped-def]
+    p, rc, tp, fp, fn, tn = score(rows, index_for, stage_of)
+    kept = fn + tn
+    return (
+        f"precision {p:.2f} recall {rc:.2f} (tp {tp}, fp {fp}, fn {fn}, tn {tn}); still accepted {kept}, "
+        f"hallucinated among them {fn} ({fn / max(1, kept):.0%}); grounded lost {fp} of {fp + tn}"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sweep", action="store_true")
@@ -59,29 +72,37 @@ def main() -> int:
     def stage_of(r: dict) -> int:  # type: ignore[type-arg]
         return uni.stage(r["stage"]).ordinal
 
-    labels = {k: sum(r["label"] == k for r in rows) for k in ("grounded", "hallucinated")}
-    print(f"{len(rows)} labelled answers: {labels}")
-    p, rc, tp, fp, fn, tn = score(rows, mem.entity_index, stage_of)
-    print(
-        f"shipped (SUPPORT_MIN={review.SUPPORT_MIN}, EXTRA_DETAIL_MAX={review.EXTRA_DETAIL_MAX}): "
-        f"precision {p:.2f}  recall {rc:.2f}  (tp {tp}, fp {fp}, fn {fn}, tn {tn})"
+    shipped = (
+        f"SUPPORT_MIN={review.SUPPORT_MIN}, CLAIM_WORDS_MIN={review.CLAIM_WORDS_MIN}, "
+        f"EXTRA_DETAIL_MAX={review.EXTRA_DETAIL_MAX}"
     )
+    print(f"the check as shipped ({shipped}), with every fact the model was given")
+    labels = {k: sum(r["label"] == k for r in rows) for k in ("grounded", "hallucinated")}
+    print(f"calibration, {len(rows)} labelled answers {labels}: {line(rows, mem.entity_index, stage_of)}")
+    real = []
     if MODEL_ANSWERS.is_file():
         real = [json.loads(x) for x in MODEL_ANSWERS.read_text(encoding="utf-8").splitlines() if x.strip()]
         for who in ("base", "sft-dpo"):
             rows_ = [r for r in real if r["source"].startswith(who)]
             bad = sum(r["label"] == "hallucinated" for r in rows_)
-            p, rc, tp, fp, fn, tn = score(rows_, mem.entity_index, stage_of)
             print(
-                f"{who}: {len(rows_)} accepted answers, hallucinated {bad} ({bad / max(1, len(rows_)):.0%}); "
-                f"the check with every given fact: precision {p:.2f} recall {rc:.2f} (tp {tp}, fp {fp}, fn {fn}, tn {tn})"
+                f"held out, {who}: {len(rows_)} accepted answers, {bad} hallucinated ({bad / max(1, len(rows_)):.0%}) "
+                f"before the check; {line(rows_, mem.entity_index, stage_of)}"
             )
     if args.sweep:
-        for support in (0.2, 0.25, 0.3, 0.34, 0.4, 0.5):
-            for extra in (1, 2, 3, 4):
-                review.SUPPORT_MIN, review.EXTRA_DETAIL_MAX = support, extra
+        saved = review.SUPPORT_MIN, review.CLAIM_WORDS_MIN
+        tuned = [r for r in real if r["source"].startswith("sft-dpo")]
+        for support in (0.34, 0.4, 0.5, 0.6, 0.7):
+            for words in (1, 2, 3):
+                review.SUPPORT_MIN, review.CLAIM_WORDS_MIN = support, words
                 p, rc, *_ = score(rows, mem.entity_index, stage_of)
-                print(f"  SUPPORT_MIN {support:.2f} EXTRA_DETAIL_MAX {extra}: precision {p:.2f} recall {rc:.2f}")
+                hp, hrc, _, hfp, hfn, htn = score(tuned, mem.entity_index, stage_of)
+                print(
+                    f"  SUPPORT_MIN {support:.2f} CLAIM_WORDS_MIN {words}: calibration precision {p:.2f} recall "
+                    f"{rc:.2f} | sft-dpo precision {hp:.2f} recall {hrc:.2f}, hallucinated among accepted "
+                    f"{hfn / max(1, hfn + htn):.0%}, grounded lost {hfp}"
+                )
+        review.SUPPORT_MIN, review.CLAIM_WORDS_MIN = saved
     return 0
 
 

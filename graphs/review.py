@@ -352,8 +352,10 @@ def ungrounded(answer: str, question: str, facts: Sequence[str], stop: frozenset
 
 
 # The claim check's thresholds, calibrated on the hand-labelled answers in tests/data/labelled_answers.jsonl
-# (benchmarks/claims_bench.py prints its precision and recall there).
-SUPPORT_MIN = 0.34  # share of an answer's content words that must be found in one given passage
+# and reported on the held-out real model answers in tests/data/labelled_model_answers.jsonl
+# (benchmarks/claims_bench.py prints precision and recall on both, and --sweep shows how they were chosen).
+SUPPORT_MIN = 0.5  # share of one claim's content words that must be found in a single given passage
+CLAIM_WORDS_MIN = 2  # a claim with fewer new content words than this says too little to check
 EXTRA_DETAIL_MAX = 2  # new content words a "don't know" answer may add beyond the question and the refusal
 
 
@@ -365,8 +367,17 @@ def _stem(word: str) -> str:
 
 
 def claim_words(text: str, stop: frozenset[str] = STOP_WORDS) -> set[str]:
-    """Stems of the content words (four letters or more) an answer makes a claim with."""
-    return {_stem(w) for w in re.findall(r"[a-z']{4,}", text.lower()) if w not in stop and w not in _FILLER}
+    """Stems of the content words (four letters or more) an answer makes a claim with.
+
+    Possessives count as their word ("Snape's" is "snape"); contractions ("they're", "he'll") carry no claim.
+    """
+    out = set()
+    for word in re.findall(r"[a-z'’]{4,}", text.lower()):
+        word = word.replace("’", "'").strip("'").removesuffix("'s")
+        if "'" in word or len(word) < 4 or word in stop or word in _FILLER:
+            continue
+        out.add(_stem(word))
+    return out
 
 
 _FILLER = _words(
@@ -378,39 +389,94 @@ _FILLER = _words(
     "isn't wasn't haven't hasn't i'm i've i'd i'll it's that's there's he's she's"
 )
 
+# Where one claim ends and the next begins: a sentence end, a line break, a semicolon or colon, a dash between
+# words, and a comma or space before a conjunction that starts a new clause.
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+|\n+")
+_CLAUSE_SPLIT = re.compile(
+    r"\s*(?:[;:]|\s[-–—]\s|,\s*(?=(?:and|but|so|because|though|although|while|whereas)\s)"
+    r"|\s(?=(?:but|because|although|whereas)\s))\s*"
+)
+
+
+def claims_in(answer: str, stop: frozenset[str] = STOP_WORDS, asked: frozenset[str] = frozenset()) -> list[str]:
+    """The answer cut into the claims it makes: its sentences, each cut at clause boundaries.
+
+    A clause with fewer than :data:`CLAIM_WORDS_MIN` content words beyond the question's (``asked``) stays
+    joined to its neighbour ("He loathes me, and I don't trust him either" is one claim), so each claim
+    carries enough words to be compared with a passage.
+    """
+    out: list[str] = []
+    for sentence in _SENTENCE_SPLIT.split(answer):
+        merged: list[str] = []
+        for part in _CLAUSE_SPLIT.split(sentence or ""):
+            if not part.strip():
+                continue
+            if merged and min(len(claim_words(t, stop) - asked) for t in (merged[-1], part)) < CLAIM_WORDS_MIN:
+                merged[-1] += " " + part.strip()
+            else:
+                merged.append(part.strip())
+        out += merged
+    return out
+
+
+def _in_passage(word: str, passage: set[str]) -> bool:
+    """The claim word is in the passage, or one contains the other ("trust" in "distrusts")."""
+    if word in passage:
+        return True
+    return len(word) >= 5 and any(word in w or (len(w) >= 5 and w in word) for w in passage)
+
+
+def backing(claim: str, question: str, facts: Sequence[str], stop: frozenset[str] = STOP_WORDS) -> float | None:
+    """The best share of the claim's content words (beyond the question's) found in ONE passage; None when
+    the claim has too few such words to judge."""
+    said = claim_words(claim, stop) - claim_words(question, stop)
+    if len(said) < CLAIM_WORDS_MIN:
+        return None
+    passages = [claim_words(f, stop) for f in facts]
+    return max((sum(_in_passage(w, p) for w in said) / len(said) for p in passages), default=0.0)
+
 
 def unsupported_claims(
     answer: str, question: str, verdict: str | None, stage: int, index: EntityIndex, facts: Sequence[str]
 ) -> list[str]:
     """What the answer claims that the persona's memory at this stage does not back.
 
+    ``facts`` are the passages the persona was given for this question (the prompt's memories).
+
     - about its future or an event it missed: beyond admitting it does not know, the answer adds
       more than :data:`EXTRA_DETAIL_MAX` content words found neither in the question nor in its memory;
-    - about what it knows: the answer's content must be close to one passage it was given (the review passes
-      the passages that match the question well, ``grounding_score`` or better), at least
-      :data:`SUPPORT_MIN` of its content words in that passage or the question). Names it uses must be
-      known to the persona at this stage (names from its future are :func:`find_leaks`' job).
+    - about what it knows: each claim (:func:`claims_in`) that does not just admit ignorance must be backed
+      by one passage: at least :data:`SUPPORT_MIN` of its content words beyond the question's found in that
+      passage (:func:`backing`). One invented sentence among grounded ones is enough to reject the answer.
+      Claims with too few content words to judge (a feeling, "No, I don't.") pass.
+
+    Names the answer uses must be known to the persona at this stage (names from its future are
+    :func:`find_leaks`' job). Word overlap cannot see a garble that reuses a passage's own words ("Hagrid's
+    parents died in a crash"): benchmarks/claims_bench.py reports what the check still misses.
     """
     stop = index.vocab.stop_words
-    asked = claim_words(question, stop)
-    given: set[str] = set()
-    for fact in facts:
-        given |= claim_words(fact, stop)
+    asked = frozenset(claim_words(question, stop))
     out: list[str] = []
     for name, (wf, pf) in index.mentioned(answer).items():
         if wf <= stage < pf and name not in index.mentioned(question):
             out.append(f"<not known yet: {name}>")
-    said = claim_words(answer, stop) - asked
     if verdict in ("future", "past-absence"):
-        extra = said - given
+        given: set[str] = set()
+        for fact in facts:
+            given |= claim_words(fact, stop)
+        extra = {w for w in claim_words(answer, stop) - asked if not _in_passage(w, given)}
         if len(extra) > EXTRA_DETAIL_MAX:
             out.append("<adds detail it cannot know>")
         return out
-    if not facts or admits_ignorance(answer) or len(said) < 3:
+    if not facts:
         return out
-    best = max(len(said & claim_words(f, stop)) / len(said) for f in facts)
-    if best < SUPPORT_MIN:
-        out.append("<unsupported by its memory>")
+    for claim in claims_in(answer, stop, asked):
+        if admits_ignorance(claim):
+            continue
+        best = backing(claim, question, facts, stop)
+        if best is not None and best < SUPPORT_MIN:
+            out.append("<unsupported by its memory>")
+            break
     return out
 
 
@@ -452,7 +518,7 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
             leaks.append("<ignores its memory>")
     leaks += [f"<invented {n}>" for n in invented_names(answer, question, index)]
     if not partial:
-        leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, strong)
+        leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, state.get("facts") or [])
     return leaks
 
 

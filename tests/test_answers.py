@@ -35,7 +35,7 @@ def graph(settings: Settings, memory: TemporalMemory, replies: Any, persona: str
 
 
 def test_each_answer_says_who_wrote_it(settings: Settings, hp_memory: TemporalMemory) -> None:
-    ask = {"question": "Who is Ron Weasley?", "stage": "year 1"}
+    ask = {"question": "Who is Ron Weasley, your best friend?", "stage": "year 1"}
     first = graph(settings, hp_memory, [GOOD]).invoke(ask)
     assert first["answered_by"] == "model" and first["answer"] == GOOD
     retry = graph(settings, hp_memory, [ASSISTANT, GOOD]).invoke(ask)
@@ -59,7 +59,7 @@ def test_each_answer_says_who_wrote_it(settings: Settings, hp_memory: TemporalMe
 def test_streams_carry_answered_by_and_reviewed_only_streams_never_withdraw(
     settings: Settings, hp_memory: TemporalMemory
 ) -> None:
-    ask = {"question": "Who is Ron Weasley?", "stage": "year 1"}
+    ask = {"question": "Who is Ron Weasley, your best friend?", "stage": "year 1"}
     events = list(graph(settings, hp_memory, [ASSISTANT, GOOD]).stream_events(ask))
     kinds = [k for k, _ in events]
     assert "reset" in kinds  # the native stream shows the rejected draft, then withdraws it
@@ -178,14 +178,15 @@ def test_claim_check_on_the_hand_labelled_answers(hp_memory: TemporalMemory) -> 
         tn += not flagged and not bad
     precision = tp / max(1, tp + fp)
     recall = tp / max(1, tp + fn)
-    # The figures benchmarks/claims_bench.py prints; a change to the check that loses them fails here.
-    assert precision >= 0.8 and recall >= 0.7, (precision, recall, tp, fp, fn, tn)
+    # The figures benchmarks/claims_bench.py prints (today precision 0.82, recall 0.97); a change to the check
+    # that loses them fails here. Most misses are true answers whose fact is not among the passages given.
+    assert precision >= 0.75 and recall >= 0.9, (precision, recall, tp, fp, fn, tn)
 
 
 def test_claim_check_on_real_accepted_model_answers(hp_memory: TemporalMemory) -> None:
     """54 answers the base and the quick-tuned model wrote and the review accepted, labelled by reading them
-    against the corpus. The check catches few of their inventions; these floors record where it stands (today
-    precision 0.91, recall 0.27) so that a change that makes it worse fails, and one that makes it better shows."""
+    against the corpus; held out (the thresholds were chosen on the set above). These floors record where the
+    per-claim check stands (today precision 0.94, recall 0.85) so that a change that makes it worse fails."""
     rows = [json.loads(x) for x in (DATA / "labelled_model_answers.jsonl").read_text().splitlines() if x.strip()]
     assert len(rows) >= 40 and all(r["label"] in ("grounded", "hallucinated") for r in rows)
     assert all(r.get("why") for r in rows if r["label"] == "hallucinated")  # every bad label says why
@@ -199,7 +200,29 @@ def test_claim_check_on_real_accepted_model_answers(hp_memory: TemporalMemory) -
         fp += flagged and not bad
         fn += bad and not flagged
     precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
-    assert precision >= 0.8 and recall >= 0.25, (precision, recall, tp, fp, fn)
+    assert precision >= 0.85 and recall >= 0.75, (precision, recall, tp, fp, fn)
+
+
+def test_claim_check_judges_each_claim_not_the_whole_answer(hp_memory: TemporalMemory) -> None:
+    index = hp_memory.entity_index("harry")
+    stage = hp_memory.universe.stage("y1.end").ordinal
+    fact = (
+        "On Dudley's birthday the Dursleys took Harry to the zoo, where a boa constrictor in the reptile house "
+        "seemed to understand him and reply. When Dudley shoved Harry aside, the glass of the tank vanished, "
+        "the snake slid free, and Harry was shut in his cupboard for a long punishment."
+    )
+    q = "What happened at the zoo?"
+    grounded = "A boa constrictor in the reptile house seemed to understand me. The glass of the tank vanished."
+    assert unsupported_claims(grounded, q, "past-presence", stage, index, [fact]) == []
+    # One grounded sentence does not carry an invented one: the whole answer once passed on its overlap.
+    padded = grounded + " Then a tiger escaped and Uncle Vernon chased it with an umbrella until the keepers came."
+    assert unsupported_claims(padded, q, "past-presence", stage, index, [fact]) == ["<unsupported by its memory>"]
+    # Admitting ignorance, or a clause too short to judge, is no claim to back.
+    assert unsupported_claims(grounded + " I'm not sure why, honestly.", q, "past-presence", stage, index, [fact]) == []
+    # Each claim must be backed by ONE passage: words scattered over unrelated memories do not back it.
+    other = "Harry's wand is eleven inches of holly with a phoenix feather core, bought at Ollivanders."
+    mixed = "The snake in the tank had a holly wand and a golden crown."  # 4 of 6 words in the two passages
+    assert unsupported_claims(mixed, q, "past-presence", stage, index, [fact, other])
 
 
 def test_universe_loads_with_refusal_fields() -> None:
