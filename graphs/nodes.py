@@ -109,7 +109,20 @@ def retrieve(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     stage = state["stage_ref"]
     k = max(ctx.settings.top_k, VERDICT_K)
     hits = ctx.memory.search(persona.id, state["question"], stage, k=k, all_stages=not ctx.stage_filter)
-    kept, facts = cut_to_budget(hits[: ctx.settings.top_k], ctx.settings.context_tokens, ctx.generator.count_tokens)
+    given = hits[: ctx.settings.top_k]
+    previous = next((m["content"] for m in reversed(state.get("history") or []) if m.get("role") == "user"), "")
+    if previous and ctx.history_turns:
+        # A follow-up ("What colour is she?") names its subject in the turn before: the memories given to the
+        # model (and that back its answer in review) come from both; the time verdict stays on the question.
+        more = ctx.memory.search(
+            persona.id, f"{previous} {state['question']}", stage, k=ctx.settings.top_k, all_stages=not ctx.stage_filter
+        )
+        best = {h.passage.id: h for h in given}
+        for h in more:
+            if h.passage.id not in best or h.score > best[h.passage.id].score:
+                best[h.passage.id] = h
+        given = sorted(best.values(), key=lambda h: -h.score)[: ctx.settings.top_k]
+    kept, facts = cut_to_budget(given, ctx.settings.context_tokens, ctx.generator.count_tokens)
     return {"retrieved": kept, "facts": facts, "known_hits": hits[:VERDICT_K] if ctx.stage_filter else None}
 
 

@@ -492,8 +492,9 @@ def sentences_in(text: str) -> int:
 
 def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, partial: bool = False) -> list[str]:
     """What the review rejects in ``answer``. With ``partial``, only what more words cannot undo (a future
-    name, a role break, an invented name, a claim to have been there, two sentences that do not admit
-    ignorance where they must), so generation can stop at the first sentence that dooms the attempt."""
+    name, a role break, an invented name, a claim to have been there, a claim its memory does not back, two
+    sentences that do not admit ignorance where they must), so generation can stop at the first sentence
+    that dooms the attempt."""
     leaks: list[str] = []
     if not partial and not answer.strip():
         leaks.append("<empty answer>")
@@ -517,8 +518,9 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         if not partial and strong and ungrounded(answer, question, strong, index.vocab.stop_words):
             leaks.append("<ignores its memory>")
     leaks += [f"<invented {n}>" for n in invented_names(answer, question, index)]
-    if not partial:
-        leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, state.get("facts") or [])
+    # Claims are judged one by one and one unbacked claim rejects the answer, so a finished sentence's verdict
+    # holds whatever follows: the check runs on drafts too.
+    leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, state.get("facts") or [])
     return leaks
 
 

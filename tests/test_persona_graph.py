@@ -172,14 +172,18 @@ def test_invented_names_are_replaced_by_a_grounded_memory(settings: Settings, hp
 
 
 def test_threads_remember_the_conversation(settings: Settings, hp_memory: TemporalMemory) -> None:
-    g = make_graph(settings, hp_memory, ["My owl is called Hedwig.", "She's white."])
-    g.invoke({"question": "What is your owl called?", "stage": "year 1"}, thread_id="t1")
-    g.invoke({"question": "What colour is she?", "stage": "year 1"}, thread_id="t1")
+    first = "Hedwig is my snowy owl, a birthday present from Hagrid."
+    g = make_graph(settings, hp_memory, [first, "She carries my letters and keeps me company over the summers."])
+    g.invoke({"question": "Tell me about Hedwig, the snowy owl Hagrid gave you.", "stage": "year 1"}, thread_id="t1")
+    follow_up = g.invoke({"question": "What does she do for you?", "stage": "year 1"}, thread_id="t1")
     second = g.context.generator.calls[1]
-    assert {"role": "assistant", "content": "My owl is called Hedwig."} in second
+    assert {"role": "assistant", "content": first} in second
+    # The follow-up names no owl: the memory about Hedwig comes from the turn before, and backs the answer.
+    assert "harry-p-014" in {s["id"].split(":")[-1] for s in follow_up["sources"]}
+    assert follow_up["answered_by"] == "model"
     assert [m["content"] for m in g.history("t1") if m["role"] == "user"] == [
-        "What is your owl called?",
-        "What colour is she?",
+        "Tell me about Hedwig, the snowy owl Hagrid gave you.",
+        "What does she do for you?",
     ]
     g.invoke({"question": "Hello?", "stage": "year 1"}, thread_id="t2")
     assert not any(m["role"] == "assistant" for m in g.context.generator.calls[2][1:-1])
@@ -282,3 +286,13 @@ def test_a_doomed_draft_is_cut_at_the_sentence_that_dooms_it(settings: Settings,
     g = make_graph(settings, hp_memory, [honest])
     out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"})
     assert out["answer"] == honest and out["answered_by"] == "model"
+
+
+def test_a_draft_with_an_unbacked_claim_is_cut_after_that_claim(settings: Settings, hp_memory: TemporalMemory) -> None:
+    draft = "Ron breeds purple goats on a farm beside the seaside. We met on the train. He is my best friend."
+    g = make_graph(settings, hp_memory, [draft, draft])
+    events = list(g.stream_events({"question": "Who is Ron Weasley, your best friend?", "stage": "year 2"}))
+    kinds = [k for k, _ in events]
+    first = "".join(v for k, v in events[: kinds.index("reset")] if k == "token")
+    assert first.strip() == "Ron breeds purple goats on a farm beside the seaside."
+    assert dict(events)["answered_by"] in ("memory", "refusal")  # both attempts invented: a fallback answers
