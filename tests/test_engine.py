@@ -152,6 +152,8 @@ def test_models_command_names_the_engine(tmp_path: Path) -> None:
 
     out = run("models", home=tmp_path / "h")
     assert "engine: ctranslate2" in out.stdout
+    out = run("models", home=tmp_path / "h", env={"PERSONA_RAG_EMBED_MODEL": "all-minilm-l6-v2"})
+    assert "questions embedded in numpy" in out.stdout  # the default MiniLM: no torch at question time
     out = run("models", home=tmp_path / "h", env={"PERSONA_RAG_ENGINE": "transformers"})
     assert "engine: transformers" in out.stdout
 

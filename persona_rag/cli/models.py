@@ -28,7 +28,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                     "source": res.source,
                     "path": str(res.path) if res.path else None,
                     "ready": res.ready,
-                    "detail": res.detail,
+                    "detail": res.detail or _encoder_detail(settings, res),
                 }
             )
         except PersonaRagError as exc:
@@ -45,6 +45,17 @@ def cmd_models(args: argparse.Namespace) -> int:
             if r["detail"]:
                 print(f"       {r['detail']}")
     return 0 if all(r["ready"] for r in rows) else 3
+
+
+def _encoder_detail(settings: Any, res: Any) -> str:
+    """How an embedding model runs: questions in numpy where it can (see memory/minilm.py)."""
+    from persona_rag.memory import minilm
+
+    if res.kind != "embed" or not res.ready or res.path is None or settings.device != "cpu":
+        return ""
+    if minilm.supported(res.path):
+        return "questions embedded in numpy (same vectors, no torch import); ingest batches by sentence-transformers"
+    return "sentence-transformers for questions and ingest"
 
 
 def _engine_row(settings: Any) -> dict[str, Any]:
