@@ -113,6 +113,7 @@ def bench_decode(gs: dict[str, Any], new_tokens: int) -> dict[str, float]:
 
 def bench_ask(gs: dict[str, Any], n: int) -> dict[str, dict[str, float]]:
     rows: dict[str, dict[str, float]] = {}
+    written: dict[str, list[bool]] = {}
     for engine, g in gs.items():
         g.invoke({"question": "Hello there.", "stage": "year 1"})  # warm
         lat, first, by = [], [], []
@@ -128,12 +129,41 @@ def bench_ask(gs: dict[str, Any], n: int) -> dict[str, dict[str, float]]:
             lat.append(time.perf_counter() - t)
             first.append(ttft if ttft is not None else lat[-1])
         rows[engine] = {"p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "ttft50": pct(first, 0.5)}
-        share = sum(b in ("model", "model-retry") for b in by) / max(1, len(by))
+        written[engine] = [b in ("model", "model-retry") for b in by]
+        share = sum(written[engine]) / max(1, len(by))
         print(
             f"ask     {engine:<13} p50 {rows[engine]['p50']:5.2f} s  p95 {rows[engine]['p95']:5.2f} s  "
             f"first token p50 {rows[engine]['ttft50']:5.2f} s  model-written {share:.0%} of {n}"
         )
+    spread(written)
     return rows
+
+
+def spread(written: dict[str, list[bool]], draws: int = 2000) -> None:
+    """Greedy decoding makes two runs of one engine identical, so the spread is taken over questions: a paired
+    bootstrap of the model-written share (the same resampled questions for both engines)."""
+    import random
+
+    a, b = (written[e] for e in ENGINES)
+    n = min(len(a), len(b))
+    if n == 0:
+        return
+    rng = random.Random(0)
+    shares: dict[str, list[float]] = {e: [] for e in ENGINES}
+    diffs = []
+    for _ in range(draws):
+        idx = [rng.randrange(n) for _ in range(n)]
+        sa, sb = sum(a[i] for i in idx) / n, sum(b[i] for i in idx) / n
+        shares[ENGINES[0]].append(sa)
+        shares[ENGINES[1]].append(sb)
+        diffs.append(sa - sb)
+    for e in ENGINES:
+        print(
+            f"  model-written {e:<13} 95% interval over questions {pct(shares[e], 0.025):.2f}-{pct(shares[e], 0.975):.2f}"
+        )
+    lo, hi = pct(diffs, 0.025), pct(diffs, 0.975)
+    verdict = "agree (0 inside)" if lo <= 0 <= hi else "differ"
+    print(f"  difference ctranslate2 - transformers: 95% interval {lo:+.2f} to {hi:+.2f}: {verdict}")
 
 
 def bench_cold(home: Path, adapter: str) -> dict[str, tuple[float, float]]:
