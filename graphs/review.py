@@ -211,6 +211,8 @@ def first_person(
     last_named: str | None = None  # who the most recent name or pronoun of this sentence stands for
     about_persona = False  # the previous sentence was about the persona
     pending_verb = False  # the next word after "I" (skipping adverbs) is conjugated
+    after_my_verb = False  # the last word was the verb of "I": "I distrust him" (him is someone else)
+    in_thing_name = False  # inside a capitalised name after "the" ("the Hogwarts Express"): a place or thing
     not_names = frozenset(w.lower() for w in not_names)
 
     def emit(text: str) -> None:
@@ -277,8 +279,18 @@ def first_person(
             tok = _conjugate(tok)
             emit(tok)
             words_before.append(tok)
+            after_my_verb = True
             i += 1
             continue
+        if after_my_verb and low in ("him", "her") and low in pron:
+            # The object of the persona's own verb is someone else (the persona would be "myself").
+            after_my_verb = False
+            emit(tok)
+            words_before.append(tok)
+            last_named = "other"
+            i += 1
+            continue
+        after_my_verb = False
         if low in pron and (
             last_named == "persona"
             or (last_named is None and (about_persona or name_re.search("".join(tokens[i:]).split(".")[0])))
@@ -313,7 +325,11 @@ def first_person(
             pending_verb = True  # "I have read it and is surprised" -> "... and am surprised"
         follower = next((t for t in tokens[i + 1 :] if not t.isspace()), "")
         looks_named = bool(words_before) or follower[:1].isupper() or follower in (",", "'s") or follower == "and"
-        if tok[0].isupper() and looks_named and low not in not_names:
+        if tok[0].isupper() and words_before and words_before[-1] == "the":
+            in_thing_name = True
+        elif not tok[0].isupper():
+            in_thing_name = False
+        if tok[0].isupper() and looks_named and low not in not_names and not in_thing_name:
             last_named = "other"
         emit(tok)
         words_before.append(tok)
