@@ -35,6 +35,7 @@ def main() -> int:
     ap.add_argument("--tuned", action="store_true", help="also run the persona's trained adapter (sft-dpo)")
     ap.add_argument("--dump", type=Path, help="write every attempt (answer, facts, verdict, accepted) as JSON lines")
     ap.add_argument("--skip-base", action="store_true", help="with --tuned: run the tuned persona only")
+    ap.add_argument("--show-leaks", action="store_true", help="print each answer judged to leak, with the names")
     args = ap.parse_args()
 
     from persona_rag.graphs.persona_graph import PersonaGraph
@@ -97,6 +98,8 @@ def main() -> int:
             grounded += ok
             leak = mentions_later(result["answer"], q, st.ordinal, first)
             leaks += bool(leak)
+            if leak and args.show_leaks:
+                print(f"  leak [{name}, {by}, {stage}] {q!r} -> {result['answer'][:160]!r}: {leak}", file=sys.stderr)
             if dump:
                 model_attempts = attempts if by not in ("memory", "refusal") else attempts[:-1]
                 for i, a in enumerate(model_attempts):

@@ -135,3 +135,17 @@ def test_eval_cli_rejects_bad_variants(tmp_path: Path) -> None:
     assert out.returncode == 2 and "unknown variant" in one_line_error(out)
     out = run("eval", "harry", "--variants", "sft", "--limit", "2", home=tmp_path)
     assert out.returncode == 2 and "needs a trained adapter" in one_line_error(out)
+
+
+def test_a_place_named_in_passing_is_not_a_leak_once_the_world_has_named_it(hp: Universe) -> None:
+    from persona_rag.evaluation.metrics import first_mentions, mentions_later
+
+    first = first_mentions(hp)
+    # "the hospital wing" is named in passing by a first-year event before any event lists it as an entity.
+    assert first["Hospital wing"] <= hp.stage("y1.end").ordinal
+    answer = "Fudge brought a dementor into the castle. In the hospital wing Fudge refused to believe it."
+    assert mentions_later(answer, "How do you feel about Snape?", hp.stage("y4.end").ordinal, first) == []
+    # A name the world only reaches later still counts.
+    assert "Dolores Umbridge" in mentions_later(
+        "Dolores Umbridge is awful.", "Who is your teacher?", hp.stage("y1.end").ordinal, first
+    )

@@ -108,12 +108,18 @@ def role_breaks_per_100(answers: Sequence[str]) -> float:
 
 
 def first_mentions(universe: Universe) -> dict[str, int]:
-    """Every name of the event log -> the first stage ordinal at which it appears in the world."""
+    """Every name of the event log -> the first stage ordinal at which it appears in the world: in an event's
+    entity list, or in the text of an earlier event that does not list it ("the hospital wing" in passing)."""
     keys = universe.timeline.by_key
     first: dict[str, int] = {}
     for ev in universe.events:
         for name in ev.get("entities") or []:
             first[name] = min(first.get(name, 10**6), keys[ev["stage"]].ordinal)
+    for ev in universe.events:
+        stage, text = keys[ev["stage"]].ordinal, str(ev.get("text") or "").lower()
+        for name, at in first.items():
+            if stage < at and re.search(rf"(?<![a-z]){re.escape(name.lower())}(?![a-z])", text):
+                first[name] = stage
     return first
 
 
