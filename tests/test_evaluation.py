@@ -149,3 +149,35 @@ def test_a_place_named_in_passing_is_not_a_leak_once_the_world_has_named_it(hp: 
     assert "Dolores Umbridge" in mentions_later(
         "Dolores Umbridge is awful.", "Who is your teacher?", hp.stage("y1.end").ordinal, first
     )
+
+
+def test_tuned_variants_ask_other_personas_with_their_own_adapter_or_the_base(
+    settings: Any, hp_memory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Distinctiveness asks other personas too: harry's tuned adapter must not answer as hermione (the graph
+    refuses that), so the listener answers with its own adapter of that step, or the base model."""
+    from persona_rag.backends import ScriptedGenerator
+    from persona_rag.evaluation.variants import variant_answerer
+    from persona_rag.paths import adapter_root
+    from persona_rag.persona import Persona
+
+    loaded: list[str | None] = []
+
+    def fake_load(s: Any, adapter: Any = None, *, quiet: bool = False) -> ScriptedGenerator:
+        loaded.append(str(adapter) if adapter else None)
+        return ScriptedGenerator(["I'm not sure."], adapter=str(adapter) if adapter else None)
+
+    monkeypatch.setattr("persona_rag.backends.engine.load_generator", fake_load)
+    for who, step in (("harry", "dpo"), ("ron", "dpo")):
+        folder = adapter_root(settings, "harry_potter", who) / step
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text("{}")
+        (folder / "adapter_model.safetensors").write_bytes(b"x")
+    harry = Persona(hp_memory.universe, hp_memory.universe.persona("harry"))
+    answer, _ = variant_answerer(settings, harry, ["rag-stage", "sft-dpo"], hp_memory)
+    for listener, wanted in (("hermione", None), ("ron", "ron/dpo")):
+        out = answer("sft-dpo", listener, "What do you think of Hogwarts?", "y2.end")
+        assert out["persona"] == listener
+        assert (out["adapter"] or "").endswith(wanted) if wanted else out["adapter"] is None
+    assert answer("sft-dpo", "harry", "What do you think of Hogwarts?", "y2.end")["adapter"].endswith("harry/dpo")
+    assert sum(1 for a in loaded if a and a.endswith("ron/dpo")) == 1  # built once, reused

@@ -56,7 +56,30 @@ def variant_answerer(
             stamp = f"{weights.stat().st_mtime_ns}-{weights.stat().st_size}"
         fingerprints[v] = f"{v}|{settings.model}|{stamp}|{__version__}|{settings.top_k}|{settings.max_new_tokens}"
 
+    others: dict[tuple[str, str], PersonaGraph] = {}
+
+    def graph_for(variant: str, persona_id: str) -> PersonaGraph:
+        """A tuned variant's adapter is the evaluated persona's: another persona (the distinctiveness
+        listeners) answers with its own adapter of the same step when it has one, else with the base model."""
+        if persona_id == persona.id or variant not in adapters:
+            return graphs[variant]
+        if (variant, persona_id) not in others:
+            from persona_rag.persona import Persona
+
+            uni = persona.universe
+            own = adapter_root(settings, uni.id, persona_id) / ADAPTER_STEPS[variant]
+            gen = load_generator(settings, own, quiet=True) if (own / "adapter_config.json").is_file() else base
+            others[(variant, persona_id)] = PersonaGraph.from_persona(
+                Persona(uni, uni.persona(persona_id)),
+                settings=settings,
+                memory=memory,
+                generator=gen,
+                checkpointer=None,
+                quiet=True,
+            )
+        return others[(variant, persona_id)]
+
     def answer(variant: str, persona_id: str, question: str, stage: str) -> dict[str, Any]:
-        return graphs[variant].invoke({"question": question, "stage": stage, "persona": persona_id})
+        return graph_for(variant, persona_id).invoke({"question": question, "stage": stage, "persona": persona_id})
 
     return answer, fingerprints
