@@ -22,6 +22,9 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "labelled_ans
 # Answers the base model and the quick-tuned persona wrote and the review accepted, labelled by reading them
 # against the corpus ("hallucinated": invents or garbles a fact, or leaves the character).
 MODEL_ANSWERS = DATA.with_name("labelled_model_answers.jsonl")
+# Issue #10: answers each tuned model ("quick", "quick-x4") wrote and the per-claim review accepted, labelled
+# the same way; the share hallucinated is what the review still lets through.
+ACCEPTED_ANSWERS = DATA.with_name("labelled_accepted_answers.jsonl")
 
 
 def score(rows: list[dict], index_for, stage_of) -> tuple[float, float, int, int, int, int]:  # type: ignore[type-arg,no-untyped-def]
@@ -89,6 +92,12 @@ def main() -> int:
                 f"held out, {who}: {len(rows_)} accepted answers, {bad} hallucinated ({bad / max(1, len(rows_)):.0%}) "
                 f"before the check; {line(rows_, mem.entity_index, stage_of)}"
             )
+    if ACCEPTED_ANSWERS.is_file():
+        accepted = [json.loads(x) for x in ACCEPTED_ANSWERS.read_text(encoding="utf-8").splitlines() if x.strip()]
+        for model in dict.fromkeys(r["model"] for r in accepted):
+            rows_ = [r for r in accepted if r["model"] == model]
+            bad = sum(r["label"] == "hallucinated" for r in rows_)
+            print(f"{model}: accepted answers: {len(rows_)}, hallucinated: {bad} ({bad / max(1, len(rows_)):.0%})")
     if args.sweep:
         saved = review.SUPPORT_MIN, review.CLAIM_WORDS_MIN
         tuned = [r for r in real if r["source"].startswith("sft-dpo")]

@@ -209,6 +209,20 @@ def test_claim_check_on_real_accepted_model_answers(hp_memory: TemporalMemory) -
     assert precision >= 0.85 and recall >= 0.75, (precision, recall, tp, fp, fn)
 
 
+def test_accepted_answers_are_hand_labelled() -> None:
+    """Answers the tuned Harry persona wrote and the per-claim review accepted (issue #10), one set per
+    model, each labelled by reading it against the corpus; benchmarks/claims_bench.py prints the share."""
+    rows = [json.loads(x) for x in (DATA / "labelled_accepted_answers.jsonl").read_text().splitlines() if x.strip()]
+    per_model: dict[str, int] = {}
+    for r in rows:
+        per_model[r["model"]] = per_model.get(r["model"], 0) + 1
+    assert "quick" in per_model and all(n >= 25 for n in per_model.values()), per_model
+    assert all(r["label"] in ("grounded", "hallucinated") for r in rows)
+    assert all(str(r.get("why", "")).strip() for r in rows if r["label"] == "hallucinated")
+    keys = [(r["model"], r["question"], r["stage"]) for r in rows]
+    assert len(keys) == len(set(keys)), "duplicate (model, question, stage)"
+
+
 def test_claim_check_judges_each_claim_not_the_whole_answer(hp_memory: TemporalMemory) -> None:
     index = hp_memory.entity_index("harry")
     stage = hp_memory.universe.stage("y1.end").ordinal
