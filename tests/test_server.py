@@ -370,7 +370,7 @@ def test_a_request_keeps_the_model_for_its_regeneration(server_settings: Setting
         order.append("lockhart" if lockhart else "ron")
         if len(order) == 1:
             gate.wait(10)
-        return LEAK if lockhart else "Ron Weasley is my best mate."
+        return LEAK if lockhart else "Ron is my friend."  # too short a claim to judge: passes review
 
     service = make_app(server_settings, memory, reply).state.service
     harry = service.persona("harry")
