@@ -507,10 +507,11 @@ def sentences_in(text: str) -> int:
 
 
 def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, partial: bool = False) -> list[str]:
-    """What the review rejects in ``answer``. With ``partial``, only what more words cannot undo (a future
-    name, a role break, an invented name, a claim to have been there, a claim its memory does not back, two
-    sentences that do not admit ignorance where they must), so generation can stop at the first sentence
-    that dooms the attempt."""
+    """What the review rejects in ``answer``. With ``partial`` (a draft cut at a sentence end), what more words
+    cannot undo (a future name, a role break, an invented name, a claim to have been there, a claim its memory
+    does not back), plus one judgement call: two sentences that do not admit ignorance where the persona must
+    (a third one that does would come too late to be the answer's point). Generation stops at the first
+    sentence that dooms the attempt."""
     leaks: list[str] = []
     if not partial and not answer.strip():
         leaks.append("<empty answer>")
