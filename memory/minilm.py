@@ -13,6 +13,7 @@ stay compatible. Any other model goes through sentence-transformers for everythi
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,7 @@ class FastStartEmbedding:
         self.encoder = BertEncoder(folder)
         self._load_batch_model = load_batch_model
         self._batch_model: Any = None
+        self._loading = threading.Lock()  # the server embeds from several threads: load the batch model once
         self.model_name = str(folder)
 
     def get_query_embedding(self, query: str) -> list[float]:
@@ -158,6 +160,7 @@ class FastStartEmbedding:
     ) -> list[list[float]]:
         if len(texts) <= SMALL_BATCH:
             return [self.get_query_embedding(t) for t in texts]
-        if self._batch_model is None:
-            self._batch_model = self._load_batch_model()
+        with self._loading:
+            if self._batch_model is None:
+                self._batch_model = self._load_batch_model()
         return [list(v) for v in self._batch_model.get_text_embedding_batch(list(texts), show_progress=show_progress)]
