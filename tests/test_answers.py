@@ -169,19 +169,25 @@ def test_the_review_refuses_in_the_persona_own_voice(settings: Settings, hp_memo
 # --- the claim check --------------------------------------------------------------------------
 
 
-def test_claim_check_on_the_hand_labelled_answers(hp_memory: TemporalMemory) -> None:
-    rows = [json.loads(line) for line in (DATA / "labelled_answers.jsonl").read_text().splitlines() if line.strip()]
-    assert len(rows) >= 40
+def claim_check_confusion(rows: list[dict[str, Any]], memory: TemporalMemory) -> tuple[int, int, int, int]:
+    """(tp, fp, fn, tn) of the claim check on labelled rows; "positive" = flagged, "bad" = hallucinated."""
     tp = fp = fn = tn = 0
     for r in rows:
-        stage = hp_memory.universe.stage(r["stage"])
-        index = hp_memory.entity_index(r["persona"])
+        stage = memory.universe.stage(r["stage"])
+        index = memory.entity_index(r["persona"])
         flagged = bool(unsupported_claims(r["answer"], r["question"], r["verdict"], stage.ordinal, index, r["facts"]))
         bad = r["label"] == "hallucinated"
         tp += flagged and bad
         fp += flagged and not bad
         fn += bad and not flagged
         tn += not flagged and not bad
+    return tp, fp, fn, tn
+
+
+def test_claim_check_on_the_hand_labelled_answers(hp_memory: TemporalMemory) -> None:
+    rows = [json.loads(line) for line in (DATA / "labelled_answers.jsonl").read_text().splitlines() if line.strip()]
+    assert len(rows) >= 40
+    tp, fp, fn, tn = claim_check_confusion(rows, hp_memory)
     precision = tp / max(1, tp + fp)
     recall = tp / max(1, tp + fn)
     # The figures benchmarks/claims_bench.py prints (today precision 0.82, recall 0.97); a change to the check
@@ -196,15 +202,7 @@ def test_claim_check_on_real_accepted_model_answers(hp_memory: TemporalMemory) -
     rows = [json.loads(x) for x in (DATA / "labelled_model_answers.jsonl").read_text().splitlines() if x.strip()]
     assert len(rows) >= 40 and all(r["label"] in ("grounded", "hallucinated") for r in rows)
     assert all(r.get("why") for r in rows if r["label"] == "hallucinated")  # every bad label says why
-    tp = fp = fn = 0
-    for r in rows:
-        stage = hp_memory.universe.stage(r["stage"])
-        index = hp_memory.entity_index(r["persona"])
-        flagged = bool(unsupported_claims(r["answer"], r["question"], r["verdict"], stage.ordinal, index, r["facts"]))
-        bad = r["label"] == "hallucinated"
-        tp += flagged and bad
-        fp += flagged and not bad
-        fn += bad and not flagged
+    tp, fp, fn, _ = claim_check_confusion(rows, hp_memory)
     precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
     assert precision >= 0.85 and recall >= 0.75, (precision, recall, tp, fp, fn)
 
