@@ -8,6 +8,7 @@ answer text, whether the persona claimed to have seen what it missed, split by `
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -28,29 +29,71 @@ class PresenceProbe:
     question: str
     expected: str  # one of PRESENCE_TYPES
     note: str = ""  # why, in the corpus's terms (for a reader of the report)
+    cls: str = ""  # the failure class it tests (PROBE_CLASSES), "" for the original presence probes
+    split: str = "tuned"  # "tuned" or "heldout", from the question's hash (probe_split)
 
 
-def presence_probes(universe: Any, personas: Iterable[str] | None = None) -> list[PresenceProbe]:
-    """The universe's hand-written probes (``probes/presence.jsonl`` in its folder; see corpora/SCHEMA.md),
-    of ``personas`` when given. A universe without the file has none."""
-    path = Path(universe.root) / "probes" / "presence.jsonl"
+# The failure classes of issue 22: a later event that looks like a known one; a weak, unrelated event
+# outvoting a strong memory that answers the question; an event from before the persona's story.
+PROBE_CLASSES = ("future-lookalike", "strong-memory", "pre-story")
+SPLITS = ("tuned", "heldout")
+# Each probe file has a held-out twin: ``presence.jsonl`` / ``presence_heldout.jsonl``.
+PROBE_FILES = ("presence", "classes")
+
+
+def probe_split(question: str) -> str:
+    """``heldout`` for about half of all questions, fixed by the text: the first byte of the sha256 of the
+    normalised question is below 128. The same question at two stages lands in the same half."""
+    norm = re.sub(r"\s+", " ", question.strip().lower())
+    return "heldout" if hashlib.sha256(norm.encode("utf-8")).digest()[0] < 128 else "tuned"
+
+
+def read_probes(path: Path, personas: Iterable[str] | None = None) -> list[PresenceProbe]:
+    """The probes of one JSONL file (see corpora/SCHEMA.md); a missing file has none. Each probe's split is
+    checked against its question's hash: a held-out file holds only held-out questions, and the other only
+    tuned ones."""
     if not path.is_file():
         return []
     wanted = set(personas) if personas is not None else None
+    file_split = "heldout" if path.stem.endswith("_heldout") else "tuned"
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            probe = PresenceProbe(row["persona"], row["stage"], row["question"], row["expected"], row.get("note", ""))
+            probe = PresenceProbe(
+                row["persona"],
+                row["stage"],
+                row["question"],
+                row["expected"],
+                row.get("note", ""),
+                row.get("class", ""),
+                file_split,
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise CorpusError(f"{path}:{n}: bad presence probe ({exc}); see corpora/SCHEMA.md") from exc
         if probe.expected not in PRESENCE_TYPES:
             raise CorpusError(f"{path}:{n}: expected must be one of {', '.join(PRESENCE_TYPES)}")
+        if probe.cls and probe.cls not in PROBE_CLASSES:
+            raise CorpusError(f"{path}:{n}: class must be one of {', '.join(PROBE_CLASSES)}")
+        if probe_split(probe.question) != file_split:
+            raise CorpusError(f"{path}:{n}: this question belongs to the {probe_split(probe.question)} split")
         if wanted is None or probe.persona in wanted:
             out.append(probe)
     return out
+
+
+def presence_probes(
+    universe: Any, personas: Iterable[str] | None = None, split: str | None = None
+) -> list[PresenceProbe]:
+    """The universe's hand-written probes (``probes/presence.jsonl``, ``probes/classes.jsonl`` and their
+    ``_heldout`` twins in its folder; see corpora/SCHEMA.md), of ``personas`` when given, of one ``split``
+    when given. A universe without the files has none."""
+    folder = Path(universe.root) / "probes"
+    splits = SPLITS if split is None else (split,)
+    names = [f"{f}{'_heldout' if s == 'heldout' else ''}.jsonl" for f in PROBE_FILES for s in splits]
+    return [p for name in names for p in read_probes(folder / name, personas)]
 
 
 # ----------------------------------------------------------------------------- judging the answer text
