@@ -183,7 +183,7 @@ def test_a_name_as_teller_is_valid(tmp_path: Path) -> None:
 
 
 def test_probes_are_many_varied_and_valid(hp: Universe) -> None:
-    probes = presence_probes(hp)
+    probes = presence_probes(hp, files=("presence",))
     assert len(probes) >= 60
     assert {p.persona for p in probes} == {"harry", "hermione", "ron"}
     assert {p.expected for p in probes} == set(PRESENCE_TYPES) and set(PRESENCE_TYPES) < set(VERDICTS)
@@ -194,7 +194,7 @@ def test_probes_are_many_varied_and_valid(hp: Universe) -> None:
 def test_hash_embeddings_get_most_probe_verdicts_right(hp: Universe, hp_memory: TemporalMemory) -> None:
     # The real MiniLM is measured by benchmarks/presence_bench.py; the bag-of-words fake is weaker,
     # and this floor only catches a broken rule.
-    probes = presence_probes(hp)
+    probes = presence_probes(hp, files=("presence",))
     outs = [{"verdict": time_verdict(hp_memory, p.persona, p.question, hp.stage(p.stage), 0.6).verdict} for p in probes]
     report = presence_report(probes, outs)
     right = sum(o["verdict"] == p.expected for p, o in zip(probes, outs, strict=True))

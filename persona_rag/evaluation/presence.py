@@ -85,14 +85,18 @@ def read_probes(path: Path, personas: Iterable[str] | None = None) -> list[Prese
 
 
 def presence_probes(
-    universe: Any, personas: Iterable[str] | None = None, split: str | None = None
+    universe: Any,
+    personas: Iterable[str] | None = None,
+    split: str | None = None,
+    files: tuple[str, ...] = PROBE_FILES,
 ) -> list[PresenceProbe]:
     """The universe's hand-written probes (``probes/presence.jsonl``, ``probes/classes.jsonl`` and their
     ``_heldout`` twins in its folder; see corpora/SCHEMA.md), of ``personas`` when given, of one ``split``
-    when given. A universe without the files has none."""
+    when given, of some ``files`` (``("presence",)``: the "were you there" probes only). A universe without
+    the files has none."""
     folder = Path(universe.root) / "probes"
     splits = SPLITS if split is None else (split,)
-    names = [f"{f}{'_heldout' if s == 'heldout' else ''}.jsonl" for f in PROBE_FILES for s in splits]
+    names = [f"{f}{'_heldout' if s == 'heldout' else ''}.jsonl" for f in files for s in splits]
     return [p for name in names for p in read_probes(folder / name, personas)]
 
 
@@ -126,7 +130,7 @@ def presence_for_eval(universe: Any, persona: str, limit: int) -> list[tuple[Pre
     """At most ``limit`` of the universe's probes of ``persona`` spread over its list, with their stage keys."""
     if limit <= 0:
         return []
-    mine = presence_probes(universe, [persona])
+    mine = presence_probes(universe, [persona], files=("presence",))
     picked = mine[:: max(1, len(mine) // limit)][:limit]
     return [(p, universe.stage(p.stage).key) for p in picked]
 
@@ -175,3 +179,14 @@ def _claims(answer: str) -> bool:
     from persona_rag.graphs.review import claims_presence
 
     return claims_presence(answer)
+
+
+def accuracy_table(probes: list[PresenceProbe], verdicts: list[str]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(class, split) -> (right, n). The original presence probes count as class ``presence``; the row
+    ``(class, "all")`` adds both splits."""
+    table: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for p, got in zip(probes, verdicts, strict=True):
+        for key in ((p.cls or "presence", p.split), (p.cls or "presence", "all")):
+            table[key][0] += got == p.expected
+            table[key][1] += 1
+    return {k: (v[0], v[1]) for k, v in table.items()}
