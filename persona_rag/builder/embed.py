@@ -14,6 +14,8 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+DEFAULT_BATCH = 64  # texts per call to the wrapped model when it does not say (load_embed_model's batch size)
+
 
 class DedupEmbedding(BaseEmbedding):
     _inner: Any = PrivateAttr()
@@ -22,7 +24,10 @@ class DedupEmbedding(BaseEmbedding):
 
     @classmethod
     def wrap(cls, inner: Any, limit: int = 4096) -> DedupEmbedding:
-        obj = cls(model_name=getattr(inner, "model_name", "dedup"), embed_batch_size=inner.embed_batch_size)
+        # Any object with get_text_embedding_batch and get_query_embedding will do: a llama-index embedding
+        # (which has embed_batch_size) or the default MiniLM's FastStartEmbedding (which has not).
+        batch = getattr(inner, "embed_batch_size", None) or DEFAULT_BATCH
+        obj = cls(model_name=getattr(inner, "model_name", "dedup"), embed_batch_size=batch)
         obj._inner = inner
         obj._limit = limit
         return obj

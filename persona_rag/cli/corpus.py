@@ -84,7 +84,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     for notice in report.notices:
         print(f"notice: {notice}", file=sys.stderr)
     print(report.summary())
-    if not args.no_ingest and not report.up_to_date:
+    if not args.no_ingest:
         from persona_rag.builder.embed import DedupEmbedding
         from persona_rag.corpus import load_universe
         from persona_rag.memory.embeddings import load_embed_model
@@ -92,7 +92,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
         uni = load_universe(str(out))
         memory = open_memory(settings, uni, embed_model=DedupEmbedding.wrap(load_embed_model(settings)), ingest=False)
-        print(f"memory: {memory.ingest(progress=sys.stderr.isatty())}")
+        # An unchanged build still ingests when the last ingest did not finish (interrupted, or failed).
+        if not report.up_to_date or not memory.ingest_complete():
+            print(f"memory: {memory.ingest(progress=sys.stderr.isatty())}")
     where = str(out) if args.out else name
     persona = (args.persona or ["PERSONA"])[0].lower()
     print(f'next: persona-rag ask {persona} "..." --universe {where} --stage "..."')
