@@ -1,0 +1,595 @@
+"""Does the persona's memory back what an answer claims? Without a model call: each claim's words must be found
+in one given passage, the roles must agree ("X killed Snape" is not backed by "Snape killed Dumbledore"), and
+the persona must not speak of itself in the third person.
+
+Who did what comes from a light reading of names and pronouns (:class:`Cast`, :func:`read_roles`): for each
+content word, the name or pronoun right before it (its doer, or its owner after a possessive: "his hut"), the
+one right after a verb (whom it was done to), and the doer after "by" in the passive. It is word-level and
+fast; where it cannot tell who, it says nothing and the word-overlap check decides alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from persona_rag.memory.entities import EntityIndex
+
+from persona_rag.vocabulary import STOP_WORDS
+
+# The claim check's thresholds, calibrated on the hand-labelled answers in tests/data/labelled_answers.jsonl
+# and tests/data/labelled_model_answers.jsonl, and reported on tests/data/labelled_accepted_answers.jsonl,
+# which neither the thresholds nor the role reading were tuned on (benchmarks/claims_bench.py prints all three).
+SUPPORT_MIN = 0.5  # share of one claim's content words that must be found in a single given passage
+CLAIM_WORDS_MIN = 2  # a claim with fewer new content words than this says too little to check
+EXTRA_DETAIL_MAX = 2  # new content words a "don't know" answer may add beyond the question and the refusal
+
+_IGNORANCE = re.compile(
+    r"(don't know|do not know|never heard|no idea|not sure|haven't heard|have not heard|can't say|cannot say|"
+    r"couldn't say|wasn't there|was not there|no clue|don't recognise|don't recognize|doesn't ring|nobody's told|"
+    r"not heard|unfamiliar|can't tell|haven't a clue|not something i know)",
+    re.IGNORECASE,
+)
+
+
+def admits_ignorance(answer: str) -> bool:
+    return bool(_IGNORANCE.search(answer))
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _stem(word: str) -> str:
+    for suffix in ("'s", "ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+_FILLER = _words(
+    "that this what with have they them their there then than were been from about would could should "
+    "know knew think thought sure really just like well said says tell told honestly actually never "
+    "anything something nothing everything someone anyone nobody everyone heard hear word words afraid "
+    "make made things thing rather right yeah course maybe mean much very only even still also into "
+    "when where which while your yours mine myself because does doesn't don't didn't can't couldn't "
+    "isn't wasn't haven't hasn't i'm i've i'd i'll it's that's there's he's she's"
+)
+
+
+def _claim_word(word: str, stop: frozenset[str]) -> str | None:
+    word = word.lower().replace("’", "'").strip("'").removesuffix("'s")
+    if len(word) < 4 or "'" in word or word in stop or word in _FILLER:
+        return None
+    return _stem(word)
+
+
+def claim_words(text: str, stop: frozenset[str] = STOP_WORDS) -> set[str]:
+    """Stems of the content words (four letters or more) an answer makes a claim with.
+
+    Possessives count as their word ("Snape's" is "snape"); contractions ("they're", "he'll") carry no claim.
+    """
+    out = set()
+    for word in re.findall(r"[a-z'’]{4,}", text.lower()):
+        stem = _claim_word(word, stop)
+        if stem:
+            out.add(stem)
+    return out
+
+
+# Where one claim ends and the next begins: a sentence end, a line break, a semicolon or colon, a dash between
+# words, and a comma or space before a conjunction that starts a new clause.
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"'”)\]]*\s+|\n+")
+_CLAUSE_SPLIT = re.compile(
+    r"\s*(?:[;:]|\s[-–—]\s|,\s*(?=(?:and|but|so|because|though|although|while|whereas)\s)"
+    r"|\s(?=(?:but|because|although|whereas)\s))\s*"
+)
+
+
+def claims_in(answer: str, stop: frozenset[str] = STOP_WORDS, asked: frozenset[str] = frozenset()) -> list[str]:
+    """The answer cut into the claims it makes: its sentences, each cut at clause boundaries.
+
+    A clause with fewer than :data:`CLAIM_WORDS_MIN` content words beyond the question's (``asked``) stays
+    joined to its neighbour ("He loathes me, and I don't trust him either" is one claim), so each claim
+    carries enough words to be compared with a passage.
+    """
+    out: list[str] = []
+    for sentence in _SENTENCE_SPLIT.split(answer):
+        merged: list[str] = []
+        for part in _CLAUSE_SPLIT.split(sentence or ""):
+            if not part.strip():
+                continue
+            if merged and min(len(claim_words(t, stop) - asked) for t in (merged[-1], part)) < CLAIM_WORDS_MIN:
+                merged[-1] += " " + part.strip()
+            else:
+                merged.append(part.strip())
+        out += merged
+    return out
+
+
+def _in_passage(word: str, passage: Iterable[str]) -> bool:
+    """The claim word is in the passage, or one contains the other ("trust" in "distrusts")."""
+    if word in passage:
+        return True
+    return len(word) >= 5 and any(_same_word(word, w) for w in passage)
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or (len(a) >= 5 and len(b) >= 5 and (a in b or b in a))
+
+
+def backing(claim: str, question: str, facts: Sequence[str], stop: frozenset[str] = STOP_WORDS) -> float | None:
+    """The best share of the claim's content words (beyond the question's) found in ONE passage; None when
+    the claim has too few such words to judge."""
+    said = claim_words(claim, stop) - claim_words(question, stop)
+    if len(said) < CLAIM_WORDS_MIN:
+        return None
+    passages = [claim_words(f, stop) for f in facts]
+    return max((sum(_in_passage(w, p) for w in said) / len(said) for p in passages), default=0.0)
+
+
+# ----------------------------------------------------------------------------- who did what
+
+PERSONA: frozenset[str] = frozenset({"@persona"})  # the entity the persona's own names and "I" stand for
+
+_FUNCTION = _words(
+    "a an the and but or so if when while as at in on of to for from by with after before since until during "
+    "then there this that these those it its his her their our your my he she they we you i what who whom "
+    "which where why how all some no not every each one two three four five once yes oh well still even "
+    "back later soon now here just only also both neither either nor up down over under out into onto"
+)
+_GAP = _words(
+    "has had have having was were is are am be been being did does do not never also often always still just "
+    "once already finally then soon later even only really nearly almost own secretly suddenly quickly "
+    "would could will can might must should shall"
+)
+_BE = _words("was were is are am be been being")
+_IRREGULAR = _words(
+    "went saw took made gave got came became knew found felt told taught left kept heard met fought won lost "
+    "said ran began bought brought caught held led stood sat wrote spoke broke chose drew flew grew hid fell "
+    "sent spent swore bit struck stole threw shot slew hung built tore beat woke burnt"
+)
+_PARTICIPLES = _words(
+    "given taken seen known shown thrown stolen broken chosen drawn grown hidden written spoken beaten bitten "
+    "forgotten forbidden sworn torn worn born slain"
+)
+_SUBJECT_PRONOUNS = {"he": "he", "she": "she", "they": None, "it": None}
+_OBJECT_PRONOUNS = {"him": "he", "her": "she", "them": None, "himself": "he", "herself": "she"}
+_POSSESSIVES = {"his": "he", "her": "she", "their": None, "its": None}
+_SELF = {"i": "subject", "me": "object", "my": "owner", "myself": "object", "mine": "owner"}
+_SELF_INTRO = re.compile(
+    r"(?:\bi'm|\bi am|\bname is|\bname's|\bcall me|\bcalled|\bnamed|\bknown as|\bme,|\bthat's me|\bit's me)\W*$",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*|[\"“”]|[^\sA-Za-z\"“”]+")
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The names a reading needs: the persona's names and gender, the universe's known names and titles."""
+
+    persona: tuple[frozenset[str], ...] = ()  # each of the persona's names as a set of lower-case words
+    gender: str | None = None  # 'he' / 'she' for the persona
+    known: frozenset[str] = frozenset()  # lower-case words of the universe's names
+    titles: frozenset[str] = frozenset()  # "professor", "mr": dropped from a name
+    common: frozenset[str] = frozenset()  # capitalised words that are not names ("Christmas")
+    genders: dict[str, str] = field(default_factory=dict)  # a name word -> 'he'/'she' where the corpus tells
+
+    @classmethod
+    def of(
+        cls,
+        index: EntityIndex,
+        names: Sequence[str] = (),
+        gender: str | None = None,
+        genders: dict[str, str] | None = None,
+    ) -> Cast:
+        vocab = index.vocab
+        known = {w for name in index.world_first for w in name.split()} | set(index.tokens)
+        titles = frozenset(t.lower().rstrip(".") for t in vocab.titles)
+        persona = []
+        for name in names:
+            words = frozenset(w.lower() for w in name.split() if w.lower().rstrip(".") not in titles)
+            if words:
+                persona.append(words)
+                known |= words
+        common = frozenset(vocab.common_capitals) - known
+        return cls(tuple(persona), gender, frozenset(known), titles, common, dict(genders or {}))
+
+    def is_persona(self, words: frozenset[str]) -> bool:
+        return any(words <= name for name in self.persona)
+
+    def gender_of(self, entity: frozenset[str]) -> str | None:
+        if entity == PERSONA:
+            return self.gender
+        found = {self.genders[w] for w in entity if w in self.genders}
+        return found.pop() if len(found) == 1 else None
+
+
+@dataclass
+class _Mention:
+    entity: frozenset[str] | None  # None: a pronoun the reading could not resolve
+    form: str  # 'subject', 'object' or 'owner' (a possessive); names are 'name' (subject or object)
+    start: int
+    end: int  # token span [start, end)
+    said_by_name: bool = False  # a name of the persona in the text (not a pronoun)
+    quoted: bool = False
+    gender: str | None = None  # a pronoun's 'he'/'she'
+    reflexive: bool = False  # himself, herself
+
+
+@dataclass(frozen=True)
+class Role:
+    word: str  # the content word's stem
+    role: str  # 'agent' (who did it), 'patient' (to whom), 'owner' (whose)
+    entity: frozenset[str]
+
+
+def same_entity(a: frozenset[str], b: frozenset[str]) -> bool:
+    """One name is part of the other ("Snape" and "Severus Snape"); the persona matches only itself."""
+    if (a == PERSONA) != (b == PERSONA):
+        return False
+    return a <= b or b <= a
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+_DETERMINERS = _words("the a an this that these those its every any some each no")
+
+
+def _mentions(
+    tokens: list[str], cast: Cast, speaker: bool, topic: Sequence[frozenset[str]], persona_near: bool = False
+) -> list[_Mention]:
+    """Names, pronouns and (for the persona's own answer, ``speaker``) I/me/my, in order, resolved.
+
+    A name after "the" or "a" ("the Hogwarts Express", "a fourth Triwizard champion") is a thing, never what
+    "he" or "she" stands for. In a memory (not ``speaker``), a pronoun of the persona's gender stands for the
+    persona when the persona is named in this sentence or was in the last one (``persona_near``): memories
+    are about the persona. Otherwise it stands for the last person named before it whose gender fits (the
+    question's names, ``topic``, come first). An object pronoun is never the doer of its own clause ("Harry
+    distrusts him": him is someone else).
+    """
+    out: list[_Mention] = []
+    things: set[int] = set()  # indices in ``out`` of names that are things
+    quoted = False
+    sentence_start = True
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in ('"', "“", "”"):
+            quoted = not quoted if tok == '"' else tok == "“"
+            i += 1
+            continue
+        if not tok[0].isalpha():
+            if any(c in tok for c in ".!?"):
+                sentence_start = True
+            i += 1
+            continue
+        low = tok.lower().replace("’", "'")
+        if tok[0].isupper() and not (sentence_start and low in _FUNCTION) and low not in ("i", "i'm", "i've"):
+            j = i
+            while j < len(tokens) and tokens[j][:1].isupper() and tokens[j][0].isalpha():
+                j += 1
+            run = [t.replace("’", "'") for t in tokens[i:j]]
+            owner = run[-1].lower().endswith("'s")
+            words = frozenset(
+                w.lower().removesuffix("'s").strip("'")
+                for w in run
+                if w.lower().removesuffix("'s").rstrip(".") not in cast.titles
+            )
+            words = frozenset(w for w in words if w and w not in cast.common)
+            if words and (not sentence_start or words & cast.known) and not words <= _FUNCTION:
+                is_me = cast.is_persona(words)
+                before = [t.lower() for t in tokens[max(0, i - 2) : i]]
+                thing = not is_me and bool(
+                    before and (before[-1] in _DETERMINERS or (len(before) == 2 and before[0] in ("a", "an", "the")))
+                )
+                if thing:
+                    things.add(len(out))
+                out.append(_Mention(PERSONA if is_me else words, "owner" if owner else "name", i, j, is_me, quoted))
+            sentence_start = False
+            i = j
+            continue
+        sentence_start = False
+        form, gender = None, None
+        if speaker and low in _SELF:
+            out.append(_Mention(PERSONA, _SELF[low], i, i + 1, quoted=quoted))
+            i += 1
+            continue
+        if low in _SUBJECT_PRONOUNS:
+            form, gender = "subject", _SUBJECT_PRONOUNS[low]
+        elif low == "her":
+            nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
+            form = "owner" if nxt[:1].isalpha() and nxt not in _FUNCTION else "object"
+            gender = "she"
+        elif low in _OBJECT_PRONOUNS:
+            form, gender = "object", _OBJECT_PRONOUNS[low]
+        elif low in _POSSESSIVES:
+            form, gender = "owner", _POSSESSIVES[low]
+        if form is not None:
+            out.append(_Mention(None, form, i, i + 1, quoted=quoted, gender=gender, reflexive=low.endswith("self")))
+        i += 1
+    return _resolve(out, tokens, things, cast, speaker, topic, persona_near)
+
+
+def _resolve(
+    out: list[_Mention],
+    tokens: list[str],
+    things: set[int],
+    cast: Cast,
+    speaker: bool,
+    topic: Sequence[frozenset[str]],
+    persona_near: bool,
+) -> list[_Mention]:
+    """Who each pronoun stands for: the nearest fitting person before it in its own clause ("James Potter and
+    his friends"); else, in a memory, the persona when it is the sentence's subject ("Harry owns an owl, who
+    carries his letters"); else the last fitting person named ("Lupin ... drove it off with his wand"); else,
+    in a memory, the persona when it is named in this sentence or was in the last. A person's gender is
+    learnt from the pronouns that stood for it."""
+    learnt: dict[frozenset[str], str] = {}
+
+    def fits(cand: frozenset[str], gender: str) -> bool:
+        g = learnt.get(cand) or cast.gender_of(cand)
+        return g is None or g == gender
+
+    def clause_start(k: int) -> int:
+        while k > 0 and not re.fullmatch(r"[,;:()\-–—]+", tokens[k - 1]):
+            k -= 1
+        return k
+
+    people = [(n, m) for n, m in enumerate(out) if n not in things]
+    subject = out[0].entity if out and out[0].form == "name" and 0 not in things else None
+    persona_named = any(m.said_by_name for m in out)
+    recent: list[frozenset[str]] = list(topic)
+    for n, m in enumerate(out):
+        if m.entity is not None:
+            if n not in things:
+                recent.append(m.entity)
+            continue
+        gender = m.gender
+        if gender is None:
+            continue
+        avoid = None
+        if m.form == "object" and not m.reflexive:
+            doer = next(
+                (x for k, x in reversed(people) if k < n and x.form in ("subject", "name") and x.entity is not None),
+                None,
+            )
+            avoid = doer.entity if doer is not None else None  # "Snape told him": him is not Snape
+
+        def ok(cand: frozenset[str] | None, avoid: frozenset[str] | None = avoid, gender: str = gender) -> bool:
+            return cand is not None and cand != avoid and not (speaker and cand == PERSONA) and fits(cand, gender)
+
+        start = clause_start(m.start)
+        near = next((x.entity for k, x in reversed(people) if k < n and x.start >= start and ok(x.entity)), None)
+        if near is not None:
+            m.entity = near
+        elif not speaker and subject == PERSONA and m.form != "object" and ok(PERSONA):
+            m.entity = PERSONA
+        else:
+            m.entity = next((c for c in reversed(recent) if ok(c)), None)
+            if m.entity is None and not speaker and (persona_named or persona_near) and ok(PERSONA):
+                m.entity = PERSONA
+        if m.entity is not None:
+            learnt.setdefault(m.entity, gender)
+            recent.append(m.entity)
+    return out
+
+
+def _looks_verb(low: str) -> bool:
+    return low in _IRREGULAR or low in _PARTICIPLES or low.endswith(("ed", "en")) or low.endswith("s")
+
+
+def read_roles(
+    text: str,
+    cast: Cast,
+    *,
+    speaker: bool = False,
+    topic: Sequence[frozenset[str]] = (),
+    stop: frozenset[str] = STOP_WORDS,
+) -> list[list[Role]]:
+    """Who did what in ``text``, sentence by sentence: for each content word, its doer, whom it was done to, its
+    owner, where a name or a pronoun says so. ``speaker``: the text is the persona's own answer ("I" is the
+    persona); ``topic``: who "he" or "she" stands for before any name (the question's names)."""
+    out: list[list[Role]] = []
+    context = list(topic)
+    persona_near = False
+    for sentence in _SENTENCE_SPLIT.split(text):
+        tokens = _tokens(sentence or "")
+        mentions = _mentions(tokens, cast, speaker, context, persona_near)
+        persona_near = any(m.entity == PERSONA for m in mentions)
+        at = {k: m for m in mentions for k in range(m.start, m.end)}
+        roles: list[Role] = []
+        for j, tok in enumerate(tokens):
+            if j in at or not tok[0].isalpha():
+                continue
+            low = tok.lower().replace("’", "'")
+            stem = _claim_word(low, stop)
+            if stem is None:
+                continue
+            skipped: list[str] = []
+            left = None
+            k = j - 1
+            while k >= 0:
+                if k in at:
+                    left = at[k]
+                    break
+                t = tokens[k].lower()
+                if t in _GAP or (t.endswith("ly") and len(t) > 4):
+                    skipped.append(t)
+                    if len(skipped) > 2:
+                        break
+                    k -= 1
+                    continue
+                break
+            passive = bool(set(skipped) & _BE) and (low.endswith("ed") or low in _PARTICIPLES)
+            agent_word = False
+            if left is not None and left.entity is not None:
+                if left.form == "owner":
+                    roles.append(Role(stem, "owner", left.entity))
+                elif passive:
+                    roles.append(Role(stem, "patient", left.entity))
+                elif left.form in ("subject", "name"):
+                    roles.append(Role(stem, "agent", left.entity))
+                    agent_word = True
+            if passive:
+                window = [t.lower() for t in tokens[j + 1 : j + 4]]
+                if "by" in window:
+                    b = j + 1 + window.index("by")
+                    after = next((at[k] for k in range(b + 1, min(b + 5, len(tokens))) if k in at), None)
+                    if after is not None and after.entity is not None and after.form != "owner":
+                        roles.append(Role(stem, "agent", after.entity))
+            elif agent_word or _looks_verb(low):
+                k = j + 1
+                if k < len(tokens) and tokens[k].lower() in ("not", "never", "back", "up"):
+                    k += 1
+                right = at.get(k)
+                if (
+                    right is not None
+                    and right.start == k
+                    and right.entity is not None
+                    and right.form in ("object", "name")
+                ):
+                    roles.append(Role(stem, "patient", right.entity))
+        out.append(roles)
+        context += [m.entity for m in mentions if m.entity is not None]
+    return out
+
+
+def third_person_self(answer: str, cast: Cast) -> list[str]:
+    """The persona's own names used in the narration of its answer ("when Harry woke up"): it speaks of itself
+    as someone else. A name in quoted speech, in a self-introduction ("I'm Harry") or inside another's name
+    ("James Potter") is fine."""
+    out = []
+    tokens = _tokens(answer)
+    for m in _mentions(tokens, cast, True, []):
+        if not m.said_by_name or m.quoted:
+            continue
+        before = " ".join(tokens[max(0, m.start - 4) : m.start])
+        if _SELF_INTRO.search(before):
+            continue
+        out.append(" ".join(tokens[m.start : m.end]))
+    return out
+
+
+def role_conflicts(
+    claim: str, question: str, facts: Sequence[str], cast: Cast, stop: frozenset[str] = STOP_WORDS
+) -> list[str]:
+    """The words of ``claim`` whose doer, object or owner differs from the one in every memory sentence that
+    grounds it ("I killed Snape" against "Snape killed Dumbledore": 'kill' has another object). A memory
+    sentence grounds the claim when it holds the word and at least one more of the claim's content words;
+    a sentence that does not say who (a pronoun it cannot resolve) never conflicts."""
+    said = claim_words(claim, stop)
+    if not said:
+        return []
+    topic = _topic(question, cast)
+    claim_roles = [r for roles in read_roles(claim, cast, speaker=True, topic=topic, stop=stop) for r in roles]
+    if not claim_roles:
+        return []
+    sentences: list[tuple[set[str], list[Role]]] = []
+    for fact in facts:
+        for text, roles in zip(_SENTENCE_SPLIT.split(fact), read_roles(fact, cast, stop=stop), strict=False):
+            sentences.append((claim_words(text or "", stop), roles))
+    out = []
+    for role in claim_roles:
+        grounding = [
+            roles
+            for words, roles in sentences
+            if _in_passage(role.word, words) and sum(_in_passage(w, words) for w in said) >= 2
+        ]
+        if not grounding:
+            continue
+        conflicts = 0
+        for roles in grounding:
+            theirs = [r.entity for r in roles if r.role == role.role and _same_word(r.word, role.word)]
+            if theirs and not any(same_entity(e, role.entity) for e in theirs):
+                conflicts += 1
+        if conflicts == len(grounding):
+            out.append(f"{role.role} of {role.word}")
+    return out
+
+
+def _topic(question: str, cast: Cast) -> list[frozenset[str]]:
+    """The question's names, so that "he" in an answer to "Who is Sirius Black?" is Sirius."""
+    return [m.entity for m in _mentions(_tokens(question), cast, False, []) if m.entity not in (None, PERSONA)]
+
+
+def unsupported_claims(
+    answer: str,
+    question: str,
+    verdict: str | None,
+    stage: int,
+    index: EntityIndex,
+    facts: Sequence[str],
+    *,
+    persona: Any = None,
+    roles: bool = True,
+) -> list[str]:
+    """What the answer claims that the persona's memory at this stage does not back.
+
+    ``facts`` are the passages the persona was given for this question (the prompt's memories); ``persona``
+    (a :class:`~persona_rag.persona.Persona`, or a :class:`Cast`) lets the check see who did what.
+
+    - about its future or an event it missed: beyond admitting it does not know, the answer adds
+      more than :data:`EXTRA_DETAIL_MAX` content words found neither in the question nor in its memory;
+    - about what it knows: each claim (:func:`claims_in`) that does not just admit ignorance must be backed
+      by one passage: at least :data:`SUPPORT_MIN` of its content words beyond the question's found in that
+      passage (:func:`backing`), with the same people in the same roles (:func:`role_conflicts`). One
+      invented sentence among grounded ones is enough to reject the answer. Claims with too few content words
+      to judge (a feeling, "No, I don't.") pass.
+    - the persona never names itself in the third person (:func:`third_person_self`).
+
+    Names the answer uses must be known to the persona at this stage (names from its future are
+    ``find_leaks``' job). ``roles=False`` is the check before it read roles (benchmarks/claims_bench.py
+    compares the two).
+    """
+    stop = index.vocab.stop_words
+    asked = frozenset(claim_words(question, stop))
+    cast = (
+        (persona if isinstance(persona, Cast) else cast_of(persona, index)) if roles and persona is not None else None
+    )
+    out: list[str] = []
+    for name, (wf, pf) in index.mentioned(answer).items():
+        if wf <= stage < pf and name not in index.mentioned(question):
+            out.append(f"<not known yet: {name}>")
+    if cast is not None and third_person_self(answer, cast):
+        out.append("<speaks of itself in the third person>")
+    if verdict in ("future", "past-absence"):
+        given: set[str] = set()
+        for fact in facts:
+            given |= claim_words(fact, stop)
+        extra = {w for w in claim_words(answer, stop) - asked if not _in_passage(w, given)}
+        if len(extra) > EXTRA_DETAIL_MAX:
+            out.append("<adds detail it cannot know>")
+        return out
+    if not facts:
+        return out
+    for claim in claims_in(answer, stop, asked):
+        if admits_ignorance(claim):
+            continue
+        best = backing(claim, question, facts, stop)
+        if best is not None and best < SUPPORT_MIN:
+            out.append("<unsupported by its memory>")
+            break
+        if cast is not None and role_conflicts(claim, question, facts, cast, stop):
+            out.append("<unsupported by its memory>")
+            break
+    return out
+
+
+def cast_of(persona: Any, index: EntityIndex) -> Cast:
+    """The :class:`Cast` for a persona: its names and gender, its universe's names and the genders its
+    profiles tell."""
+    from persona_rag.graphs.rewrite import persona_gender, persona_names
+
+    universe = persona.universe
+    genders: dict[str, str] = {}
+    for cid, character in universe.characters.items():
+        g = persona_gender(universe.profiles.get(cid) or {})
+        given = universe.vocabulary.strip_title(character.name).split()
+        if g and given:
+            genders.setdefault(given[0].lower(), g)  # the given name: a surname is shared by a family
+    return Cast.of(index, persona_names(persona), persona_gender(persona.profile), genders)
