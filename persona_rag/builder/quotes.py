@@ -89,7 +89,7 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
 
 def quote_mark(text: str, paras: list[tuple[int, int]]) -> str:
     """Which marks the book opens its speeches with: "double", "single", or "none"."""
-    double = sum(1 for a, _ in paras if text[a] in "\"\u201c")
+    double = sum(1 for a, _ in paras if text[a] in '"\u201c')
     single = sum(1 for a, _ in paras if text[a] in "'\u2018" and a + 1 < len(text) and text[a + 1].isalpha())
     if double == 0 and single == 0:
         return "double" if _DOUBLE.search(text) else "none"

@@ -1,0 +1,83 @@
+"""Quotation speakers against the hand-annotated gold, and attribution speed on the whole canon.
+
+Prints, per text and split: accuracy and precision of named attributions by kind of cue (explicit tag,
+pronoun or description tag, untagged), then the seconds to find and attribute every quotation of
+../shared/texts/sherlock_canon.txt on one core (cast counted beforehand, as `corpus build` does).
+
+Usage: python benchmarks/quotes_bench.py [--split dev|test|all] [--texts DIR] [--errors N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from persona_rag.builder.book_quotes import FileQuotes, attribute_file  # noqa: E402
+from persona_rag.builder.build import BuildOptions, first_pass  # noqa: E402
+from persona_rag.builder.cast import Character  # noqa: E402
+from persona_rag.builder.text import scan_layout  # noqa: E402
+from persona_rag.evaluation.quote_gold import read_gold, score  # noqa: E402
+
+GOLD = ROOT / "tests" / "data" / "quotes"
+
+
+def book_cast(path: Path, cast_file: Path | None = None) -> tuple[list[Character], list[tuple[int, str | None]]]:
+    """The cast and per-work narrators `corpus build` would find in this one file (or take from --cast)."""
+    opts = BuildOptions([path], Path("/nonexistent"), [], Path("/nonexistent"), cast_file=cast_file)
+    scan = first_pass(opts, scan_layout([path]))
+    cast = [Character(c["name"], list(c["aliases"]), int(c.get("count", 0))) for c in scan.cast]
+    narrators = [(int(w.get("line", 1)), n) for w, n in zip(scan.works, scan.narrators, strict=True)]
+    return cast, narrators
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    ap.add_argument("--texts", type=Path, default=ROOT.parent / "shared" / "texts")
+    ap.add_argument("--errors", type=int, default=0, help="print this many wrong attributions per file")
+    args = ap.parse_args()
+    splits = ["dev", "test"] if args.split == "all" else [args.split]
+    texts = {"hound": "sherlock_canon.txt", "persuasion": "persuasion.txt"}
+    for stem, fname in texts.items():
+        path = args.texts / fname
+        if not path.is_file():
+            print(f"{fname}: not found under {args.texts}; skipped")
+            continue
+        for label, cast_file in (("automatic cast", None), ("corrected cast", GOLD / f"{stem}_cast.yaml")):
+            t0 = time.perf_counter()
+            cast, narrators = book_cast(path, cast_file)
+            t1 = time.perf_counter()
+            fq = attribute_file(path, cast, narrators)
+            t2 = time.perf_counter()
+            print(
+                f"{fname} with the {label} ({len(cast)} characters): {len(fq.found.quotes)} quotations "
+                f"({fq.unbalanced} unbalanced), {sum(a.speaker is not None for a in fq.speakers)} attributed; "
+                f"cast {t1 - t0:.1f} s, find + attribute {t2 - t1:.2f} s"
+            )
+            report(fq, cast, splits, stem, args.errors)
+
+
+def report(fq: FileQuotes, cast: list[Character], splits: list[str], stem: str, errors: int) -> None:
+    predicted = {
+        tuple((s, e) for s, e in q.spans): a.speaker for q, a in zip(fq.found.quotes, fq.speakers, strict=True)
+    }
+    for split in splits:
+        gold = read_gold(GOLD / f"{stem}_{split}.jsonl")
+        s = score(gold, predicted, cast)
+        print(f" {split}: {len(gold)} gold quotations, {s.missing_quotes} cut differently")
+        if s.unknown_names:
+            print(f"  gold names not in the cast: {sorted(s.unknown_names)}")
+        print(s.table())
+        for n, want, got in s.errors[:errors]:
+            g = gold[n]
+            a, b = g["spans"][0]
+            print(f"   #{n} gold={want!r} got={got!r} cue={g['cue']}: {' '.join(fq.text[a:b].split())[:70]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,521 @@
+"""Who says each quotation: a sieve of the signals a reader uses, most certain first.
+
+1. A tag with a speech verb and a name or alias next to the quotation
+   (``"...," said Holmes``, ``Anne replied``, ``was Mrs Smith's answer``), or in a
+   narration paragraph that introduces it (``Mr Shepherd presumed to say--``).
+2. A tag with a pronoun or a description (``said he``, ``cried his wife``): ``I`` is the
+   narrator of a first-person work; ``he``/``she`` the nearest character of that gender
+   (learnt from honorifics and the pronouns that follow a name), preferring the one whose
+   turn it is.
+3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``).
+4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
+   last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
+   is not spoken by them, and the next one is likely their answer.
+
+A quotation no signal settles has no speaker: ``None`` is better than a guess. The words
+the sieve reads (speech verbs, pronouns, gendered honorifics) are data in ``speech.txt``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from persona_rag.builder.cast import Character
+from persona_rag.builder.quotes import Quotations, Quote
+
+CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
+# narration between paragraphs longer than this ends a conversation (turn-taking starts again)
+CONVERSATION_GAP = 700
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    verbs: frozenset[str]
+    said_words: frozenset[str]
+    he: frozenset[str]
+    she: frozenset[str]
+    i: frozenset[str]
+    male: frozenset[str]
+    female: frozenset[str]
+    not_speech: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """The English word lists of ``speech.txt`` beside this module."""
+    sections: dict[str, set[str]] = {}
+    current = ""
+    for line in Path(__file__).with_name("speech.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            sections[current] = set()
+            continue
+        sections[current].update(w.lower() for w in line.split())
+    return Lexicon(**{k: frozenset(sections.get(k, ())) for k in Lexicon.__dataclass_fields__})
+
+
+@dataclass
+class Attribution:
+    speaker: str | None
+    addressees: list[str] = field(default_factory=list)
+    cue: str = "none"
+
+
+@dataclass
+class _Who:
+    """What a tag or beat points at: a character, a pronoun to resolve, or a gendered description."""
+
+    name: str | None = None
+    pronoun: str | None = None  # he | she | i
+    strong: bool = True  # a speech verb (tag) rather than an action beat
+
+
+_TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
+_RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\s+)?{_TOKEN})*")
+_WORD = re.compile(r"\S+")
+
+
+class Names:
+    """Finds the cast's names and aliases in text: capitalised runs cut into the longest aliases they hold
+    (one pass with a small pattern, however large the cast)."""
+
+    def __init__(self, cast: Sequence[Character]) -> None:
+        self.owner = {" ".join(a.split()): c.name for c in reversed(list(cast)) for a in c.aliases if a.strip()}
+        self.max_words = max((len(a.split()) for a in self.owner), default=1)
+
+    def find(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str]]:
+        """(start, end, cast name) of each name in ``text[start:end]``."""
+        out: list[tuple[int, int, str]] = []
+        for m in _RUN.finditer(text, start, len(text) if end is None else end):
+            out += self.split(m.group(0), m.start())
+        return out
+
+    def split(self, run: str, base: int = 0) -> list[tuple[int, int, str]]:
+        words = [(w.start(), w.end(), w.group(0)) for w in _WORD.finditer(run)]
+        out = []
+        i = 0
+        while i < len(words):
+            for n in range(min(self.max_words, len(words) - i), 0, -1):
+                group = words[i : i + n]
+                key = " ".join(w for _, _, w in group)
+                end = group[-1][1]
+                name = self.owner.get(key)
+                if name is None and key.endswith("."):
+                    name, end = self.owner.get(key[:-1]), end - 1
+                if name is not None:
+                    out.append((base + group[0][0], base + end, name))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+    def whole(self, run: str) -> str | None:
+        """The cast name a tag's name stands for: the longest alias at the run's end (``Dr. James Mortimer``)."""
+        found = self.split(run)
+        return found[-1][2] if found else None
+
+
+def learn_genders(text: str, cast: Sequence[Character]) -> dict[str, str]:
+    """Each character's gender ("m"/"f"), from the honorifics of its names and the pronouns after them."""
+    lex = lexicon()
+    votes: dict[str, Counter[str]] = {c.name: Counter() for c in cast}
+    pron = re.compile(r"\b(he|she)\b", re.IGNORECASE)
+    for a, b, name in Names(cast).find(text):
+        first = text[a:b].split()[0].lower()
+        if first in lex.male:
+            votes[name]["m"] += 3
+        elif first in lex.female:
+            votes[name]["f"] += 3
+        window = text[b : b + 80]
+        cut = re.search(r"[.;!?\"\u201c\u201d]", window)
+        p = pron.search(window[: cut.start()] if cut else window)
+        if p:
+            votes[name]["m" if p.group(1).lower() in lex.he else "f"] += 1
+    out = {}
+    for name, v in votes.items():
+        total = v["m"] + v["f"]
+        if total >= 3:
+            g, n = v.most_common(1)[0]
+            if n >= 0.7 * total:
+                out[name] = g
+    return out
+
+
+class Attributor:
+    """Attributes the quotations of one text to a cast (see the module doc)."""
+
+    def __init__(
+        self,
+        cast: Sequence[Character],
+        genders: dict[str, str] | None = None,
+        narrators: Sequence[tuple[int, str | None]] = (),
+    ) -> None:
+        self.lex = lexicon()
+        self.cast = list(cast)
+        self.names = Names(self.cast)
+        self.genders = genders or {}
+        self.narr_at = [n[0] for n in narrators]
+        self.narr = [n[1] for n in narrators]
+        verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
+        pron = "he|she|i"  # only a subject pronoun tags a speaker; "his wife" is a description
+        nouns = "|".join(sorted(self.lex.male | self.lex.female))
+        who = (
+            rf"(?P<pron>\b(?:{pron})\b)|(?P<name>(?-i:(?<![\w']){_RUN.pattern[10:]}))"
+            rf"|(?P<desc>\b(?:the|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})\b)"
+        )
+        self.who_re = re.compile(who, re.IGNORECASE)
+        adv = r"(?:\w+ly\s+|then\s+|again\s+|at\s+last\s+|now\s+)?"
+        # right after a closing mark: ', said he', ' Holmes whispered', ' was her answer'
+        self.after_verb_first = re.compile(rf"^[\s,;:!?\u2014-]*{adv}(?P<verb>{verbs})\b,?\s+(?:{who})", re.IGNORECASE)
+        self.after_who_first = re.compile(rf"^[\s,;:!?\u2014-]*(?:{who}),?\s+{adv}(?P<verb>{verbs})\b", re.IGNORECASE)
+        said = "|".join(sorted(self.lex.said_words))
+        self.after_was = re.compile(
+            rf"^[\s,;:!?\u2014-]*(?:{adv})?(?:was|were|is)\s+(?:{who})(?:'s)?\s+(?:\w+\s+)?(?:{said})\b", re.IGNORECASE
+        )
+        self.verb_re = re.compile(rf"\b(?:{verbs})\b|'s\s+(?:{said})\b", re.IGNORECASE)
+        self.after_by = re.compile(
+            rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:\w+\s+)?(?:{verbs}|uttered|spoken)\s+by\s+(?:{who})", re.IGNORECASE
+        )
+        self.not_speech_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.not_speech))})\b", re.IGNORECASE)
+        self.first_word = re.compile(rf"^\s*(?:[A-Z]\w*\s+)?(?:{who})", re.IGNORECASE)
+
+    # ------------------------------------------------------------------ helpers
+
+    def narrator_at(self, offset: int) -> str | None:
+        i = bisect.bisect_right(self.narr_at, offset) - 1
+        return self.narr[i] if i >= 0 else None
+
+    def _gender_of_word(self, word: str) -> str | None:
+        w = word.lower()
+        if w in self.lex.he or w in self.lex.male:
+            return "m"
+        if w in self.lex.she or w in self.lex.female:
+            return "f"
+        return None
+
+    def _who(self, m: re.Match[str], strong: bool) -> _Who | None:
+        if m.group("name"):
+            run = m.group("name")
+            name = self.names.whole(run)
+            if name:
+                return _Who(name=name, strong=strong)
+            words = run.lower().split()
+            g = self._gender_of_word(words[1]) if len(words) == 2 and words[0] == "the" else None
+            return _Who(pronoun="he" if g == "m" else "she", strong=strong) if g else None
+        if m.group("pron"):
+            p = m.group("pron").lower()
+            if p in self.lex.i:
+                return _Who(pronoun="i", strong=strong)
+            return _Who(pronoun="he" if p in self.lex.he else "she", strong=strong)
+        if m.group("desc"):
+            g = self._gender_of_word(m.group("noun"))
+            if g:
+                return _Who(pronoun="he" if g == "m" else "she", strong=strong)
+        return None
+
+    def _tag_after(self, text: str) -> _Who | None:
+        """A tag right after a closing mark (or between two parts)."""
+        head = text[:120]
+        for rx in (self.after_verb_first, self.after_who_first, self.after_was, self.after_by):
+            m = rx.match(head)
+            if m:
+                return self._who(m, True)
+        return None
+
+    def _tag_before(self, text: str) -> _Who | None:
+        """The narration sentence that leads into a quotation: ``he said--``, ``Anne, smiling, added:``."""
+        tail = text.rstrip()
+        if not tail:
+            return None
+        intro = tail[-1] in ",:-\u2014" or bool(self.verb_re.search(tail[-25:]))
+        sentence = _last_sentence(tail)
+        if not intro:
+            return self._beat(sentence)
+        if not self.verb_re.search(sentence) or self.not_speech_re.search(sentence):
+            return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
+        verbs = list(self.verb_re.finditer(sentence))
+        who = None
+        for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2):
+            who = self._who(m, True) or who  # the subject nearest before the verb
+        return who
+
+    def _beat(self, sentence: str) -> _Who | None:
+        """The subject of an action sentence beside the quotation (weak)."""
+        m = self.first_word.match(sentence)
+        if not m or (m.group("pron") and m.group("pron").lower() not in ("he", "she", "i")):
+            return None
+        if m.group("name") and sentence[m.end() : m.end() + 2] in ("'s", "\u2019s"):
+            return None
+        who = self._who(m, False)
+        return who
+
+    # ------------------------------------------------------------------ attribution
+
+    def attribute(self, q: Quotations) -> list[Attribution]:
+        text = q.text
+        quotes = q.quotes
+        out = [Attribution(None) for _ in quotes]
+        by_para: dict[int, list[int]] = {}
+        for i, qt in enumerate(quotes):
+            by_para.setdefault(qt.paragraph, []).append(i)
+        masked = self._masked = _masked(text, q)
+        self._found = self.names.find(masked)
+        self._starts = [f[0] for f in self._found]
+        speakers: list[str | None] = [None] * len(quotes)
+        convo = _conversations(text, q)
+        for i, qt in enumerate(quotes):
+            para_start = q.paragraphs[qt.paragraph][0]
+            siblings = by_para[qt.paragraph]
+            k = siblings.index(i)
+            pre_start = quotes[siblings[k - 1]].end + 1 if k > 0 else para_start
+            pre = masked[pre_start : max(pre_start, qt.start - 1)]
+            last_para_end = q.paragraphs[qt.last_paragraph][1]
+            nxt = [j for j in by_para.get(qt.last_paragraph, []) if quotes[j].start > qt.end]
+            post = masked[qt.end + 1 : (quotes[nxt[0]].start - 1) if nxt else last_para_end]
+            gaps = [masked[a[1] + 1 : b[0] - 1] for a, b in zip(qt.spans, qt.spans[1:], strict=False)]
+            opens_paragraph = k == 0 and not pre.strip()
+            narrator = self.narrator_at(qt.start)
+            tags = [t for t in (self._tag_after(g) for g in gaps) if t is not None]
+            after = self._tag_after(post)
+            if after is not None:
+                tags.append(after)
+            if not tags and pre.strip():
+                before = self._tag_before(pre)
+                if before is not None and (before.strong or opens_paragraph or not pre.strip()):
+                    tags.append(before)
+            if not tags and opens_paragraph and qt.paragraph > 0:
+                pa, pb = q.paragraphs[qt.paragraph - 1]
+                if qt.paragraph - 1 in by_para:  # the narration after the last quotation of that paragraph
+                    pa = max(pa, max(quotes[j].end + 1 for j in by_para[qt.paragraph - 1]))
+                prev_text = masked[pa:pb].rstrip()
+                if prev_text[-1:] in (":", "-", "\u2014", ","):
+                    before = self._tag_before(prev_text)
+                    if before is not None and before.strong:
+                        tags.append(before)
+            if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
+                # a narration paragraph just before, whose last sentence has a character for subject
+                prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
+                beat = self._beat(_last_sentence(prev_text)) if prev_text else None
+                if beat is not None:
+                    tags.append(beat)
+            if not tags and opens_paragraph:
+                for piece in [*gaps, post]:
+                    sent = piece.strip(" ,;:-\u2014()")
+                    beat = self._beat(sent) if sent else None
+                    if beat is not None:
+                        tags.append(beat)
+                        break
+            names: list[tuple[str | None, str]] = []
+            for who in tags:
+                if who.name:
+                    names.append((who.name, "explicit" if who.strong else "beat"))
+                elif who.pronoun == "i":
+                    names.append((narrator, "narrator"))
+                elif who.pronoun:
+                    got = self._resolve(who.pronoun, i, qt, masked, q, speakers, narrator)
+                    names.append((got, "pronoun" if who.strong else "beat"))
+            distinct = {n for n, _ in names if n is not None}
+            if len(distinct) == 1:  # two different tags: two speakers in one unit, say nothing
+                speakers[i] = distinct.pop()
+                out[i].cue = next(c for n, c in names if n == speakers[i])
+            out[i].addressees = self._vocatives(text, qt)
+        self._turns(quotes, q, speakers, out, convo)
+        for i, a in enumerate(out):
+            a.speaker = speakers[i]
+            if a.speaker is None:
+                a.cue = "none"
+            a.addressees = [n for n in a.addressees if n != a.speaker]
+        return out
+
+    def _mentions(self, masked: str, start: int, end: int) -> list[tuple[str, bool]]:
+        """(cast name, in subject position) for each name in narration, possessives left out."""
+        out = []
+        lo = bisect.bisect_left(self._starts, start)
+        hi = bisect.bisect_left(self._starts, end)
+        for a, b, name in self._found[lo:hi]:
+            if b > end or masked.startswith("'s", b) or masked.startswith("\u2019s", b):
+                continue
+            before = masked[max(start, a - 6) : a]
+            subject = not before.strip() or bool(re.search(r"(?:[.;!?]|\band|\bbut|\bwhen|\bthen)\s*$", before))
+            out.append((name, subject))
+        return out
+
+    def _resolve(
+        self,
+        pronoun: str,
+        i: int,
+        qt: Quote,
+        masked: str,
+        q: Quotations,
+        speakers: list[str | None],
+        narrator: str | None,
+    ) -> str | None:
+        """He/she: the one character of that gender named in this paragraph's narration, else whose turn it
+        is, else the nearest one named (as a subject first) in the paragraphs before."""
+        want = "m" if pronoun == "he" else "f"
+
+        def fits(name: str | None) -> bool:
+            return name is not None and name != narrator and self.genders.get(name) == want
+
+        a, b = q.paragraphs[qt.paragraph]
+        here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
+        if here:
+            before = [n for n, _ in self._mentions(masked, a, qt.start) if fits(n)]
+            return before[-1] if before else here[0]
+        prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
+        if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
+            return prev[-2]
+        recent = [n for n in reversed(prev) if fits(n) and n != prev[-1]]
+        if recent:
+            return recent[0]
+        p = qt.paragraph - 1
+        while p >= max(0, qt.paragraph - 3):
+            s, e = q.paragraphs[p]
+            found = [(n, subj) for n, subj in self._mentions(masked, s, e) if fits(n)]
+            subjects = [n for n, subj in found if subj]
+            if subjects or found:
+                return (subjects or [n for n, _ in found])[-1]
+            p -= 1
+        if prev and fits(prev[-1]):
+            return prev[-1]
+        return None
+
+    def _vocatives(self, text: str, qt: Quote) -> list[str]:
+        """Characters named in the vocative inside the quotation (``Well, Watson, ...``)."""
+        found: list[str] = []
+        for a, b in qt.spans:
+            for ms, me, name in self.names.find(text, a, b):
+                before = text[max(a, ms - 12) : ms]
+                after = text[me : me + 2]
+                start_ok = ms == a or re.search(r"(?:[,!?]\s*|\bdear\s+|\bOh,?\s+|\bmy\s+)$", before)
+                end_ok = me == b or after[:1] in ",!?." or after.startswith(" -")
+                if start_ok and end_ok and name not in found:
+                    found.append(name)
+        return found
+
+    def _turns(
+        self,
+        quotes: list[Quote],
+        q: Quotations,
+        speakers: list[str | None],
+        out: list[Attribution],
+        convo: list[int],
+    ) -> None:
+        """Fill untagged quotations of a conversation by alternation, checked against vocatives."""
+        n = len(quotes)
+        opens = [quotes[i].start == q.paragraphs[quotes[i].paragraph][0] + 1 for i in range(n)]
+        # i and i + 1 are turns of one exchange: consecutive paragraphs, each opened by its quotation
+        adjacent = [
+            i + 1 < n and opens[i] and opens[i + 1] and quotes[i + 1].paragraph == quotes[i].last_paragraph + 1
+            for i in range(n)
+        ]
+        speakers_in: dict[int, set[str]] = {}
+        named_in: dict[int, set[str]] = {}
+        for i in range(n):
+            if speakers[i]:
+                speakers_in.setdefault(convo[i], set()).add(speakers[i] or "")
+            first = quotes[i].paragraph - (1 if i == 0 or convo[i - 1] != convo[i] else 0)
+            a = q.paragraphs[max(0, first)][0]
+            b = q.paragraphs[quotes[i].last_paragraph][1]
+            named = named_in.setdefault(convo[i], set())
+            named.update(name for name, _ in self._mentions(self._masked, a, b))
+            narrator = self.narrator_at(quotes[i].start)
+            if narrator:
+                named.add(narrator)
+
+        def other(i: int, name: str | None) -> str | None:
+            pair = speakers_in.get(convo[i], set())
+            if len(pair) < 2:
+                pair = pair | named_in.get(convo[i], set())
+            if name is None or len(pair) != 2 or name not in pair:
+                return None
+            return next(iter(pair - {name}))
+
+        def known(i: int, step: int) -> str | None:
+            """The speaker ``step`` turns before (negative) or after ``i`` in an unbroken exchange."""
+            j = i
+            while j != i + step:
+                k = j + (1 if step > 0 else -1)
+                if not (0 <= k < n) or not adjacent[min(j, k)]:
+                    return None
+                j = k
+            return speakers[j]
+
+        for _ in range(4):
+            changed = False
+            for i in range(n):
+                if speakers[i] is not None or not opens[i]:
+                    continue
+                p1, n1 = known(i, -1), known(i, 1)
+                # the nearest earlier (later) speaker of the exchange who is not p1 (n1)
+                p2 = next((x for x in (known(i, -k) for k in range(2, 5)) if x is not None and x != p1), None)
+                n2 = next((x for x in (known(i, k) for k in range(2, 5)) if x is not None and x != n1), None)
+                guess: str | None = None
+                if p1 is not None:
+                    voc = [a for a in out[i - 1].addressees if a != p1]
+                    if p2 is not None:
+                        guess = p2
+                    elif len(voc) == 1:
+                        guess = voc[0]
+                    else:
+                        guess = other(i, p1)
+                if guess is None and n1 is not None:
+                    guess = n2 if n2 is not None else other(i, n1)
+                if guess is None and len(out[i].addressees) == 1:
+                    guess = other(i, out[i].addressees[0])
+                if guess is None or guess in out[i].addressees or guess in (p1, n1):
+                    continue
+                speakers[i] = guess
+                out[i].cue = "turn"
+                speakers_in.setdefault(convo[i], set()).add(guess)
+                changed = True
+            if not changed:
+                break
+
+
+def _last_sentence(text: str) -> str:
+    cuts = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[cuts[-1] :] if cuts else text
+
+
+def _masked(text: str, q: Quotations) -> str:
+    """The text with every quotation (marks included) blanked out, offsets kept."""
+    parts = []
+    pos = 0
+    for qt in q.quotes:
+        for a, b in qt.spans:
+            a0, b0 = max(pos, a - 1), min(len(text), b + 1)
+            if a0 < pos:
+                continue
+            parts.append(text[pos:a0])
+            parts.append(" " * (b0 - a0))
+            pos = b0
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _conversations(text: str, q: Quotations) -> list[int]:
+    """A conversation number per quotation: a long stretch of narration between two quotations ends one."""
+    out = []
+    conv = 0
+    prev_end: int | None = None
+    for qt in q.quotes:
+        if prev_end is not None:
+            between = text[prev_end : qt.start]
+            narration = len(re.sub(r"[\"\u201c\u201d]", "", between).strip())
+            if narration > CONVERSATION_GAP:
+                conv += 1
+        out.append(conv)
+        prev_end = qt.end
+    return out
