@@ -241,7 +241,12 @@ _DETERMINERS = _words("the a an this that these those its every any some each no
 
 
 def _mentions(
-    tokens: list[str], cast: Cast, speaker: bool, topic: Sequence[frozenset[str]], persona_near: bool = False
+    tokens: list[str],
+    cast: Cast,
+    speaker: bool,
+    topic: Sequence[frozenset[str]],
+    persona_near: bool = False,
+    quoted: bool = False,
 ) -> list[_Mention]:
     """Names, pronouns and (for the persona's own answer, ``speaker``) I/me/my, in order, resolved.
 
@@ -254,7 +259,6 @@ def _mentions(
     """
     out: list[_Mention] = []
     things: set[int] = set()  # indices in ``out`` of names that are things
-    quoted = False
     sentence_start = True
     i = 0
     while i < len(tokens):
@@ -355,16 +359,42 @@ def _resolve(
         avoid = None
         if m.form == "object" and not m.reflexive:
             doer = next(
-                (x for k, x in reversed(people) if k < n and x.form in ("subject", "name") and x.entity is not None),
+                (
+                    x
+                    for k, x in reversed(people)
+                    if k < n and x.form in ("subject", "name") and x.entity is not None and _before_verb(tokens, x.end)
+                ),
                 None,
             )
             avoid = doer.entity if doer is not None else None  # "Snape told him": him is not Snape
+            if "who" in [t.lower() for t in tokens[max(0, m.start - 3) : m.start]]:
+                # "Hagrid, the gamekeeper who rescued him": him is not the one "who" stands for
+                who = next((x.entity for k, x in reversed(people) if k < n and x.form == "name"), None)
+                avoid = who or avoid
 
         def ok(cand: frozenset[str] | None, avoid: frozenset[str] | None = avoid, gender: str = gender) -> bool:
             return cand is not None and cand != avoid and not (speaker and cand == PERSONA) and fits(cand, gender)
 
         start = clause_start(m.start)
-        near = next((x.entity for k, x in reversed(people) if k < n and x.start >= start and ok(x.entity)), None)
+        near_at = next(
+            (
+                k
+                for k, x in reversed(people)
+                if k < n and x.start >= start and ok(x.entity) and not (m.form == "subject" and x.form == "object")
+            ),
+            None,
+        )
+        near = out[near_at].entity if near_at is not None else None
+        if (
+            m.form == "owner"
+            and near == PERSONA
+            and subject not in (None, PERSONA)
+            and out[near_at].form == "name"  # type: ignore[index]
+            and start > 0
+            and ok(subject)
+        ):
+            # "Hagrid ... was Harry's friend, and Harry often visits his hut": the hut is the topic's
+            near = subject
         if near is not None:
             m.entity = near
         elif not speaker and subject == PERSONA and m.form != "object" and ok(PERSONA):
@@ -376,6 +406,36 @@ def _resolve(
         if m.entity is not None:
             learnt.setdefault(m.entity, gender)
             recent.append(m.entity)
+    return out
+
+
+def _before_verb(tokens: list[str], k: int) -> bool:
+    """The token at ``k`` (after a name) reads as that name's verb: "Snape told", "Harry often visits"."""
+    while k < len(tokens) and tokens[k].lower() in _GAP:
+        k += 1
+    return k < len(tokens) and tokens[k][:1].islower() and tokens[k] not in _FUNCTION
+
+
+def read_mentions(
+    text: str, cast: Cast, token_re: re.Pattern[str], sentence_re: re.Pattern[str]
+) -> list[tuple[list[str], list[_Mention]]]:
+    """A memory's sentences (``sentence_re``) as tokens (``token_re``, which may keep whitespace), each with
+    its names and pronouns resolved as :func:`read_roles` reads them (mention spans count the tokens that are
+    not whitespace). Quotes and who was named carry over from one sentence to the next; the first sentence
+    reads as if the persona had just been named, so that one sentence on its own ("He wrote to Sirius") is
+    the persona's."""
+    out: list[tuple[list[str], list[_Mention]]] = []
+    context: list[frozenset[str]] = []
+    persona_near = True
+    quoted = False
+    for sentence in sentence_re.findall(text):
+        tokens = token_re.findall(sentence)
+        bare = [t for t in tokens if not t.isspace()]
+        mentions = _mentions(bare, cast, False, context, persona_near, quoted)
+        out.append((tokens, mentions))
+        quoted = (quoted + sum(t in ('"', "“", "”") for t in bare)) % 2 == 1
+        persona_near = any(m.entity == PERSONA for m in mentions)
+        context += [m.entity for m in mentions if m.entity is not None and m.form == "name"]
     return out
 
 

@@ -10,8 +10,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from persona_rag.vocabulary import STOP_WORDS
-
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -91,161 +89,167 @@ def _looks_like_verb(word: str) -> bool:
     )
 
 
+_TOKEN_WS = re.compile(r"[A-Za-z][A-Za-z'’\-]*|[\"“”]|[^\sA-Za-z\"“”]+|\s+")
+_SENTENCE = re.compile(r"[^.!?]*[.!?]+[\"'”)\]]*\s*|[^.!?]+$")
+_SAID = _words("said says asked replied cried answered whispered shouted added called exclaimed")
+_THIRD = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
+
+
 def first_person(
-    fact: str, names: Sequence[str] | str, gender: str | None = None, not_names: frozenset[str] = frozenset()
+    fact: str,
+    names: Sequence[str] | str,
+    gender: str | None = None,
+    not_names: frozenset[str] = frozenset(),
+    known: frozenset[str] = frozenset(),
 ) -> str:
     """Rewrite a third-person memory about the persona in the persona's own words.
 
     "For almost ten years Harry lived with the Dursleys" -> "For almost ten years I lived with the Dursleys";
     "Harry's wand is holly" -> "My wand is holly"; "Hagrid told Harry that he is a wizard" -> "Hagrid told me
     that I am a wizard". ``names`` are the persona's names (full name first); ``gender`` ('he'/'she') lets
-    pronouns that follow a mention of the persona be rewritten too. Only words are swapped: the fallback built
-    from this must never add anything the memory lacks. A memory already in the first person is kept as it is.
+    pronouns that stand for the persona be rewritten too; ``known`` are the lower-case words of the
+    universe's names (so that "Hagrid" opening a sentence is a person "he" may stand for); ``not_names`` are
+    capitalised words that are not names. Who a pronoun stands for comes from the same reading the claim check
+    uses (:func:`persona_rag.graphs.claims.read_mentions`): "Dumbledore told him" is "told me" only when
+    "him" is the persona, and "his hut" after another person stays his. Quoted speech is kept word for word;
+    a speech tag of the persona turns round ('"...," said Elizabeth' -> '"...," I said'). Only words are
+    swapped or reordered: the fallback built from this never adds anything the memory lacks. A memory
+    already in the first person is kept as it is. Works on one sentence as on a passage: a sentence that
+    opens with "He" and names no one else is the persona's.
     """
+    from persona_rag.graphs.claims import PERSONA, Cast, read_mentions
+
     if isinstance(names, str):
         names = [names]
-    alts = sorted({n for n in names if n and n[:1].isupper()}, key=len, reverse=True)
+    alts = [n for n in names if n and n[:1].isupper()]
+    fact = fact.strip()
     if not alts:
-        return fact.strip()
-    name_re = re.compile(r"(?:" + "|".join(re.escape(n) for n in alts) + r")(?:'s|’s)?(?![A-Za-z])")
-    if not name_re.search(fact):
-        return fact.strip()
-    pron = _PRONOUNS.get(gender or "", {})
+        return fact
+    titles = frozenset({"mr", "mrs", "ms", "miss", "dr", "professor", "sir", "madam", "lady", "captain"})
+    persona = tuple(
+        frozenset(w.lower() for w in n.split() if w.lower().rstrip(".") not in titles) for n in alts if n.strip()
+    )
+    persona = tuple(p for p in persona if p)
+    cast = Cast(
+        persona=persona,
+        gender=gender,
+        known=frozenset(known) | frozenset(w for p in persona for w in p),
+        titles=titles,
+        common=frozenset(w.lower() for w in not_names) - frozenset(w for p in persona for w in p),
+    )
     out: list[str] = []
-    tokens = _TOKEN.findall(fact.strip())
-    i = 0
-    words_before: list[str] = []  # words of the current sentence so far (original)
-    last_named: str | None = None  # who the most recent name or pronoun of this sentence stands for
-    about_persona = False  # the previous sentence was about the persona
-    pending_verb = False  # the next word after "I" (skipping adverbs) is conjugated
-    after_my_verb = False  # the last word was the verb of "I": "I distrust him" (him is someone else)
-    in_thing_name = False  # inside a capitalised name after "the" ("the Hogwarts Express"): a place or thing
-    not_names = frozenset(w.lower() for w in not_names)
-
-    def emit(text: str) -> None:
-        out.append(text)
-
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.isspace():
-            emit(tok)
-            i += 1
+    for tokens, mentions in read_mentions(fact, cast, _TOKEN_WS, _SENTENCE):
+        words = [k for k, t in enumerate(tokens) if not t.isspace()]
+        at = {m.start: m for m in mentions if m.entity == PERSONA and not m.quoted}
+        if not at:
+            out.append("".join(tokens))
             continue
-        if not tok[0].isalpha():
-            emit(tok)
-            if any(c in tok for c in ".!?"):
-                about_persona = last_named == "persona"
-                words_before, last_named = [], None
-            i += 1
-            continue
-        # A name of the persona, possibly over several tokens ("Harry Potter") and possessive.
-        rest = "".join(tokens[i : i + 7])
-        m = name_re.match(rest)
-        prev_capital = (
-            bool(words_before)
-            and words_before[-1][:1].isupper()
-            and words_before[-1] not in ("I", "My")
-            and words_before[-1].lower() not in not_names
-            and not (len(words_before) == 1 and words_before[0].lower() in STOP_WORDS)
-        )
-        if m and (m.end() == len(rest) or not rest[m.end()].isalpha()) and not prev_capital:
-            matched = m.group(0)
-            n_tokens, acc = 0, ""
-            while len(acc) < len(matched):
-                acc += tokens[i + n_tokens]
-                n_tokens += 1
-            start = not words_before
-            after = [t for t in tokens[i + n_tokens : i + n_tokens + 6] if not t.isspace()]
-            nxt = after[0] if after else ""
-            if nxt.lower() in _ADVERBS and len(after) > 1:
-                nxt = after[1]
-            if matched.endswith(("'s", "’s")):
-                word = "My" if start else "my"
-            elif (
-                start
-                or _looks_like_verb(nxt)
-                or (words_before[-1].lower() in _CLAUSE_WORDS - {"and", "or"} and nxt[:1].islower())
-            ):
-                word = "I"
-                pending_verb = True
-            else:
-                word = "me"
-            emit(word)
-            words_before.append(word)
-            last_named = "persona"
-            i += n_tokens
-            continue
-        low = tok.lower()
-        if pending_verb:
-            if low in _ADVERBS or (low.endswith("ly") and len(low) > 4):
-                emit(tok)
-                words_before.append(tok)
-                i += 1
+        new = list(tokens)
+        made: set[int] = set()  # the tokens that became "I": the verb after each is conjugated
+        for w_i in range(len(words)):
+            m = at.get(w_i)
+            if m is None:
                 continue
-            pending_verb = False
-            tok = _conjugate(tok)
-            emit(tok)
-            words_before.append(tok)
-            after_my_verb = True
-            i += 1
-            continue
-        if after_my_verb and low in ("him", "her") and low in pron:
-            # The object of the persona's own verb is someone else (the persona would be "myself").
-            after_my_verb = False
-            emit(tok)
-            words_before.append(tok)
-            last_named = "other"
-            i += 1
-            continue
-        after_my_verb = False
-        if low in pron and (
-            last_named == "persona"
-            or (last_named is None and (about_persona or name_re.search("".join(tokens[i:]).split(".")[0])))
-        ):
-            nxt = next((t for t in tokens[i + 1 :] if not t.isspace()), "")
-            word = pron[low]
-            if low == "her":  # "her wand" (my) or "told her" (me)
-                word = (
-                    "my"
-                    if nxt[:1].isalpha()
-                    and nxt.lower()
-                    not in _CLAUSE_WORDS | {"to", "in", "at", "on", "for", "with", "from", "by", "of", "a", "the"}
-                    else "me"
+            span = words[m.start : m.end]
+            low = tokens[span[0]].lower()
+            nxt = [tokens[j] for j in words[m.end : m.end + 6]]
+            prev = tokens[words[m.start - 1]].lower() if m.start > 0 else ""
+            if m.form == "owner":
+                word = "my"
+            elif m.reflexive:
+                word = "myself"
+            elif m.form == "object":
+                word = "me"
+            elif m.form == "subject":
+                word = "I"
+            else:
+                # a verb right before the name, with its own doer before it: the name is its object
+                doer = {x.end for x in mentions if x.form in ("subject", "name")}
+                after_verb = (
+                    m.start >= 2
+                    and _looks_like_verb(prev)
+                    and prev not in _CLAUSE_WORDS | {"and", "or", "then"}
+                    and (m.start - 1 in doer or m.start - 2 in doer)
                 )
-            if word == "I":
-                pending_verb = True
-            if not words_before and word != "I":
-                word = word.capitalize()
-            emit(word)
-            words_before.append(word)
-            last_named = "persona"
-            i += 1
-            continue
-        if (
-            low == "and"
-            and last_named == "persona"
-            and "I" in words_before
-            and (nxt := next((t for t in tokens[i + 1 :] if not t.isspace()), ""))
-            and _looks_like_verb(nxt)
-            and not nxt.endswith("ed")
-        ):
-            pending_verb = True  # "I have read it and is surprised" -> "... and am surprised"
-        follower = next((t for t in tokens[i + 1 :] if not t.isspace()), "")
-        looks_named = bool(words_before) or follower[:1].isupper() or follower in (",", "'s") or follower == "and"
-        if tok[0].isupper() and words_before and words_before[-1] == "the":
-            in_thing_name = True
-        elif not tok[0].isupper():
-            in_thing_name = False
-        if tok[0].isupper() and looks_named and low not in not_names and not in_thing_name:
-            last_named = "other"
-        emit(tok)
-        words_before.append(tok)
-        i += 1
+                word = "I" if _subject_name(nxt, prev, m.start == 0, after_verb) else "me"
+            if low in _THIRD and m.form == "owner" and low == "hers":
+                word = "mine"
+            if word == "I" and prev in _SAID and m.start > 0:
+                # '"...," said Elizabeth' -> '"...," I said'
+                new[words[m.start - 1]] = "I"
+                word = prev
+                for j in span:
+                    new[j] = ""
+                new[span[0]] = word
+                continue
+            for j in span:
+                new[j] = ""
+            new[span[0]] = word
+            if word == "I" and nxt and nxt[0] not in (",", "and", "or"):
+                made.add(m.end - 1)
+        # the verb after "I" (past adverbs) in the first person: "I often visits" -> "I often visit"
+        _conjugate_after(new, tokens, words, made)
+        text = "".join(new)
+        text = re.sub(r"[ \t]{2,}", " ", text)
+        out.append(text)
     text = "".join(out)
-    # "I and Ron Weasley are friends" -> "Ron Weasley and I are friends"
-    text = re.sub(r"\bI and ((?:[A-Z][\w'.-]*\s?)+?)(?=\s+(?:am|are|were|have|had|[a-z]+ed)\b)", r"\1 and I", text)
+    # "I and Ron Weasley are friends" -> "Ron Weasley and I are friends"; "me and Ron" -> "Ron and me"
+    text = re.sub(
+        r"\bI((?:,\s[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*)*)*),?\s(and|or)\s((?:[A-Z][\w'.-]*\s?)+?)(?=\s|[,.;!?])",
+        lambda mm: _reorder(mm, "I"),
+        text,
+    )
+    text = re.sub(
+        r"\bme((?:,\s[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*)*)*),?\s(and|or)\s((?:[A-Z][\w'.-]*\s?)+?)(?=\s|[,.;!?])",
+        lambda mm: _reorder(mm, "me"),
+        text,
+    )
     text = re.sub(r"\b(I|me|my)\s+\1\b", r"\1", text)  # never a doubled pronoun
     return text[:1].upper() + text[1:]
+
+
+def _reorder(m: re.Match[str], pronoun: str) -> str:
+    """ "I, Ron and Hermione" -> "Ron, Hermione and I": the persona goes last in a list of people."""
+    others = [x.strip() for x in (m.group(1) or "").split(",") if x.strip()] + [m.group(3).strip()]
+    if len(others) == 1:
+        return f"{others[0]} {m.group(2)} {pronoun}"
+    return f"{', '.join(others)} {m.group(2)} {pronoun}"
+
+
+_PREPOSITIONS = _words(
+    "with to from for at by of on in about against behind beside like than into towards toward over under "
+    "without past near among between onto upon"
+)
+
+
+def _subject_name(nxt: list[str], prev: str, start: bool, after_verb: bool = False) -> bool:
+    """Is a name of the persona the doer ("Harry found it", "when Harry, Ron and Hermione found it") or the
+    object ("Snape disarmed Harry")? Decided by what follows the name, past a list of other names."""
+    k = 0
+    while k + 1 < len(nxt) and nxt[k] in (",", "and", "or") and nxt[k + 1][:1].isupper():
+        k += 2
+        while k < len(nxt) and nxt[k][:1].isupper() and nxt[k][0].isalpha():
+            k += 1
+    after = nxt[k] if k < len(nxt) else ""
+    while after.lower() in _ADVERBS | {"all", "both", "together"} and k + 1 < len(nxt):
+        k += 1
+        after = nxt[k]
+    if start:
+        return True
+    if prev in _PREPOSITIONS or after_verb:
+        return False  # after a preposition or a verb that has its doer: "with Harry", "he sends Harry letters"
+    if _looks_like_verb(after):
+        return True
+    return prev in _CLAUSE_WORDS - {"and", "or"} and after[:1].islower()
+
+
+def _conjugate_after(new: list[str], tokens: list[str], words: list[int], made: set[int]) -> None:
+    for w_i in sorted(made):
+        j = w_i + 1
+        while j < len(words) and (tokens[words[j]].lower() in _ADVERBS or tokens[words[j]].lower().endswith("ly")):
+            j += 1
+        if j < len(words) and tokens[words[j]][:1].isalpha() and new[words[j]] == tokens[words[j]]:
+            new[words[j]] = _conjugate(tokens[words[j]])
 
 
 def persona_names(persona: Any) -> list[str]:
@@ -257,7 +261,37 @@ def persona_names(persona: Any) -> list[str]:
     return names
 
 
+_KNOWN: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def known_names(universe: Any) -> frozenset[str]:
+    """Lower-case words of every name the universe's characters and events use (computed once per universe)."""
+    got = _KNOWN.get(id(universe))
+    if got is not None and got[0] is universe:
+        return got[1]
+    words: set[str] = set()
+    for c in universe.characters.values():
+        words |= {w.lower() for w in c.name.split()}
+        words |= {w.lower() for a in c.aliases for w in a.split()}
+    for ev in universe.events:
+        words |= {w.lower() for e in ev.get("entities") or () for w in str(e).split()}
+    for rows in universe.personal.values():
+        for row in rows:
+            words |= {w.lower() for e in row.get("entities") or () for w in str(e).split()}
+    found = frozenset(w for w in words if w[:1].isalpha()) - universe.vocabulary.common_capitals
+    _KNOWN[id(universe)] = (universe, found)
+    return found
+
+
 def in_own_words(fact: str, persona: Any) -> str:
-    """:func:`first_person` with the persona's names, pronouns and its universe's non-name capitals."""
+    """:func:`first_person` with the persona's names, pronouns, its universe's names and non-name capitals.
+
+    Works on a whole memory or on one sentence of it (the answer plan says its sentences one by one)."""
     vocab = persona.universe.vocabulary
-    return first_person(fact, persona_names(persona), persona_gender(persona.profile), vocab.common_capitals)
+    return first_person(
+        fact,
+        persona_names(persona),
+        persona_gender(persona.profile),
+        vocab.common_capitals,
+        known_names(persona.universe),
+    )
