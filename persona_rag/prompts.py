@@ -184,9 +184,18 @@ def recall(profile: dict[str, Any], memory: str, seed: str = "") -> str:
         return memory
     lead = leads[int(hashlib.sha256(f"recall|{seed}".encode()).hexdigest(), 16) % len(leads)]
     before = lead.split("{memory}", 1)[0].rstrip()
-    if before and before[-1] not in ".!?:" and not memory.startswith(("I ", "I'")):
-        memory = memory[:1].lower() + memory[1:]  # "Well, my wand is ..."
+    first = memory.split(" ", 1)[0]
+    if before and before[-1] not in ".!?:" and first.lower() in _LOWER_AFTER_LEAD:
+        memory = memory[:1].lower() + memory[1:]  # "Well, my wand is ...", never "Well, hagrid ..."
     return lead.replace("{memory}", memory).strip()
+
+
+# The words a memory may open with that are lower-cased after a lead like "Well,": never a name (nor "I").
+_LEAD_LOWER_WORDS = (
+    "my the a an on in at when after before for during its it our we there this that these those then once "
+    "one some every all most each no nobody everyone everything years last"
+)
+_LOWER_AFTER_LEAD = frozenset(_LEAD_LOWER_WORDS.split())
 
 
 # Why the review rejected an attempt, in words the model can act on when it tries again.
