@@ -170,6 +170,9 @@ def build_datasets(
             else:
                 own.append(dlg)
     others = [d for pid, ds in universe.dialogues.items() if pid != persona.id for d in ds]
+    from persona_rag.finetune.book_items import BookItems
+
+    book = BookItems(universe, persona.id)  # dialogues from the book: their own DPO negatives (book_items.py)
     embed = memory.embed_query
     own_vecs = np.stack([embed(d.question) for d in own]) if own else np.zeros((0, 1), np.float32)
     kept = dedupe(own, own_vecs, config.dedup_threshold)
@@ -230,8 +233,10 @@ def build_datasets(
             }
         )
         kind = rng.choices(kinds, weights)[0] if kinds else "assistant"
-        rejected = None
-        if kind == "base_model" and base_budget > 0:
+        rejected = book.rejected(d, kind, own)  # a book item: another character's reply, a distant stage's
+        if rejected:
+            pass
+        elif kind == "base_model" and base_budget > 0:
             rejected = base_generator.generate([{"role": "user", "content": d.question}], max_new_tokens=60)
             base_budget -= 1
         elif kind == "other_persona" and other_train:
@@ -377,7 +382,9 @@ def synthetic_items(persona: Persona, per_kind: int, rng: random.Random) -> list
 
 
 def data_stats(universe: Universe) -> dict[str, Any]:
-    """Per persona: total, train, heldout, modes and stages of the curated dialogues."""
+    """Per persona: total, train, heldout, modes, stages and sources (book or curated) of its dialogues."""
+    from persona_rag.finetune.book_items import source_counts
+
     out: dict[str, Any] = {}
     for pid in universe.characters:
         ds = universe.dialogues.get(pid, [])
@@ -387,6 +394,7 @@ def data_stats(universe: Universe) -> dict[str, Any]:
             "heldout": sum(d.heldout for d in ds),
             "modes": dict(Counter(d.mode for d in ds)),
             "stages": dict(Counter(d.stage.key.split(".")[0] for d in ds)),
+            "sources": source_counts(universe, pid),
         }
     return out
 

@@ -92,3 +92,60 @@ def quote_rows(files: Sequence[FileQuotes], first_id: int = 1) -> list[dict[str,
             )
             n += 1
     return rows
+
+
+@dataclass
+class BookQuotes:
+    """Every source file's quotations, attributed, and the ``quotes.jsonl`` rows."""
+
+    files: list[FileQuotes]
+    rows: list[dict[str, Any]]
+
+    @property
+    def unbalanced(self) -> int:
+        return sum(f.unbalanced for f in self.files)
+
+    @property
+    def attributed(self) -> int:
+        return sum(r["speaker"] is not None for r in self.rows)
+
+    def marks(self) -> set[str]:
+        return {f.found.mark for f in self.files}
+
+
+def book_quotes(
+    sources: Sequence[Path],
+    works: Sequence[dict[str, Any]],
+    narrators: Sequence[str | None],
+    stage_of_chapter: dict[tuple[int, int], str],
+    first_stage: str,
+    cast: Sequence[Character],
+) -> BookQuotes:
+    """Find and attribute the quotations of every source. ``works`` are the first pass's works (each with its
+    ``source`` file name, ``line`` and chapters with their ``line``); the stage of a quotation is its chapter's."""
+    files = []
+    for path in sources:
+        starts: list[tuple[int, str]] = []
+        tellers: list[tuple[int, str | None]] = []
+        for wi, w in enumerate(works):
+            if w.get("source") != path.name:
+                continue
+            tellers.append((int(w.get("line", 1)), narrators[wi] if wi < len(narrators) else None))
+            for ci, ch in enumerate(w["chapters"]):
+                starts.append((int(ch.get("line", w.get("line", 1))), stage_of_chapter.get((wi, ci + 1), first_stage)))
+        starts.sort()
+        lines = [s[0] for s in starts]
+
+        def stage_at(line: int, lines: list[int] = lines, starts: list[tuple[int, str]] = starts) -> str:
+            k = bisect.bisect_right(lines, line) - 1
+            return starts[k][1] if k >= 0 else (starts[0][1] if starts else first_stage)
+
+        files.append(attribute_file(path, cast, sorted(tellers, key=lambda t: t[0]), stage_at))
+    return BookQuotes(files, quote_rows(files))
+
+
+def narration(fq: FileQuotes) -> str:
+    """The file's text with every quotation blanked out (offsets kept)."""
+    from persona_rag.builder.speakers import masked_text
+
+    return masked_text(fq.found)

@@ -25,12 +25,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from persona_rag.builder.book_dialogues import dialogue_items
+from persona_rag.builder.book_profiles import book_profile
+from persona_rag.builder.book_quotes import BookQuotes, book_quotes
+from persona_rag.builder.book_quotes import narration as file_narration
 from persona_rag.builder.cast import CastCounter, Character, alias_pattern, find_persona, load_cast_file
 from persona_rag.builder.extract import Extractor, make_extractor
 from persona_rag.builder.text import Layout, check_source, norm_title, read_works, scan_layout
 from persona_rag.errors import UsageError
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"  # 2: quotes.jsonl, book dialogues and profiles
 CHUNK_TOKENS = 128  # MiniLM reads 256 word pieces; three facts fit the default 384-token fact budget
 MANIFEST = "build.json"
 
@@ -71,6 +75,9 @@ class BuildReport:
     words: int = 0
     seconds: float = 0.0
     llm_calls: int = 0
+    quotes: int = 0
+    attributed: int = 0
+    dialogues: dict[str, int] = field(default_factory=dict)  # persona id -> book dialogues written
     notices: list[str] = field(default_factory=list)
     chapters_per_work: list[tuple[str, int, int]] = field(default_factory=list)  # title, found, in its contents
 
@@ -79,7 +86,9 @@ class BuildReport:
             return f"{self.out}: up to date (inputs and options unchanged)"
         return (
             f"{self.out}: {self.works} works, {self.chapters} chapters, {self.scenes} scenes, {self.stages} stages, "
-            f"{self.characters} characters in the cast, {self.events} events from {self.chunks} chunks; "
+            f"{self.characters} characters in the cast, {self.events} events from {self.chunks} chunks, "
+            f"{self.quotes} quotations ({self.attributed} attributed), book dialogues "
+            f"{', '.join(f'{p}: {n}' for p, n in self.dialogues.items()) or 'none'}; "
             f"{self.words} words in {self.seconds:.1f} s"
         )
 
@@ -129,13 +138,17 @@ def first_pass(opts: BuildOptions, layout: Layout) -> Scan:
                     mentions[name] += len(pattern.findall(scene.text))
             n = ch.words
             words += n
-            chapters.append({"title": ch.title, "year": ch.year(), "scenes": len(ch.scenes), "words": n})
+            chapters.append(
+                {"title": ch.title, "year": ch.year(), "scenes": len(ch.scenes), "words": n, "line": ch.line}
+            )
         works.append(
             {
                 "title": work.title,
                 "collection": work.collection,
                 "chapters": chapters,
                 "toc_chapters": work.toc_chapters,
+                "source": work.source,
+                "line": work.line,
             }
         )
     if not works:
@@ -399,7 +412,8 @@ def build(opts: BuildOptions, on_progress: Callable[[int], None] | None = None) 
     )
     try:
         stats = _second_pass(opts, layout, scan, plan, cast, personas, extractor, tmp, report)
-        _write_config(tmp, uid, opts, scan, plan, cast, personas, stats)
+        quoted = _quotations(opts, scan, plan, cast, tmp, report)
+        _write_config(tmp, uid, opts, scan, plan, cast, personas, stats, quoted, report)
         _atomic_write(tmp / MANIFEST, json.dumps({"input_key": key, "builder": BUILDER_VERSION}, indent=1))
         report.llm_calls = getattr(extractor, "calls", 0)
     except BaseException:
@@ -563,6 +577,38 @@ def _flush_events(
         files.clear()
 
 
+def _quotations(
+    opts: BuildOptions, scan: Scan, plan: StagePlan, cast: list[Character], tmp: Path, report: BuildReport
+) -> BookQuotes:
+    """quotes.jsonl (corpora/SCHEMA.md): every quotation of the sources, attributed (builder/speakers.py)."""
+    quoted = book_quotes(opts.sources, scan.works, scan.narrators, plan.of_chapter, plan.stages[0]["key"], cast)
+    with (tmp / "quotes.jsonl").open("w", encoding="utf-8") as fh:
+        for row in quoted.rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    report.quotes, report.attributed = len(quoted.rows), quoted.attributed
+    if not quoted.rows:
+        report.notices.append(
+            "no quotations found (no double quotes, nor single quotes opening paragraphs): no book dialogues"
+        )
+    elif not quoted.attributed:
+        report.notices.append(
+            f"none of the {len(quoted.rows)} quotations could be given a speaker (no speech verb with a name of the "
+            f"cast was recognised; the verbs are English, persona_rag/builder/speech.txt): no book dialogues"
+        )
+    if quoted.unbalanced:
+        report.notices.append(
+            f"{quoted.unbalanced} quotation(s) never closed: each was ended with its paragraph (see quotes.jsonl)"
+        )
+    if "single" in quoted.marks():
+        report.notices.append("the text opens its speeches with single quotes: they were read as quotation marks")
+    return quoted
+
+
+def narration_of(quoted: BookQuotes) -> str:
+    """The narration of every source, quotations blanked out."""
+    return "\n\n".join(file_narration(f) for f in quoted.files)
+
+
 def _write_config(
     tmp: Path,
     uid: str,
@@ -572,6 +618,8 @@ def _write_config(
     cast: list[Character],
     personas: list[_Persona],
     stats: _Stats,
+    quoted: BookQuotes,
+    report: BuildReport,
 ) -> None:
     import yaml
 
@@ -609,6 +657,7 @@ def _write_config(
     (tmp / "personas").mkdir()
     (tmp / "profiles").mkdir()
     label = {s["key"]: s["label"] for s in plan.stages}
+    narrated = narration_of(quoted) if any(r["speaker"] for r in quoted.rows) else ""
     for p in personas:
         rows = []
         for n, (other, st) in enumerate(sorted(stats.met.get(p.id, {}).items(), key=lambda kv: keys.index(kv[1]))):
@@ -641,14 +690,27 @@ def _write_config(
             "speech_style": "",
             "phrases": [],
         }
+        own = [r["text"] for r in quoted.rows if r["speaker"] == p.char.name]
+        others = [r["text"] for r in quoted.rows if r["speaker"] not in (None, p.char.name)]
+        profile.update(book_profile(own, others, narrated, p.char.aliases, str(profile["summary"])) if own else {})
         (tmp / "profiles" / f"{p.id}.yaml").write_text(
             yaml.safe_dump(profile, sort_keys=False, allow_unicode=True), "utf-8"
         )
     (tmp / "dialogues").mkdir()
+    for p in personas:
+        items = dialogue_items(quoted.files, quoted.rows, p.char.name, p.id, p.char.name, label)
+        report.dialogues[p.id] = len(items)
+        if items:
+            with (tmp / "dialogues" / f"{p.id}.jsonl").open("w", encoding="utf-8") as fh:
+                for item in items:
+                    fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+        else:
+            report.notices.append(f"{p.id}: no book dialogues (none of its quotations answers another character's)")
     (tmp / "dialogues" / "README.md").write_text(
-        "No dialogues are written from raw text: PersLLM dialogues need an annotation model.\n"
-        "Build them with `persona-rag data build PERSONA --universe THIS_FOLDER --annotator local` "
-        "(or `--annotator openai --openai-url URL --openai-model NAME`).\n",
+        "Dialogues from the book (`source: book`): each quotation of a persona that answers another character's\n"
+        "quotation, with the ids of both in ../quotes.jsonl. `persona-rag data build PERSONA --universe THIS_FOLDER`\n"
+        "trains on them with no annotator. A persona with no file here had no such reply; build its dialogues with\n"
+        "`--annotator local` (or `--annotator openai --openai-url URL --openai-model NAME`).\n",
         "utf-8",
     )
 

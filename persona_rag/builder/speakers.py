@@ -45,6 +45,7 @@ class Lexicon:
     male: frozenset[str]
     female: frozenset[str]
     not_speech: frozenset[str]
+    function: frozenset[str]
 
 
 @lru_cache(maxsize=1)
@@ -487,6 +488,11 @@ class Attributor:
 def _last_sentence(text: str) -> str:
     cuts = [m.end() for m in _SENTENCE_END.finditer(text)]
     return text[cuts[-1] :] if cuts else text
+
+
+def masked_text(q: Quotations) -> str:
+    """The text with every quotation (marks included) blanked out, offsets kept: the narration."""
+    return _masked(q.text, q)
 
 
 def _masked(text: str, q: Quotations) -> str:

@@ -42,10 +42,11 @@ def cmd_data(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(stats, indent=2))
         else:
-            print(f"{'persona':<12}{'total':>7}{'train':>7}{'heldout':>9}  modes")
+            print(f"{'persona':<12}{'total':>7}{'train':>7}{'heldout':>9}  {'sources':<22}modes")
             for persona_id, s in stats.items():
                 modes = ", ".join(f"{k} {v}" for k, v in sorted(s["modes"].items()))
-                print(f"{persona_id:<12}{s['total']:>7}{s['train']:>7}{s['heldout']:>9}  {modes}")
+                sources = ", ".join(f"{k} {v}" for k, v in sorted(s.get("sources", {}).items())) or "-"
+                print(f"{persona_id:<12}{s['total']:>7}{s['train']:>7}{s['heldout']:>9}  {sources:<22}{modes}")
         return 0
     manifest = build_data(settings, uni, args.persona, args.annotator, args.openai_url, args.openai_model)
     print(
@@ -170,7 +171,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("data", help="personified data: stats of the curated dialogues, or build SFT/DPO datasets")
     dsub = p.add_subparsers(dest="action", metavar="ACTION")
     dsub.required = True
-    d = dsub.add_parser("stats", help="per persona: total, train, heldout, modes and stages")
+    d = dsub.add_parser("stats", help="per persona: total, train, heldout, sources (book, curated), modes and stages")
     d.add_argument("--json", action="store_true")
     add_common(d)
     d = dsub.add_parser("build", help="write a persona's SFT and DPO datasets (JSONL) with a manifest")
