@@ -17,7 +17,7 @@ from typing import Any
 
 from persona_rag.memory.entities import EntityIndex
 
-from persona_rag.vocabulary import STOP_WORDS
+from persona_rag.vocabulary import GENERIC_WORDS, STOP_WORDS
 
 # The claim check's thresholds, calibrated on the hand-labelled answers in tests/data/labelled_answers.jsonl
 # and tests/data/labelled_model_answers.jsonl, and reported on tests/data/labelled_accepted_answers.jsonl,
@@ -176,6 +176,7 @@ class Cast:
     titles: frozenset[str] = frozenset()  # "professor", "mr": dropped from a name
     common: frozenset[str] = frozenset()  # capitalised words that are not names ("Christmas")
     genders: dict[str, str] = field(default_factory=dict)  # a name word -> 'he'/'she' where the corpus tells
+    places: frozenset[str] = GENERIC_WORDS  # last words that make a name a place or a thing ("Diagon Alley")
 
     @classmethod
     def of(
@@ -190,12 +191,13 @@ class Cast:
         titles = frozenset(t.lower().rstrip(".") for t in vocab.titles)
         persona = []
         for name in names:
-            words = frozenset(w.lower() for w in name.split() if w.lower().rstrip(".") not in titles)
+            words = frozenset(w.lower().rstrip(".") for w in name.split() if w.lower().rstrip(".") not in titles)
             if words:
                 persona.append(words)
                 known |= words
         common = frozenset(vocab.common_capitals) - known
-        return cls(tuple(persona), gender, frozenset(known), titles, common, dict(genders or {}))
+        places = frozenset(vocab.generic_words)
+        return cls(tuple(persona), gender, frozenset(known), titles, common, dict(genders or {}), places)
 
     def is_persona(self, words: frozenset[str]) -> bool:
         return any(words <= name for name in self.persona)
@@ -247,6 +249,7 @@ def _mentions(
     topic: Sequence[frozenset[str]],
     persona_near: bool = False,
     quoted: bool = False,
+    prev_subject: frozenset[str] | None = None,
 ) -> list[_Mention]:
     """Names, pronouns and (for the persona's own answer, ``speaker``) I/me/my, in order, resolved.
 
@@ -275,9 +278,14 @@ def _mentions(
         low = tok.lower().replace("’", "'")
         if tok[0].isupper() and not (sentence_start and low in _FUNCTION) and low not in ("i", "i'm", "i've"):
             j = i
-            while j < len(tokens) and tokens[j][:1].isupper() and tokens[j][0].isalpha():
-                j += 1
-            run = [t.replace("’", "'") for t in tokens[i:j]]
+            while j < len(tokens) and (
+                (tokens[j][:1].isupper() and tokens[j][0].isalpha())
+                or (
+                    tokens[j] == "." and len(tokens[j - 1]) == 1 and j + 1 < len(tokens) and tokens[j + 1][:1].isupper()
+                )
+            ):
+                j += 1  # "John H. Watson": an initial stays in the name
+            run = [t.replace("’", "'") for t in tokens[i:j] if t != "."]
             owner = run[-1].lower().endswith("'s")
             words = frozenset(
                 w.lower().removesuffix("'s").strip("'")
@@ -289,7 +297,15 @@ def _mentions(
                 is_me = cast.is_persona(words)
                 before = [t.lower() for t in tokens[max(0, i - 2) : i]]
                 thing = not is_me and bool(
-                    before and (before[-1] in _DETERMINERS or (len(before) == 2 and before[0] in ("a", "an", "the")))
+                    (
+                        before
+                        and (
+                            before[-1] in _DETERMINERS | _POSSESSIVES.keys() | {"my", "our", "your"}
+                            or (len(before) == 2 and before[0] in ("a", "an", "the"))
+                            or before[-1] in ("in", "at", "into", "inside")  # "in Gryffindor", "at Privet Drive"
+                        )
+                    )
+                    or run[-1].lower().removesuffix("'s") in cast.places  # "Diagon Alley", "the Great Hall"
                 )
                 if thing:
                     things.add(len(out))
@@ -316,7 +332,7 @@ def _mentions(
         if form is not None:
             out.append(_Mention(None, form, i, i + 1, quoted=quoted, gender=gender, reflexive=low.endswith("self")))
         i += 1
-    return _resolve(out, tokens, things, cast, speaker, topic, persona_near)
+    return _resolve(out, tokens, things, cast, speaker, topic, persona_near, prev_subject)
 
 
 def _resolve(
@@ -327,6 +343,7 @@ def _resolve(
     speaker: bool,
     topic: Sequence[frozenset[str]],
     persona_near: bool,
+    prev_subject: frozenset[str] | None = None,
 ) -> list[_Mention]:
     """Who each pronoun stands for: the nearest fitting person before it in its own clause ("James Potter and
     his friends"); else, in a memory, the persona when it is the sentence's subject ("Harry owns an owl, who
@@ -345,7 +362,14 @@ def _resolve(
         return k
 
     people = [(n, m) for n, m in enumerate(out) if n not in things]
-    subject = out[0].entity if out and out[0].form == "name" and 0 not in things else None
+    subject_at = 0 if out and out[0].form == "name" and 0 not in things else None
+    if subject_at is None:  # "From her reading Hermione knows ...": the first name that does something
+        subject_at = next(
+            (k for k, m in enumerate(out) if m.form == "name" and k not in things and _before_verb(tokens, m.end)),
+            None,
+        )
+    subject = out[subject_at].entity if subject_at is not None else None
+    first = subject_at if subject_at is not None else len(out)
     persona_named = any(m.said_by_name for m in out)
     recent: list[frozenset[str]] = list(topic)
     for n, m in enumerate(out):
@@ -357,6 +381,10 @@ def _resolve(
         if gender is None:
             continue
         avoid = None
+        if m.form == "subject":
+            # "He took Harry to Diagon Alley": he is not whom he took
+            obj = next((x for x in out[n + 1 :] if x.start <= m.start + 3 and x.form == "name"), None)
+            avoid = obj.entity if obj is not None else None
         if m.form == "object" and not m.reflexive:
             doer = next(
                 (
@@ -397,7 +425,11 @@ def _resolve(
             near = subject
         if near is not None:
             m.entity = near
-        elif not speaker and subject == PERSONA and m.form != "object" and ok(PERSONA):
+        elif (
+            m.form == "subject" and n == 0 and prev_subject is not None and prev_subject != PERSONA and ok(prev_subject)
+        ):
+            m.entity = prev_subject  # "Hagrid told Harry ... . He took Harry to Diagon Alley"
+        elif not speaker and subject == PERSONA and first < n and m.form != "object" and ok(PERSONA):
             m.entity = PERSONA
         else:
             m.entity = next((c for c in reversed(recent) if ok(c)), None)
@@ -428,10 +460,12 @@ def read_mentions(
     context: list[frozenset[str]] = []
     persona_near = True
     quoted = False
+    prev_subject: frozenset[str] | None = None
     for sentence in sentence_re.findall(text):
         tokens = token_re.findall(sentence)
         bare = [t for t in tokens if not t.isspace()]
-        mentions = _mentions(bare, cast, False, context, persona_near, quoted)
+        mentions = _mentions(bare, cast, False, context, persona_near, quoted, prev_subject)
+        prev_subject = next((m.entity for m in mentions if m.form in ("name", "subject")), None)
         out.append((tokens, mentions))
         quoted = (quoted + sum(t in ('"', "“", "”") for t in bare)) % 2 == 1
         persona_near = any(m.entity == PERSONA for m in mentions)

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from persona_rag.vocabulary import GENERIC_WORDS
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -90,7 +92,8 @@ def _looks_like_verb(word: str) -> bool:
 
 
 _TOKEN_WS = re.compile(r"[A-Za-z][A-Za-z'’\-]*|[\"“”]|[^\sA-Za-z\"“”]+|\s+")
-_SENTENCE = re.compile(r"[^.!?]*[.!?]+[\"'”)\]]*\s*|[^.!?]+$")
+_ABBREV = r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|Capt|Col|Prof)\."  # a full stop that ends no sentence
+_SENTENCE = re.compile(rf"(?:{_ABBREV}|[^.!?])*[.!?]+[\"'”)\]]*\s*|(?:{_ABBREV}|[^.!?])+$")
 _SAID = _words("said says asked replied cried answered whispered shouted added called exclaimed")
 _THIRD = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
 
@@ -101,6 +104,7 @@ def first_person(
     gender: str | None = None,
     not_names: frozenset[str] = frozenset(),
     known: frozenset[str] = frozenset(),
+    places: frozenset[str] | None = None,
 ) -> str:
     """Rewrite a third-person memory about the persona in the persona's own words.
 
@@ -127,7 +131,9 @@ def first_person(
         return fact
     titles = frozenset({"mr", "mrs", "ms", "miss", "dr", "professor", "sir", "madam", "lady", "captain"})
     persona = tuple(
-        frozenset(w.lower() for w in n.split() if w.lower().rstrip(".") not in titles) for n in alts if n.strip()
+        frozenset(w.lower().rstrip(".") for w in n.split() if w.lower().rstrip(".") not in titles)
+        for n in alts
+        if n.strip()
     )
     persona = tuple(p for p in persona if p)
     cast = Cast(
@@ -136,6 +142,7 @@ def first_person(
         known=frozenset(known) | frozenset(w for p in persona for w in p),
         titles=titles,
         common=frozenset(w.lower() for w in not_names) - frozenset(w for p in persona for w in p),
+        places=frozenset(places) if places is not None else GENERIC_WORDS,
     )
     out: list[str] = []
     for tokens, mentions in read_mentions(fact, cast, _TOKEN_WS, _SENTENCE):
@@ -162,6 +169,8 @@ def first_person(
                 word = "me"
             elif m.form == "subject":
                 word = "I"
+            elif prev in _SAID:
+                word = "I"  # '"...," said Elizabeth'
             else:
                 # a verb right before the name, with its own doer before it: the name is its object
                 doer = {x.end for x in mentions if x.form in ("subject", "name")}
@@ -182,6 +191,8 @@ def first_person(
                     new[j] = ""
                 new[span[0]] = word
                 continue
+            if m.start == 0 or (low in _THIRD and tokens[span[0]][:1].isupper()):
+                word = word[:1].upper() + word[1:]  # "Her sister laughed" -> "My sister laughed"
             for j in span:
                 new[j] = ""
             new[span[0]] = word
@@ -294,4 +305,5 @@ def in_own_words(fact: str, persona: Any) -> str:
         persona_gender(persona.profile),
         vocab.common_capitals,
         known_names(persona.universe),
+        vocab.generic_words,
     )
