@@ -74,6 +74,16 @@ COVERAGE: dict[str, tuple[str, ...]] = {
     "endpoint closes the connection": ("ask --openai-url",),
     "endpoint 401": ("ask --openai-url",),
     "unreachable Chroma server": ("memory list --chroma-url",),
+    # the server and the adapters (issues 19 and 23); the HTTP rows run in tests/test_server_faults.py
+    "serve option without its partner": ("serve --lora-names alone", "serve --max-models + --openai-url"),
+    "serve out of range": ("serve --max-models 0",),
+    "not an export folder": ("adapters export DIR",),
+    "HTTP malformed or truncated JSON": ("serve POST /v1/chat/completions", "serve POST /v1/ask", "serve POST facts"),
+    "HTTP body of the wrong shape": ("serve POST /v1/chat/completions", "serve POST /v1/ask"),
+    "HTTP unknown model id": ("serve POST /v1/chat/completions",),
+    "HTTP body over the limit": ("serve POST /v1/ask",),
+    "HTTP reserved id (__pr__:)": ("serve GET history", "serve POST correct", "serve POST retire"),
+    "HTTP client gone mid-answer": ("serve POST /v1/ask stream", "serve POST /v1/chat/completions stream"),
 }
 
 
@@ -422,6 +432,15 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("serve/openai-model without url", ["serve", "--openai-model", "m"], 2, "needs --openai-url"),
     ("serve/public address without a key", ["serve", "--host", "0.0.0.0"], 2, "without --api-key"),
     ("serve/port out of range", ["serve", "--port", "70000"], 2, "not a port number"),
+    ("serve/lora-names without url", ["serve", "--lora-names"], 2, "add --openai-url"),
+    ("serve/max-models 0", ["serve", "--max-models", "0"], 2, "at least 1"),
+    (
+        "serve/max-models with url",
+        ["serve", "--openai-url", "http://127.0.0.1:9", "--openai-model", "m", "--max-models", "2"],
+        2,
+        "applies to the local model",
+    ),
+    ("adapters export/not an export folder", ["adapters", "export", str(REPO / "corpora")], 2, "not an earlier export"),
     # (the HTTP endpoints' bad input: tests/test_server.py::test_bad_input_is_a_json_error_with_the_cli_wording)
 ]
 

@@ -1,4 +1,5 @@
-"""Prepare a chat model for CTranslate2: merge the persona's LoRA stack, convert to int8, once.
+"""Prepare a chat model for CTranslate2: merge the persona's LoRA stack, convert to int8, once; or export the
+dense base model and each persona's stack as one LoRA for vLLM (:func:`export_for_vllm`).
 
 The result is cached under ``$PERSONA_RAG_HOME/models/ct2/<key>``, where the key
 hashes the base model folder (file names, sizes and modification times: the
@@ -18,9 +19,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from persona_rag.errors import PersonaRagError
+from persona_rag.errors import PersonaRagError, UsageError
 from persona_rag.paths import install_folder
 
 if TYPE_CHECKING:
@@ -41,13 +42,6 @@ def engine_installed() -> bool:
     return importlib.util.find_spec("ctranslate2") is not None
 
 
-def _adapter_folders(adapter: Path) -> list[Path]:
-    """The adapter and the ones stacked under it (SFT under DPO), as load_adapter_stack applies them."""
-    meta_path = adapter / "persona_rag.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    return [(adapter / rel).resolve() for rel in meta.get("stack", [])[:-1]] + [adapter.resolve()]
-
-
 def cache_key(base: ResolvedModel, adapter: Path | None) -> str:
     h = hashlib.sha256(FORMAT.encode())
     h.update(f"|{base.name}|{base.source}".encode())
@@ -58,7 +52,9 @@ def cache_key(base: ResolvedModel, adapter: Path | None) -> str:
     elif base.path is not None:
         h.update(str(base.path).encode())
     if adapter is not None:
-        for folder in _adapter_folders(adapter):
+        from persona_rag.backends.adapters import stack_folders
+
+        for folder in stack_folders(adapter):
             for f in sorted(p for p in folder.iterdir() if p.is_file()):
                 h.update(f"|{f.name}:".encode())
                 h.update(hashlib.sha256(f.read_bytes()).digest())
@@ -73,7 +69,8 @@ def engine_dir(settings: Settings) -> Path:
     return settings.models_dir / "ct2"
 
 
-def _base(settings: Settings, quiet: bool) -> ResolvedModel:
+def dense_base(settings: Settings, quiet: bool) -> ResolvedModel:
+    """The chat model as a dense transformers model: the packaged GGUF's converted folder, or the model itself."""
     from persona_rag.models import DEFAULT_CHAT, ResolvedModel, convert_smollm, require_chat_model
 
     resolved = require_chat_model(settings)
@@ -100,7 +97,7 @@ def prepare(settings: Settings, adapter: Path | None = None, *, quiet: bool = Fa
     """
     if not engine_installed():
         raise EngineUnavailable("CTranslate2 is not installed (pip install ctranslate2)")
-    base = _base(settings, quiet)
+    base = dense_base(settings, quiet)
     target = engine_dir(settings) / cache_key(base, adapter)
     if is_complete(target):
         return target
@@ -168,3 +165,59 @@ def _convert(source: str, out: Path) -> None:
     except (ValueError, NotImplementedError, KeyError, OSError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise EngineUnavailable(f"CTranslate2 cannot convert {source}: {first}") from exc
+
+
+# ----------------------------------------------------------------------------- the hand-off to vLLM
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """The base model's files, hard-linked when the home and DIR share a disk (no copy of hundreds of MB)."""
+    import os
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for f in sorted(source.iterdir()):
+        dest = target / f.name
+        if f.is_dir() or dest.exists():
+            continue
+        try:
+            os.link(f, dest)
+        except OSError:
+            shutil.copy2(f, dest)
+
+
+EXPORT_MARK = "persona_rag_export.json"
+
+
+def export_for_vllm(settings: Settings, out: Path, universe: str | None = None) -> dict[str, Any]:
+    """``persona-rag adapters export DIR``: DIR/base (the dense base model) and DIR/loras/<universe>-<persona>
+    (each tuned persona's whole stack as one LoRA); returns what was written and the rank vLLM needs."""
+    from persona_rag.backends.adapters import combine_stack, lora_name, tuned_personas, vllm_rank
+
+    out = out.expanduser()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / EXPORT_MARK).is_file())):
+        raise UsageError(f"{out} exists and is not an earlier export; give an empty or new folder")
+    base = dense_base(settings, quiet=False)
+    source = Path(base.load_target)
+    if not source.is_dir():
+        raise UsageError(
+            f"the base model {base.name} is not a local folder ({base.load_target}); vLLM can load it by that name: "
+            "export needs a local model to copy"
+        )
+    _link_or_copy(source, out / "base")
+    loras: list[dict[str, Any]] = []
+    ranks: list[int] = []
+    for uni, persona, adapter in tuned_personas(settings, universe):
+        name = lora_name(uni, persona)
+        folder = out / "loras" / name
+        rank = combine_stack(adapter, folder, str((out / "base").resolve()))
+        loras.append({"name": name, "path": str(folder), "rank": rank, "from": str(adapter)})
+        ranks.append(rank)
+    report = {
+        "base": str(out / "base"),
+        "base_name": base.name,
+        "loras": loras,
+        "max_lora_rank": vllm_rank(max(ranks)) if ranks else None,
+    }
+    (out / EXPORT_MARK).write_text(json.dumps(report, indent=2))
+    return report

@@ -11,11 +11,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from persona_rag.cli import ask, card, chat, corpus, demo, eval, memory, models, serve, train
+from persona_rag.cli import adapters, ask, card, chat, corpus, demo, eval, memory, models, serve, train
 from persona_rag.errors import PersonaRagError
 from persona_rag.settings import describe_settings
 
-COMMAND_GROUPS = (ask, models, corpus, memory, chat, demo, train, eval, serve, card)
+COMMAND_GROUPS = (ask, models, corpus, memory, chat, demo, train, eval, serve, card, adapters)
 
 EPILOG = "settings (environment variables):\n" + "\n".join(
     f"  {env:<32} {help_}" for _, env, help_ in describe_settings() if env

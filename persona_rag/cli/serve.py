@@ -19,22 +19,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_bind(args.host, api_key)
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number (1-65535)")
+    if args.max_models is not None and args.max_models < 1:
+        raise UsageError(f"--max-models {args.max_models}: at least 1 model must stay loaded")
     try:
         import uvicorn
 
         from persona_rag.server.app import create_app
     except ImportError as exc:
         raise UsageError(
-            f"the server needs FastAPI and uvicorn ({exc.name} is missing): pip install 'persona-rag[serve]'"
+            f"the server needs FastAPI and uvicorn ({exc.name} is missing); both are dependencies of persona-rag: "
+            "reinstall it (pip install persona-rag, or `make setup` in a clone)"
         ) from None
     settings = settings_from(args)
-    generator = generator_from_args(args)
-    app = create_app(settings, generator=generator, api_key=api_key, read_only=args.read_only)
+    models = models_from_args(args, settings)
+    app = create_app(
+        settings,
+        models=models,
+        api_key=api_key,
+        read_only=args.read_only,
+        batching=args.batching is not False,
+        max_models=4 if args.max_models is None else args.max_models,
+    )
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     service = app.state.service
+    tuned = [p["id"] for p in service.personas() if p["tuned"]]
     print(
         f"persona-rag: {service.universe.name} with {service.generator.name} at {base}/ "
         f"(OpenAI base URL {base}/v1, schema {base}/openapi.json"
+        + (f", tuned: {', '.join(tuned)}" if tuned else ", no tuned persona")
+        + (", batching" if not service.generator.serial and models is None else "")
         + (", read-only" if args.read_only else "")
         + (", API key required" if api_key else "")
         + ")",
@@ -42,6 +55,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
+
+
+def models_from_args(args: argparse.Namespace, settings: Any) -> Any:
+    """Each persona's model for ``--openai-url`` (tuned personas to their LoRA module with ``--lora-names``),
+    or None: the local engine, each persona with its adapter. Refuses flags that would be ignored."""
+    if not args.openai_url:
+        if args.lora_names:
+            raise UsageError(
+                "--lora-names routes tuned personas to LoRA modules at an endpoint: add --openai-url URL "
+                "--openai-model BASE (see `persona-rag adapters export`)"
+            )
+        generator_from_args(args)  # refuses --openai-model/--openai-api-key without --openai-url
+        return None
+    for flag, value in (("--max-models", args.max_models), ("--batching/--no-batching", args.batching)):
+        if value is not None:
+            raise UsageError(f"{flag} applies to the local model; the endpoint at --openai-url schedules its own")
+    endpoint = generator_from_args(args)  # checks --openai-model and --openai-timeout
+    from persona_rag.builder.cards import load_universe_for
+    from persona_rag.server.models import EndpointModels
+
+    return EndpointModels(
+        settings,
+        load_universe_for(settings, settings.corpus),
+        args.openai_url,
+        endpoint.name,
+        api_key=endpoint.api_key,
+        timeout=endpoint.timeout,
+        lora=args.lora_names,
+    )
 
 
 def register(sub: Any) -> None:
@@ -62,6 +104,26 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--read-only", action="store_true", help="refuse memory writes and card imports")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--max-models",
+        type=int,
+        metavar="N",
+        help="local engines kept loaded, one per tuned persona plus the base model; the least recently used "
+        "is dropped past N (default 4)",
+    )
+    p.add_argument(
+        "--batching",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decode concurrent requests for the same model together (default on); --no-batching answers one "
+        "request at a time, first come first served",
+    )
     add_openai_flags(p)
+    p.add_argument(
+        "--lora-names",
+        action="store_true",
+        help="with --openai-url: send each tuned persona to the LoRA module named <universe>-<persona> "
+        "(as `persona-rag adapters export` names them), the others to --openai-model",
+    )
     add_common(p, model=True)
     p.set_defaults(func=cmd_serve)

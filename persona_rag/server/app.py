@@ -30,7 +30,15 @@ from starlette.exceptions import HTTPException
 
 from persona_rag.errors import MemoryStoreError, ModelError, PersonaRagError, UsageError
 from persona_rag.server.security import Guard, error_body, is_loopback
-from persona_rag.server.service import Forbidden, NotFound, PersonaService, StageError, TooLong
+from persona_rag.server.service import (
+    CANCEL,
+    Forbidden,
+    NotFound,
+    PersonaService,
+    RequestCancelled,
+    StageError,
+    TooLong,
+)
 
 log = logging.getLogger("persona_rag.server")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -125,19 +133,26 @@ def sse(data: Any, event: str | None = None) -> str:
     return (f"event: {event}\n" if event else "") + f"data: {payload}\n\n"
 
 
-async def from_thread(produce: Callable[[], Iterator[Any]]) -> AsyncIterator[Any]:
+async def from_thread(
+    produce: Callable[[], Iterator[Any]], request: Request | None = None, poll: float = 0.1
+) -> AsyncIterator[Any]:
     """Run a blocking iterator in a thread; items arrive here as it yields them.
 
-    The thread never waits for the client: a slow reader does not hold the model.
+    The thread never waits for the client: a slow reader does not hold the model. With ``request``,
+    a client that disconnects (or a consumer that stops reading) cancels the thread's request
+    (:data:`persona_rag.server.service.CANCEL`): its generation stops at the next token and, if it
+    was still queued for the model, it never starts.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    cancel = threading.Event()
 
     def put(kind: str, value: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop closed: the client is gone
             loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
     def work() -> None:
+        CANCEL.set(cancel)
         try:
             for item in produce():
                 put("item", item)
@@ -147,24 +162,35 @@ async def from_thread(produce: Callable[[], Iterator[Any]]) -> AsyncIterator[Any
             put("done", None)
 
     threading.Thread(target=work, daemon=True, name="persona-rag-answer").start()
-    while True:
-        kind, value = await queue.get()
-        if kind == "done":
-            return
-        if kind == "error":
-            raise value
-        yield value
+    try:
+        while True:
+            if request is None:
+                kind, value = await queue.get()
+            else:
+                try:
+                    kind, value = await asyncio.wait_for(queue.get(), poll)
+                except asyncio.TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    continue
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        cancel.set()  # a no-op for a request that finished
 
 
-async def in_own_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+async def in_own_thread(fn: Callable[..., Any], *args: Any, request: Request | None = None, **kw: Any) -> Any:
     """Run work that waits for the model in a thread of its own, not in the pool that serves memory reads."""
 
     def produce() -> Iterator[Any]:
         yield fn(*args, **kw)
 
-    async for value in from_thread(produce):
+    async for value in from_thread(produce, request):
         return value
-    raise RuntimeError("the answer thread returned nothing")
+    raise RequestCancelled("the client disconnected; its answer was stopped")
 
 
 def _error_event(exc: Exception) -> str:
@@ -185,8 +211,14 @@ def create_app(
     read_only: bool = False,
     max_body: int = MAX_BODY,
     max_question_chars: int = 4000,
+    models: Any = None,
+    batching: bool = True,
+    max_models: int = 4,
 ) -> FastAPI:
-    """The server app. Without ``generator``/``memory`` the defaults for ``settings`` are loaded once here."""
+    """The server app. Without ``generator``/``models``/``memory`` the defaults for ``settings`` are loaded once
+    here: the local model, each persona with its own adapter (at most ``max_models`` engines loaded), decoding
+    concurrent requests in batches unless ``batching`` is False. ``models`` (a :mod:`persona_rag.server.models`
+    source) picks each persona's model; ``generator`` alone answers for every persona."""
     from persona_rag.builder.cards import load_universe_for
 
     uni = universe or load_universe_for(settings, settings.corpus)
@@ -194,14 +226,10 @@ def create_app(
         from persona_rag.memory.store import open_memory
 
         memory = open_memory(settings, uni)
-    if generator is None:
-        from persona_rag.backends.engine import load_generator
-        from persona_rag.models import require_chat_model
-
-        require_chat_model(settings)
-        generator = load_generator(settings, None, quiet=True)
+    if generator is None and models is None:
+        models = local_models(settings, uni, batching=batching, max_models=max_models)
     service = PersonaService(
-        settings, uni, generator, memory, read_only=read_only, max_question_chars=max_question_chars
+        settings, uni, generator, memory, read_only=read_only, max_question_chars=max_question_chars, models=models
     )
     app = FastAPI(
         title="persona-rag",
@@ -225,6 +253,24 @@ def create_app(
     return app
 
 
+def local_models(settings: Any, universe: Any, *, batching: bool = True, max_models: int = 4) -> Any:
+    """Every persona with its adapter on the local engine; the base model is loaded now."""
+    from persona_rag.models import require_chat_model
+    from persona_rag.server.models import EnginePool, LocalModels
+
+    resolved = require_chat_model(settings)
+    batcher = None
+    if batching:
+        from persona_rag.backends.batching import Batcher
+
+        batcher = Batcher()
+    models = LocalModels(
+        settings, universe, EnginePool(settings, max_models=max_models, batcher=batcher), resolved.name
+    )
+    models.default.ready()
+    return models
+
+
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(PersonaRagError)
     async def on_error(request: Request, exc: PersonaRagError) -> JSONResponse:
@@ -233,8 +279,19 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        body_error = next((e for e in errors if tuple(e.get("loc", ()))[:1] == ("body",)), None)
+        if body_error is not None and body_error.get("type") == "json_invalid":  # malformed or cut short
+            pos = tuple(body_error.get("loc", ()))[1:2]
+            at = f" (it breaks at character {pos[0]})" if pos else ""
+            message = f"the request body is not valid JSON{at}; send one complete JSON object"
+            return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": 400}}, 400)
+        if body_error is not None and tuple(body_error.get("loc", ())) == ("body",):
+            what = "has no JSON body" if body_error.get("type") == "missing" else "body is not a JSON object"
+            message = f"invalid request: the request {what}; send one JSON object (the schema is at /openapi.json)"
+            return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": 422}}, 422)
         parts = []
-        for e in exc.errors()[:5]:
+        for e in errors[:5]:
             where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
             parts.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg", "invalid")))
         message = "invalid request: " + "; ".join(parts)
@@ -277,6 +334,7 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
             "model": service.generator.name,
             "engine": type(service.generator.inner).__name__,
             "queued": service.generator.lock.queued,
+            "batching": not service.generator.serial,
             "read_only": service.read_only,
             "auth": bool(api_key),
         }
@@ -286,11 +344,21 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
     @app.get("/v1/models", tags=["openai"])
     async def models() -> dict[str, Any]:
         now = int(time.time())
-        data = [{"id": m, "object": "model", "created": now, "owned_by": "persona-rag"} for m in service.model_ids()]
+        tuned = {p["id"]: p["adapter"] for p in service.personas()}
+        data = [
+            {
+                "id": m,
+                "object": "model",
+                "created": now,
+                "owned_by": "persona-rag",
+                "persona_rag": {"tuned": tuned.get(m.partition("@")[0]) is not None},
+            }
+            for m in service.model_ids()
+        ]
         return {"object": "list", "data": data}
 
     @app.post("/v1/chat/completions", tags=["openai"], response_model=None)
-    async def chat_completions(req: ChatRequest) -> Any:
+    async def chat_completions(req: ChatRequest, request: Request) -> Any:
         persona, stage = service.parse_model(req.model)
         users = [i for i, m in enumerate(req.messages) if m.role == "user"]
         if not users:
@@ -315,7 +383,7 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
             return sse(body)
 
         if not req.stream:
-            result = await in_own_thread(service.ask, persona, question, stage, history=history)
+            result = await in_own_thread(service.ask, persona, question, stage, history=history, request=request)
             answer = result.get("answer") or ""
             p_tok, c_tok = service.generator.count_tokens(question), service.generator.count_tokens(answer)
             return {
@@ -333,7 +401,9 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
             yield chunk({"role": "assistant", "content": ""})
             try:
                 result: dict[str, Any] = {}
-                async for kind, value in from_thread(lambda: service.events(persona, question, stage, history=history)):
+                async for kind, value in from_thread(
+                    lambda: service.events(persona, question, stage, history=history), request
+                ):
                     if kind == "result":
                         result = value
                 words = (result.get("answer") or "").split(" ")
@@ -363,18 +433,18 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
         return {**info, "stages": [{**s, "model": f"{p.id}@{s['key']}"} for s in service.stages()]}
 
     @app.post("/v1/ask", tags=["personas"], response_model=None)
-    async def ask(req: AskRequest) -> Any:
+    async def ask(req: AskRequest, request: Request) -> Any:
         """The JSON of ``persona-rag ask --json``; with ``stream`` an SSE stream of the draft, then the result."""
         persona = service.persona(req.persona)
         stage = service.stage(persona, req.stage)
         question = service.check_question(req.question)
         if not req.stream:
-            return await in_own_thread(service.ask, persona, question, stage, thread_id=req.thread_id)
+            return await in_own_thread(service.ask, persona, question, stage, thread_id=req.thread_id, request=request)
 
         async def stream() -> AsyncIterator[str]:
             try:
                 async for kind, value in from_thread(
-                    lambda: service.events(persona, question, stage, thread_id=req.thread_id)
+                    lambda: service.events(persona, question, stage, thread_id=req.thread_id), request
                 ):
                     if kind == "token":
                         yield sse({"text": value}, "token")

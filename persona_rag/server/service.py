@@ -1,8 +1,14 @@
 """What the server does, without HTTP: one universe, one model and one memory, shared by every client.
 
-The model answers one request at a time behind a first-come, first-served lock
-(:class:`FairLock`); retrieval, the time check and memory reads run outside it,
-so a long answer does not hold up other clients' reads of the memory.
+Each persona answers with its own model (:mod:`persona_rag.server.models`: its adapter,
+or an endpoint's LoRA module). Without batching the models answer one request at a time
+behind a first-come, first-served lock (:class:`FairLock`); with batching (the default
+for the local engine) concurrent requests decode together and the lock is not used.
+Retrieval, the time check and memory reads run outside either, so a long answer does
+not hold up other clients' reads of the memory.
+
+A request whose client went away is cancelled (:data:`CANCEL`): its generation stops at
+the next token, and a request still queued for the model never starts.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from persona_rag.errors import UsageError
+from persona_rag.backends.base import StopGeneration
+from persona_rag.errors import PersonaRagError, UsageError
 from persona_rag.persona import Persona
 from persona_rag.timeline import Stage
 
@@ -71,17 +78,45 @@ class FairLock:
             return self._next - self._serving
 
 
+class RequestCancelled(PersonaRagError):
+    """The client of this request went away: its generation was stopped."""
+
+
+# Set by the HTTP layer for the thread that runs one request; the event is set when its client disconnects.
+CANCEL: ContextVar[threading.Event | None] = ContextVar("persona_rag_cancel", default=None)
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise RequestCancelled("the client disconnected; its answer was stopped")
+
+
+def _watching(on_token: Any, cancel: threading.Event) -> Any:
+    """``on_token`` that also ends the generation at the next token once the request is cancelled."""
+
+    def watched(piece: str) -> None:
+        if on_token is not None:
+            on_token(piece)
+        if cancel.is_set():
+            raise StopGeneration
+
+    return watched
+
+
 @dataclass
 class SharedGenerator:
-    """The one model, used by every persona graph.
+    """The models, used by every persona graph, and the order in which requests get them.
 
-    Inside :meth:`turn` (one request) the model is taken at the first ``generate`` and kept
-    until the request ends, so a regeneration after review does not queue again behind every
-    request that arrived meanwhile: requests are served whole, in arrival order.
+    ``serial`` (no batching): one request at a time. Inside :meth:`turn` (one request) the model
+    is taken at the first ``generate`` and kept until the request ends, so a regeneration after
+    review does not queue again behind every request that arrived meanwhile: requests are served
+    whole, in arrival order. Not ``serial``: calls go to the model at once (a batching engine or a
+    remote endpoint schedules them).
     """
 
     inner: Any
     lock: FairLock = field(default_factory=FairLock)
+    serial: bool = True
     # A context variable, not a thread-local: LangGraph may run a node in another thread, with a copy
     # of the caller's context. The value is a mutable holder, so every copy sees the same request.
     _turn: ContextVar[list[bool] | None] = field(
@@ -95,6 +130,10 @@ class SharedGenerator:
     @property
     def adapter(self) -> str | None:
         return self.inner.adapter  # type: ignore[no-any-return]
+
+    def bound(self, model: Any) -> BoundGenerator:
+        """``model`` (one persona's) behind this scheduling."""
+        return BoundGenerator(self, model)
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -111,18 +150,71 @@ class SharedGenerator:
             if held[0]:
                 self.lock.__exit__()
 
-    def generate(self, messages: Sequence[dict[str, str]], *, max_new_tokens: int = 96, on_token: Any = None) -> str:
+    def generate(
+        self, messages: Sequence[dict[str, str]], *, max_new_tokens: int = 96, on_token: Any = None, **kw: Any
+    ) -> str:
+        return self.generate_with(self.inner, messages, max_new_tokens=max_new_tokens, on_token=on_token, **kw)
+
+    def generate_with(
+        self,
+        model: Any,
+        messages: Sequence[dict[str, str]],
+        *,
+        max_new_tokens: int = 96,
+        on_token: Any = None,
+        **kw: Any,
+    ) -> str:
+        cancel = CANCEL.get()
+        ready = getattr(model, "ready", None)
+        if ready is not None:
+            ready()  # a model loaded (or converted) on first use does not hold the others' queue
+        if cancel is not None:
+            on_token = _watching(on_token, cancel)
+        if not self.serial:
+            _check(cancel)
+            text = str(model.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token, **kw))
+            _check(cancel)
+            return text
         held = self._turn.get()
         if held is not None:
             if not held[0]:
                 self.lock.__enter__()
                 held[0] = True
-            return str(self.inner.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token))
-        with self.lock:
-            return str(self.inner.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token))
+            _check(cancel)  # its client left while it waited: the next request starts now
+            text = str(model.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token, **kw))
+        else:
+            with self.lock:
+                _check(cancel)
+                text = str(model.generate(messages, max_new_tokens=max_new_tokens, on_token=on_token, **kw))
+        _check(cancel)
+        return text
 
     def count_tokens(self, text: str) -> int:
         return int(self.inner.count_tokens(text))
+
+
+@dataclass
+class BoundGenerator:
+    """One persona's model, scheduled by the shared generator: what that persona's graph calls."""
+
+    shared: SharedGenerator
+    model: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.model.name)
+
+    @property
+    def adapter(self) -> str | None:
+        return self.model.adapter  # type: ignore[no-any-return]
+
+    def generate(
+        self, messages: Sequence[dict[str, str]], *, max_new_tokens: int = 96, on_token: Any = None, **kw: Any
+    ) -> str:
+        return self.shared.generate_with(self.model, messages, max_new_tokens=max_new_tokens, on_token=on_token, **kw)
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.model.count_tokens(text))
 
 
 def public_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -147,10 +239,22 @@ class PersonaService:
         *,
         read_only: bool = False,
         max_question_chars: int = 4000,
+        models: Any = None,
     ) -> None:
+        """``generator`` answers for every persona, unless ``models`` (see :mod:`persona_rag.server.models`)
+        gives each persona its own; then ``generator`` is the base model (None: the models' default)."""
+        from persona_rag.server.models import FixedModels
+
         self.settings = settings
         self.universe = universe
-        self.generator = generator if isinstance(generator, SharedGenerator) else SharedGenerator(generator)
+        self.models = models if models is not None else FixedModels(generator)
+        if generator is None:
+            generator = self.models.default
+        self.generator = (
+            generator
+            if isinstance(generator, SharedGenerator)
+            else SharedGenerator(generator, serial=not getattr(self.models, "concurrent", False))
+        )
         self.memory = memory
         self.read_only = read_only
         self.max_question_chars = max_question_chars
@@ -192,6 +296,8 @@ class PersonaService:
                     "summary": str(p.profile.get("summary", "")).strip(),
                     "default_stage": p.default_stage().as_dict(),
                     "model": c.id,
+                    "tuned": self.models.tuned(c.id) is not None,
+                    "adapter": self.models.tuned(c.id),
                 }
             )
         return out
@@ -209,7 +315,12 @@ class PersonaService:
         name, _, stage = unquote(model).partition("@")
         if not name.strip():
             raise UsageError(f"model {model!r} names no persona; use 'persona' or 'persona@stage', see GET /v1/models")
-        persona = self.persona(name)
+        try:
+            persona = self.persona(name)
+        except NotFound as exc:
+            raise NotFound(
+                f"unknown model {model!r}: {exc}; model ids are 'persona' or 'persona@stage' (GET /v1/models)"
+            ) from None
         return persona, self.stage(persona, stage or None)
 
     def check_question(self, question: str) -> str:
@@ -226,6 +337,8 @@ class PersonaService:
         uni = load_universe(self.universe.root)
         with self._graphs_lock:
             self.universe = uni
+            if hasattr(self.models, "universe"):
+                self.models.universe = uni
             if self.memory is not None:
                 self.memory.universe = uni
             self._graphs.clear()
@@ -241,13 +354,18 @@ class PersonaService:
                 graph = PersonaGraph.from_persona(
                     persona,
                     settings=self.settings,
-                    generator=self.generator,
+                    generator=self.generator_for(persona),
                     memory=self.memory,
                     use_memory=self.memory is not None,
                     checkpointer="memory",
                 )
                 self._graphs[persona.id] = graph
             return graph
+
+    def generator_for(self, persona: Persona) -> Any:
+        """The persona's own model (its adapter, its LoRA module, or the base), behind the shared scheduling."""
+        model = self.models.for_persona(persona.id)
+        return self.generator if model is self.generator.inner else self.generator.bound(model)
 
     def events(
         self,
@@ -305,7 +423,7 @@ class PersonaService:
             p = self.persona(name)
             key = self.stage(p, stage).key
             graph = PersonaGraph.from_persona(
-                p, settings=self.settings, generator=self.generator, memory=self.memory, checkpointer=None
+                p, settings=self.settings, generator=self.generator_for(p), memory=self.memory, checkpointer=None
             )
             graphs.append((graph, key))
         return Conversation(graphs).run(topic, turns=turns)
@@ -317,6 +435,18 @@ class PersonaService:
             raise UsageError("this server runs without a memory")
         return self.memory
 
+    def check_record_id(self, record_id: str) -> None:
+        """A record of the memory (404 otherwise); ids the store reserves for its own records are never one."""
+        from persona_rag.memory.index import RESERVED
+
+        missing = NotFound(f"no memory record {record_id!r}; find ids with `persona-rag memory list PERSONA`")
+        if record_id.startswith(RESERVED):
+            raise missing
+        try:
+            self.require_memory().history(record_id)
+        except UsageError:
+            raise missing from None
+
     def memory_action(self, action: str, **fields: Any) -> Any:
         """``persona-rag memory ACTION --json``: the same operations and the same JSON as the CLI."""
         memory = self.require_memory()
@@ -324,8 +454,8 @@ class PersonaService:
             raise Forbidden("this server is read-only (started with --read-only): memory writes are off")
         if "persona" in fields:
             fields["persona"] = self.persona(fields["persona"]).id
-        if "id" in fields and not memory.collection.get(ids=[fields["id"]], include=[])["ids"]:
-            raise NotFound(f"no memory record {fields['id']!r}; find ids with `persona-rag memory list PERSONA`")
+        if "id" in fields:
+            self.check_record_id(fields["id"])
         stage = None if fields.get("stage") is None else self.stage(None, fields["stage"])
         if action == "add":
             p = memory.add(

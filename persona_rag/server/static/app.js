@@ -47,7 +47,7 @@ async function loadPersonas() {
   const select = $("persona");
   select.innerHTML = "";
   for (const p of info.personas) {
-    const opt = el("option", "", p.name);
+    const opt = el("option", "", p.tuned ? p.name + " (tuned)" : p.name);
     opt.value = p.id;
     select.appendChild(opt);
   }
@@ -56,7 +56,8 @@ async function loadPersonas() {
 
 async function choosePersona() {
   const p = state.personas.find((x) => x.id === persona());
-  $("persona-summary").textContent = p ? p.summary : "";
+  const model = p && p.tuned ? "Tuned: answers with its own adapter. " : "Base model (not tuned). ";
+  $("persona-summary").textContent = p ? model + p.summary : "";
   $("persona-summary").title = p ? p.summary : "";
   const info = await (await api("/v1/personas/" + encodeURIComponent(persona()))).json();
   state.stages = info.stages;
