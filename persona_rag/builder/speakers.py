@@ -189,7 +189,7 @@ class Attributor:
             rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:\w+\s+)?(?:{verbs}|uttered|spoken)\s+by\s+(?:{who})", re.IGNORECASE
         )
         self.not_speech_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.not_speech))})\b", re.IGNORECASE)
-        self.first_word = re.compile(rf"^\s*(?:[A-Z]\w*\s+)?(?:{who})", re.IGNORECASE)
+        self.first_word = re.compile(rf"^\s*(?-i:[A-Z]\w*,?\s+)?(?:{who})", re.IGNORECASE)
 
     # ------------------------------------------------------------------ helpers
 
@@ -274,6 +274,7 @@ class Attributor:
         self._found = self.names.find(masked)
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
+        pending: dict[int, tuple[str, str]] = {}  # quotation -> (he/she, cue) to resolve
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
             para_start = q.paragraphs[qt.paragraph][0]
@@ -317,20 +318,26 @@ class Attributor:
                     if beat is not None:
                         tags.append(beat)
                         break
+            out[i].addressees = self._vocatives(text, qt)
             names: list[tuple[str | None, str]] = []
             for who in tags:
                 if who.name:
                     names.append((who.name, "explicit" if who.strong else "beat"))
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
-                elif who.pronoun:
-                    got = self._resolve(who.pronoun, i, qt, masked, q, speakers, narrator)
-                    names.append((got, "pronoun" if who.strong else "beat"))
+                elif who.pronoun and len(tags) == 1:
+                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat")  # resolved once turns are known
             distinct = {n for n, _ in names if n is not None}
-            if len(distinct) == 1:  # two different tags: two speakers in one unit, say nothing
+            if len(distinct) == 1 and len(names) == len(tags):  # two different tags: two speakers, say nothing
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
-            out[i].addressees = self._vocatives(text, qt)
+        # he/she are resolved with the turns around them known, then turn-taking fills what is left
+        self._turns(quotes, q, speakers, out, convo, skip=set(pending))
+        for i, (pronoun, cue) in pending.items():
+            qt = quotes[i]
+            got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out[i].addressees)
+            if got is not None:
+                speakers[i], out[i].cue = got, cue
         self._turns(quotes, q, speakers, out, convo)
         for i, a in enumerate(out):
             a.speaker = speakers[i]
@@ -361,13 +368,17 @@ class Attributor:
         q: Quotations,
         speakers: list[str | None],
         narrator: str | None,
+        addressed: Sequence[str] = (),
     ) -> str | None:
         """He/she: the one character of that gender named in this paragraph's narration, else whose turn it
-        is, else the nearest one named (as a subject first) in the paragraphs before."""
+        is, else the nearest one named (as a subject first) in the paragraphs before; never someone the
+        quotation addresses."""
         want = "m" if pronoun == "he" else "f"
 
-        def fits(name: str | None) -> bool:
-            return name is not None and name != narrator and self.genders.get(name) == want
+        def fits(name: str | None, unknown: bool = False) -> bool:
+            if name is None or name == narrator or name in addressed:
+                return False
+            return self.genders.get(name) == want or (unknown and name not in self.genders)
 
         a, b = q.paragraphs[qt.paragraph]
         here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
@@ -383,7 +394,7 @@ class Attributor:
         p = qt.paragraph - 1
         while p >= max(0, qt.paragraph - 3):
             s, e = q.paragraphs[p]
-            found = [(n, subj) for n, subj in self._mentions(masked, s, e) if fits(n)]
+            found = [(n, subj) for n, subj in self._mentions(masked, s, e) if fits(n, unknown=subj)]
             subjects = [n for n, subj in found if subj]
             if subjects or found:
                 return (subjects or [n for n, _ in found])[-1]
@@ -412,6 +423,7 @@ class Attributor:
         speakers: list[str | None],
         out: list[Attribution],
         convo: list[int],
+        skip: set[int] | None = None,
     ) -> None:
         """Fill untagged quotations of a conversation by alternation, checked against vocatives."""
         n = len(quotes)
@@ -456,7 +468,7 @@ class Attributor:
         for _ in range(4):
             changed = False
             for i in range(n):
-                if speakers[i] is not None or not opens[i]:
+                if speakers[i] is not None or not opens[i] or (skip and i in skip):
                     continue
                 p1, n1 = known(i, -1), known(i, 1)
                 # the nearest earlier (later) speaker of the exchange who is not p1 (n1)
