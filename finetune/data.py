@@ -93,6 +93,13 @@ class DataConfig:
     )
     grounding_score: float = field(default=0.45, metadata={"help": "the time check's known_floor, as at inference"})
     seed: int = field(default=0, metadata={"help": "random seed"})
+    plan_items: bool = field(
+        default=True,
+        metadata={
+            "help": "train the answer plan's task: curated answers backed by their plan's memory, and "
+            "questions on every memory with its first-person rewrite (finetune/plan_items.py)"
+        },
+    )
 
 
 def temporal_prompt(
@@ -140,8 +147,6 @@ def build_datasets(
 ) -> dict[str, Any]:
     """Write sft_{train,heldout}.jsonl, dpo_{train,heldout}.jsonl and manifest.json; return the manifest."""
     from persona_rag.graphs.review import in_own_words
-    from persona_rag.graphs.verdict import VERDICT_K, time_verdict
-    from persona_rag.memory.retrieval import cut_to_budget
 
     unknown = set(config.rejected_mix) - set(REJECTED_KINDS)
     if unknown:
@@ -193,14 +198,37 @@ def build_datasets(
     heldout_responses = {d.response.strip() for ds in universe.dialogues.values() for d in ds if d.heldout}
     later_pool = [p for p in universe.passages() if p.persona == persona.id]
 
+    from types import SimpleNamespace
+
+    from persona_rag.finetune.plan_items import plan_rows
+    from persona_rag.graphs.plan import plan_question
+    from persona_rag.graphs.review import say_sentences
+
+    shape = SimpleNamespace(
+        top_k=config.facts_k, context_tokens=config.context_tokens, grounding_score=config.grounding_score
+    )
+
     def inference_prompt(question: str, stage: Any) -> tuple[list[dict[str, str]], list[str]]:
-        """The persona graph's prompt: same facts k, budget and verdict hint (graphs.nodes.retrieve/check_time)."""
-        hits = memory.search(persona.id, question, stage, k=max(config.facts_k, VERDICT_K))
-        _, facts = cut_to_budget(hits[: config.facts_k], config.context_tokens, count_tokens)
-        verdict = time_verdict(
-            memory, persona.id, question, stage, config.grounding_score, known_hits=hits[:VERDICT_K]
-        ).verdict
-        return prompts.messages(persona.system_prompt(stage), question, facts, verdict), facts
+        """The persona graph's prompt: retrieval, time check and answer plan as at inference (graphs.plan)."""
+        plan, ev = plan_question(memory, persona, question, stage, shape, count_tokens)
+        system = persona.system_prompt(stage)
+        msgs = prompts.plan_messages(system, question, plan.kind, plan.sentences, ev.verdict, (), ev.hearsay_from)
+        return msgs, list(plan.sentences) if plan.kind == "memory" else []
+
+    plan_sft, plan_counts = (
+        plan_rows(
+            persona,
+            memory,
+            shape,
+            count_tokens,
+            rng,
+            curated=[d for d in own if d.id not in book.ids],
+            progress=progress,
+        )
+        if config.plan_items
+        else ([], Counter())
+    )
+    kept_curated = {r["id"] for r in plan_sft if r["source"] == "curated"}
 
     def leak_of_later(vec: np.ndarray, stage_ordinal: int) -> str | None:
         """The persona's own memory from a later stage, nearest to the question, in its words."""
@@ -221,17 +249,20 @@ def build_datasets(
 
     other_train = [j for j, o in enumerate(others) if not o.heldout]
     for i, d in enumerate(tqdm(own, desc=f"building {persona.id}", unit="item", disable=not progress)):
+        if config.plan_items and not d.heldout and d.id not in kept_curated and d.id not in book.ids:
+            continue  # its plan's memory does not back the answer: not trained on (counted in plan_items)
         prompt, facts = inference_prompt(d.question, d.stage)
         split = "heldout" if d.heldout else "train"
         meta = {"id": d.id, "stage": d.stage.key, "mode": d.mode, "question": d.question}
-        files[f"sft_{split}"].append(
-            {
-                **meta,
-                "prompt": prompt,
-                "completion": [{"role": "assistant", "content": d.response}],
-                "analysis": d.analysis,
-            }
-        )
+        if not (config.plan_items and split == "train") or d.id in book.ids:  # else the plan items hold it
+            files[f"sft_{split}"].append(
+                {
+                    **meta,
+                    "prompt": prompt,
+                    "completion": [{"role": "assistant", "content": d.response}],
+                    "analysis": d.analysis,
+                }
+            )
         kind = rng.choices(kinds, weights)[0] if kinds else "assistant"
         rejected = book.rejected(d, kind, own)  # a book item: another character's reply, a distant stage's
         if rejected:
@@ -271,7 +302,7 @@ def build_datasets(
         if item["kind"] == "memory":
             if not facts:
                 continue
-            chosen = prompts.recall(persona.profile, in_own_words(facts[0], persona), item["question"])
+            chosen = say_sentences(facts, persona)
             rejected, rkind = unrelated(embed(item["question"])), "ignores_memory"
         else:
             chosen = item["response"]
@@ -292,6 +323,16 @@ def build_datasets(
                     "rejected_kind": rkind,
                 }
             )
+    for row in plan_sft:
+        if row["source"] == "curated":
+            files["sft_train"].append({k: v for k, v in row.items() if k not in ("rejected", "rejected_kind")})
+            continue  # its DPO pair is the curated loop's (another persona's answer, another stage, ...)
+        files["sft_train"].append({k: v for k, v in row.items() if k not in ("rejected", "rejected_kind")})
+        if row["rejected"]:
+            kind_counts[row["rejected_kind"]] += 1
+            files["dpo_train"].append(
+                {**{k: v for k, v in row.items() if k != "completion"}, "chosen": row["completion"]}
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     for name, rows in files.items():
@@ -310,6 +351,8 @@ def build_datasets(
         "synthetic": dict(Counter(item["kind"] for item in synthetic)),
         "prompt_shape": {"facts_k": config.facts_k, "context_tokens": config.context_tokens, "verdict_hint": True},
         "annotator_rejected": rejected_by_annotator,
+        "prompt_format": prompts.PROMPT_FORMAT,
+        "plan_items": dict(sorted(plan_counts.items())),
         "heldout_rule": "sha256(normalised question)[0] < 52",
         "sha256": digest.hexdigest(),
     }

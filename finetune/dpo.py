@@ -11,6 +11,7 @@ from typing import Any
 from persona_rag.finetune.config import TrainConfig
 from persona_rag.finetune.train import common_args, datasets, last_checkpoint, lora, save_adapter
 
+from persona_rag import prompts
 from persona_rag.backends.adapters import load_adapter_stack
 from persona_rag.errors import UsageError
 from persona_rag.paths import adapter_root, data_dir
@@ -59,6 +60,7 @@ def run_dpo(settings: Settings, universe: str, persona: str, config: TrainConfig
         "seconds": round(seconds, 1),
     }
     card = {
+        "prompt_format": prompts.PROMPT_FORMAT,
         "persona": persona,
         "universe": universe,
         "step": "dpo",

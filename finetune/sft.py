@@ -11,6 +11,7 @@ from typing import Any
 from persona_rag.finetune.config import TrainConfig
 from persona_rag.finetune.train import common_args, datasets, last_checkpoint, lora, save_adapter
 
+from persona_rag import prompts
 from persona_rag.errors import UsageError
 from persona_rag.paths import adapter_root, data_dir
 from persona_rag.settings import Settings
@@ -67,6 +68,7 @@ def run_sft(settings: Settings, universe: str, persona: str, config: TrainConfig
         "train_tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else 0.0,
     }
     card = {
+        "prompt_format": prompts.PROMPT_FORMAT,
         "persona": persona,
         "universe": universe,
         "step": "sft",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.runtime import Runtime
+from persona_rag.graphs.plan import Plan
 from persona_rag.graphs.review import doomed
 from persona_rag.graphs.state import PersonaContext, PersonaState
 from persona_rag.graphs.verdict import VERDICT_K, time_verdict
@@ -13,6 +15,7 @@ from persona_rag.memory.retrieval import cut_to_budget
 
 from persona_rag import prompts
 from persona_rag.backends.base import StopGeneration
+from persona_rag.backends.constraint import Constraint
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 from persona_rag.timeline import find_stage_in_text
@@ -153,6 +156,84 @@ def check_time(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[st
     }
 
 
+# A draft that uses a word the plan does not allow is decoded again with that word banned, at most this many
+# times; then it is cut before the sentence that holds the word.
+MAX_BANS = 3
+
+
+def answer_constraint(plan: Plan, state: PersonaState, persona: Persona) -> Constraint:
+    """The words this answer may use: the plan's sentences, the question, the recent turns, and the persona's
+    own voice (its name, its profile's phrases, refusal and recall lines, who told it)."""
+    profile = persona.profile
+    texts = [*plan.sentences, state["question"], persona.name, *persona.character.aliases]
+    texts += [str(p) for p in profile.get("phrases") or []]
+    texts += [str(p).replace("{memory}", "") for p in profile.get("recall") or []]
+    refusals = profile.get("refusals") if isinstance(profile.get("refusals"), dict) else {}
+    kinds = ("future", "past-absence", "past-hearsay", "unknown", "role-break")
+    for kind in kinds:
+        texts += [str(x) for x in (refusals or {}).get(kind) or prompts.DEFAULT_REFUSALS.get(kind, ())]
+    texts += [m.get("content", "") for m in list(state.get("history") or [])[-4:]]
+    texts.append(str(state.get("hearsay_from") or ""))
+    return Constraint.build(texts)
+
+
+def cut_before(text: str, word: str) -> str:
+    """The whole sentences of ``text`` before the one that holds ``word``."""
+    at = re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text)
+    if at is None:
+        return text
+    head = text[: at.start()]
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    return head[: end + 1].strip() if end >= 0 else ""
+
+
+def constrained_decode(
+    generator: Any,
+    msgs: list[dict[str, str]],
+    constraint: Constraint | None,
+    max_new_tokens: int,
+    on_piece: Callable[[str], None] | None = None,
+    doomed_at: Callable[[str], bool] | None = None,
+    on_reset: Callable[[], None] | None = None,
+) -> tuple[str, list[str]]:
+    """Greedy decoding under the plan's constraint: the token mask in the backend, and each finished word checked;
+    a draft with a word outside the plan stops there and is decoded again with that word banned (at most
+    :data:`MAX_BANS` times), then cut before the sentence that holds it. ``doomed_at`` (the review's early check)
+    stops a draft at a sentence end without a retry here. Returns the text and the banned words."""
+    banned: list[str] = []
+    for n in range(MAX_BANS + 1):
+        draft: list[str] = []
+        bad: list[str] = []
+
+        def on_token(
+            piece: str, draft: list[str] = draft, bad: list[str] = bad, constraint: Constraint | None = constraint
+        ) -> None:
+            if on_piece is not None:
+                on_piece(piece)
+            draft.append(piece)
+            text = "".join(draft)
+            if constraint is not None:
+                found = constraint.violations(text, finished=False)
+                if found:
+                    bad.append(found[0])
+                    raise StopGeneration
+            if doomed_at is not None and any(c in piece for c in ".!?") and doomed_at(text):
+                raise StopGeneration
+
+        answer = generator.generate(msgs, max_new_tokens=max_new_tokens, on_token=on_token, constraint=constraint)
+        if constraint is not None and not bad:
+            bad = constraint.violations(answer)[:1]  # the last word is judged once the answer is finished
+        if not bad or constraint is None:
+            return answer, banned
+        banned.append(bad[0])
+        if n == MAX_BANS:
+            return cut_before(answer, bad[0]), banned
+        constraint = constraint.ban(bad[0])
+        if on_reset is not None:
+            on_reset()
+    return "", banned
+
+
 def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
     ctx = runtime.context
     persona = ctx.persona_for(state["persona"])
@@ -168,23 +249,34 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
             system += "\n" + note
     history = list(state.get("history") or [])[-2 * ctx.history_turns :]
     verdict = state.get("verdict") if ctx.time_check else None
-    msgs = prompts.messages(
-        system, state["question"], state.get("facts") or [], verdict, history, state.get("hearsay_from") or ""
-    )
+    plan = Plan.from_dict(state["plan"]) if state.get("plan") else None
+    constraint: Constraint | None = None
+    if plan is not None:
+        msgs = prompts.plan_messages(
+            system, state["question"], plan.kind, plan.sentences, verdict, history, state.get("hearsay_from") or ""
+        )
+        constraint = answer_constraint(plan, state, persona) if ctx.constrain else None
+    else:
+        msgs = prompts.messages(
+            system, state["question"], state.get("facts") or [], verdict, history, state.get("hearsay_from") or ""
+        )
     writer = runtime.stream_writer
     if state.get("attempts"):
         writer({"type": "reset"})
-    draft: list[str] = []
-
-    def on_token(piece: str) -> None:
-        writer({"type": "token", "text": piece})
-        draft.append(piece)
+    answer, banned = constrained_decode(
+        ctx.generator,
+        msgs,
+        constraint,
+        ctx.settings.max_new_tokens,
+        on_piece=lambda piece: writer({"type": "token", "text": piece}),
         # A draft the review will reject whatever follows is cut at that sentence: the retry comes sooner.
-        if any(c in piece for c in ".!?") and doomed("".join(draft), state, ctx):
-            raise StopGeneration
-
-    answer = ctx.generator.generate(msgs, max_new_tokens=ctx.settings.max_new_tokens, on_token=on_token)
-    return {"answer": trim_to_sentence(answer), "attempts": int(state.get("attempts") or 0) + 1}
+        doomed_at=lambda text: doomed(text, state, ctx),
+        on_reset=lambda: writer({"type": "reset"}),
+    )
+    update: dict[str, Any] = {"answer": trim_to_sentence(answer), "attempts": int(state.get("attempts") or 0) + 1}
+    if banned:
+        update["notices"] = [*list(state.get("notices") or []), f"words outside the plan banned: {', '.join(banned)}"]
+    return update
 
 
 def trim_to_sentence(text: str) -> str:

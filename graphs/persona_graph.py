@@ -1,9 +1,9 @@
 """The persona graph: resolve the stage, retrieve what the persona knew then,
 check the question against the timeline, generate in character, review.
 
-    resolve_stage -> retrieve -> check_time -> generate -> review -> remember
-                                                  ^           |
-                                                  +-- leak ---+--> fallback -> remember
+    resolve_stage -> retrieve -> check_time -> plan -> generate -> review -> remember
+                                                          ^           |
+                                                          +-- leak ---+--> fallback -> remember
 
 Nodes live in :mod:`persona_rag.graphs.nodes` and :mod:`persona_rag.graphs.review`;
 this module wires them and holds the :class:`PersonaGraph` facade.
@@ -18,6 +18,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from persona_rag.graphs.nodes import check_time, generate, remember, resolve_stage, retrieve
+from persona_rag.graphs.plan import plan_answer
 from persona_rag.graphs.review import after_review, fallback, review
 from persona_rag.graphs.state import InputState, OutputState, PersonaContext, PersonaState
 
@@ -32,6 +33,7 @@ def build_persona_graph(checkpointer: Any = None) -> Any:
     g.add_node("resolve_stage", resolve_stage)
     g.add_node("retrieve", retrieve)
     g.add_node("check_time", check_time)
+    g.add_node("plan", plan_answer)
     g.add_node("generate", generate)
     g.add_node("review", review)
     g.add_node("fallback", fallback)
@@ -39,7 +41,8 @@ def build_persona_graph(checkpointer: Any = None) -> Any:
     g.add_edge(START, "resolve_stage")
     g.add_edge("resolve_stage", "retrieve")
     g.add_edge("retrieve", "check_time")
-    g.add_edge("check_time", "generate")
+    g.add_edge("check_time", "plan")
+    g.add_edge("plan", "generate")
     g.add_edge("generate", "review")
     g.add_conditional_edges("review", after_review, ["generate", "fallback", "remember"])
     g.add_edge("fallback", "remember")
@@ -137,6 +140,8 @@ class PersonaGraph:
             review=review,
             time_check=time_check,
             stage_filter=stage_filter,
+            plan=settings.answer_plan,
+            constrain=settings.answer_plan,
         )
         return cls(ctx, checkpointer)
 
@@ -251,6 +256,8 @@ class PersonaGraph:
             for r in final.get("retrieved") or []
         ]
         out.setdefault("adapter", self.context.generator.adapter)
+        # What the answer rests on: the passage ids of the answer plan (empty for "I don't know" and the baselines).
+        out["grounds"] = list((final.get("plan") or {}).get("grounds") or [])
         out.setdefault("notices", [])
         # Who wrote the words: model, model-retry, memory or refusal (set by the review or the fallback).
         out["answered_by"] = final.get("answered_by") or ("model" if final.get("answer") else "refusal")
@@ -267,6 +274,7 @@ class PersonaGraph:
             "verdict",
             "verdict_reason",
             "sources",
+            "grounds",
             "adapter",
             "notices",
         )

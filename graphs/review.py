@@ -147,7 +147,17 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
     index = ctx.memory.entity_index(state["persona"])
     verdict = state.get("verdict")
     question = state["question"]
-    strong = [r["text"] for r in state.get("retrieved") or [] if r["score"] >= ctx.settings.grounding_score]
+    plan = state.get("plan") or None
+    if plan is not None:
+        # Under an answer plan the answer must rest on the plan's sentences, and a plan of "I don't know"
+        # is judged as a question about what the persona cannot know.
+        facts = list(plan.get("sentences") or []) if plan.get("kind") != "dont-know" else []
+        strong = facts
+        if plan.get("kind") == "dont-know" and verdict not in ("future", "past-absence"):
+            verdict = "past-absence"
+    else:
+        facts = list(state.get("facts") or [])
+        strong = [r["text"] for r in state.get("retrieved") or [] if r["score"] >= ctx.settings.grounding_score]
     if verdict in ("past-absence", "past-hearsay") and claims_presence(answer):
         leaks.append("<claims presence>")
     if verdict in ("future", "past-absence"):
@@ -162,9 +172,7 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
     # Claims are judged one by one and one unbacked claim rejects the answer, so a finished sentence's verdict
     # holds whatever follows: the check runs on drafts too.
     persona = ctx.persona_for(state["persona"])
-    leaks += unsupported_claims(
-        answer, question, verdict, stage.ordinal, index, state.get("facts") or [], persona=persona
-    )
+    leaks += unsupported_claims(answer, question, verdict, stage.ordinal, index, facts, persona=persona)
     return leaks
 
 
@@ -215,18 +223,27 @@ def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
     told = str(state.get("hearsay_from") or "").strip()
     if told:
         line = f"{line} {told} told me about it."
-    event = str(state.get("event_id") or "").split(":", 1)[-1]
-    heard = [r["text"] for r in state.get("retrieved") or [] if event and r["id"].split(":", 1)[-1] == event]
+    plan = state.get("plan") or {}
+    heard = list(plan.get("sentences") or []) if plan.get("kind") == "hearsay" else []
+    if not heard and not plan:
+        event = str(state.get("event_id") or "").split(":", 1)[-1]
+        heard = [r["text"] for r in state.get("retrieved") or [] if event and r["id"].split(":", 1)[-1] == event][:1]
     if not heard:  # the event itself is not among the memories given: say no more than that
         return line, "refusal"
-    return f"{line} What I heard: {in_own_words(heard[0], persona)}", "memory"
+    return f"{line} What I heard: {say_sentences(heard, persona)}", "memory"
+
+
+def say_sentences(sentences: Sequence[str], persona: Any) -> str:
+    """The plan's sentences in the persona's own words, one by one."""
+    return " ".join(in_own_words(s, persona) for s in sentences if s.strip())
 
 
 def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
     """A safe in-character answer when the model's attempts failed review.
 
-    Questions about the persona's future or about what it missed get one of its refusals; otherwise its best
-    memory, in its own words (``memory``); with nothing to go on, a refusal again.
+    Under an answer plan: the plan's sentences in the persona's own words (``memory``) for a memory or an
+    opinion from the profile, what it heard for hearsay, one of its refusals for "I don't know" and role breaks.
+    Without a plan (the baselines): a refusal for its future or what it missed, else its best memory.
     """
     ctx = runtime.context
     persona = ctx.persona_for(state["persona"])
@@ -235,12 +252,18 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     facts = state.get("facts") or []
     question = state.get("question") or ""
     profile = persona.profile
-    if "<role break>" in leaks and asks_to_break_role(question):
+    plan = state.get("plan") or None
+    kind = plan.get("kind") if plan else None
+    if ("<role break>" in leaks and asks_to_break_role(question)) or kind == "role-break":
         answer, answered_by = prompts.refusal(profile, "role-break", question, persona.short_name), "refusal"
-    elif verdict == "past-hearsay":
+    elif verdict == "past-hearsay" or kind == "hearsay":
         answer, answered_by = hearsay_answer(state, persona)
-    elif verdict in ("future", "past-absence") or not facts:
-        answer, answered_by = prompts.refusal(profile, verdict, question, persona.short_name), "refusal"
+    elif plan is not None and kind in ("memory", "profile") and plan.get("sentences"):
+        said = say_sentences(plan["sentences"], persona)
+        answer, answered_by = prompts.recall(profile, said, question), "memory"
+    elif plan is not None or verdict in ("future", "past-absence") or not facts:
+        why = verdict if verdict in ("future", "past-absence") else "unknown"
+        answer, answered_by = prompts.refusal(profile, why, question, persona.short_name), "refusal"
     else:
         answer, answered_by = prompts.recall(profile, in_own_words(facts[0], persona), question), "memory"
     runtime.stream_writer({"type": "reset"})

@@ -43,6 +43,7 @@ class PersonaState(InputState, total=False):
     future_texts: list[str]
     event_id: str  # the world event the verdict is about, when one was matched
     hearsay_from: str  # past-hearsay: who told the persona of the event, where the corpus says
+    plan: dict[str, Any] | None  # what the answer rests on (graphs.plan.Plan.as_dict); None for the baselines
     answer: str
     leaks: list[str]
     answered_by: str  # one of ANSWERED_BY, set by the review (model, model-retry) or the fallback
@@ -61,6 +62,7 @@ class OutputState(TypedDict, total=False):
     verdict: str
     verdict_reason: str
     retrieved: list[dict[str, Any]]
+    plan: dict[str, Any] | None
     leaks: list[str]
     answered_by: str
     adapter: str | None
@@ -78,6 +80,8 @@ class PersonaContext:
     review: bool = True
     stage_filter: bool = True  # False: retrieve from every stage (the "rag" baseline)
     time_check: bool = True  # False: no verdict, no hint (the "prompt" and "rag" baselines)
+    plan: bool = True  # False: the top passages go to the model as they are, no answer plan (the baselines)
+    constrain: bool = True  # the plan's decoding constraint (content words from the plan, question and voice)
     history_turns: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
     _personas: dict[str, Persona] = field(default_factory=dict, repr=False)

@@ -17,6 +17,22 @@ How you speak: {style}
 
 FACTS_HEADER = "What you remember that matters here:"
 
+# The prompt format a tuned adapter learned (recorded in the adapter folder by `persona-rag train`): the answer
+# plan's one memory, not the top passages. An adapter trained for another format is refused, never used silently.
+PROMPT_FORMAT = "plan-1"
+PLAN_HEADERS = {
+    "memory": "Your memory that answers this:",
+    "hearsay": "What you heard about it (you were not there):",
+    "profile": "What you feel about it:",
+}
+PLAN_HINTS = {
+    "memory": "Say this memory as yourself, in the first person, in your own voice: only what it says.",
+    "hearsay": "Say that you were not there, then what you heard, in your own voice.",
+    "profile": "Say this as yourself, in your own voice.",
+    "dont-know": "You do not remember anything about this. Say so in character, briefly, and invent nothing.",
+    "role-break": "Stay yourself: you do not understand the question, and you say so in your own voice.",
+}
+
 VERDICT_HINTS = {
     "future": (
         "The question is about something that has not happened to you yet. You do not know it. "
@@ -151,6 +167,41 @@ def messages(
         {"role": "system", "content": system},
         *history,
         {"role": "user", "content": user_turn(question, facts, verdict, hearsay_from)},
+    ]
+
+
+def plan_turn(
+    question: str, kind: str, sentences: Sequence[str] = (), verdict: str | None = None, hearsay_from: str = ""
+) -> str:
+    """The user turn of the plan format: the plan's sentences, one hint, the question."""
+    parts = []
+    if sentences and kind in PLAN_HEADERS:
+        parts.append(PLAN_HEADERS[kind] + "\n" + "\n".join(f"- {s}" for s in sentences))
+    hint = PLAN_HINTS.get(kind, PLAN_HINTS["dont-know"])
+    if kind == "dont-know" and verdict in ("future", "past-absence"):
+        hint = VERDICT_HINTS[verdict]
+    if kind == "hearsay" and hearsay_from:
+        hint += f" It was {hearsay_from} who told you."
+    parts.append(f"({hint})")
+    parts.append(f"Question: {question}")
+    return "\n\n".join(parts)
+
+
+def plan_messages(
+    system: str,
+    question: str,
+    kind: str,
+    sentences: Sequence[str] = (),
+    verdict: str | None = None,
+    history: Sequence[dict[str, str]] = (),
+    hearsay_from: str = "",
+) -> list[dict[str, str]]:
+    """What the model is told under an answer plan: persona and temporal label (system), recent turns, the
+    plan's sentences, one hint, the question; nothing else."""
+    return [
+        {"role": "system", "content": system},
+        *history,
+        {"role": "user", "content": plan_turn(question, kind, sentences, verdict, hearsay_from)},
     ]
 
 

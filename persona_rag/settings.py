@@ -90,6 +90,13 @@ class Settings:
             "help": "a retrieved fact this similar to the question must be reflected in the answer",
         },
     )
+    answer_plan: bool = field(
+        default=True,
+        metadata={
+            "env": "PERSONA_RAG_ANSWER_PLAN",
+            "help": "answer from one chosen memory, with content words kept to it (off: the top passages as they are)",
+        },
+    )
     allow_downloads: bool = field(
         default=False,
         metadata={

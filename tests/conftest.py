@@ -193,3 +193,11 @@ def chat_server():
     srv = _ChatServer()
     yield srv
     srv.httpd.shutdown()
+
+
+@pytest.fixture
+def without_answer_plan(_isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The graph without the answer plan and its decoding constraint (PERSONA_RAG_ANSWER_PLAN=0): for tests of the
+    review, threads, streams and the CLI whose scripted replies are written for the top passages; the plan path has
+    its own tests (tests/test_answer_plan.py) and the README test runs it with the real models."""
+    monkeypatch.setenv("PERSONA_RAG_ANSWER_PLAN", "0")

@@ -19,3 +19,109 @@ def test_the_answers_benchmark_questions_are_frozen():
     rows = [json.loads(line) for line in text.decode().splitlines()]
     assert {r["persona"] for r in rows} == {"harry", "hermione", "ron"}
     assert all(sum(r["persona"] == p for r in rows) == 72 for p in ("harry", "hermione", "ron"))
+
+
+# ----------------------------------------------------------------------------- the plan itself
+
+
+def _passage(pid: str, text: str, score: float) -> dict:
+    return {"id": pid, "text": text, "score": score, "stage": 4}
+
+
+def test_the_plan_picks_the_sentences_that_name_what_is_asked(hp) -> None:
+    from persona_rag.graphs.plan import make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    stage = hp.stage("year 1")
+    passages = [
+        _passage("harry:a", "Harry had a terrible first flying lesson. Neville fell and broke his wrist.", 0.55),
+        _passage(
+            "harry:b",
+            "Harry found the mirror in an unused classroom. Ron saw himself as Head Boy in it. "
+            "Dumbledore warned Harry that the Mirror of Erised shows only desire.",
+            0.50,
+        ),
+    ]
+    plan = make_plan(
+        "What did the Mirror of Erised show?", "past-only", "", passages, harry, stage, ["mirror of erised"]
+    )
+    assert plan.kind == "memory" and plan.grounds == ["harry:b"]
+    assert plan.sentences[-1].startswith("Dumbledore warned Harry")
+    assert not any("flying" in s for s in plan.sentences)  # the better-ranked passage does not answer it
+
+
+def test_nothing_known_answers_it_the_plan_says_dont_know_and_opinions_come_from_the_profile(hp) -> None:
+    from persona_rag.graphs.plan import make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    before = hp.stage("before")
+    unrelated = [_passage("harry:x", "Dudley has two bedrooms to himself.", 0.1)]
+    plan = make_plan("What are your favourite sweets?", "past-only", "", unrelated, harry, before, [])
+    assert plan.kind == "dont-know" and plan.grounds == [] and plan.sentences == []
+    # An opinion about someone the profile has an attitude to at that stage (harry.yaml, stage "before").
+    plan = make_plan(
+        "What do you think of Vernon Dursley?", "past-only", "", unrelated, harry, before, ["vernon dursley"]
+    )
+    assert plan.kind == "profile" and plan.sentences == ["Harry fears his temper and quietly despises him."]
+    assert make_plan("Who is Lockhart?", "future", "", unrelated, harry, before, []).kind == "dont-know"
+    assert (
+        make_plan("Are you an AI?", "past-only", "", unrelated, harry, before, [], role_break=True).kind == "role-break"
+    )
+
+
+def test_past_presence_rests_on_the_event_the_verdict_matched(hp) -> None:
+    from persona_rag.graphs.plan import make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    passages = [
+        _passage("harry:harry-p-1", "Harry thinks Quidditch is the best thing about Hogwarts.", 0.6),
+        _passage("harry:ev-1-first-match", "In his first Quidditch match Harry caught the Snitch in his mouth.", 0.4),
+    ]
+    plan = make_plan(
+        "Tell me about Quidditch.", "past-presence", "ev-1-first-match", passages, harry, hp.stage("year 1"), []
+    )
+    assert "harry:ev-1-first-match" in plan.grounds
+    assert any("Snitch" in s for s in plan.sentences)
+
+
+# ----------------------------------------------------------------------------- the decoding constraint
+
+
+def test_the_constraint_allows_the_plans_words_their_inflections_and_function_words_only() -> None:
+    from persona_rag.backends.constraint import Constraint
+
+    c = Constraint.build(
+        ["Harry plays music on Hagrid's flute to send Fluffy to sleep.", "How did you get past Fluffy?"]
+    )
+    assert c.violations("I played Hagrid's flute and Fluffy slept.") == ["slept"]  # irregular forms are new words
+    assert c.violations("I got past Fluffy by playing music on the flute.") == []
+    assert c.violations("The time-turner was stuck on a planet") == ["turner", "stuck", "planet"]
+    assert c.violations("I sent Fluffy a plan", finished=False) == ["sent"]  # "plan" may still become "planet"
+    assert c.start_allowed("Flu") and c.start_allowed("music") and not c.start_allowed("planet")
+    assert c.ban("planet").banned == ("planet",) and c.ban("planet").key != c.key
+
+
+def test_a_word_outside_the_plan_is_banned_and_decoded_again(settings, hp_memory) -> None:
+    from persona_rag.graphs.nodes import MAX_BANS, constrained_decode
+
+    from persona_rag.backends.base import ScriptedGenerator
+    from persona_rag.backends.constraint import Constraint
+
+    c = Constraint.build(["Harry lulled Fluffy to sleep with a flute from Hagrid."])
+    # A fake that obeys bans: its first draft names a planet; the second, with "planet" banned, does not.
+    gen = ScriptedGenerator(
+        lambda msgs: "Fluffy slept on a planet." if not gen.constraints[-1].banned else "I lulled Fluffy to sleep."
+    )
+    text, banned = constrained_decode(gen, [{"role": "user", "content": "q"}], c, 40)
+    assert text == "I lulled Fluffy to sleep." and banned == ["slept"]  # stopped at the first word outside the plan
+    assert len(gen.calls) == len(banned) + 1
+    # One that never stops: after MAX_BANS bans the answer is cut before the sentence with the word.
+    stubborn = ScriptedGenerator(["Hagrid lulled Fluffy to sleep. Fluffy ate a planet."])
+    text, banned = constrained_decode(stubborn, [{"role": "user", "content": "q"}], c, 40)
+    assert text == "Hagrid lulled Fluffy to sleep." and len(banned) == MAX_BANS + 1

@@ -20,6 +20,9 @@ from persona_rag.corpus import Universe, load_universe
 from persona_rag.persona import Persona
 from persona_rag.settings import Settings
 
+# Scripted replies written for the top passages: the answer plan has its own tests (tests/test_answer_plan.py).
+pytestmark = pytest.mark.usefixtures("without_answer_plan")
+
 DATA = Path(__file__).parent / "data"
 
 GOOD = "Ron Weasley is my best friend; we met on the Hogwarts Express and shared sweets on the train."

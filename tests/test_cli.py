@@ -9,6 +9,9 @@ import pytest
 
 from tests.conftest import one_line_error, run
 
+# Scripted replies written for the top passages: the answer plan has its own tests (tests/test_answer_plan.py).
+pytestmark = pytest.mark.usefixtures("without_answer_plan")
+
 
 def test_help_lists_the_commands_and_settings(tmp_path: Path) -> None:
     out = run("--help", home=tmp_path)

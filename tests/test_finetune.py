@@ -70,7 +70,10 @@ def test_datasets_have_every_rejected_kind_and_no_heldout_leak(
     hp: Universe, hp_memory: TemporalMemory, tmp_path: Path
 ) -> None:
     base = ScriptedGenerator(["Sure! Here is a general answer about that topic."])
-    cfg = DataConfig(persona="harry", rejected_mix={k: 0.25 for k in REJECTED_KINDS}, base_model_limit=1000)
+    # Every curated answer as it is (plan_items off): the plan task's own items are tested in test_answer_plan.py.
+    cfg = DataConfig(
+        persona="harry", rejected_mix={k: 0.25 for k in REJECTED_KINDS}, base_model_limit=1000, plan_items=False
+    )
     manifest = build_datasets(cfg, hp, hp_memory, tmp_path, base_generator=base)
     assert set(manifest["rejected_kinds"]) == set(REJECTED_KINDS)
     assert manifest["config"]["rejected_mix"] == cfg.rejected_mix
@@ -135,7 +138,9 @@ def test_openai_annotator_builds_a_dataset(
     hp: Universe, hp_memory: TemporalMemory, tmp_path: Path, annotation_server: str
 ) -> None:
     annotator = ModelAnnotator(OpenAICompatGenerator(annotation_server, "annotator"))
-    cfg = DataConfig(persona="ron", annotator="openai", questions_per_stage=2, rejected_mix={"assistant": 1.0})
+    cfg = DataConfig(
+        persona="ron", annotator="openai", questions_per_stage=2, rejected_mix={"assistant": 1.0}, plan_items=False
+    )
     manifest = build_datasets(cfg, hp, hp_memory, tmp_path, annotator=annotator)
     rows = _read(tmp_path / "sft_train.jsonl") + _read(tmp_path / "sft_heldout.jsonl")
     rows = [r for r in rows if "-syn-" not in r["id"]]  # the refusals and memory answers added to every build

@@ -83,6 +83,7 @@ def test_openai_backend_errors_are_one_line(server: str) -> None:
         OpenAICompatGenerator("http://127.0.0.1:9", "m", timeout=2).generate([{"role": "user", "content": "x"}])
 
 
+@pytest.mark.usefixtures("without_answer_plan")  # the fake server's one canned reply, not a plan's words
 def test_persona_graph_runs_on_the_openai_backend(server: str, settings: Settings, hp_memory: TemporalMemory) -> None:
     g = PersonaGraph.from_persona(
         "harry", settings=settings, memory=hp_memory, openai_url=server, openai_model="persona-model"

@@ -153,6 +153,7 @@ def _graph(settings: Settings, memory: TemporalMemory, adapter: str | None = Non
     return PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=memory)
 
 
+@pytest.mark.usefixtures("without_answer_plan")  # a scripted "Fine." for every question; notices must stay empty
 def test_a_stage_named_inside_the_question_does_not_move_the_persona(
     settings: Settings, hp_memory: TemporalMemory
 ) -> None:

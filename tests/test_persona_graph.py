@@ -17,6 +17,9 @@ from persona_rag.corpus import Universe
 from persona_rag.errors import UsageError
 from persona_rag.settings import Settings
 
+# Scripted replies written for the top passages: the answer plan has its own tests (tests/test_answer_plan.py).
+pytestmark = pytest.mark.usefixtures("without_answer_plan")
+
 
 def make_graph(settings: Settings, memory: TemporalMemory | None, replies: Any, **kw: Any) -> PersonaGraph:
     gen = ScriptedGenerator(replies)

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from persona_rag.backends.constraint import Constraint
 
 Message = dict[str, str]
 OnToken = Callable[[str], None]
@@ -29,11 +32,18 @@ class Generator(Protocol):
     adapter: str | None
 
     def generate(
-        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int = 96,
+        on_token: OnToken | None = None,
+        constraint: Constraint | None = None,
     ) -> str:
         """Answer the chat; call ``on_token`` with each piece of text as it is produced.
 
-        ``on_token`` may raise :class:`StopGeneration`: decoding stops and the text so far is returned."""
+        ``on_token`` may raise :class:`StopGeneration`: decoding stops and the text so far is returned.
+        ``constraint`` (an answer plan's allowed words): a backend that can masks word starts no allowed word
+        has and never produces a banned word; the graph checks finished words whatever the backend."""
         ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -47,10 +57,17 @@ class ScriptedGenerator:
     name: str = "scripted"
     adapter: str | None = None
     calls: list[list[Message]] = field(default_factory=list)
+    constraints: list[Constraint | None] = field(default_factory=list)
 
     def generate(
-        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int = 96,
+        on_token: OnToken | None = None,
+        constraint: Constraint | None = None,
     ) -> str:
+        self.constraints.append(constraint)
         self.calls.append([dict(m) for m in messages])
         if callable(self.replies):
             text = self.replies(messages)

@@ -19,10 +19,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_rag.backends.base import Message, OnToken, StopGeneration
 from persona_rag.errors import ModelError
+
+if TYPE_CHECKING:
+    from persona_rag.backends.constraint import Constraint
 
 REPETITION_PENALTY = 1.15  # as the transformers backend
 MIN_STATIC_TOKENS = 16  # shorter prefixes are not worth a cache entry
@@ -94,6 +97,8 @@ class CT2Generator:
         self.adapter = adapter
         self._lock = threading.Lock()  # one generate at a time: one thread is the fastest here anyway
         self._static: OrderedDict[tuple[str, ...], None] = OrderedDict()  # prefixes seen, most recent last
+        self._starts: list[tuple[int, str]] | None = None  # word-initial tokens, for the plan's token mask
+        self._id_token: dict[int, str] = {}
         ends = {tokenizer.token_id(tokenizer.eos_token), tokenizer.token_id("<|endoftext|>")}
         self.end_ids = sorted(i for i in ends if i is not None)
 
@@ -127,12 +132,33 @@ class CT2Generator:
             self._static.popitem(last=False)
         return list(head), tokens[len(head) :]
 
+    def suppressed(self, constraint: Constraint | None) -> list[list[str]] | None:
+        """``suppress_sequences`` for an answer plan's constraint: every word-initial token that no allowed word
+        starts with (one-token sequences) and the banned words' token sequences."""
+        if constraint is None:
+            return None
+        from persona_rag.backends.constraint import banned_forms, masked_ids, word_starts
+
+        if self._starts is None:
+            self._starts = word_starts(self.tokenizer.tokenizer.get_vocab())
+            self._id_token = {i: t for t, i in self.tokenizer.tokenizer.get_vocab().items()}
+        out = [[self._id_token[i]] for i in masked_ids(constraint, self._starts)]
+        for word in constraint.banned:
+            out += [self.tokenizer.tokens(form) for form in banned_forms(word)]
+        return out or None
+
     def generate(
-        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int = 96,
+        on_token: OnToken | None = None,
+        constraint: Constraint | None = None,
     ) -> str:
         static, rest = self.prompt(messages)
         ids: list[int] = []
         shown = ""
+        suppress = self.suppressed(constraint)
         with self._lock:
             steps = self.generator.generate_tokens(
                 rest,
@@ -142,6 +168,7 @@ class CT2Generator:
                 end_token=self.end_ids or None,
                 static_prompt=static or None,
                 cache_static_prompt=bool(static),
+                suppress_sequences=suppress,
             )
             try:
                 for step in steps:

@@ -53,7 +53,12 @@ class TransformersGenerator:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def generate(
-        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int = 96,
+        on_token: OnToken | None = None,
+        constraint: Any = None,
     ) -> str:
         import torch
 
@@ -64,6 +69,18 @@ class TransformersGenerator:
             "repetition_penalty": 1.15,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
+        if constraint is not None:
+            # The plan's token mask (suppressed word starts) and banned words, as in the CTranslate2 backend.
+            from persona_rag.backends.constraint import banned_forms, masked_ids, word_starts
+
+            if getattr(self, "_starts", None) is None:
+                self._starts = word_starts(self.tokenizer.get_vocab())
+            kwargs["suppress_tokens"] = masked_ids(constraint, self._starts) or None
+            bad = [
+                self.tokenizer.encode(f, add_special_tokens=False) for w in constraint.banned for f in banned_forms(w)
+            ]
+            if bad:
+                kwargs["bad_words_ids"] = bad
         with self._lock, torch.inference_mode():
             if on_token is None:
                 out = self.model.generate(**inputs, **kwargs)

@@ -108,8 +108,14 @@ class OpenAICompatGenerator:
         raise ModelError(f"chat endpoint {self.base_url} closed the stream before the end of the answer; retry")
 
     def generate(
-        self, messages: Sequence[Message], *, max_new_tokens: int = 96, on_token: OnToken | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        max_new_tokens: int = 96,
+        on_token: OnToken | None = None,
+        constraint: Any = None,
     ) -> str:
+        # An OpenAI-compatible endpoint takes no token mask: the graph's check of finished words applies alone.
         payload = {"model": self.name, "messages": list(messages), "max_tokens": max_new_tokens, "temperature": 0}
         if on_token is None:
             with self._post(payload) as resp:

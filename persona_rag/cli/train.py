@@ -126,6 +126,14 @@ def _stale_data_options(folder: Path, config: Any, given: dict[str, Any]) -> str
         return ""
     wanted = config.data_overrides()
     diff = [f"{k}: {built.get(k)} -> {wanted[k]}" for k in wanted if k in built and built[k] != wanted[k]]
+    from persona_rag.prompts import PROMPT_FORMAT
+
+    try:
+        shape = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("prompt_format")
+    except (OSError, ValueError):
+        shape = PROMPT_FORMAT
+    if shape != PROMPT_FORMAT:
+        diff.append(f"prompt format: {shape or 'facts (before answer plans)'} -> {PROMPT_FORMAT}")
     return ", ".join(diff)
 
 

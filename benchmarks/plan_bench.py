@@ -1,0 +1,100 @@
+"""The answer plan (graphs/plan.py): what the answers rest on, and how its relevance floor was chosen.
+
+    python benchmarks/plan_bench.py --calibrate          # sweep the floor on TRAINING-split curated questions
+    python benchmarks/plan_bench.py                      # plan kinds and time per plan on the frozen benchmark
+
+--calibrate: for every curated knowledge and opinion question of the training split (harry, hermione, ron; never
+the held-out split, never the answers benchmark), the plan is made with no floor; the question counts as
+"answered by a memory" when the plan rests on the curated answer's own memory: the persona's passage known at
+that stage that shares the most content words with the reference answer, when it holds at least a third of them
+(no such passage: nothing it knows answers the question, and "I don't know" is right). A floor f turns plans whose best sentence scores below f into "I don't know": the sweep prints, per
+f, how many backed plans it keeps (recall) and how many unbacked ones it turns away, and the balanced accuracy;
+graphs/plan.py's RELEVANCE_FLOOR is the best one, rounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--calibrate", action="store_true", help="sweep the relevance floor on training-split questions")
+    ap.add_argument("--personas", default="harry,hermione,ron")
+    args = ap.parse_args()
+
+    from persona_rag.graphs.plan import RELEVANCE_FLOOR, plan_question, stems
+    from persona_rag.memory.store import open_memory
+
+    from persona_rag.persona import Persona
+    from persona_rag.settings import load_settings
+
+    settings = load_settings()
+    count = len  # the floor does not depend on token counts beyond the budget; words are close enough here
+    personas = [Persona.load(p, settings.corpus) for p in args.personas.split(",")]
+    memory = open_memory(settings, personas[0].universe)
+
+    def tokens(text: str) -> int:
+        return count(text.split())
+
+    if args.calibrate:
+        import persona_rag.graphs.plan as plan_mod
+
+        scored: list[tuple[float, bool]] = []
+        plan_mod.RELEVANCE_FLOOR = 0.0
+        for persona in personas:
+            own = [p for p in persona.universe.passages() if p.persona == persona.id]
+            for d in persona.universe.dialogues.get(persona.id, []):
+                if d.heldout or d.mode not in ("knowledge", "opinion"):
+                    continue
+                plan, ev = plan_question(memory, persona, d.question, d.stage, settings, tokens)
+                if plan.kind != "memory" or ev.verdict in ("future", "past-absence"):
+                    continue
+                said = stems(d.response) - stems(d.question)
+                known = [p for p in own if p.known_from <= d.stage.ordinal < p.valid_to]
+                if not said or not known:
+                    continue
+                share, gold = max((len(said & stems(p.text)) / len(said), p.id) for p in known)
+                backed = share >= 1 / 3 and gold in plan.grounds
+                scored.append((plan.score, backed))
+        pos = sum(b for _, b in scored)
+        neg = len(scored) - pos
+        print(f"{len(scored)} training-split questions with a memory plan: {pos} backed, {neg} not")
+        print(f"{'floor':>6} {'kept backed':>12} {'turned away unbacked':>21} {'balanced acc':>13}")
+        best = (0.0, 0.0)
+        for step in range(20, 66, 2):
+            f = step / 100
+            tp = sum(s >= f and b for s, b in scored)
+            tn = sum(s < f and not b for s, b in scored)
+            bal = (tp / max(pos, 1) + tn / max(neg, 1)) / 2
+            best = max(best, (bal, f))
+            print(f"{f:6.2f} {tp / max(pos, 1):12.2f} {tn / max(neg, 1):21.2f} {bal:13.3f}")
+        print(f"best floor {best[1]:.2f} (balanced accuracy {best[0]:.3f}); graphs/plan.py uses {RELEVANCE_FLOOR}")
+        return 0
+
+    rows = [json.loads(line) for line in (ROOT / "benchmarks/data/answers_eval.jsonl").read_text().splitlines()]
+    kinds: Counter[str] = Counter()
+    t0 = time.perf_counter()
+    n = 0
+    for r in rows:
+        persona = next(p for p in personas if p.id == r["persona"])
+        plan, _ = plan_question(memory, persona, r["question"], persona.stage(r["stage"]), settings, tokens)
+        kinds[f"{r['type']}:{plan.kind}"] += 1
+        n += 1
+    per = (time.perf_counter() - t0) / max(n, 1)
+    print(f"{n} benchmark questions; {per * 1000:.1f} ms per plan (retrieval, verdict and plan)")
+    for key, value in sorted(kinds.items()):
+        print(f"  {key:28} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

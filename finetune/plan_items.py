@@ -1,0 +1,223 @@
+"""Training items for the answer plan's task: "say this memory, which answers the question, as yourself".
+
+A 135M model learns the voice and the shape, not who did what. So the tuned persona is trained on exactly the
+task the graph gives it at inference (graphs.plan): the prompt holds ONE memory that answers the question (the
+plan's sentences) and the target says what that memory says, in the persona's first person, and nothing more.
+
+Where the targets come from (counted in the data manifest, ``plan_items``):
+
+- ``curated``: the universe's curated answers (training split), paired with the memory the plan picks for their
+  question; kept only when every claim of the answer is backed by that memory (the review's claim check), or,
+  for a plan of "I don't know", when the answer admits it;
+- ``rewrite``: questions a user would ask about each of the persona's memories at the stage it knows them
+  (about the names the memory holds: who, what happened, how do you feel, what do you think), whose plan picks
+  that memory; the target is the first-person rewrite of the plan's sentences (graphs.review.in_own_words);
+- every target passes the claim check against its memory, and a rewrite that still names the persona in the
+  third person is dropped (counted).
+
+Generated questions are deduplicated against the answers benchmark (benchmarks/data/answers_eval.jsonl) by text
+and by grounding memory: no question of the benchmark, and no question whose plan rests on a memory a benchmark
+question rests on, is trained on.
+
+DPO rejected answers are the garbles a small model makes: ``wrong_role`` (the same answer with another character
+in the persona's role or in another's), ``neighbour_detail`` (its last sentence swapped for a neighbouring
+memory's), ``later_fact`` (a fact from a later stage, in the persona's words) and ``third_person`` (the memory as
+stored, about the persona in the third person).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+QUESTION_TEMPLATES = (
+    "What do you know about {n}?",
+    "Tell me about {n}.",
+    "What happened with {n}?",
+    "How do you feel about {n}?",
+    "What do you think of {n}?",
+    "What can you tell me about {n}?",
+)
+GARBLES = ("wrong_role", "neighbour_detail", "later_fact", "third_person")
+BENCH_FILE = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "answers_eval.jsonl"
+
+
+def norm_question(q: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", re.sub(r"\s+", " ", q.strip().lower()))
+
+
+def benchmark_questions(universe_id: str, persona_id: str, path: Path = BENCH_FILE) -> list[tuple[str, str]]:
+    """(question, stage key) of the answers benchmark for this persona; empty when the file is not there."""
+    if universe_id != "harry_potter" or not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(r["question"], r["stage"]) for r in rows if r["persona"] == persona_id]
+
+
+def third_person_slip(answer: str, persona: Any) -> bool:
+    """The persona names itself in the third person in its own answer."""
+    names = {persona.name, persona.short_name, persona.name.split()[0]}
+    return any(re.search(rf"(?<![A-Za-z]){re.escape(n)}(?![A-Za-z])", answer) for n in names if n)
+
+
+def wrong_role(answer: str, persona: Any, others: Sequence[str], pick: int) -> str | None:
+    """The answer with another character in a role: a name it holds swapped for another's, else the persona's
+    "I" given to someone else."""
+    if not others:
+        return None
+    other = others[pick % len(others)]
+    known = sorted({c for c in re.findall(r"\b[A-Z][a-z]{2,}\b", answer[1:])}, key=len, reverse=True)
+    for name in known:
+        if name != other and name not in persona.name and name in " ".join(others):
+            return re.sub(rf"\b{name}\b", other, answer, count=1)
+    swapped = re.sub(r"\bI\b", other, answer, count=1)
+    swapped = re.sub(r"\bmy\b", f"{other}'s", swapped, count=1)
+    return swapped if swapped != answer else None
+
+
+def neighbour_detail(answer: str, neighbour: str) -> str | None:
+    """The answer's last sentence replaced by a sentence of a neighbouring memory."""
+    parts = re.split(r"(?<=[.!?])\s+", answer.strip())
+    if not neighbour or neighbour.strip() in answer:
+        return None
+    return " ".join([*parts[:-1], neighbour.strip()]) if len(parts) > 1 else f"{answer.rstrip('.')}, and {neighbour}"
+
+
+def memory_questions(passage: Any, rng: Any, per_memory: int) -> list[str]:
+    names = [n for n in passage.entities if n][:3]
+    out: list[str] = []
+    for name in names:
+        for template in rng.sample(QUESTION_TEMPLATES, k=min(2, len(QUESTION_TEMPLATES))):
+            out.append(template.format(n=name))
+    rng.shuffle(out)
+    return out[:per_memory]
+
+
+def check_target(answer: str, question: str, plan: Any, stage: Any, index: Any) -> bool:
+    """The review's claim check of a target against the plan's memory (a "don't know" must admit it)."""
+    from persona_rag.graphs.review import admits_ignorance, unsupported_claims
+
+    if plan.kind in ("dont-know", "role-break"):
+        return plan.kind == "role-break" or admits_ignorance(answer)
+    return not unsupported_claims(answer, question, "past-only", stage.ordinal, index, plan.sentences)
+
+
+def plan_rows(
+    persona: Any,
+    memory: Any,
+    settings: Any,
+    count_tokens: Any,
+    rng: Any,
+    *,
+    curated: Iterable[Any] = (),
+    per_memory: int = 2,
+    progress: bool = False,
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """SFT/DPO rows of the plan task for one persona (train split only) and counts of what was kept/dropped."""
+    from persona_rag.graphs.plan import plan_question
+    from persona_rag.graphs.review import say_sentences
+    from tqdm import tqdm
+
+    from persona_rag import prompts
+    from persona_rag.corpus import is_heldout
+
+    uni = persona.universe
+    stages = uni.timeline.stages
+    index = memory.entity_index(persona.id)
+    counts: Counter[str] = Counter()
+    bench = benchmark_questions(uni.id, persona.id)
+    bench_text = {norm_question(q) for q, _ in bench}
+    bench_grounds: set[str] = set()
+    for q, stage_key in bench:
+        plan, _ = plan_question(memory, persona, q, uni.stage(stage_key), settings, count_tokens)
+        bench_grounds.update(plan.grounds)
+    others = [c.name.split()[0] for pid, c in uni.characters.items() if pid != persona.id]
+    own_passages = [p for p in uni.passages() if p.persona == persona.id]
+
+    def later_fact(stage_ordinal: int, pick: int) -> str | None:
+        later = [p for p in own_passages if p.known_from > stage_ordinal]
+        return say_sentences([later[pick % len(later)].text], persona) if later else None
+
+    def neighbour(passage_id: str, stage_ordinal: int, pick: int) -> str | None:
+        near = [p for p in own_passages if p.id != passage_id and abs(p.known_from - stage_ordinal) <= 2]
+        return say_sentences([near[pick % len(near)].text.split(". ")[0]], persona) if near else None
+
+    rows: list[dict[str, Any]] = []
+
+    def add(source: str, qid: str, question: str, stage: Any, plan: Any, ev: Any, chosen: str) -> None:
+        if norm_question(question) in bench_text:
+            counts["dropped_benchmark_question"] += 1
+            return
+        if bench_grounds & set(plan.grounds):
+            counts["dropped_benchmark_memory"] += 1
+            return
+        if not check_target(chosen, question, plan, stage, index):
+            counts[f"dropped_claim_check_{source}"] += 1
+            return
+        if plan.kind in ("memory", "hearsay") and third_person_slip(chosen, persona):
+            counts[f"dropped_third_person_{source}"] += 1
+            return
+        system = persona.system_prompt(stage)
+        prompt = prompts.plan_messages(system, question, plan.kind, plan.sentences, ev.verdict, (), ev.hearsay_from)
+        n = len(rows)
+        rejected: tuple[str, str | None] = ("", None)
+        if plan.kind in ("memory", "hearsay", "profile"):
+            grounds = plan.grounds[0] if plan.grounds else ""
+            options: dict[str, str | None] = {
+                "wrong_role": wrong_role(chosen, persona, others, n),
+                "neighbour_detail": neighbour_detail(chosen, neighbour(grounds, stage.ordinal, n) or ""),
+                "later_fact": later_fact(stage.ordinal, n),
+                "third_person": " ".join(plan.sentences)
+                if third_person_slip(" ".join(plan.sentences), persona)
+                else None,
+            }
+            for k in range(len(GARBLES)):
+                kind = GARBLES[(n + k) % len(GARBLES)]
+                text = options.get(kind)
+                if text and text.strip() != chosen.strip():
+                    rejected = (kind, text)
+                    break
+        elif plan.kind == "dont-know":
+            leak = later_fact(stage.ordinal, n)
+            if leak:
+                rejected = ("later_fact", leak)
+        counts[f"kept_{source}"] += 1
+        counts[f"plan_{plan.kind}"] += 1
+        rows.append(
+            {
+                "id": qid,
+                "stage": stage.key,
+                "mode": plan.kind,
+                "question": question,
+                "prompt": prompt,
+                "completion": [{"role": "assistant", "content": chosen}],
+                "grounds": plan.grounds,
+                "source": source,
+                "rejected_kind": rejected[0],
+                "rejected": [{"role": "assistant", "content": rejected[1]}] if rejected[1] else None,
+            }
+        )
+
+    for d in tqdm(list(curated), desc=f"plans for {persona.id}'s curated answers", disable=not progress):
+        if d.heldout:
+            continue
+        plan, ev = plan_question(memory, persona, d.question, d.stage, settings, count_tokens)
+        add("curated", d.id, d.question, d.stage, plan, ev, d.response)
+    seen: set[str] = set()
+    for p in tqdm(own_passages, desc=f"questions on {persona.id}'s memories", disable=not progress):
+        stage = stages[min(len(stages) - 1, max(0, p.known_from))]
+        for j, q in enumerate(memory_questions(p, rng, per_memory)):
+            key = f"{norm_question(q)}@{stage.key}"
+            if key in seen or is_heldout(q):
+                continue
+            seen.add(key)
+            plan, ev = plan_question(memory, persona, q, stage, settings, count_tokens)
+            if p.id not in plan.grounds or plan.kind != "memory":
+                counts["dropped_plan_elsewhere"] += 1
+                continue
+            add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona))
+    return rows, counts

@@ -1,0 +1,394 @@
+"""The answer plan: before the model says a word, decide what the answer rests on.
+
+A 135M model given three passages pastes one onto the wrong person; given ONE memory that answers the question
+and trained to say it as itself, it can. So between the time check and generation this node picks:
+
+- ``memory``: the one memory (at most two about the same thing) that answers the question, cut to the
+  sentences that answer it. Relevance is judged per sentence against the question: the question's names must be
+  in the sentence (or in the passage it opens), and its other content words count, on top of the passage's
+  embedding score. For ``past-presence`` the memory includes the event the verdict matched.
+- ``hearsay``: the persona was not there but heard of it: the matched event, as heard.
+- ``dont-know``: the question is about the persona's future or an event it missed (the verdict says so), or
+  nothing it knows answers the question clearly (below :data:`RELEVANCE_FLOOR`).
+- ``profile``: an opinion question with no memory that answers it: the persona's attitude to the person asked
+  about at this stage (the profile's ``stages[].attitudes``), else its values.
+- ``role-break``: the user pushes the persona out of its role: no memory, the persona stays itself.
+
+The plan travels in the state (``plan``) and in ``ask --json`` (``grounds``: the passage ids). The prompt
+carries only the plan's sentences (see :func:`persona_rag.prompts.messages`); the decoding constraint and the
+fallback say the same sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from langgraph.runtime import Runtime
+from persona_rag.graphs.state import PersonaContext, PersonaState
+
+from persona_rag.vocabulary import STOP_WORDS
+
+PLAN_KINDS = ("memory", "hearsay", "dont-know", "profile", "role-break")
+
+# The best sentence's relevance below which nothing known answers the question: "I don't know" in character.
+# Calibrated on training-split questions only (benchmarks/plan_bench.py --calibrate prints the sweep): curated
+# knowledge questions whose reference answer the chosen memory backs, against questions it does not.
+RELEVANCE_FLOOR = 0.42
+# Weight of the passage's embedding score in a sentence's relevance (the rest is the question's words in it).
+EMBED_WEIGHT = 0.5
+# A sentence without the names the question asks about keeps this share of its relevance.
+MISSING_NAME_FACTOR = 0.6
+# A second memory joins the plan when its best sentence is this close to the first and about the same names.
+SECOND_MEMORY_MARGIN = 0.05
+MAX_SENTENCES = 3
+# Memories the plan chooses from: more than the prompt's top-k, since the passage that answers is often ranked lower
+# by the embedding alone (one more search of the numpy index, the question's vector is cached).
+PLAN_K = 8
+
+# Words of a question that say how it asks, not what about.
+_ASKING = frozenset(
+    [
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "where",
+        "when",
+        "which",
+        "why",
+        "how",
+        "tell",
+        "about",
+        "remember",
+        "know",
+        "knew",
+        "think",
+        "thought",
+        "feel",
+        "felt",
+        "happen",
+        "happened",
+        "happens",
+        "did",
+        "does",
+        "do",
+        "done",
+        "your",
+        "yours",
+        "you",
+        "you're",
+        "anything",
+        "something",
+        "much",
+        "many",
+        "ever",
+        "really",
+        "like",
+        "describe",
+        "explain",
+        "please",
+        "could",
+        "would",
+        "should",
+        "can",
+        "say",
+        "said",
+        "mean",
+        "meant",
+    ]
+)
+_OPINION = re.compile(
+    r"\b(what do you (?:think|make)|how do you feel|how did you feel|do you (?:like|trust|hate|love|admire)|"
+    r"your (?:opinion|view)|what(?:'s| is) your (?:opinion|view|take)|how do you get on)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])[\"'”)]*\s+(?=[A-Z\"'“])")
+_PRONOUN_START = re.compile(r"^(he|she|they|it|his|her|their|its|this|that|there|then)\b", re.IGNORECASE)
+
+
+@dataclass
+class Plan:
+    """What the answer rests on. ``sentences`` are the memory's own words (as stored), in memory order."""
+
+    kind: str
+    grounds: list[str] = field(default_factory=list)
+    sentences: list[str] = field(default_factory=list)
+    score: float = 0.0
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Plan:
+        data = dict(data or {})
+        return cls(
+            kind=str(data.get("kind") or "dont-know"),
+            grounds=list(data.get("grounds") or []),
+            sentences=list(data.get("sentences") or []),
+            score=float(data.get("score") or 0.0),
+            reason=str(data.get("reason") or ""),
+        )
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+def _stem(word: str) -> str:
+    word = word.replace("’", "'").removesuffix("'s").strip("'")
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def stems(text: str, stop: frozenset[str] = STOP_WORDS, drop: frozenset[str] = frozenset()) -> set[str]:
+    """Stems of the words (three letters or more) that say what ``text`` is about."""
+    out = set()
+    for w in re.findall(r"[a-z][a-z'’]{2,}", text.lower()):
+        if w in stop or w in drop or w in _ASKING:
+            continue
+        s = _stem(w)
+        if s not in drop:
+            out.add(s)
+    return out
+
+
+def is_opinion(question: str) -> bool:
+    return bool(_OPINION.search(question))
+
+
+@dataclass
+class _Scored:
+    score: float
+    lex: float
+    passage: dict[str, Any]
+    index: int  # sentence index in the passage
+    sentences: list[str]
+
+
+def _persona_words(persona: Any) -> frozenset[str]:
+    words = {w.lower() for n in (persona.name, persona.short_name, *persona.character.aliases) for w in n.split()}
+    return frozenset(words | {_stem(w) for w in words})
+
+
+def _names_in(text: str, names: Sequence[str]) -> bool:
+    low = text.lower()
+    return any(re.search(rf"\b{re.escape(part)}\b", low) for name in names for part in name.split() if len(part) > 2)
+
+
+def score_sentences(
+    question: str, passages: Sequence[dict[str, Any]], asked_names: Sequence[str], persona: Any, stop: frozenset[str]
+) -> list[_Scored]:
+    """Every sentence of every passage, scored against the question (best first)."""
+    own = _persona_words(persona)
+    wanted = stems(question, stop, own)
+    out: list[_Scored] = []
+    for p in passages:
+        sentences = split_sentences(p["text"]) or [p["text"]]
+        passage_named = _names_in(p["text"], asked_names) if asked_names else True
+        for i, sentence in enumerate(sentences):
+            have = stems(sentence, stop)
+            lex = len(wanted & have) / len(wanted) if wanted else 0.0
+            score = EMBED_WEIGHT * float(p.get("score") or 0.0) + (1 - EMBED_WEIGHT) * lex
+            if asked_names:
+                named = _names_in(sentence, asked_names) or (
+                    passage_named and i > 0 and bool(_PRONOUN_START.match(sentence))
+                )
+                if not named:
+                    score *= MISSING_NAME_FACTOR
+            out.append(_Scored(score, lex, p, i, sentences))
+    return sorted(out, key=lambda s: (-s.score, s.index))
+
+
+def _cut(best: _Scored, ranked: Sequence[_Scored]) -> list[str]:
+    """The sentences of ``best``'s passage that answer: the best one, others of the passage that share the
+    question's words, and the sentence before a pronoun-led one (whom "he" means)."""
+    keep = {best.index}
+    for s in ranked:
+        if s.passage is best.passage and s.lex > 0 and s.lex >= best.lex / 2 and len(keep) < MAX_SENTENCES - 1:
+            keep.add(s.index)
+    for i in sorted(keep):
+        if i > 0 and _PRONOUN_START.match(best.sentences[i]) and len(keep) < MAX_SENTENCES:
+            keep.add(i - 1)
+    return [best.sentences[i] for i in sorted(keep)]
+
+
+def _event_passage(passages: Sequence[dict[str, Any]], event_id: str) -> dict[str, Any] | None:
+    event = event_id.split(":", 1)[-1]
+    if not event:
+        return None
+    return next((p for p in passages if p["id"].split(":", 1)[-1] == event), None)
+
+
+def profile_sentences(persona: Any, stage: Any, asked_names: Sequence[str]) -> tuple[list[str], str]:
+    """An opinion from the profile: the attitude at ``stage`` to a person the question names, else the values."""
+    keys = persona.universe.timeline.by_key
+    current: dict[str, Any] = {}
+    for entry in persona.profile.get("stages") or []:
+        if entry.get("from") in keys and keys[entry["from"]].ordinal <= stage.ordinal:
+            current = entry
+    who = persona.short_name
+    for name, attitude in (current.get("attitudes") or {}).items():
+        key = set(str(name).lower().split())
+        if any(key <= set(a.split()) or set(a.split()) <= key for a in asked_names):
+            text = str(attitude).strip().rstrip(".")
+            first = text.split()[0].lower() if text else ""
+            if first.endswith("s") and not first.endswith("ss") and first not in ("his", "this", "is", "as"):
+                return [f"{who} {text}."], f"attitude to {name}"
+            return [f"{who} thinks {name} is {text}."], f"attitude to {name}"
+    values = [str(v).strip().rstrip(".") for v in persona.profile.get("values") or []][:2]
+    if values:
+        return [f"{who} values {' and '.join(values)}."], "values"
+    return [], "no attitude or values in the profile"
+
+
+def make_plan(
+    question: str,
+    verdict: str,
+    event_id: str,
+    passages: Sequence[dict[str, Any]],
+    persona: Any,
+    stage: Any,
+    asked_names: Sequence[str],
+    stop: frozenset[str] = STOP_WORDS,
+    floor: float = RELEVANCE_FLOOR,
+    role_break: bool = False,
+) -> Plan:
+    """Decide what the answer rests on (see the module docstring). ``passages`` are the persona's known
+    memories for the question (hit dicts with ``id``, ``text``, ``score``), best first."""
+    if role_break:
+        return Plan("role-break", reason="the question pushes the persona out of its role")
+    if verdict in ("future", "past-absence"):
+        return Plan("dont-know", reason=f"verdict {verdict}")
+    event = _event_passage(passages, event_id) if verdict in ("past-presence", "past-hearsay") else None
+    ranked = score_sentences(question, passages, asked_names, persona, stop)
+    kind = "hearsay" if verdict == "past-hearsay" else "memory"
+    if verdict == "past-hearsay":
+        # Not there: what it heard is the matched event, nothing else it knows.
+        if event is None:
+            return Plan("hearsay", reason="the event heard of is not among the memories")
+        ranked = [s for s in ranked if s.passage is event]
+    best = ranked[0] if ranked else None
+    if best is None or (best.score < floor and event is None):
+        score = round(best.score, 4) if best else 0.0
+        if is_opinion(question):
+            sentences, why = profile_sentences(persona, stage, asked_names)
+            if sentences:
+                return Plan("profile", [], sentences, score, f"opinion from the profile ({why})")
+        return Plan("dont-know", [], [], score, f"no memory answers it (best {score:.2f} < floor {floor:.2f})")
+    sentences = _cut(best, ranked)
+    grounds = [best.passage["id"]]
+    why = f"best sentence {best.score:.2f}"
+    second: _Scored | None = None
+    if event is not None and best.passage is not event:
+        # past-presence: the event the verdict matched is part of what the answer rests on.
+        second = next(s for s in ranked if s.passage is event)
+        sentences = sentences[: MAX_SENTENCES - 1]
+        why += f"; with the event the verdict matched ({event['id']})"
+    else:
+        nxt = next((s for s in ranked if s.passage is not best.passage), None)
+        if (
+            nxt is not None
+            and nxt.score >= best.score - SECOND_MEMORY_MARGIN
+            and (not asked_names or _names_in(nxt.sentences[nxt.index], asked_names))
+            and len(sentences) < MAX_SENTENCES
+        ):
+            second = nxt
+    if second is not None:
+        sentences.append(second.sentences[second.index])
+        grounds.append(second.passage["id"])
+    return Plan(kind, grounds, sentences, round(best.score, 4), why)
+
+
+def plan_answer(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
+    """The graph node: the plan for this question, from the memories already searched."""
+    ctx = runtime.context
+    if not ctx.plan or not ctx.time_check or ctx.memory is None:
+        return {"plan": None}  # the evaluation's baselines: the top passages as they are
+    persona = ctx.persona_for(state["persona"])
+    passages: list[dict[str, Any]] = list(state.get("retrieved") or [])
+    seen = {p["id"] for p in passages}
+    for h in ctx.memory.search(persona.id, state["question"], state["stage_ref"], k=PLAN_K):
+        if h.passage.id not in seen:
+            passages.append(h.as_dict())
+            seen.add(h.passage.id)
+    plan = plan_from(
+        ctx.memory,
+        persona,
+        state["question"],
+        state["stage_ref"],
+        str(state.get("verdict") or "unknown"),
+        str(state.get("event_id") or ""),
+        passages,
+    )
+    return {"plan": plan.as_dict()}
+
+
+def plan_from(
+    memory: Any,
+    persona: Any,
+    question: str,
+    stage: Any,
+    verdict: str,
+    event_id: str,
+    passages: list[dict[str, Any]],
+) -> Plan:
+    """The plan from a question's searched memories (the node, and the training items, which must see the same)."""
+    from persona_rag.graphs.review import asks_to_break_role
+
+    index = memory.entity_index(persona.id)
+    own = _persona_words(persona)
+    asked = [n for n in index.mentioned(question) if not set(n.split()) <= own]
+    if event_id and verdict in ("past-presence", "past-hearsay") and _event_passage(passages, event_id) is None:
+        found = _lookup_event(memory, persona.id, event_id, stage.ordinal)
+        if found is not None:
+            passages = [*passages, found]
+    return make_plan(
+        question,
+        verdict,
+        event_id,
+        passages,
+        persona,
+        stage,
+        asked,
+        index.vocab.stop_words,
+        role_break=asks_to_break_role(question),
+    )
+
+
+def plan_question(
+    memory: Any, persona: Any, question: str, stage: Any, settings: Any, count_tokens: Any
+) -> tuple[Plan, Any]:
+    """Retrieve, judge time and plan as the persona graph does (retrieve -> check_time -> plan), for one
+    question without history; returns the plan and the time verdict's evidence."""
+    from persona_rag.graphs.verdict import VERDICT_K, time_verdict
+    from persona_rag.memory.retrieval import cut_to_budget
+
+    hits = memory.search(persona.id, question, stage, k=max(settings.top_k, VERDICT_K, PLAN_K))
+    kept, _ = cut_to_budget(hits[: settings.top_k], settings.context_tokens, count_tokens)
+    ev = time_verdict(memory, persona.id, question, stage, settings.grounding_score, known_hits=hits[:VERDICT_K])
+    seen = {p["id"] for p in kept}
+    passages = kept + [h.as_dict() for h in hits[:PLAN_K] if h.passage.id not in seen]
+    return plan_from(memory, persona, question, stage, ev.verdict, ev.event, passages), ev
+
+
+def _lookup_event(memory: Any, persona_id: str, event_id: str, stage_ordinal: int) -> dict[str, Any] | None:
+    """The persona's own record of the matched event (its memory of it, or of hearing of it)."""
+    from persona_rag.errors import PersonaRagError
+
+    event = event_id.split(":", 1)[-1]
+    try:
+        versions = memory.history(f"{persona_id}:{event}")
+    except (PersonaRagError, KeyError, ValueError):
+        return None
+    if not versions:
+        return None
+    p = versions[-1]
+    if p.known_from > stage_ordinal or p.valid_to <= stage_ordinal:
+        return None
+    return {"id": p.id, "text": p.text, "stage": p.stage, "score": 0.0, "known_from": p.known_from}
