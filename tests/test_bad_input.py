@@ -74,6 +74,13 @@ COVERAGE: dict[str, tuple[str, ...]] = {
     "endpoint closes the connection": ("ask --openai-url",),
     "endpoint 401": ("ask --openai-url",),
     "unreachable Chroma server": ("memory list --chroma-url",),
+    # The README's commands (issue 19; tests/test_readme.py runs each as written), with what a user gets wrong.
+    "unwritable output": ("memory export", "card export -o"),
+    "home is a file": ("memory import --home",),
+    "unknown universe": ("ask --universe", "serve --universe", "data stats --universe"),
+    "missing option file": ("corpus build --stages",),
+    "missing adapter": ("eval --variants sft-dpo",),
+    "unknown persona or stage in Python": ("PersonaGraph.from_persona", "PersonaGraph.invoke"),
     # the server and the adapters (issues 19 and 23); the HTTP rows run in tests/test_server_faults.py
     "serve option without its partner": ("serve --lora-names alone", "serve --max-models + --openai-url"),
     "serve out of range": ("serve --max-models 0",),
@@ -442,6 +449,39 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ),
     ("adapters export/not an export folder", ["adapters", "export", str(REPO / "corpora")], 2, "not an earlier export"),
     # (the HTTP endpoints' bad input: tests/test_server.py::test_bad_input_is_a_json_error_with_the_cli_wording)
+    # the README's commands (issue 19): a folder or a file where a file or a folder is needed
+    (
+        "memory export/unwritable output",
+        ["memory", "export", str(REPO / "tests"), "--universe", "sherlock_holmes"],
+        2,
+        "cannot write",
+    ),
+    (
+        "card export/unwritable output",
+        ["card", "export", "holmes", "--universe", "sherlock_holmes", "-o", str(REPO / "tests")],
+        2,
+        "cannot write",
+    ),
+    (
+        "memory import/home is a file",
+        ["memory", "import", "taught.jsonl", "--home", str(REPO / "README.md")],
+        2,
+        "is a file, not a folder",
+    ),
+    ("serve/unknown universe", ["serve", "--universe", "my_cards"], 2, "no universe 'my_cards'"),
+    ("data stats/unknown universe", ["data", "stats", "--universe", "mybook"], 2, "no universe 'mybook'"),
+    (
+        "corpus build/missing option file",
+        ["corpus", "build", str(BOOKS / "lantern.txt"), "--persona", "Nell", "--stages", "/nowhere/stages.yaml"],
+        2,
+        "--stages: no such file",
+    ),
+    (
+        "eval/missing adapter",
+        ["eval", "harry", "--variants", "rag-stage,sft-dpo", "--limit", "1"],
+        2,
+        "needs a trained adapter",
+    ),
 ]
 
 
@@ -581,6 +621,20 @@ def test_memory_import_rejects_broken_files_with_file_and_line(
         bad.write_text(content, encoding="utf-8")
         code, _, err = cli(["memory", "import", str(bad), *uni], capsys)
         assert code == 2 and words in one_line_error(err), (content, err)
+
+
+def test_python_api_refuses_an_unknown_persona_and_stage(hp_memory: Any) -> None:
+    """The README's Python block with a persona or a stage that does not exist: the CLI's one-line messages."""
+    from persona_rag.graphs.persona_graph import PersonaGraph
+
+    from persona_rag.backends.base import ScriptedGenerator
+    from persona_rag.errors import UsageError
+
+    with pytest.raises(UsageError, match="valid personas: harry"):
+        PersonaGraph.from_persona("dobby", generator=ScriptedGenerator(), memory=hp_memory)
+    graph = PersonaGraph.from_persona("harry", generator=ScriptedGenerator(), memory=hp_memory)
+    with pytest.raises(UsageError, match="out of range"):
+        graph.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 9"})
 
 
 def test_coverage_table_names_only_kinds_the_sweep_runs() -> None:

@@ -33,8 +33,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out is None:
         sys.stdout.write(data.decode("utf-8"))
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+        except OSError as exc:  # a folder, a path under a file, a full disk: say so, keep no half-written card
+            if out.is_file():
+                out.unlink()
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
         entries = len(cards["v3"]["data"]["character_book"]["entries"])
         print(f"wrote {out}: {persona.name} at {stage.label}, {entries} lorebook entries", file=sys.stderr)
     return 0

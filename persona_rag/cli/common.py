@@ -23,6 +23,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         chroma_url=getattr(args, "chroma_url", None),
     )
     check_device(settings.device)
+    if settings.home.exists() and not settings.home.is_dir():
+        raise UsageError(f"the home {settings.home} is a file, not a folder (--home or PERSONA_RAG_HOME)")
     # A user universe is found by name under *this* home (`--home` included), not only the environment's.
     from persona_rag.paths import user_universes_dir
 
