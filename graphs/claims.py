@@ -217,8 +217,9 @@ class _Mention:
     end: int  # token span [start, end)
     said_by_name: bool = False  # a name of the persona in the text (not a pronoun)
     quoted: bool = False
-    gender: str | None = None  # a pronoun's 'he'/'she'
+    gender: str | None = None  # a pronoun's 'he'/'she', or a name's from its title ("Mrs Weasley")
     reflexive: bool = False  # himself, herself
+    thing: bool = False  # a name that is a place or a thing ("the Hogwarts Express"), never a pronoun's person
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,10 @@ def _tokens(text: str) -> list[str]:
 
 
 _DETERMINERS = _words("the a an this that these those its every any some each no")
+_TITLE_GENDER = {
+    **dict.fromkeys(("mr", "mister", "sir", "lord", "uncle", "master", "king", "prince", "father", "brother"), "he"),
+    **dict.fromkeys(("mrs", "miss", "ms", "madam", "madame", "lady", "aunt", "dame", "queen", "mother"), "she"),
+}
 
 
 def _mentions(
@@ -281,11 +286,16 @@ def _mentions(
             while j < len(tokens) and (
                 (tokens[j][:1].isupper() and tokens[j][0].isalpha())
                 or (
-                    tokens[j] == "." and len(tokens[j - 1]) == 1 and j + 1 < len(tokens) and tokens[j + 1][:1].isupper()
+                    tokens[j] in (".", "of")
+                    and (len(tokens[j - 1]) == 1 or tokens[j] == "of")
+                    and j + 1 < len(tokens)
+                    and tokens[j + 1][:1].isupper()
+                    and tokens[j + 1][0].isalpha()
                 )
             ):
-                j += 1  # "John H. Watson": an initial stays in the name
-            run = [t.replace("’", "'") for t in tokens[i:j] if t != "."]
+                j += 1  # "John H. Watson", "the Mirror of Erised": an initial or an "of" stays in the name
+            run = [t.replace("’", "'") for t in tokens[i:j] if t not in (".", "of")]
+            titled = _TITLE_GENDER.get(run[0].lower().rstrip(".")) if len(run) > 1 else None
             owner = run[-1].lower().endswith("'s")
             words = frozenset(
                 w.lower().removesuffix("'s").strip("'")
@@ -301,7 +311,7 @@ def _mentions(
                         before
                         and (
                             before[-1] in _DETERMINERS | _POSSESSIVES.keys() | {"my", "our", "your"}
-                            or (len(before) == 2 and before[0] in ("a", "an", "the"))
+                            or (len(before) == 2 and before[0] in ("a", "an"))
                             or before[-1] in ("in", "at", "into", "inside")  # "in Gryffindor", "at Privet Drive"
                         )
                     )
@@ -309,7 +319,8 @@ def _mentions(
                 )
                 if thing:
                     things.add(len(out))
-                out.append(_Mention(PERSONA if is_me else words, "owner" if owner else "name", i, j, is_me, quoted))
+                entity = PERSONA if is_me else words
+                out.append(_Mention(entity, "owner" if owner else "name", i, j, is_me, quoted, titled, thing=thing))
             sentence_start = False
             i = j
             continue
@@ -350,7 +361,9 @@ def _resolve(
     carries his letters"); else the last fitting person named ("Lupin ... drove it off with his wand"); else,
     in a memory, the persona when it is named in this sentence or was in the last. A person's gender is
     learnt from the pronouns that stood for it."""
-    learnt: dict[frozenset[str], str] = {}
+    learnt: dict[frozenset[str], str] = {
+        m.entity: m.gender for m in out if m.entity is not None and m.form != "subject" and m.gender
+    }
 
     def fits(cand: frozenset[str], gender: str) -> bool:
         g = learnt.get(cand) or cast.gender_of(cand)
@@ -395,10 +408,13 @@ def _resolve(
                 None,
             )
             avoid = doer.entity if doer is not None else None  # "Snape told him": him is not Snape
-            if "who" in [t.lower() for t in tokens[max(0, m.start - 3) : m.start]]:
+            relative = [t.lower() for t in tokens[max(0, m.start - 3) : m.start] if t.lower() in ("who", "which")]
+            if relative == ["who"]:
                 # "Hagrid, the gamekeeper who rescued him": him is not the one "who" stands for
                 who = next((x.entity for k, x in reversed(people) if k < n and x.form == "name"), None)
                 avoid = who or avoid
+            elif relative == ["which"]:
+                avoid = None  # "the Mirror, which showed him": the doer is a thing
 
         def ok(cand: frozenset[str] | None, avoid: frozenset[str] | None = avoid, gender: str = gender) -> bool:
             return cand is not None and cand != avoid and not (speaker and cand == PERSONA) and fits(cand, gender)
@@ -469,7 +485,7 @@ def read_mentions(
         out.append((tokens, mentions))
         quoted = (quoted + sum(t in ('"', "“", "”") for t in bare)) % 2 == 1
         persona_near = any(m.entity == PERSONA for m in mentions)
-        context += [m.entity for m in mentions if m.entity is not None and m.form == "name"]
+        context += [m.entity for m in mentions if m.entity is not None and m.form == "name" and not m.thing]
     return out
 
 
@@ -524,11 +540,10 @@ def read_roles(
             if left is not None and left.entity is not None:
                 if left.form == "owner":
                     roles.append(Role(stem, "owner", left.entity))
-                elif passive:
-                    roles.append(Role(stem, "patient", left.entity))
                 elif left.form in ("subject", "name"):
-                    roles.append(Role(stem, "agent", left.entity))
-                    agent_word = True
+                    role = "patient" if passive else "agent"
+                    roles += [Role(stem, role, e) for e in _group(left, tokens, at, -1)]  # "Ron and I watched"
+                    agent_word = not passive
             if passive:
                 window = [t.lower() for t in tokens[j + 1 : j + 4]]
                 if "by" in window:
@@ -547,9 +562,25 @@ def read_roles(
                     and right.entity is not None
                     and right.form in ("object", "name")
                 ):
-                    roles.append(Role(stem, "patient", right.entity))
+                    roles += [Role(stem, "patient", e) for e in _group(right, tokens, at, 1)]
         out.append(roles)
-        context += [m.entity for m in mentions if m.entity is not None]
+        context += [m.entity for m in mentions if m.entity is not None and not m.thing]
+    return out
+
+
+def _group(first: _Mention, tokens: list[str], at: dict[int, _Mention], step: int) -> list[frozenset[str]]:
+    """The people listed with ``first`` ("Harry, Ron and Hermione"), walking left (``step`` -1) or right."""
+    out = [first.entity] if first.entity is not None else []
+    edge = first.start if step < 0 else first.end - 1
+    while True:
+        k = edge + step
+        if not (0 <= k < len(tokens)) or tokens[k].lower() not in (",", "and", "or"):
+            break
+        nxt = at.get(k + step)
+        if nxt is None or nxt.form not in ("name", "subject", "object") or nxt.entity is None:
+            break
+        out.append(nxt.entity)
+        edge = nxt.start if step < 0 else nxt.end - 1
     return out
 
 

@@ -82,7 +82,7 @@ def _looks_like_verb(word: str) -> bool:
     return (
         low in _VERB_FIX
         or low in _IRREGULAR_PAST
-        or low in ("are", "were", "have", "had", "did", "can", "could", "will", "would")
+        or low in ("are", "were", "have", "had", "did", "can", "could", "will", "would", "cannot", "should", "must")
         or (
             low.isalpha()
             and low not in _NOT_VERBS
@@ -95,6 +95,10 @@ _TOKEN_WS = re.compile(r"[A-Za-z][A-Za-z'’\-]*|[\"“”]|[^\sA-Za-z\"“”]+
 _ABBREV = r"\b(?:[A-Z]|Mr|Mrs|Ms|Dr|St|Jr|Sr|Capt|Col|Prof)\."  # a full stop that ends no sentence
 _SENTENCE = re.compile(rf"(?:{_ABBREV}|[^.!?])*[.!?]+[\"'”)\]]*\s*|(?:{_ABBREV}|[^.!?])+$")
 _SAID = _words("said says asked replied cried answered whispered shouted added called exclaimed")
+_AFTER_OBJECT = (
+    "to|in|at|into|from|with|as|off|away|back|up|down|out|on|for|by|over|through|home|inside|outside|across|"
+    "round|around|along|past|toward|towards|behind|before|after|while|when|because|until|since|together|that"
+)
 _THIRD = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
 
 
@@ -200,20 +204,18 @@ def first_person(
                 made.add(m.end - 1)
         # the verb after "I" (past adverbs) in the first person: "I often visits" -> "I often visit"
         _conjugate_after(new, tokens, words, made)
+        _conjugate_and(new, tokens, words, made, {m.start for m in mentions if m.gender or m.form == "name"})
         text = "".join(new)
         text = re.sub(r"[ \t]{2,}", " ", text)
         out.append(text)
     text = "".join(out)
-    # "I and Ron Weasley are friends" -> "Ron Weasley and I are friends"; "me and Ron" -> "Ron and me"
+    # "I and Ron Weasley are friends" -> "Ron Weasley and I are friends" (a verb follows the list); "told me and
+    # Hermione to wait" -> "told Hermione and me to wait" (the list ends the clause or a preposition follows): a
+    # list that runs on into another clause ("chose me and Mr Ollivander remarked") stays as it is.
+    names = r"((?:,\s[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*)*)*),?\s(and|or)\s((?:[A-Z][\w'.-]*\s?)+?)"
+    text = re.sub(rf"\bI{names}(?=\s+[a-z])", lambda mm: _reorder(mm, "I"), text)
     text = re.sub(
-        r"\bI((?:,\s[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*)*)*),?\s(and|or)\s((?:[A-Z][\w'.-]*\s?)+?)(?=\s|[,.;!?])",
-        lambda mm: _reorder(mm, "I"),
-        text,
-    )
-    text = re.sub(
-        r"\bme((?:,\s[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*)*)*),?\s(and|or)\s((?:[A-Z][\w'.-]*\s?)+?)(?=\s|[,.;!?])",
-        lambda mm: _reorder(mm, "me"),
-        text,
+        rf"(?<![.!?]\s)\bme{names}(?=[,.;:!?]|\s+(?:{_AFTER_OBJECT})\b|$)", lambda mm: _reorder(mm, "me"), text
     )
     text = re.sub(r"\b(I|me|my)\s+\1\b", r"\1", text)  # never a doubled pronoun
     return text[:1].upper() + text[1:]
@@ -245,13 +247,27 @@ def _subject_name(nxt: list[str], prev: str, start: bool, after_verb: bool = Fal
     while after.lower() in _ADVERBS | {"all", "both", "together"} and k + 1 < len(nxt):
         k += 1
         after = nxt[k]
-    if start:
+    if start or prev in (";", ":"):
         return True
     if prev in _PREPOSITIONS or after_verb:
         return False  # after a preposition or a verb that has its doer: "with Harry", "he sends Harry letters"
     if _looks_like_verb(after):
         return True
     return prev in _CLAUSE_WORDS - {"and", "or"} and after[:1].islower()
+
+
+def _conjugate_and(new: list[str], tokens: list[str], words: list[int], made: set[int], named: set[int]) -> None:
+    """ "I cannot explain it and gets punished" -> "... and get punished": a second verb of the same "I"."""
+    if not made:
+        return
+    for w_i in range(min(made) + 1, len(words) - 1):
+        if w_i in named and w_i not in made:
+            return  # someone else is the doer from here on
+        if tokens[words[w_i]].lower() == "and":
+            verb = tokens[words[w_i + 1]]
+            third = verb.lower() in _VERB_FIX or (verb.islower() and verb.endswith("s") and _looks_like_verb(verb))
+            if third and w_i + 1 not in named and new[words[w_i + 1]] == verb:
+                new[words[w_i + 1]] = _conjugate(verb)
 
 
 def _conjugate_after(new: list[str], tokens: list[str], words: list[int], made: set[int]) -> None:
