@@ -24,9 +24,21 @@ from persona_rag.vocabulary import STOP_WORDS
 _WORDS = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 
-def _grams(text: str, n: int) -> list[str]:
-    words = [w.lower() for w in _WORDS.findall(text)]
-    return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+def _grams(text: str, n: int, forms: dict[str, Counter[str]] | None = None) -> list[str]:
+    """Word n-grams, lower-cased; a gram holding a name (a capital inside the sentence) is left out unless it
+    starts with "my dear". ``forms`` collects each gram's written forms."""
+    words = _WORDS.findall(text)
+    out = []
+    for i in range(len(words) - n + 1):
+        group = words[i : i + n]
+        low = " ".join(w.lower() for w in group)
+        named = any(w[0].isupper() and w != "I" for w in group[1:]) or (group[0][0].isupper() and i > 0)
+        if named and not low.startswith("my dear"):
+            continue
+        out.append(low)
+        if forms is not None:
+            forms.setdefault(low, Counter())[" ".join(group)] += 1
+    return out
 
 
 def distinctive_phrases(own: Sequence[str], others: Sequence[str], limit: int = 8, min_count: int = 3) -> list[str]:
@@ -34,8 +46,9 @@ def distinctive_phrases(own: Sequence[str], others: Sequence[str], limit: int = 
     times), longest first among near-duplicates."""
     function = lexicon().function
     scored: list[tuple[float, str]] = []
+    forms: dict[str, Counter[str]] = {}
     for n in (4, 3, 2):
-        mine = Counter(g for t in own for g in _grams(t, n))
+        mine = Counter(g for t in own for g in _grams(t, n, forms))
         theirs = Counter(g for t in others for g in _grams(t, n))
         total_mine = sum(mine.values()) or 1
         total_theirs = sum(theirs.values()) or 1
@@ -55,7 +68,7 @@ def distinctive_phrases(own: Sequence[str], others: Sequence[str], limit: int = 
         out.append(gram)
         if len(out) >= limit:
             break
-    return out
+    return [forms[g].most_common(1)[0][0] if g in forms else g for g in out]
 
 
 _VOCATIVE = re.compile(
@@ -70,7 +83,8 @@ def vocatives(own: Sequence[str]) -> Counter[str]:
     for text in own:
         for m in _VOCATIVE.finditer(text):
             form = m.group(1)
-            if form.split()[-1].lower() in lexicon().function or form in ("I", "Oh", "Well", "Yes", "No"):
+            last = form.split()[-1].lower()
+            if last in lexicon().function or last in lexicon().interjections or form == "I":
                 continue
             found[form] += 1
     return Counter({k: v for k, v in found.items() if v >= 2})
@@ -104,15 +118,15 @@ def described(narration: str, aliases: Sequence[str], limit: int = 2) -> list[st
         return []
     names = "|".join(sorted((re.escape(a) for a in aliases if a), key=len, reverse=True))
     rx = re.compile(
-        rf"(?<![\w'])(?:{names})(?:'s)?\s+(?:was|is|had been|seemed)\s+"
-        rf"(?:a|an|the|very|always|not|one|by|in|of)\b[^.!?\"\u201c\u201d]{{10,220}}[.!?]"
+        rf"(?<![\w'])(?:{names})\s+(?:was|is|had been|seemed)\s+(?:a|an|one of|always|by nature)\b"
+        rf"[^.!?\"\u201c\u201d]{{10,220}}[.!?]"
     )
     out: list[str] = []
     for m in rx.finditer(narration):
         start = max(narration.rfind(c, max(0, m.start() - 60), m.start()) for c in ".!?\n")
         head = narration[start + 1 : m.start()] if start >= 0 else ""
-        if len(head) > 60 or any(c in head for c in '"\u201c\u201d'):
-            continue
+        if len(head) > 60 or any(c in head for c in '"\u201c\u201d') or re.search(r"[A-Z][\w.]*\s+$", head):
+            continue  # "Mycroft Holmes was ..." is someone else
         sentence = " ".join((head + m.group(0)).split())
         if sentence not in out:
             out.append(sentence)

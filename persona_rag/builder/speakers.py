@@ -46,6 +46,7 @@ class Lexicon:
     female: frozenset[str]
     not_speech: frozenset[str]
     function: frozenset[str]
+    interjections: frozenset[str]
 
 
 @lru_cache(maxsize=1)
