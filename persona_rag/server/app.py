@@ -385,7 +385,8 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
         if not req.stream:
             result = await in_own_thread(service.ask, persona, question, stage, history=history, request=request)
             answer = result.get("answer") or ""
-            p_tok, c_tok = service.generator.count_tokens(question), service.generator.count_tokens(answer)
+            own = service.generator_for(persona)  # its tokenizer; the base model may not be loaded
+            p_tok, c_tok = own.count_tokens(question), own.count_tokens(answer)
             return {
                 "id": cid,
                 "object": "chat.completion",

@@ -78,6 +78,9 @@ class EndpointModels:
         name = self.tuned(persona_id)
         if name is None:
             return self.default
+        from persona_rag.backends.adapters import resolve_adapter
+
+        resolve_adapter(self.settings, self.universe.id, persona_id, "auto")  # refuses a stale prompt format
         if name not in self._by_persona:
             self._by_persona[name] = self._make(name)
         return self._by_persona[name]
@@ -223,7 +226,10 @@ class LocalModels:
         return find_adapter(self.settings, self.universe.id, persona_id)
 
     def for_persona(self, persona_id: str) -> Any:
-        adapter = self._adapter(persona_id)
+        from persona_rag.backends.adapters import resolve_adapter
+
+        # As `ask`: the DPO adapter if trained, else SFT; refused if trained for another prompt format.
+        adapter = resolve_adapter(self.settings, self.universe.id, persona_id, "auto")
         if adapter is None:
             return self.default
         key = str(adapter)
