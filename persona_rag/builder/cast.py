@@ -291,7 +291,7 @@ class CastCounter:
             if is_fp:
                 total_q.update(quoted)
                 total_n.update(narrated)
-        overall = pick(total_q, total_n, 5)
+        overall = pick(total_q, total_n, 3)
         words_of = [w for w, name in by_word.items() if name == overall]
         out: list[str | None] = []
         for (quoted, narrated, _, _), is_fp in zip(self.works, first_person, strict=True):
