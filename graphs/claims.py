@@ -177,6 +177,7 @@ class Cast:
     common: frozenset[str] = frozenset()  # capitalised words that are not names ("Christmas")
     genders: dict[str, str] = field(default_factory=dict)  # a name word -> 'he'/'she' where the corpus tells
     places: frozenset[str] = GENERIC_WORDS  # last words that make a name a place or a thing ("Diagon Alley")
+    raw_persona: tuple[frozenset[str], ...] = ()  # the persona's names with their titles ("captain marsh")
 
     @classmethod
     def of(
@@ -197,7 +198,8 @@ class Cast:
                 known |= words
         common = frozenset(vocab.common_capitals) - known
         places = frozenset(vocab.generic_words)
-        return cls(tuple(persona), gender, frozenset(known), titles, common, dict(genders or {}), places)
+        raw = tuple(frozenset(w.lower().rstrip(".") for w in name.split()) for name in names if name.strip())
+        return cls(tuple(persona), gender, frozenset(known), titles, common, dict(genders or {}), places, raw)
 
     def is_persona(self, words: frozenset[str]) -> bool:
         return any(words <= name for name in self.persona)
@@ -205,6 +207,8 @@ class Cast:
     def gender_of(self, entity: frozenset[str]) -> str | None:
         if entity == PERSONA:
             return self.gender
+        if len(entity) == 1 and next(iter(entity)).endswith("s") and next(iter(entity))[:-1] in self.known:
+            return "they"  # "the Dursleys", "the Weasleys": a family
         found = {self.genders[w] for w in entity if w in self.genders}
         return found.pop() if len(found) == 1 else None
 
@@ -240,6 +244,7 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+_NOT_OWNED = _words("first again out back away off too later alone instead anyway once home")
 _DETERMINERS = _words("the a an this that these those its every any some each no")
 _TITLE_GENDER = {
     **dict.fromkeys(("mr", "mister", "sir", "lord", "uncle", "master", "king", "prince", "father", "brother"), "he"),
@@ -281,10 +286,18 @@ def _mentions(
             i += 1
             continue
         low = tok.lower().replace("’", "'")
+        if low.removesuffix("'s") in cast.common and tok[0].isupper() and low not in _SELF and "'" not in low:
+            sentence_start = False  # "Christmas", "Professor": not a name, and no part of the next one
+            i += 1
+            continue
         if tok[0].isupper() and not (sentence_start and low in _FUNCTION) and low not in ("i", "i'm", "i've"):
             j = i
             while j < len(tokens) and (
-                (tokens[j][:1].isupper() and tokens[j][0].isalpha())
+                (
+                    tokens[j][:1].isupper()
+                    and tokens[j][0].isalpha()
+                    and (j == i or tokens[j].lower().removesuffix("'s") not in cast.common)
+                )
                 or (
                     tokens[j] in (".", "of")
                     and (len(tokens[j - 1]) == 1 or tokens[j] == "of")
@@ -304,8 +317,10 @@ def _mentions(
             )
             words = frozenset(w for w in words if w and w not in cast.common)
             if words and (not sentence_start or words & cast.known) and not words <= _FUNCTION:
-                is_me = cast.is_persona(words)
                 before = [t.lower() for t in tokens[max(0, i - 2) : i]]
+                is_me = cast.is_persona(words) and not (before and before[-1] in _DETERMINERS)
+                if is_me and titled and not any(run[0].lower().rstrip(".") in p for p in cast.raw_persona):
+                    is_me = len(words) > 1  # "Mr Weasley" is Ron's father, not Ron
                 thing = not is_me and bool(
                     (
                         before
@@ -334,7 +349,7 @@ def _mentions(
             form, gender = "subject", _SUBJECT_PRONOUNS[low]
         elif low == "her":
             nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
-            form = "owner" if nxt[:1].isalpha() and nxt not in _FUNCTION else "object"
+            form = "owner" if nxt[:1].isalpha() and nxt not in _FUNCTION | _NOT_OWNED else "object"
             gender = "she"
         elif low in _OBJECT_PRONOUNS:
             form, gender = "object", _OBJECT_PRONOUNS[low]
@@ -398,15 +413,24 @@ def _resolve(
             # "He took Harry to Diagon Alley": he is not whom he took
             obj = next((x for x in out[n + 1 :] if x.start <= m.start + 3 and x.form == "name"), None)
             avoid = obj.entity if obj is not None else None
+        start = clause_start(m.start)
+        doer = next(
+            (
+                x
+                for k, x in reversed(people)
+                if k < n
+                and x.start >= start
+                and x.form in ("subject", "name")
+                and x.entity is not None
+                and _before_verb(tokens, x.end)
+            ),
+            None,
+        )
+        if m.reflexive and doer is not None and fits(doer.entity, gender):  # type: ignore[arg-type]
+            m.entity = doer.entity  # "Dumbledore had weakened himself"
+            recent.append(doer.entity)  # type: ignore[arg-type]
+            continue
         if m.form == "object" and not m.reflexive:
-            doer = next(
-                (
-                    x
-                    for k, x in reversed(people)
-                    if k < n and x.form in ("subject", "name") and x.entity is not None and _before_verb(tokens, x.end)
-                ),
-                None,
-            )
             avoid = doer.entity if doer is not None else None  # "Snape told him": him is not Snape
             relative = [t.lower() for t in tokens[max(0, m.start - 3) : m.start] if t.lower() in ("who", "which")]
             if relative == ["who"]:
@@ -419,7 +443,6 @@ def _resolve(
         def ok(cand: frozenset[str] | None, avoid: frozenset[str] | None = avoid, gender: str = gender) -> bool:
             return cand is not None and cand != avoid and not (speaker and cand == PERSONA) and fits(cand, gender)
 
-        start = clause_start(m.start)
         near_at = next(
             (
                 k

@@ -40,7 +40,8 @@ _ADVERBS = _words(
 _IRREGULAR_PAST = _words(
     "went saw took thought made gave got came became knew found felt told taught left kept heard met fought won lost "
     "said ran began bought brought caught held led stood sat wrote spoke broke chose drew flew grew hid fell sent "
-    "spent swore might may must should shall"
+    "spent swore might may must should shall drove rode threw wore bit hid shook woke rose struck stole swam dug "
+    "slept crept wept forgave forgot understood"
 )
 _CLAUSE_WORDS = _words(
     "and but when that while because so if as until after before where though although since whom who or "
@@ -147,6 +148,7 @@ def first_person(
         titles=titles,
         common=frozenset(w.lower() for w in not_names) - frozenset(w for p in persona for w in p),
         places=frozenset(places) if places is not None else GENERIC_WORDS,
+        raw_persona=tuple(frozenset(w.lower().rstrip(".") for w in n.split()) for n in alts),
     )
     out: list[str] = []
     for tokens, mentions in read_mentions(fact, cast, _TOKEN_WS, _SENTENCE):
@@ -197,7 +199,7 @@ def first_person(
                 continue
             if m.start == 0 or (low in _THIRD and tokens[span[0]][:1].isupper()):
                 word = word[:1].upper() + word[1:]  # "Her sister laughed" -> "My sister laughed"
-            for j in span:
+            for j in range(span[0], span[-1] + 1):
                 new[j] = ""
             new[span[0]] = word
             if word == "I" and nxt and nxt[0] not in (",", "and", "or"):
@@ -229,6 +231,7 @@ def _reorder(m: re.Match[str], pronoun: str) -> str:
     return f"{', '.join(others)} {m.group(2)} {pronoun}"
 
 
+_CAUSATIVE = _words("get got let make made have had help helped watch watched see saw hear heard keep kept")
 _PREPOSITIONS = _words(
     "with to from for at by of on in about against behind beside like than into towards toward over under "
     "without past near among between onto upon"
@@ -244,16 +247,21 @@ def _subject_name(nxt: list[str], prev: str, start: bool, after_verb: bool = Fal
         while k < len(nxt) and nxt[k][:1].isupper() and nxt[k][0].isalpha():
             k += 1
     after = nxt[k] if k < len(nxt) else ""
+    if after == "," and "," in nxt[k + 1 :]:  # "and Harry, without knowing it, spoke": past the aside
+        k = nxt.index(",", k + 1) + 1
+        after = nxt[k] if k < len(nxt) else ""
     while after.lower() in _ADVERBS | {"all", "both", "together"} and k + 1 < len(nxt):
         k += 1
         after = nxt[k]
     if start or prev in (";", ":"):
         return True
+    if prev in _CAUSATIVE:
+        return False  # "to get Harry sent home", "let Harry go"
     if prev in _PREPOSITIONS or after_verb:
         return False  # after a preposition or a verb that has its doer: "with Harry", "he sends Harry letters"
     if _looks_like_verb(after):
         return True
-    return prev in _CLAUSE_WORDS - {"and", "or"} and after[:1].islower()
+    return prev in _CLAUSE_WORDS | {"then"} and after[:1].islower() and after.lower() not in _CLAUSE_WORDS
 
 
 def _conjugate_and(new: list[str], tokens: list[str], words: list[int], made: set[int], named: set[int]) -> None:
