@@ -180,6 +180,11 @@ def test_book_dialogues_and_profiles(tale: Path) -> None:
     assert "Nell" in profile["speech_style"] and "broad, slow man" in profile["summary"]
 
 
+def write(folder: Path, name: str, text: str) -> Path:
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder / name
+
+
 def test_bad_books_give_a_notice_and_no_dialogues(tmp_path: Path) -> None:
     cases = {
         "silent.txt": (
@@ -195,6 +200,9 @@ def test_bad_books_give_a_notice_and_no_dialogues(tmp_path: Path) -> None:
             "could be given a speaker",
         ),
     }
+    single = "CHAPTER I\n\n'Wait,' said Ann Reed.\n\n'Why?' said Tom Hale. Ann Reed and Tom Hale. Tom Hale.\n"
+    report = build(BuildOptions([write(tmp_path, "single.txt", single)], tmp_path / "single", ["Ann"], tmp_path / "w"))
+    assert any("single quotes" in n for n in report.notices) and report.attributed == 2
     for name, (text, notice) in cases.items():
         src = tmp_path / name
         src.write_text(text, encoding="utf-8")
