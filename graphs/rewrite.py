@@ -110,6 +110,7 @@ def first_person(
     not_names: frozenset[str] = frozenset(),
     known: frozenset[str] = frozenset(),
     places: frozenset[str] | None = None,
+    narrator: str | None = None,
 ) -> str:
     """Rewrite a third-person memory about the persona in the persona's own words.
 
@@ -124,7 +125,9 @@ def first_person(
     a speech tag of the persona turns round ('"...," said Elizabeth' -> '"...," I said'). Only words are
     swapped or reordered: the fallback built from this never adds anything the memory lacks. A memory
     already in the first person is kept as it is. Works on one sentence as on a passage: a sentence that
-    opens with "He" and names no one else is the persona's.
+    opens with "He" and names no one else is the persona's. ``narrator``: the name of the character who says
+    "I" in the narration of a book told in the first person by someone other than the persona
+    (:func:`narrated_by` turns that "I" into the name first).
     """
     from persona_rag.graphs.claims import PERSONA, Cast, read_mentions
 
@@ -134,6 +137,8 @@ def first_person(
     fact = fact.strip()
     if not alts:
         return fact
+    if narrator:
+        fact = narrated_by(fact, narrator)
     titles = frozenset({"mr", "mrs", "ms", "miss", "dr", "professor", "sir", "madam", "lady", "captain"})
     persona = tuple(
         frozenset(w.lower().rstrip(".") for w in n.split() if w.lower().rstrip(".") not in titles)
@@ -193,7 +198,7 @@ def first_person(
                 # '"...," said Elizabeth' -> '"...," I said'
                 new[words[m.start - 1]] = "I"
                 word = prev
-                for j in span:
+                for j in range(span[0], span[-1] + 1):
                     new[j] = ""
                 new[span[0]] = word
                 continue
@@ -318,6 +323,59 @@ def known_names(universe: Any) -> frozenset[str]:
     return found
 
 
+_NARRATOR_VERB = {"am": "is", "have": "has", "do": "does", "'m": " is", "'ve": " has"}
+
+
+def narrated_by(text: str, narrator: str) -> str:
+    """The narration's "I" said as the narrator's name, quoted speech kept as it is: "I came to Gullwick with a
+    letter for Captain Marsh" -> "Nell came to Gullwick with a letter for Captain Marsh" (so that Marsh can say
+    it as "Nell came to Gullwick with a letter for me")."""
+    out: list[str] = []
+    quoted = False
+    tokens = _TOKEN_WS.findall(text)
+    for i, tok in enumerate(tokens):
+        if tok in ('"', "“", "”"):
+            quoted = not quoted if tok == '"' else tok == "“"
+        low = tok.lower().replace("’", "'")
+        if quoted or low not in ("i", "me", "my", "myself", "mine", "i'm", "i've"):
+            out.append(tok)
+            continue
+        start = not "".join(out).strip() or "".join(out).rstrip()[-1:] in ".!?"
+        if low in ("i", "me", "myself"):
+            word = narrator
+        elif low in ("my", "mine"):
+            word = narrator + "'s"
+        else:
+            word = narrator + _NARRATOR_VERB[low[1:]]
+        out.append(word if not start else word[:1].upper() + word[1:])
+        if low == "i":
+            nxt = next((j for j in range(i + 1, len(tokens)) if not tokens[j].isspace()), None)
+            if nxt is not None and tokens[nxt].lower() in _NARRATOR_VERB:
+                tokens[nxt] = _NARRATOR_VERB[tokens[nxt].lower()]
+    return "".join(out)
+
+
+_NARRATORS: dict[int, tuple[Any, str | None]] = {}
+
+
+def narrator_of(universe: Any) -> str | None:
+    """The character who narrates a universe built from a book told in the first person: the one every event
+    has among its participants (the builder puts the narrator in every scene), when only one is; else None."""
+    got = _NARRATORS.get(id(universe))
+    if got is not None and got[0] is universe:
+        return got[1]
+    common: set[str] | None = None
+    for ev in universe.events:
+        who = set(ev.get("participants") or ())
+        common = who if common is None else common & who
+    name = None
+    if common and len(common) == 1 and len(universe.events) > 1:
+        character = universe.characters.get(next(iter(common)))
+        name = universe.vocabulary.short_name(character.name) if character else None
+    _NARRATORS[id(universe)] = (universe, name)
+    return name
+
+
 def in_own_words(fact: str, persona: Any) -> str:
     """:func:`first_person` with the persona's names, pronouns, its universe's names and non-name capitals.
 
@@ -330,4 +388,5 @@ def in_own_words(fact: str, persona: Any) -> str:
         vocab.common_capitals,
         known_names(persona.universe),
         vocab.generic_words,
+        narrator if (narrator := narrator_of(persona.universe)) and narrator != persona.short_name else None,
     )

@@ -13,7 +13,6 @@ from persona_rag.graphs.rewrite import in_own_words
 
 from persona_rag import prompts
 from persona_rag.persona import Persona
-from tests.conftest import run
 
 CASES = [
     # the issue's own failures (Harry, end of years 1 and 3)
@@ -203,8 +202,10 @@ def test_a_book_universe_says_its_narration_as_the_persona(tmp_path: Path) -> No
     persona's memories are chunks of narration, said as the persona's own experience."""
     source = tmp_path / "offer.txt"
     source.write_text(BOOK, encoding="utf-8")
-    out = run("corpus", "build", str(source), "--name", "offer", "--persona", "Ada", home=tmp_path)
-    assert out.returncode == 0, out.stderr
+    from persona_rag.cli import main
+
+    args = ["corpus", "build", str(source), "--name", "offer", "--persona", "Ada", "--no-ingest"]
+    assert main([*args, "--home", str(tmp_path)]) == 0
     root = tmp_path / "universes" / "offer"
     ada = Persona.load("ada", str(root))
     events = [json.loads(x) for f in sorted((root / "events").glob("*.jsonl")) for x in f.read_text().splitlines()]
@@ -218,3 +219,18 @@ def test_a_book_universe_says_its_narration_as_the_persona(tmp_path: Path) -> No
     ]
     # nowhere does the narration still call her "Ada"
     assert not any(re.search(r"\bAda\b", s) for s in said)
+
+
+def test_a_book_told_by_another_character_keeps_the_narrator_apart() -> None:
+    """In a book told in the first person by Nell, Marsh's memory says Nell where the narration says "I"."""
+    from persona_rag.graphs.rewrite import first_person
+
+    names = ["Ivo Marsh", "Captain Marsh", "Marsh"]
+    memory = (
+        "I came to Gullwick with a letter for Captain Marsh. Marsh showed me the oil store, and I wrote my first "
+        'entry. "Mind the glass, Nell," said Marsh.'
+    )
+    assert first_person(memory, names, "he", narrator="Nell") == (
+        "Nell came to Gullwick with a letter for me. I showed Nell the oil store, and Nell wrote Nell's first "
+        'entry. "Mind the glass, Nell," I said.'
+    )
