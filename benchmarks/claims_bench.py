@@ -16,8 +16,8 @@ persona never named in the third person in its own answer).
   the rest of the review accepted. The word thresholds were reported on it; the role reading was tuned on it.
 - tests/data/labelled_accepted_answers.jsonl: issue #10's answers that the tuned personas ("quick", "quick-x4")
   wrote and the per-claim check ACCEPTED, labelled by hand. Neither the thresholds nor the role reading were
-  tuned on it: its "after" column is the honest figure. Since every answer in it passed the check of its day,
-  "before" recall there is about 0 by construction.
+  tuned on it: its "after" column is the honest figure. Every answer in it passed the check of its day, so
+  "before" recall there is low by construction (today's words-only check flags 4 of the 52).
 
 "grounded lost" is the false-rejection side: grounded answers the check rejects.
 """
