@@ -27,7 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 def run(
     *args: str, home: Path, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_RAG_")}
+    # A test's own choice of prompt (the without_answer_plan fixture) reaches the command; no other PERSONA_RAG_ setting.
+    keep = ("PERSONA_RAG_ANSWER_PLAN",)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_RAG_") or k in keep}
     full_env.update({"PERSONA_RAG_HOME": str(home), "PERSONA_RAG_EMBED_MODEL": "hash", **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "persona_rag.cli", *args],

@@ -238,7 +238,10 @@ def test_train_step_sft_drops_the_stale_dpo_and_facts_k_rebuilds_or_refuses(
     settings = load_settings()
     folder = paths.data_dir(settings, "harry_potter", "harry")
     folder.mkdir(parents=True)
-    (folder / "manifest.json").write_text(json.dumps({"config": {"facts_k": 3, "context_tokens": 192}}))
+    from persona_rag.prompts import PROMPT_FORMAT
+
+    shape = {"prompt_format": PROMPT_FORMAT}  # as `data build` stamps it (another format is rebuilt, like a recipe)
+    (folder / "manifest.json").write_text(json.dumps({"config": {"facts_k": 3, "context_tokens": 192}, **shape}))
     root = paths.adapter_root(settings, "harry_potter", "harry")
     (root / "dpo").mkdir(parents=True)
     (root / "dpo" / "adapter_config.json").write_text("{}")
@@ -255,7 +258,7 @@ def test_train_step_sft_drops_the_stale_dpo_and_facts_k_rebuilds_or_refuses(
     assert code == 0 and len(builds) == 1
     # Data built by another recipe (an older quick recipe had 64 tokens of facts) is rebuilt without any flag,
     # and checkpoints of an interrupted run on the old data are not resumed.
-    (folder / "manifest.json").write_text(json.dumps({"config": {"facts_k": 3, "context_tokens": 64}}))
+    (folder / "manifest.json").write_text(json.dumps({"config": {"facts_k": 3, "context_tokens": 64}, **shape}))
     (root / "sft.checkpoints" / "checkpoint-5").mkdir(parents=True)
     code, out, err = run(["train", "harry", "--step", "sft"], capsys)
     assert code == 0 and len(builds) == 2 and "context_tokens: 64 -> 192" in out
