@@ -2,12 +2,17 @@
 
 Prints errors (goal 0), time to first token and total latency (p50/p95), throughput, memory
 reads made during the load (they must not wait for the model), how evenly the clients were
-served, and the server's memory (RSS now and peak) after the run.
+served, and the server's memory (RSS now and peak) after the run. By default the same load runs
+twice, against a server with batched decoding and one without (``--batching both``), and the
+comparison is printed: answers/s on / off, and how many (persona, question) answers differ
+between the two (greedy decoding in an int8 batch can flip a near tie).
 
     python benchmarks/server_load.py                      # the real default model (slow on CPU)
+    python benchmarks/server_load.py --home /tmp/myhome   # with the tuned adapters of that home
     python benchmarks/server_load.py --scripted           # a scripted model: the server's own overhead
-    python benchmarks/server_load.py --clients 4 --questions 2 --endpoint native
+    python benchmarks/server_load.py --clients 4 --questions 2 --endpoint native --batching on
 
+Half the clients talk to Harry, half to Hermione: with both tuned, two adapters decode at once.
 ``--endpoint openai`` (default) streams /v1/chat/completions: its first token comes after review,
 so TTFT is close to the whole answer. ``--endpoint native`` streams /v1/ask: provisional tokens
 come as they are generated.
@@ -28,13 +33,29 @@ from pathlib import Path
 
 import httpx
 
-QUESTIONS = [
-    ("harry@y1.end", "Who is Gilderoy Lockhart?"),
-    ("harry@y2.end", "What do you think of Gilderoy Lockhart?"),
-    ("hermione@y3.christmas", "What do you think of Professor Lupin?"),
-    ("ron@y1.end", "Who is your best friend?"),
-    ("harry@y5.end", "Tell me about your owl."),
-]
+QUESTIONS = {
+    "harry": [
+        ("harry@y1.end", "Who is Gilderoy Lockhart?"),
+        ("harry@y2.end", "What do you think of Gilderoy Lockhart?"),
+        ("harry@y5.end", "Tell me about your owl."),
+        ("harry@y1.end", "Who is your best friend?"),
+        ("harry@y3.end", "What happened with Sirius Black?"),
+    ],
+    "hermione": [
+        ("hermione@y3.christmas", "What do you think of Professor Lupin?"),
+        ("hermione@y1.end", "Who are your friends at Hogwarts?"),
+        ("hermione@y2.end", "What happened to you in your second year?"),
+        ("hermione@y4.end", "What is S.P.E.W.?"),
+        ("hermione@y1.halloween", "What do you think of Ron?"),
+    ],
+}
+
+
+def question(client: int, j: int) -> tuple[str, str]:
+    persona = ("harry", "hermione")[client % 2]
+    qs = QUESTIONS[persona]
+    return qs[(client // 2 + j) % len(qs)]
+
 
 SCRIPTED_SERVER = """
 import sys, uuid, uvicorn
@@ -79,6 +100,7 @@ async def one_request(client: httpx.AsyncClient, endpoint: str, model: str, ques
     t0 = time.perf_counter()
     ttft = None
     words = 0
+    answer = ""
     ok = False
     if endpoint == "openai":
         body = {"model": model, "stream": True, "messages": [{"role": "user", "content": question}]}
@@ -109,10 +131,12 @@ async def one_request(client: httpx.AsyncClient, endpoint: str, model: str, ques
                     if text:
                         ttft = ttft or time.perf_counter() - t0
                         words += len(text.split())
+                        answer += text
                 elif event == "token":
                     ttft = ttft or time.perf_counter() - t0
                 elif event == "result":
-                    words = len(str(obj.get("answer", "")).split())
+                    answer = str(obj.get("answer", ""))
+                    words = len(answer.split())
                     ok = True
     except httpx.HTTPError as exc:
         return {"ok": False, "error": type(exc).__name__}
@@ -122,12 +146,14 @@ async def one_request(client: httpx.AsyncClient, endpoint: str, model: str, ques
         "total": time.perf_counter() - t0,
         "words": words,
         "error": None if ok else "no end",
+        "key": f"{model} | {question}",
+        "answer": answer,
     }
 
 
-async def warmup(url: str, endpoint: str) -> dict[str, object]:
+async def warmup(url: str, endpoint: str, client_no: int = 0) -> dict[str, object]:
     async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(1800)) as client:
-        return await one_request(client, endpoint, *QUESTIONS[0])
+        return await one_request(client, endpoint, *question(client_no, 0))
 
 
 async def run_load(url: str, clients: int, questions: int, endpoint: str) -> dict[str, object]:
@@ -140,8 +166,7 @@ async def run_load(url: str, clients: int, questions: int, endpoint: str) -> dic
 
         async def user(i: int) -> None:
             for j in range(questions):
-                model, question = QUESTIONS[(i + j) % len(QUESTIONS)]
-                results.append(await one_request(client, endpoint, model, question))
+                results.append(await one_request(client, endpoint, *question(i, j)))
             client_done.append(time.perf_counter() - start)
 
         async def reader() -> None:  # memory reads while the model is busy
@@ -161,48 +186,50 @@ async def run_load(url: str, clients: int, questions: int, endpoint: str) -> dic
     return {"results": results, "wall": wall, "client_done": client_done, "reads": reads}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=16)
-    ap.add_argument("--questions", type=int, default=5, help="questions per client")
-    ap.add_argument("--endpoint", choices=["openai", "native"], default="openai")
-    ap.add_argument("--scripted", action="store_true", help="a scripted model and fake embedder (server overhead only)")
-    ap.add_argument("--url", help="an already running server (then no RSS figure)")
-    ap.add_argument("--max-new-tokens", type=int, help="PERSONA_RAG_MAX_NEW_TOKENS for the server started here")
-    args = ap.parse_args()
+def start_server(args: argparse.Namespace, batching: bool) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    if args.max_new_tokens:
+        env["PERSONA_RAG_MAX_NEW_TOKENS"] = str(args.max_new_tokens)
+    if args.home:
+        env["PERSONA_RAG_HOME"] = args.home
+    if args.scripted:
+        env.setdefault("PERSONA_RAG_HOME", tempfile.mkdtemp(prefix="persona-rag-bench-"))
+        cmd = [sys.executable, "-c", SCRIPTED_SERVER, str(port)]
+    else:
+        exe = Path(sys.executable).parent / "persona-rag"
+        cmd = [str(exe), "serve", "--port", str(port), "--log-level", "warning"]
+        cmd += ["--batching" if batching else "--no-batching", "--max-models", str(args.max_models)]
+        if batching and args.batch_plans:
+            cmd += ["--batch-plans", args.batch_plans]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env)
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise SystemExit("the server exited before it was ready") from None
+            time.sleep(0.5)
+    print(f"server ready in {time.perf_counter() - t0:.1f} s ({' '.join(cmd[1:4])} ...)", flush=True)
+    return proc, url
 
+
+def one_run(args: argparse.Namespace, batching: bool | None) -> dict[str, object]:
     proc = None
     url = args.url
     if url is None:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        if args.max_new_tokens:
-            env["PERSONA_RAG_MAX_NEW_TOKENS"] = str(args.max_new_tokens)
-        if args.scripted:
-            env["PERSONA_RAG_HOME"] = tempfile.mkdtemp(prefix="persona-rag-bench-")
-            cmd = [sys.executable, "-c", SCRIPTED_SERVER, str(port)]
-        else:
-            exe = Path(sys.executable).parent / "persona-rag"
-            cmd = [str(exe), "serve", "--port", str(port), "--log-level", "warning"]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env)
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None:
-                    print("the server exited before it was ready", file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
-        print(f"server ready in {time.perf_counter() - t0:.1f} s ({' '.join(cmd[:2])} ...)")
+        proc, url = start_server(args, bool(batching))
     try:
         health = httpx.get(f"{url}/health").json()
-        # One answer first: builds the graphs and indexes, as any server does on its first question.
+        personas = httpx.get(f"{url}/v1/personas").json()["personas"]
+        tuned = [p["id"] for p in personas if p.get("tuned")]
+        # One answer per persona first: loads each persona's engine and builds the graphs and indexes.
         t0 = time.perf_counter()
-        warm = asyncio.run(warmup(url, args.endpoint))
-        print(f"first answer (warm-up, not counted): {time.perf_counter() - t0:.2f} s, ok={warm['ok']}")
+        warm = [asyncio.run(warmup(url, args.endpoint, c)) for c in (0, 1)]
+        print(f"first answers (warm-up, not counted): {time.perf_counter() - t0:.2f} s, ok={[w['ok'] for w in warm]}")
         out = asyncio.run(run_load(url, args.clients, args.questions, args.endpoint))
         rss = rss_mb(proc.pid) if proc is not None else None
     finally:
@@ -217,8 +244,10 @@ def main() -> int:
     wall = float(out["wall"])
     done = sorted(out["client_done"])
     reads = out["reads"]
+    mode = {True: "batching on", False: "batching off", None: "as running"}[batching]
     print(
-        f"model {health['model']} ({health.get('engine')}), endpoint {args.endpoint}, {args.clients} clients x {args.questions} questions"
+        f"== {mode}: model {health['model']} ({health.get('engine')}), tuned: {', '.join(tuned) or 'none'}, "
+        f"endpoint {args.endpoint}, {args.clients} clients x {args.questions} questions"
     )
     print(f"requests {len(results)}, errors {len(results) - len(good)}")
     for r in results:
@@ -236,7 +265,53 @@ def main() -> int:
         )
     if rss is not None:
         print(f"server memory after the run: RSS {rss[0]:.0f} MB, peak {rss[1]:.0f} MB")
-    return 0 if len(good) == len(results) else 1
+    answers: dict[str, set[str]] = {}
+    for r in good:
+        answers.setdefault(str(r["key"]), set()).add(str(r["answer"]))
+    return {
+        "ok": len(good) == len(results),
+        "answers_per_s": len(good) / wall,
+        "p95": pct(total, 0.95),
+        "answers": answers,
+        "peak_mb": rss[1] if rss else None,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--questions", type=int, default=5, help="questions per client")
+    ap.add_argument("--endpoint", choices=["openai", "native"], default="openai")
+    ap.add_argument("--scripted", action="store_true", help="a scripted model and fake embedder (server overhead only)")
+    ap.add_argument("--url", help="an already running server (then no RSS figure, one run)")
+    ap.add_argument("--home", help="PERSONA_RAG_HOME for the servers started here (its tuned adapters are used)")
+    ap.add_argument("--batching", choices=["on", "off", "both"], default="both", help="server(s) to start")
+    ap.add_argument("--max-models", type=int, default=4, help="--max-models of the servers started here")
+    ap.add_argument("--batch-plans", choices=["same", "mixed"], help="--batch-plans of the batching server")
+    ap.add_argument("--max-new-tokens", type=int, help="PERSONA_RAG_MAX_NEW_TOKENS for the server started here")
+    args = ap.parse_args()
+
+    if args.url or args.scripted:
+        runs = {"as running": one_run(args, None)}
+    else:
+        modes = {"on": [True], "off": [False], "both": [False, True]}[args.batching]
+        runs = {("on" if m else "off"): one_run(args, m) for m in modes}
+    if "on" in runs and "off" in runs:
+        on, off = runs["on"], runs["off"]
+        ratio = float(on["answers_per_s"]) / max(float(off["answers_per_s"]), 1e-9)  # type: ignore[arg-type]
+        keys = sorted(set(on["answers"]) & set(off["answers"]))  # type: ignore[arg-type]
+        differ = [k for k in keys if on["answers"][k] != off["answers"][k]]  # type: ignore[index]
+        unstable = [k for k in keys if len(off["answers"][k]) > 1]  # type: ignore[index]
+        print(
+            f"== batching on / off: {ratio:.2f}x answers/s; p95 {on['p95']:.1f} s / {off['p95']:.1f} s; "
+            f"{len(differ)} of {len(keys)} (persona, question) answers differ between the two"
+            + (f" ({len(unstable)} already vary without batching: history, review)" if unstable else "")
+        )
+        for k in differ[:3]:
+            print(
+                f"  differs: {k}\n    off: {sorted(off['answers'][k])[0][:100]!r}\n    on:  {sorted(on['answers'][k])[0][:100]!r}"
+            )  # type: ignore[index]
+    return 0 if all(r["ok"] for r in runs.values()) else 1
 
 
 if __name__ == "__main__":

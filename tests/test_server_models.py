@@ -330,6 +330,25 @@ def test_batches_only_share_a_constraint_key(tiny: Path, settings: Settings) -> 
     for t in threads:
         t.join(30)
     assert sorted(batcher.batches) == [2, 2, 2]
+    # Mixed: one batch, masking only what every plan in it forbids; the graph's word check does the rest.
+    from persona_rag.backends.batching import _Request, common_suppression
+
+    masks = {"a": [["x"], ["y"]], "b": [["y"], ["z"]]}
+    engine.suppressed = lambda constraint: masks[constraint.key]
+    mixed = Batcher(window=0.2, mix_constraints=True)
+    gen = BatchingGenerator(engine, mixed)
+    threads = [
+        threading.Thread(target=gen.generate, args=(PROMPTS[i % 4],), kwargs={"max_new_tokens": 4, "constraint": c})
+        for i, c in enumerate(plans[1:4])
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert mixed.batches == [3]
+    reqs = [_Request([], [], 4, c) for c in (Plan("a"), Plan("b"), Plan("a"))]
+    assert common_suppression(engine, reqs) == [["y"]]
+    assert common_suppression(engine, [*reqs, _Request([], [], 4, None)]) is None
 
 
 @pytest.mark.slow

@@ -16,11 +16,17 @@ batching (the graph's stream writer, the review's early cut, a cancelled request
   batch at the next step and the others go on.
 - Decoding constraints (``constraint=``, an answer plan's allowed words, with a ``key``):
   CTranslate2's only per-request constraint, ``suppress_sequences``, applies to a whole
-  batch, so only requests whose constraint keys are equal share a batch (the engine's
-  ``suppressed(constraint)`` gives the sequences); requests with different constraints
-  decode in separate batches, one after the other. The finished-word check stays with
-  the graph, per request, as without batching. An engine without ``suppressed`` runs a
-  constrained request through its own ``generate(..., constraint=...)``, alone.
+  batch. By default (``mix_constraints=False``) only requests whose constraint keys are
+  equal share a batch (the engine's ``suppressed(constraint)`` gives the sequences);
+  requests with different constraints decode in separate batches, one after the other,
+  each with its whole token mask. Answer plans are per question, so under load most
+  requests then decode alone. ``mix_constraints=True`` batches them anyway: the batch
+  suppresses only what every request in it suppresses (a mask no request's allowed
+  words are cut by), and each request's own constraint is enforced by the graph's
+  per-request check of finished words, which stops a draft at a word its plan does not
+  allow and decodes again with that word banned. The graph checks finished words in
+  both modes, as without batching. An engine without ``suppressed`` runs a constrained
+  request through its own ``generate(..., constraint=...)``, alone.
 - Greedy decoding in a batch pads the shorter prompts and runs int8 matrix products
   over several rows: the logits can differ from a lone run in the last bits, so an
   answer can rarely take another word where two were nearly tied
@@ -65,9 +71,10 @@ class _Request:
 class Batcher:
     """One decode thread: collects requests for ``window`` seconds and decodes them in batches."""
 
-    def __init__(self, window: float = WINDOW_S, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, window: float = WINDOW_S, max_batch: int = MAX_BATCH, *, mix_constraints: bool = False) -> None:
         self.window = window
         self.max_batch = max(1, max_batch)
+        self.mix_constraints = mix_constraints
         self._cond = threading.Condition()
         self._pending: list[tuple[Any, _Request]] = []
         self._thread: threading.Thread | None = None
@@ -100,7 +107,7 @@ class Batcher:
             group: list[tuple[Any, _Request]] = []
             rest: list[tuple[Any, _Request]] = []
             for engine, req in self._pending:
-                same = engine is first_engine and constraint_key(req.constraint) == key
+                same = engine is first_engine and (self.mix_constraints or constraint_key(req.constraint) == key)
                 (group if same and len(group) < self.max_batch else rest).append((engine, req))
             self._pending = rest
         return first_engine, [req for _, req in group]
@@ -118,7 +125,8 @@ class Batcher:
                 continue
             self.batches.append(len(live))
             try:
-                if live[0].constraint is not None and not hasattr(engine, "suppressed"):
+                constrained = any(req.constraint is not None for req in live)
+                if constrained and not hasattr(engine, "suppressed") and not self.mix_constraints:
                     for req in live:
                         decode_alone(engine, req)
                 else:
@@ -139,13 +147,26 @@ def _push_text(engine: Any, req: _Request, final: bool = False) -> None:
         req.shown = text
 
 
+def common_suppression(engine: Any, batch: Sequence[_Request]) -> list[list[str]] | None:
+    """The token sequences every request of the batch suppresses (all of them for one shared constraint)."""
+    if not hasattr(engine, "suppressed") or any(req.constraint is None for req in batch):
+        return None
+    common: set[tuple[str, ...]] | None = None
+    seen: dict[Any, set[tuple[str, ...]]] = {}
+    for req in batch:
+        key = constraint_key(req.constraint)
+        if key not in seen:
+            seen[key] = {tuple(seq) for seq in engine.suppressed(req.constraint) or []}
+        common = seen[key] if common is None else common & seen[key]
+    return [list(seq) for seq in sorted(common or ())] or None
+
+
 def decode_batch(engine: Any, batch: Sequence[_Request]) -> None:
     """One ``generate_batch`` over the requests' prompts (a CT2Generator's model), streaming each entry."""
     from persona_rag.backends.ct2 import REPETITION_PENALTY
 
     end_ids = set(engine.end_ids)
-    constraint = batch[0].constraint  # the same key for the whole batch
-    suppress = engine.suppressed(constraint) if constraint is not None else None
+    suppress = common_suppression(engine, batch)
 
     def on_step(step: Any) -> bool:
         req = batch[step.batch_id]

@@ -19,6 +19,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_bind(args.host, api_key)
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number (1-65535)")
+    if args.batch_plans is not None and args.batching is False:
+        raise UsageError("--batch-plans says how batches form: it needs batching on (drop --no-batching)")
     if args.max_models is not None and args.max_models < 1:
         raise UsageError(f"--max-models {args.max_models}: at least 1 model must stay loaded")
     try:
@@ -39,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         batching=args.batching is not False,
         max_models=4 if args.max_models is None else args.max_models,
+        mix_constraints=args.batch_plans == "mixed",
     )
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     service = app.state.service
@@ -68,7 +71,12 @@ def models_from_args(args: argparse.Namespace, settings: Any) -> Any:
             )
         generator_from_args(args)  # refuses --openai-model/--openai-api-key without --openai-url
         return None
-    for flag, value in (("--max-models", args.max_models), ("--batching/--no-batching", args.batching)):
+    local_only = (
+        ("--max-models", args.max_models),
+        ("--batching/--no-batching", args.batching),
+        ("--batch-plans", args.batch_plans),
+    )
+    for flag, value in local_only:
         if value is not None:
             raise UsageError(f"{flag} applies to the local model; the endpoint at --openai-url schedules its own")
     endpoint = generator_from_args(args)  # checks --openai-model and --openai-timeout
@@ -117,6 +125,13 @@ def register(sub: Any) -> None:
         default=None,
         help="decode concurrent requests for the same model together (default on); --no-batching answers one "
         "request at a time, first come first served",
+    )
+    p.add_argument(
+        "--batch-plans",
+        choices=["same", "mixed"],
+        help="how answers with different answer plans share a batch: 'same' (default) batches only requests "
+        "with the same plan constraint, each with its whole token mask; 'mixed' batches them all, masks only "
+        "what every plan in the batch forbids and leaves the rest to the per-answer word check",
     )
     add_openai_flags(p)
     p.add_argument(

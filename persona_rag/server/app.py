@@ -214,6 +214,7 @@ def create_app(
     models: Any = None,
     batching: bool = True,
     max_models: int = 4,
+    mix_constraints: bool = False,
 ) -> FastAPI:
     """The server app. Without ``generator``/``models``/``memory`` the defaults for ``settings`` are loaded once
     here: the local model, each persona with its own adapter (at most ``max_models`` engines loaded), decoding
@@ -227,7 +228,7 @@ def create_app(
 
         memory = open_memory(settings, uni)
     if generator is None and models is None:
-        models = local_models(settings, uni, batching=batching, max_models=max_models)
+        models = local_models(settings, uni, batching=batching, max_models=max_models, mix_constraints=mix_constraints)
     service = PersonaService(
         settings, uni, generator, memory, read_only=read_only, max_question_chars=max_question_chars, models=models
     )
@@ -253,8 +254,11 @@ def create_app(
     return app
 
 
-def local_models(settings: Any, universe: Any, *, batching: bool = True, max_models: int = 4) -> Any:
-    """Every persona with its adapter on the local engine; the base model is loaded now."""
+def local_models(
+    settings: Any, universe: Any, *, batching: bool = True, max_models: int = 4, mix_constraints: bool = False
+) -> Any:
+    """Every persona with its adapter on the local engine; the base model is loaded now. ``mix_constraints``:
+    requests with different answer-plan constraints share a batch (see :mod:`persona_rag.backends.batching`)."""
     from persona_rag.models import require_chat_model
     from persona_rag.server.models import EnginePool, LocalModels
 
@@ -263,7 +267,7 @@ def local_models(settings: Any, universe: Any, *, batching: bool = True, max_mod
     if batching:
         from persona_rag.backends.batching import Batcher
 
-        batcher = Batcher()
+        batcher = Batcher(mix_constraints=mix_constraints)
     models = LocalModels(
         settings, universe, EnginePool(settings, max_models=max_models, batcher=batcher), resolved.name
     )
