@@ -178,6 +178,7 @@ class Cast:
     genders: dict[str, str] = field(default_factory=dict)  # a name word -> 'he'/'she' where the corpus tells
     places: frozenset[str] = GENERIC_WORDS  # last words that make a name a place or a thing ("Diagon Alley")
     raw_persona: tuple[frozenset[str], ...] = ()  # the persona's names with their titles ("captain marsh")
+    given: str = ""  # the persona's short name ("harry"): never part of another's name ("Harry Occlumency")
 
     @classmethod
     def of(
@@ -199,7 +200,8 @@ class Cast:
         common = frozenset(vocab.common_capitals) - known
         places = frozenset(vocab.generic_words)
         raw = tuple(frozenset(w.lower().rstrip(".") for w in name.split()) for name in names if name.strip())
-        return cls(tuple(persona), gender, frozenset(known), titles, common, dict(genders or {}), places, raw)
+        given = names[1].lower() if len(names) > 1 and len(names[1].split()) == 1 else ""
+        return cls(tuple(persona), gender, frozenset(known), titles, common, dict(genders or {}), places, raw, given)
 
     def is_persona(self, words: frozenset[str]) -> bool:
         return any(words <= name for name in self.persona)
@@ -245,7 +247,7 @@ def _tokens(text: str) -> list[str]:
 
 
 _NOT_OWNED = _words("first again out back away off too later alone instead anyway once home")
-_DETERMINERS = _words("the a an this that these those its every any some each no")
+_DETERMINERS = _words("the a an this these those its every any some each no")  # not "that": "that Snape hated"
 _TITLE_GENDER = {
     **dict.fromkeys(("mr", "mister", "sir", "lord", "uncle", "master", "king", "prince", "father", "brother"), "he"),
     **dict.fromkeys(("mrs", "miss", "ms", "madam", "madame", "lady", "aunt", "dame", "queen", "mother"), "she"),
@@ -307,6 +309,14 @@ def _mentions(
                 )
             ):
                 j += 1  # "John H. Watson", "the Mirror of Erised": an initial or an "of" stays in the name
+            if cast.given:
+                # "taught Harry Occlumency", "At Gringotts Harry found": the persona's short name is its own name
+                low_run = [t.lower().removesuffix("'s") for t in tokens[i:j]]
+                if cast.given in low_run and len(low_run) > 1:
+                    g = low_run.index(cast.given)
+                    whole = frozenset(w for w in low_run if w not in cast.titles and w not in (".", "of"))
+                    if not cast.is_persona(whole):
+                        j = i + g + 1 if g == 0 else i + g
             run = [t.replace("’", "'") for t in tokens[i:j] if t not in (".", "of")]
             titled = _TITLE_GENDER.get(run[0].lower().rstrip(".")) if len(run) > 1 else None
             owner = run[-1].lower().endswith("'s")
@@ -423,6 +433,7 @@ def _resolve(
                 and x.form in ("subject", "name")
                 and x.entity is not None
                 and _before_verb(tokens, x.end)
+                and _verbs_between(tokens, x.end, m.start) <= 2  # its own verb, not one further back
             ),
             None,
         )
@@ -478,6 +489,14 @@ def _resolve(
             learnt.setdefault(m.entity, gender)
             recent.append(m.entity)
     return out
+
+
+def _verbs_between(tokens: list[str], a: int, b: int) -> int:
+    """How many verbs stand between two tokens ("found a vault his parents had left" has three)."""
+    return sum(t.lower() in _IRREGULAR or t.lower() in _AUX or (t.islower() and t.endswith("ed")) for t in tokens[a:b])
+
+
+_AUX = _words("had has have was were is are did does do been")
 
 
 def _before_verb(tokens: list[str], k: int) -> bool:

@@ -154,6 +154,7 @@ def first_person(
         common=frozenset(w.lower() for w in not_names) - frozenset(w for p in persona for w in p),
         places=frozenset(places) if places is not None else GENERIC_WORDS,
         raw_persona=tuple(frozenset(w.lower().rstrip(".") for w in n.split()) for n in alts),
+        given=alts[1].lower() if len(alts) > 1 and len(alts[1].split()) == 1 else "",
     )
     out: list[str] = []
     for tokens, mentions in read_mentions(fact, cast, _TOKEN_WS, _SENTENCE):

@@ -52,6 +52,18 @@ CASES = [
         "Snape loathes me from the first lesson, and I distrust him.",
     ),
     ("harry", "Harry's wand is holly with a phoenix feather core.", "My wand is holly with a phoenix feather core."),
+    # the persona's name next to another capitalised word is still the persona; "that" before a name is no article
+    (
+        "harry",
+        "At Dumbledore's instruction, Severus Snape began teaching Harry Occlumency, the magic of closing the mind.",
+        "At Dumbledore's instruction, Severus Snape began teaching me Occlumency, the magic of closing the mind.",
+    ),
+    (
+        "harry",
+        "At Gringotts Harry found a vault of gold his parents had left him.",
+        "At Gringotts I found a vault of gold my parents had left me.",
+    ),
+    ("harry", "Harry left convinced that Snape hated him.", "I left convinced that Snape hated me."),
     # one sentence of a memory on its own (the answer plan says them one by one): "He" is the persona's
     (
         "harry",
