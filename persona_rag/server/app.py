@@ -336,7 +336,7 @@ def _install_routes(app: FastAPI, service: PersonaService, api_key: str | None) 
             "status": "ok",
             "universe": service.universe.id,
             "model": service.generator.name,
-            "engine": type(service.generator.inner).__name__,
+            "engine": str(getattr(service.generator.inner, "engine", type(service.generator.inner).__name__)),
             "queued": service.generator.lock.queued,
             "batching": not service.generator.serial,
             "read_only": service.read_only,

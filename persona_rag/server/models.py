@@ -122,6 +122,11 @@ class EnginePool:
         with self._lock:
             return list(self._engines)
 
+    def peek(self, adapter: Path | None) -> Any:
+        """The loaded engine for ``adapter``, or None (nothing is loaded)."""
+        with self._lock:
+            return self._engines.get(self.key(adapter))
+
     def get(self, adapter: Path | None) -> Any:
         key = self.key(adapter)
         with self._lock:
@@ -191,7 +196,9 @@ class PersonaModel:
 
     @property
     def engine(self) -> str:
-        return str(getattr(self.pool.get(self.adapter_path), "engine", ""))
+        """The loaded engine's kind ('ctranslate2', 'transformers'), without loading it."""
+        loaded = self.pool.peek(self.adapter_path)
+        return str(getattr(loaded, "engine", type(loaded).__name__)) if loaded is not None else "not loaded"
 
     def ready(self) -> Any:
         """Load (or convert) the engine now: callers do it before they queue for the model."""
