@@ -6,6 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_FILE = ROOT / "benchmarks" / "data" / "answers_eval.jsonl"
 # Frozen before the plan, the training items and the decoding constraint were written (issue 20): the answers
@@ -125,3 +127,54 @@ def test_a_word_outside_the_plan_is_banned_and_decoded_again(settings, hp_memory
     stubborn = ScriptedGenerator(["Hagrid lulled Fluffy to sleep. Fluffy ate a planet."])
     text, banned = constrained_decode(stubborn, [{"role": "user", "content": "q"}], c, 40)
     assert text == "Hagrid lulled Fluffy to sleep." and len(banned) == MAX_BANS + 1
+
+
+@pytest.mark.slow
+def test_the_real_model_says_only_words_its_plan_allows_over_50_plans(real_home, hp) -> None:
+    """The packaged SmolLM2 through CTranslate2 (the token mask), with the graph's check of finished words: over 50
+    plans made of the persona's own memories, every word that reaches the user is allowed by its plan."""
+    from persona_rag.graphs.nodes import constrained_decode
+
+    from persona_rag import prompts
+    from persona_rag.backends.constraint import Constraint
+    from persona_rag.backends.engine import load_generator
+    from persona_rag.persona import Persona
+    from persona_rag.settings import load_settings
+
+    generator = load_generator(load_settings(home=real_home, embed_model="hash"), None, quiet=True)
+    harry = Persona(hp, hp.characters["harry"])
+    memories = [p for p in hp.passages() if p.persona == "harry" and p.entities][::5][:50]
+    assert len(memories) == 50
+    banned_total = 0
+    for p in memories:
+        stage = hp.timeline.stages[max(0, p.known_from)]
+        question = f"What do you know about {p.entities[0]}?"
+        sentences = [p.text.split(". ")[0]]
+        c = Constraint.build([*sentences, question, *[str(x) for x in harry.profile.get("phrases") or []]])
+        msgs = prompts.plan_messages(harry.system_prompt(stage), question, "memory", sentences, "past-only")
+        text, banned = constrained_decode(generator, msgs, c, 24)
+        banned_total += len(banned)
+        assert c.violations(text) == [], (question, text)
+    assert banned_total < 50 * 4  # the mask does most of the work: most plans need no ban at all
+
+
+def test_an_adapter_trained_for_another_prompt_format_is_refused_with_the_command_to_retrain(
+    settings, tmp_path
+) -> None:
+    import json as _json
+
+    from persona_rag.backends.adapters import resolve_adapter
+    from persona_rag.errors import UsageError
+    from persona_rag.paths import adapter_root
+    from persona_rag.prompts import PROMPT_FORMAT
+
+    dpo = adapter_root(settings, "harry_potter", "harry") / "dpo"
+    dpo.mkdir(parents=True)
+    (dpo / "adapter_config.json").write_text("{}")
+    (dpo / "persona_rag.json").write_text(_json.dumps({"persona": "harry", "step": "dpo"}))  # before answer plans
+    for adapter in ("auto", str(dpo)):
+        with pytest.raises(UsageError, match=r"persona-rag train harry --recipe quick"):
+            resolve_adapter(settings, "harry_potter", "harry", adapter)
+    (dpo / "persona_rag.json").write_text(_json.dumps({"persona": "harry", "prompt_format": PROMPT_FORMAT}))
+    assert resolve_adapter(settings, "harry_potter", "harry", "auto") == dpo
+    assert resolve_adapter(settings, "harry_potter", "harry", None) is None  # the base model needs no stamp
