@@ -750,8 +750,6 @@ def unsupported_claims(
 def cast_of(persona: Any, index: EntityIndex) -> Cast:
     """The :class:`Cast` for a persona: its names and gender, its universe's names and the genders its
     profiles tell."""
-    from persona_rag.graphs.rewrite import persona_gender, persona_names
-
     universe = persona.universe
     genders: dict[str, str] = {}
     for cid, character in universe.characters.items():
@@ -760,3 +758,22 @@ def cast_of(persona: Any, index: EntityIndex) -> Cast:
         if g and given:
             genders.setdefault(given[0].lower(), g)  # the given name: a surname is shared by a family
     return Cast.of(index, persona_names(persona), persona_gender(persona.profile), genders)
+
+
+def persona_gender(profile: dict[str, Any]) -> str | None:
+    """'he' or 'she' from the pronouns of the profile's summary; None when it does not tell."""
+    words = re.findall(r"[a-z]+", str(profile.get("summary") or "").lower())
+    he = sum(w in ("he", "him", "his", "himself") for w in words)
+    she = sum(w in ("she", "her", "hers", "herself") for w in words)
+    if he == she:
+        return None
+    return "he" if he > she else "she"
+
+
+def persona_names(persona: Any) -> list[str]:
+    """How the persona's memories name it: full name, short name, capitalised aliases ("Dr Watson")."""
+    names = [persona.name, persona.short_name, persona.name.split()[0], persona.name.split()[-1]]
+    for alias in persona.character.aliases:
+        if not alias.lower().startswith("the "):
+            names.append(" ".join(w[:1].upper() + w[1:] for w in alias.split()))
+    return names

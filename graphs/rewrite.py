@@ -10,7 +10,19 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from persona_rag.graphs.claims import PERSONA, Cast, persona_gender, persona_names, read_mentions
+
 from persona_rag.vocabulary import GENERIC_WORDS
+
+__all__ = [
+    "first_person",
+    "in_own_words",
+    "known_names",
+    "narrated_by",
+    "narrator_of",
+    "persona_gender",
+    "persona_names",
+]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -52,16 +64,6 @@ _PRONOUNS = {
     "she": {"she": "I", "her": "me", "hers": "mine", "herself": "myself"},
 }
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*|[^A-Za-z\s]+|\s+")
-
-
-def persona_gender(profile: dict[str, Any]) -> str | None:
-    """'he' or 'she' from the pronouns of the profile's summary; None when it does not tell."""
-    words = re.findall(r"[a-z]+", str(profile.get("summary") or "").lower())
-    he = sum(w in ("he", "him", "his", "himself") for w in words)
-    she = sum(w in ("she", "her", "hers", "herself") for w in words)
-    if he == she:
-        return None
-    return "he" if he > she else "she"
 
 
 def _conjugate(word: str) -> str:
@@ -129,8 +131,6 @@ def first_person(
     "I" in the narration of a book told in the first person by someone other than the persona
     (:func:`narrated_by` turns that "I" into the name first).
     """
-    from persona_rag.graphs.claims import PERSONA, Cast, read_mentions
-
     if isinstance(names, str):
         names = [names]
     alts = [n for n in names if n and n[:1].isupper()]
@@ -291,15 +291,6 @@ def _conjugate_after(new: list[str], tokens: list[str], words: list[int], made: 
             j += 1
         if j < len(words) and tokens[words[j]][:1].isalpha() and new[words[j]] == tokens[words[j]]:
             new[words[j]] = _conjugate(tokens[words[j]])
-
-
-def persona_names(persona: Any) -> list[str]:
-    """How the persona's memories name it: full name, short name, capitalised aliases ("Dr Watson")."""
-    names = [persona.name, persona.short_name, persona.name.split()[0], persona.name.split()[-1]]
-    for alias in persona.character.aliases:
-        if not alias.lower().startswith("the "):
-            names.append(" ".join(w[:1].upper() + w[1:] for w in alias.split()))
-    return names
 
 
 _KNOWN: dict[int, tuple[Any, frozenset[str]]] = {}
