@@ -130,6 +130,14 @@ def sentences_in(text: str) -> int:
     return len(re.findall(r"[.!?]+(?:[\"'”)\]])?(?:\s|$)", text))
 
 
+_REPEAT = re.compile(r"\b(\w+(?:\W+\w+){0,2}?)(?:\W+\1\b){3,}", re.IGNORECASE)
+
+
+def repeats_itself(answer: str) -> bool:
+    """A word or a short phrase said four times in a row ("very, very, very, very"): a small model's loop."""
+    return bool(_REPEAT.search(answer))
+
+
 def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, partial: bool = False) -> list[str]:
     """What the review rejects in ``answer``. With ``partial`` (a draft cut at a sentence end), what more words
     cannot undo (a future name, a role break, an invented name, a claim to have been there, a claim its memory
@@ -141,6 +149,8 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         leaks.append("<empty answer>")
     if breaks_role(answer):
         leaks.append("<role break>")
+    if repeats_itself(answer):
+        leaks.append("<repeats itself>")
     if ctx.memory is None:
         return leaks
     stage = state["stage_ref"]

@@ -258,6 +258,7 @@ RETRY_REASONS = {
     "<empty answer>": "you said nothing",
     "<adds detail it cannot know>": "you added details you cannot know",
     "<unsupported by its memory>": "you said things that are not in what you remember",
+    "<repeats itself>": "you repeated yourself",
 }
 
 

@@ -178,3 +178,11 @@ def test_an_adapter_trained_for_another_prompt_format_is_refused_with_the_comman
     (dpo / "persona_rag.json").write_text(_json.dumps({"persona": "harry", "prompt_format": PROMPT_FORMAT}))
     assert resolve_adapter(settings, "harry_potter", "harry", "auto") == dpo
     assert resolve_adapter(settings, "harry_potter", "harry", None) is None  # the base model needs no stamp
+
+
+def test_a_model_stuck_in_a_loop_is_rejected() -> None:
+    from persona_rag.graphs.review import repeats_itself
+
+    assert repeats_itself("It's a very, very, very, very, very old forest.")
+    assert repeats_itself("the dog the dog the dog the dog")
+    assert not repeats_itself("I know, I know. Ron and I and Hermione and Neville went.")
