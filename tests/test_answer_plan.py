@@ -152,7 +152,7 @@ def test_the_real_model_says_only_words_its_plan_allows_over_50_plans(real_home,
         sentences = [p.text.split(". ")[0]]
         c = Constraint.build([*sentences, question, *[str(x) for x in harry.profile.get("phrases") or []]])
         msgs = prompts.plan_messages(harry.system_prompt(stage), question, "memory", sentences, "past-only")
-        text, banned = constrained_decode(generator, msgs, c, 24)
+        text, banned = constrained_decode(generator, msgs, c, 20)
         banned_total += len(banned)
         assert c.violations(text) == [], (question, text)
     assert banned_total < 50 * 4  # the mask does most of the work: most plans need no ban at all
