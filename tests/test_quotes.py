@@ -251,3 +251,19 @@ def test_speakers_against_the_hand_annotated_test_gold(stem: str) -> None:
 def test_a_corrected_cast_file_is_read_with_its_narrator() -> None:
     cast, narrator = load_cast_file(GOLD / "hound_cast.yaml")
     assert narrator == "John Watson" and any(c.name == "Sherlock Holmes" for c in cast)
+
+
+def test_spans_count_code_points_of_the_file_as_given(tmp_path: Path) -> None:
+    """A byte-order mark is not counted and Windows line ends are kept: the spans slice the file as read."""
+    text = (
+        "\ufeffCHAPTER I\r\n\r\n\u201cCaf\u00e9 au lait,\u201d said Ann Reed.\r\n\r\n"
+        "\u201cNo,\u201d said Tom Hale.\r\n\r\nAnn Reed met Tom Hale. Ann Reed left.\r\n"
+    )
+    src = tmp_path / "crlf.txt"
+    src.write_bytes(text.encode("utf-8"))
+    build(BuildOptions([src], tmp_path / "crlf", ["Ann Reed"], tmp_path / "work"))
+    with src.open(encoding="utf-8-sig", newline="") as fh:
+        source = fh.read()
+    quotes = rows(tmp_path / "crlf" / "quotes.jsonl")
+    assert [[source[a:b] for a, b in q["spans"]] for q in quotes] == [["Caf\u00e9 au lait,"], ["No,"]]
+    assert quotes[0]["speaker"] == "Ann Reed"
