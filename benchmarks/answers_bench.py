@@ -83,27 +83,29 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 plan = res.get("plan") or {}
                 rewrite = say_sentences(plan.get("sentences") or [], persona) if plan.get("sentences") else ""
                 by = res["answered_by"]
-                out.append(
-                    {
-                        "persona": pid,
-                        "variant": name,
-                        "type": r["type"],
-                        "stage": r["stage"],
-                        "question": r["question"],
-                        "answer": res["answer"],
-                        "answered_by": by,
-                        "verdict": res["verdict"],
-                        "plan": plan.get("kind"),
-                        "plan_sentences": plan.get("sentences") or [],
-                        "grounds": res.get("grounds") or [],
-                        "unseen": bool(res.get("grounds")) and not (set(res["grounds"]) & trained),
-                        "verbatim": by in ("model", "model-retry")
-                        and bool(rewrite)
-                        and norm(rewrite) in norm(res["answer"]),
-                        "seconds": round(secs, 3),
-                        "notices": res.get("notices") or [],
-                    }
-                )
+                row = {
+                    "persona": pid,
+                    "variant": name,
+                    "type": r["type"],
+                    "stage": r["stage"],
+                    "question": r["question"],
+                    "answer": res["answer"],
+                    "answered_by": by,
+                    "verdict": res["verdict"],
+                    "plan": plan.get("kind"),
+                    "plan_sentences": plan.get("sentences") or [],
+                    "grounds": res.get("grounds") or [],
+                    "unseen": bool(res.get("grounds")) and not (set(res["grounds"]) & trained),
+                    "verbatim": by in ("model", "model-retry")
+                    and bool(rewrite)
+                    and norm(rewrite) in norm(res["answer"]),
+                    "seconds": round(secs, 3),
+                    "notices": res.get("notices") or [],
+                }
+                out.append(row)
+                if args.dump:  # as it comes: a long run interrupted keeps what it answered
+                    with args.dump.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 if args.verbose:
                     print(f"[{pid} {name} {by} {secs:.1f}s] {r['question']} -> {res['answer'][:140]}", file=sys.stderr)
     return out
@@ -151,16 +153,18 @@ def main() -> int:
     ap.add_argument("--tuned", action="store_true", help="also run each persona's trained adapter (sft-dpo)")
     ap.add_argument("--skip-base", action="store_true", help="with --tuned: the tuned personas only")
     ap.add_argument("--dump", type=Path, help="write every answer as JSON lines (for labelling, --from-dump)")
-    ap.add_argument("--from-dump", type=Path, help="report on a dump instead of running the graph")
+    ap.add_argument("--from-dump", type=Path, nargs="+", help="report on dumps instead of running the graph")
     ap.add_argument("--labels", type=Path, help="hand labels (tests/data/labelled_plan_answers.jsonl)")
     ap.add_argument("--verbose", action="store_true", help="print each answer as it comes")
     args = ap.parse_args()
     if args.from_dump:
-        rows = [json.loads(line) for line in args.from_dump.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for dump in args.from_dump:
+            rows += [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
+        if args.dump:
+            args.dump.write_text("", encoding="utf-8")
         rows = run(args)
-    if args.dump:
-        args.dump.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     labels: dict[tuple[str, ...], dict[str, Any]] = {}
     if args.labels:
         for line in args.labels.read_text(encoding="utf-8").splitlines():

@@ -151,6 +151,9 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         leaks.append("<role break>")
     if repeats_itself(answer):
         leaks.append("<repeats itself>")
+    if (state.get("plan") or {}).get("kind") == "role-break" and _ROLE_QUESTION.search(answer):
+        # Pushed out of the role, the persona does not take up the premise ("I'm running on a server ...").
+        leaks.append("<role break>")
     if ctx.memory is None:
         return leaks
     stage = state["stage_ref"]

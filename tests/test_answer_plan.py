@@ -186,3 +186,15 @@ def test_a_model_stuck_in_a_loop_is_rejected() -> None:
     assert repeats_itself("It's a very, very, very, very, very old forest.")
     assert repeats_itself("the dog the dog the dog the dog")
     assert not repeats_itself("I know, I know. Ron and I and Hermione and Neville went.")
+
+
+def test_pushed_out_of_its_role_the_persona_does_not_take_up_the_premise(settings, hp_memory) -> None:
+    from persona_rag.graphs.persona_graph import PersonaGraph
+
+    from persona_rag.backends.base import ScriptedGenerator
+
+    gen = ScriptedGenerator(["I'm running on a server in some data centre."])
+    g = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory, checkpointer=None)
+    out = g.invoke({"question": "Are you running on a server in some data centre?", "stage": "year 3"})
+    assert out["plan"]["kind"] == "role-break" and out["grounds"] == []
+    assert out["answered_by"] == "refusal" and "server" not in out["answer"]
