@@ -234,8 +234,9 @@ class BatchingGenerator:
         on_token: OnToken | None = None,
         constraint: Any = None,
     ) -> str:
-        static, rest = self.inner.prompt(messages)
-        req = _Request([dict(m) for m in messages], static + rest, max_new_tokens, constraint)
+        tok = self.inner.tokenizer  # the whole prompt: a batch has no shared static prefix to cache
+        tokens = tok.tokens(tok.render(messages, add_generation_prompt=True))
+        req = _Request([dict(m) for m in messages], tokens, max_new_tokens, constraint)
         self.batcher.submit(self.inner, req)
         pieces: list[str] = []
         try:
