@@ -97,13 +97,13 @@ def memory_questions(passage: Any, rng: Any, per_memory: int) -> list[str]:
     return out[:per_memory]
 
 
-def check_target(answer: str, question: str, plan: Any, stage: Any, index: Any) -> bool:
+def check_target(answer: str, question: str, plan: Any, stage: Any, index: Any, persona: Any = None) -> bool:
     """The review's claim check of a target against the plan's memory (a "don't know" must admit it)."""
     from persona_rag.graphs.review import admits_ignorance, unsupported_claims
 
     if plan.kind in ("dont-know", "role-break"):
         return plan.kind == "role-break" or admits_ignorance(answer)
-    return not unsupported_claims(answer, question, "past-only", stage.ordinal, index, plan.sentences)
+    return not unsupported_claims(answer, question, "past-only", stage.ordinal, index, plan.sentences, persona=persona)
 
 
 def plan_rows(
@@ -155,7 +155,7 @@ def plan_rows(
         if bench_grounds & set(plan.grounds):
             counts["dropped_benchmark_memory"] += 1
             return
-        if not check_target(chosen, question, plan, stage, index):
+        if not check_target(chosen, question, plan, stage, index, persona):
             counts[f"dropped_claim_check_{source}"] += 1
             return
         if plan.kind in ("memory", "hearsay") and third_person_slip(chosen, persona):

@@ -259,6 +259,7 @@ RETRY_REASONS = {
     "<adds detail it cannot know>": "you added details you cannot know",
     "<unsupported by its memory>": "you said things that are not in what you remember",
     "<repeats itself>": "you repeated yourself",
+    "<speaks of itself in the third person>": "you spoke of yourself by name: say I",
 }
 
 
