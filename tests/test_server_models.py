@@ -274,7 +274,7 @@ def test_server_answers_with_the_adapter_ask_uses_word_for_word_and_batches_conc
     assert served == want  # word for word
     assert base_gen.generate(PROMPTS[0], max_new_tokens=16) != want[0]  # and the adapter matters
 
-    batcher = Batcher(window=0.05)
+    batcher = Batcher(window=1.0)  # every thread has started by then, even on a busy machine
     batched = create_app(
         settings,
         universe=memory.universe,
@@ -318,7 +318,7 @@ def test_batches_only_share_a_constraint_key(tiny: Path, settings: Settings) -> 
         def __init__(self, key: str) -> None:
             self.key = key
 
-    batcher = Batcher(window=0.2)
+    batcher = Batcher(window=2.0)  # every thread has started by then, even on a busy machine
     gen = BatchingGenerator(engine, batcher)
     plans = [None, Plan("a"), Plan("b"), Plan("a"), None, Plan("b")]
     threads = [
@@ -335,7 +335,7 @@ def test_batches_only_share_a_constraint_key(tiny: Path, settings: Settings) -> 
 
     masks = {"a": [["x"], ["y"]], "b": [["y"], ["z"]]}
     engine.suppressed = lambda constraint: masks[constraint.key]
-    mixed = Batcher(window=0.2, mix_constraints=True)
+    mixed = Batcher(window=2.0, mix_constraints=True)
     gen = BatchingGenerator(engine, mixed)
     threads = [
         threading.Thread(target=gen.generate, args=(PROMPTS[i % 4],), kwargs={"max_new_tokens": 4, "constraint": c})
