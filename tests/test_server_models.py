@@ -360,7 +360,7 @@ def test_real_smollm_decodes_concurrent_answers_in_one_batch(real_home: Path) ->
     engine = load_generator(load_settings(home=real_home, embed_model="hash"), quiet=True)
     assert isinstance(engine, CT2Generator)
     alone = [engine.generate(p, max_new_tokens=24) for p in PROMPTS]
-    batcher = Batcher(window=0.1)
+    batcher = Batcher(window=1.0)
     gen = BatchingGenerator(engine, batcher)
     got: dict[int, str] = {}
     threads = [
