@@ -150,7 +150,7 @@ def real_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class _ChatServer:
-    """A minimal OpenAI-compatible chat endpoint: replies '<first word of the system prompt's name> says hello.'"""
+    """A minimal OpenAI-compatible chat endpoint: replies 'Hello, I'm <the system prompt's name>.' (a greeting in the first person)"""
 
     def __init__(self) -> None:
         import json
@@ -168,7 +168,7 @@ class _ChatServer:
                 server.requests.append(body)
                 system = body["messages"][0]["content"]
                 name = system.split("You are ", 1)[-1].split(".")[0] if "You are " in system else "Someone"
-                content = f"{name} says hello."
+                content = f"Hello, I'm {name}."
                 if body.get("stream"):
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")

@@ -108,7 +108,7 @@ def test_ask_json_and_footer_show_answered_by(
     assert main([*args, "--json", *flags]) == 0
     result = json.loads(capsys.readouterr().out)
     # The endpoint's reply names no one and claims nothing: it passes review and is the model's own words.
-    assert result["answered_by"] == "model" and result["answer"] == "Harry Potter says hello."
+    assert result["answered_by"] == "model" and result["answer"] == "Hello, I'm Harry Potter."
     assert main([*args, *flags]) == 0
     assert f"answered by: {result['answered_by']}" in capsys.readouterr().err
 

@@ -131,13 +131,13 @@ def test_chat_moves_in_time_and_shows_sources(tmp_path: Path, chat_server) -> No
     )
     assert out.returncode == 0, out.stderr
     assert "Talking to Harry Potter at the end of first year" in out.stdout
-    assert out.stdout.count("Harry Potter says hello.") == 2
+    assert out.stdout.count("Hello, I'm Harry Potter.") == 2
     assert "out of range" in out.stdout and "[now at Christmas of third year]" in out.stdout
     assert "harry:" in out.stdout  # /sources printed passage ids
     systems = [r["messages"][0]["content"] for r in chat_server.requests]  # type: ignore[index]
     assert "end of your first year" in systems[0] and "Christmas of your third year" in systems[1]
     # The second turn carries the first exchange (one thread per chat session).
-    assert any(m["content"] == "Harry Potter says hello." for m in chat_server.requests[1]["messages"])  # type: ignore[index]
+    assert any(m["content"] == "Hello, I'm Harry Potter." for m in chat_server.requests[1]["messages"])  # type: ignore[index]
 
 
 def test_converse_two_personas(tmp_path: Path, chat_server) -> None:  # type: ignore[no-untyped-def]
@@ -164,6 +164,6 @@ def test_converse_two_personas(tmp_path: Path, chat_server) -> None:  # type: ig
     turns = json.loads(out.stdout)
     assert [t["speaker"] for t in turns] == ["harry", "hermione", "harry"]
     assert [t["stage"]["key"] for t in turns] == ["y1.end", "y3.end", "y1.end"]
-    assert turns[1]["text"] == "Hermione Granger says hello."
+    assert turns[1]["text"] == "Hello, I'm Hermione Granger."
     bad = run("converse", "harry", "hermione", "--stage-b", "year 9", "--topic", "x", home=tmp_path)
     assert bad.returncode == 2 and "out of range" in one_line_error(bad)
