@@ -4,7 +4,7 @@ MiniLM embeddings (no generation: the verdict needs no model call), and the time
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/presence_bench.py [--home DIR] [--books] [--show-wrong]
 
 Harry Potter: the shipped universe's probes (``probes/presence*.jsonl``, ``probes/classes*.jsonl``).
-``--books`` adds two universes built from ../shared/texts (the Sherlock Holmes canon, personas Watson and
+``--books [NAME ...]`` adds two universes built from ../shared/texts (the Sherlock Holmes canon, personas Watson and
 Holmes; Persuasion, Anne and Wentworth) with the probes in tests/data/probes/. The builds and their
 embeddings are cached in the home (PERSONA_RAG_HOME or --home): the first run builds and embeds them
 (the canon takes several minutes), later runs reuse them. Classes: ``presence`` (the "were you there"
@@ -55,7 +55,8 @@ def run(universe: Any, probes: list[Any], settings: Any, show_wrong: bool) -> tu
 
     t0 = time.perf_counter()
     memory = open_memory(settings, universe, ingest=False)
-    memory.ingest(progress=False)  # incremental: only passages changed since the last run are embedded
+    if not memory.ingest_complete():
+        memory.ingest(progress=False)  # incremental: only passages changed since the last run are embedded
     print(f"[{universe.id}] memory ready in {time.perf_counter() - t0:.1f} s; {len(probes)} probes")
     passes = []
     for _ in range(2):
@@ -77,9 +78,15 @@ def run(universe: Any, probes: list[Any], settings: Any, show_wrong: bool) -> tu
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--home", default=os.environ.get("PERSONA_RAG_HOME") or "", help="persona-rag home for the memory")
-    ap.add_argument("--books", action="store_true", help="also the universes built from ../shared/texts")
-    ap.add_argument("--only-books", action="store_true", help="only the universes built from ../shared/texts")
+    ap.add_argument(
+        "--books",
+        nargs="*",
+        choices=sorted(BOOKS),
+        help="also the universes built from ../shared/texts (all of them, or those named)",
+    )
+    ap.add_argument("--only-books", action="store_true", help="skip Harry Potter")
     ap.add_argument("--show-wrong", action="store_true", help="print every probe whose verdict is wrong")
+    ap.add_argument("--split", choices=("tuned", "heldout"), help="only the probes of one split")
     args = ap.parse_args()
     os.environ["PERSONA_RAG_HOME"] = args.home or tempfile.mkdtemp(prefix="presence-bench-")
 
@@ -92,14 +99,17 @@ def main() -> int:
     if not args.only_books:
         hp = load_universe("harry_potter")
         runs.append(("harry_potter", hp, presence_probes(hp)))
-    if args.books or args.only_books:
+    books = (args.books or sorted(BOOKS)) if args.books is not None or args.only_books else []
+    if books:
         if not TEXTS.is_dir():
             print(f"no texts at {TEXTS}: the book universes need ../shared/texts", file=sys.stderr)
             return 2
-        for name in BOOKS:
+        for name in books:
             uni = book_universe(name, settings)
             probes = read_probes(PROBES / f"{name}.jsonl") + read_probes(PROBES / f"{name}_heldout.jsonl")
             runs.append((name, uni, probes))
+    if args.split:
+        runs = [(name, uni, [p for p in probes if p.split == args.split]) for name, uni, probes in runs]
     print(f"embeddings: {settings.embed_model}")
     rows = []
     for name, uni, probes in runs:
