@@ -62,6 +62,7 @@ def test_harry_was_not_at_the_hogs_head_and_heard_of_the_prophecy_in_year_5(
     assert "Albus Dumbledore" in out["verdict_reason"]
 
 
+@pytest.mark.usefixtures("without_answer_plan")  # scripted replies written for the top passages
 def test_review_rejects_an_answer_that_claims_presence(settings: Settings, hp_memory: TemporalMemory) -> None:
     gen = ScriptedGenerator(["Yes, I saw it all with my own eyes.", "No, I wasn't there; Harry told me on the train."])
     g = PersonaGraph.from_persona("ron", settings=settings, generator=gen, memory=hp_memory)
