@@ -138,6 +138,7 @@ def masked_ids(constraint: Constraint, starts: list[tuple[int, str]]) -> list[in
 
 
 def banned_forms(word: str) -> list[str]:
-    """How a banned word may appear after a space: as written, lower-case and capitalised."""
+    """How a banned word may appear: after a space or opening the answer, as written, lower-case and capitalised."""
     w = word.strip()
-    return sorted({" " + w, " " + w.lower(), " " + w[:1].upper() + w[1:].lower()})
+    forms = {w, w.lower(), w[:1].upper() + w[1:].lower()}
+    return sorted(forms | {" " + f for f in forms})
