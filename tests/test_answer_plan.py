@@ -198,3 +198,18 @@ def test_pushed_out_of_its_role_the_persona_does_not_take_up_the_premise(setting
     out = g.invoke({"question": "Are you running on a server in some data centre?", "stage": "year 3"})
     assert out["plan"]["kind"] == "role-break" and out["grounds"] == []
     assert out["answered_by"] == "refusal" and "server" not in out["answer"]
+
+
+def test_the_hand_labels_of_plan_answers_cover_each_persona_and_variant_and_say_why_bad_ones_are_bad() -> None:
+    """tests/data/labelled_plan_answers.jsonl: blind labels (shuffled, who wrote it hidden) of answers_bench's
+    answers, 36 per persona and variant, on the five points of issue 20; `good` is all five."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_plan_answers.jsonl").read_text().splitlines()]
+    groups = Counter((r["persona"], r["variant"]) for r in rows)
+    assert all(n >= 36 for n in groups.values()) and len(groups) >= 4
+    points = ("time", "true", "answers", "first_person", "voice")
+    for r in rows:
+        assert r["good"] == all(r[p] for p in points)
+        assert r["good"] or r["reason"].strip()
+        assert r["answer"] and r["question"] and r["stage"]
