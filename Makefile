@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.persona-rag-installed
 
-.PHONY: setup demo test lint bench clean-venv constraints
+.PHONY: setup demo test lint bench clean-venv readme-test constraints
 
 setup: $(STAMP)
 
@@ -34,7 +34,11 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not readme"
+
+# Every README command with the real models (tests/test_readme.py): over 10 minutes on 2 cores, so not in `make test`.
+readme-test: setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m readme
 
 bench: setup
 	$(BIN)/python benchmarks/memory_bench.py

@@ -392,6 +392,7 @@ def test_every_readme_command_parses_and_its_placeholders_are_known(tmp_path: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.readme
 @needs_canon
 def test_every_readme_command_runs(
     tmp_path: Path, real_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
