@@ -324,11 +324,9 @@ def build_datasets(
                 }
             )
     for row in plan_sft:
-        if row["source"] == "curated":
-            files["sft_train"].append({k: v for k, v in row.items() if k not in ("rejected", "rejected_kind")})
-            continue  # its DPO pair is the curated loop's (another persona's answer, another stage, ...)
         files["sft_train"].append({k: v for k, v in row.items() if k not in ("rejected", "rejected_kind")})
-        if row["rejected"]:
+        # A curated row's DPO pair is the curated loop's (another persona's answer, another stage, ...).
+        if row["source"] != "curated" and row["rejected"]:
             kind_counts[row["rejected_kind"]] += 1
             files["dpo_train"].append(
                 {**{k: v for k, v in row.items() if k != "completion"}, "chosen": row["completion"]}
