@@ -179,6 +179,9 @@ def build_datasets(
 
     book = BookItems(universe, persona.id)  # dialogues from the book: their own DPO negatives (book_items.py)
     embed = memory.embed_query
+    warm = getattr(memory, "embed_queries", None)  # every question in one batch first: a few thousand are asked
+    if warm is not None:
+        warm([d.question for d in own] + [d.question for ds in universe.dialogues.values() for d in ds])
     own_vecs = np.stack([embed(d.question) for d in own]) if own else np.zeros((0, 1), np.float32)
     kept = dedupe(own, own_vecs, config.dedup_threshold)
     dropped = len(own) - len(kept)
@@ -196,7 +199,7 @@ def build_datasets(
     from tqdm import tqdm
 
     heldout_responses = {d.response.strip() for ds in universe.dialogues.values() for d in ds if d.heldout}
-    later_pool = [p for p in universe.passages() if p.persona == persona.id]
+    later_pool = {p.id: p for p in universe.passages() if p.persona == persona.id}
 
     from types import SimpleNamespace
 
@@ -231,13 +234,13 @@ def build_datasets(
     kept_curated = {r["id"] for r in plan_sft if r["source"] == "curated"}
 
     def leak_of_later(vec: np.ndarray, stage_ordinal: int) -> str | None:
-        """The persona's own memory from a later stage, nearest to the question, in its words."""
-        later = [p for p in later_pool if p.known_from > stage_ordinal]
-        if not later:
-            return None
-        vecs = np.stack([embed(p.text) for p in later[:200]])
-        j = _nearest(vec, vecs)
-        return in_own_words(later[j].text, persona) if j is not None else None
+        """The persona's own memory from a later stage, nearest to the question (the memory's stored vectors), in
+        its words."""
+        for hit in memory.search(persona.id, vec, k=len(later_pool), all_stages=True):
+            p = later_pool.get(hit.passage.id)
+            if p is not None and p.known_from > stage_ordinal:
+                return in_own_words(p.text, persona)
+        return None
 
     def unrelated(vec: np.ndarray) -> str | None:
         """The persona's training answer to the least similar question: in voice, but not from this memory."""

@@ -131,12 +131,20 @@ def plan_rows(
     counts: Counter[str] = Counter()
     bench = benchmark_questions(uni.id, persona.id)
     bench_text = {norm_question(q) for q, _ in bench}
+    curated = [d for d in curated if not d.heldout]
+    asked: list[tuple[Any, Any, int, str]] = []  # (memory, stage, j, question) for every memory's questions
+    for p in own_passages_of(uni, persona.id):
+        stage = stages[min(len(stages) - 1, max(0, p.known_from))]
+        asked += [(p, stage, j, q) for j, q in enumerate(memory_questions(p, rng, per_memory))]
+    warm = getattr(memory, "embed_queries", None)  # all of them in one batch: planning embeds each question
+    if warm is not None:
+        warm([q for q, _ in bench] + [d.question for d in curated] + [q for _, _, _, q in asked])
     bench_grounds: set[str] = set()
     for q, stage_key in bench:
         plan, _ = plan_question(memory, persona, q, uni.stage(stage_key), settings, count_tokens)
         bench_grounds.update(plan.grounds)
     others = [c.name.split()[0] for pid, c in uni.characters.items() if pid != persona.id]
-    own_passages = [p for p in uni.passages() if p.persona == persona.id]
+    own_passages = own_passages_of(uni, persona.id)
 
     def later_fact(stage_ordinal: int, pick: int) -> str | None:
         later = [p for p in own_passages if p.known_from > stage_ordinal]
@@ -202,22 +210,23 @@ def plan_rows(
             }
         )
 
-    for d in tqdm(list(curated), desc=f"plans for {persona.id}'s curated answers", disable=not progress):
-        if d.heldout:
-            continue
+    for d in tqdm(curated, desc=f"plans for {persona.id}'s curated answers", disable=not progress):
         plan, ev = plan_question(memory, persona, d.question, d.stage, settings, count_tokens)
         add("curated", d.id, d.question, d.stage, plan, ev, d.response)
     seen: set[str] = set()
-    for p in tqdm(own_passages, desc=f"questions on {persona.id}'s memories", disable=not progress):
-        stage = stages[min(len(stages) - 1, max(0, p.known_from))]
-        for j, q in enumerate(memory_questions(p, rng, per_memory)):
-            key = f"{norm_question(q)}@{stage.key}"
-            if key in seen or is_heldout(q):
-                continue
-            seen.add(key)
-            plan, ev = plan_question(memory, persona, q, stage, settings, count_tokens)
-            if p.id not in plan.grounds or plan.kind != "memory":
-                counts["dropped_plan_elsewhere"] += 1
-                continue
-            add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona))
+    for p, stage, j, q in tqdm(asked, desc=f"questions on {persona.id}'s memories", disable=not progress):
+        key = f"{norm_question(q)}@{stage.key}"
+        if key in seen or is_heldout(q):
+            continue
+        seen.add(key)
+        plan, ev = plan_question(memory, persona, q, stage, settings, count_tokens)
+        if p.id not in plan.grounds or plan.kind != "memory":
+            counts["dropped_plan_elsewhere"] += 1
+            continue
+        add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona))
     return rows, counts
+
+
+def own_passages_of(universe: Any, persona_id: str) -> list[Any]:
+    """The persona's own memories, in the universe's order."""
+    return [p for p in universe.passages() if p.persona == persona_id]

@@ -155,6 +155,10 @@ class FastStartEmbedding:
     def get_text_embedding(self, text: str) -> list[float]:
         return self.get_query_embedding(text)
 
+    def get_query_embedding_batch(self, queries: Sequence[str]) -> list[list[float]]:
+        """Many questions at once: the same vectors (a supported model has no query prompt), in batches."""
+        return self.get_text_embedding_batch(queries)
+
     def get_text_embedding_batch(
         self, texts: Sequence[str], show_progress: bool = False, **_: Any
     ) -> list[list[float]]:

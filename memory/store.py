@@ -85,6 +85,7 @@ ORIGIN_UPDATE = "update"
 META_COLLECTION = "persona_rag_meta"
 # Rows per write: one upsert (rows + log entry) stays well under Chroma's batch limit.
 _BATCH = 256
+QUERY_CACHE = 8192  # question vectors kept (1.5 KB each with MiniLM): a data build asks a few thousand
 
 
 class StaleVersionError(UsageError):
@@ -601,12 +602,30 @@ class TemporalMemory:
         cached = self._query_cache.get(text)
         if cached is not None:
             return cached
-        vec = np.asarray(self.embed_model.get_query_embedding(text), dtype=np.float32)
+        return self._keep_query(text, self.embed_model.get_query_embedding(text))
+
+    def _keep_query(self, text: str, vector: Any) -> np.ndarray:
+        vec = np.asarray(vector, dtype=np.float32)
         vec = vec / (float(np.linalg.norm(vec)) or 1.0)
-        if len(self._query_cache) >= 256:
+        if len(self._query_cache) >= QUERY_CACHE:
             self._query_cache.pop(next(iter(self._query_cache)))
         self._query_cache[text] = vec
         return vec
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """``embed_query`` of many texts (rows in order), those not cached embedded in one batch when the
+        embedding model can (the default MiniLM: sentence-transformers' batches, several times faster than
+        one question at a time). The data builder asks its thousands of questions this way first."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._query_cache))
+        batch = getattr(self.embed_model, "get_query_embedding_batch", None)
+        if batch is not None and len(todo) > 1:
+            for start in range(0, len(todo), QUERY_CACHE // 2):  # never evict what this call just embedded
+                part = todo[start : start + QUERY_CACHE // 2]
+                for text, vector in zip(part, batch(part), strict=True):
+                    self._keep_query(text, vector)
+        if not texts:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([self.embed_query(t) for t in texts])
 
     @store_call("searching the memory")
     def search(

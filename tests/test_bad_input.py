@@ -55,7 +55,14 @@ COVERAGE: dict[str, tuple[str, ...]] = {
     ),
     "unknown stage": ("ask", "chat", "memory add", "memory correct", "memory retire", "memory search", "card export"),
     "unknown id": ("memory correct", "memory retire", "memory history"),
-    "unknown option value": ("ask --device", "eval --variants", "train --recipe", "train --step", "models"),
+    "unknown option value": (
+        "ask --device",
+        "eval --variants",
+        "train --recipe",
+        "data build --recipe",
+        "train --step",
+        "models",
+    ),
     "device absent": ("ask --device cuda",),
     "ignored option": (
         "serve --openai-model alone",
@@ -422,6 +429,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("eval/unknown variant", ["eval", "harry", "--variants", "rag,best"], 2, "unknown variant"),
     ("eval/limit 0", ["eval", "harry", "--limit", "0"], 2, "--limit"),
     ("eval/probes negative", ["eval", "harry", "--probes", "-1"], 2, "--probes"),
+    ("eval/distinct negative", ["eval", "harry", "--distinct", "-1"], 2, "--distinct"),
+    ("data build/unknown recipe", ["data", "build", "harry", "--recipe", "fastest"], 2, "no recipe 'fastest'"),
     ("eval/judge-model alone", ["eval", "harry", "--judge-model", "m"], 2, "needs --judge-url"),
     ("eval/judge-url alone", ["eval", "harry", "--judge-url", "http://h"], 2, "needs --judge-model"),
     # card (issue 16 adds its own rows)

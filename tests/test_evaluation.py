@@ -42,6 +42,9 @@ def test_bleu_by_hand() -> None:
     )
     assert d["intra"] == pytest.approx(100.0) and d["stage"] == pytest.approx(100.0)
     assert d["inter"] == pytest.approx(0.0, abs=1e-6)
+    # Nothing to compare (`eval --distinct 0`, one question, no other persona): no figure, not a perfect 0.
+    assert distinctiveness([], [], []) == {"intra": None, "stage": None, "inter": None}
+    assert distinctiveness(["a b"], ["a b"], [])["intra"] is None
 
 
 def test_role_breaks_and_induction_by_hand() -> None:

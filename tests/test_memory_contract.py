@@ -7,9 +7,12 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
+from persona_rag.memory.store import TemporalMemory, make_client
 
 from persona_rag.corpus import Universe
 from persona_rag.errors import UsageError
@@ -396,3 +399,24 @@ def test_a_corrected_fact_stays_closed_when_its_corpus_text_changes(tmp_path: Pa
     assert any("(edited by the user)" in v.text for v in versions if v.id == old_id)
     with pytest.raises(UsageError, match=r"superseded|already|closed|no longer"):
         again.correct(old_id, edited.stage("year 6"), "A second correction of the closed version.")
+
+
+def test_many_questions_are_embedded_in_one_batch_with_the_vectors_of_one_at_a_time(hp: Universe) -> None:
+    """The data builder warms the question cache with thousands of questions at once (embed_queries)."""
+    from persona_rag.memory.embeddings import HashEmbedding
+
+    class Batching(HashEmbedding):
+        def get_query_embedding_batch(self, texts: list[str]) -> list[list[float]]:
+            batches.append(list(texts))
+            return [self.get_query_embedding(t) for t in texts]
+
+    batches: list[list[str]] = []
+    mem = TemporalMemory(hp, make_client("memory"), Batching(), collection=f"t_{uuid.uuid4().hex[:12]}")
+    questions = ["Who is Hagrid?", "What is a Horcrux?", "Who is Hagrid?", "Tell me about Hedwig."]
+    one = mem.embed_query("What is a Horcrux?")  # cached already: not embedded again
+    vecs = mem.embed_queries(questions)
+    assert batches == [["Who is Hagrid?", "Tell me about Hedwig."]]
+    assert vecs.shape[0] == 4 and np.allclose(vecs[1], one) and np.allclose(vecs[0], vecs[2])
+    plain = TemporalMemory(hp, make_client("memory"), HashEmbedding(), collection=f"t_{uuid.uuid4().hex[:12]}")
+    assert np.allclose(plain.embed_queries(questions), vecs)  # a model without batches: one at a time, same vectors
+    assert mem.embed_queries([]).shape[0] == 0

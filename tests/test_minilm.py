@@ -38,6 +38,14 @@ def test_vectors_equal_sentence_transformers() -> None:
     theirs = SentenceTransformer(str(folder), device="cpu").encode(TEXTS, normalize_embeddings=True)
     assert ours.shape == theirs.shape == (len(TEXTS), 384)
     assert np.abs(ours - theirs).max() < 1e-5
+    # Many questions at once (the data builder's warm-up) go through the product's ingest model in batches,
+    # padded: the same vectors as one at a time.
+    from persona_rag.memory.embeddings import load_embed_model
+
+    emb = load_embed_model(load_settings(embed_model="all-minilm-l6-v2"))
+    batched = np.array(emb.get_query_embedding_batch(TEXTS * 2))
+    assert emb._batch_model is not None  # past SMALL_BATCH: the batch model did it
+    assert np.abs(batched - np.concatenate([ours, ours])).max() < 1e-5
 
 
 def test_a_question_is_embedded_without_importing_torch(tmp_path: Path) -> None:

@@ -209,18 +209,19 @@ PLACEHOLDER_SHAPE = re.compile(r"[A-Z][A-Z0-9_]+|.*\.\.\..*")
 
 # Long jobs, run reduced (the same code on the same real models, less of it), each with its reason.
 REDUCED: dict[str, tuple[str, str]] = {
-    # `train --recipe quick` takes 16-25 minutes on 2 cores: the tiny recipe runs the same data build, SFT, DPO and
-    # held-out loss on the real SmolLM2, here cut to one step of one example each (a tiny step takes ~50 s here).
+    # `train --recipe quick` takes 16-25 minutes on 2 cores: the same recipe on the real SmolLM2, on the datasets
+    # `data build` wrote just before (the quick recipe's data: not built again), cut to one SFT and one DPO step
+    # of one example each and one held-out example for the metrics.
     "train": (
-        "the tiny recipe, one SFT and one DPO step of one example",
-        "--recipe tiny --sft-max-steps 1 --dpo-max-steps 1 --sft-batch-size 1 --dpo-batch-size 1"
-        " --base-model-limit 1 --max-eval-items 1",
+        "the README's recipe, one SFT and one DPO step of one example, one held-out example",
+        "--sft-max-steps 1 --dpo-max-steps 1 --sft-batch-size 1 --dpo-batch-size 1 --max-eval-items 1",
     ),
-    # `eval --variants all --limit 40` answers some 400 questions: one held-out question and one time probe, on the
-    # graph without and with the adapter the tiny recipe trained.
+    # `eval --variants all --limit 40` answers some 900 questions: one held-out question, one time probe, one
+    # presence probe and one distinctiveness question (asked three ways), on the graph without and with the adapter
+    # the tiny recipe trained.
     "eval": (
-        "one question and one probe, two variants",
-        "--limit 1 --probes 1 --variants rag-stage,sft-dpo",
+        "one question, one probe and one distinctiveness question, two variants",
+        "--limit 1 --probes 1 --distinct 1 --variants rag-stage,sft-dpo",
     ),
     # Four turns are eight answers; two show the same exchange.
     "converse": ("two turns", "--turns 2"),
@@ -411,6 +412,16 @@ def test_every_readme_command_runs(
     fake = FakeOpenAI()
     run = Run(tmp_path, fake.url)
     timings: list[tuple[float, str]] = []
+
+    def timed(seconds: float, what: str) -> None:
+        timings.append((seconds, what))
+        with capsys.disabled():  # the figures for the time budget, as each command ends
+            print(
+                f"{'README commands, seconds each:' if len(timings) == 1 else ''}\n{seconds:7.1f}  {what}",
+                end="",
+                flush=True,
+            )
+
     try:
         i = 0
         while i < len(steps):
@@ -419,7 +430,7 @@ def test_every_readme_command_runs(
             t0 = time.perf_counter()
             if step.kind == "python":
                 run_python(step, run)
-                timings.append((time.perf_counter() - t0, f"python block at README.md:{step.line}"))
+                timed(time.perf_counter() - t0, f"python block at README.md:{step.line}")
                 continue
             argv = reduce(substitute(step, run))
             redirect = None
@@ -435,7 +446,7 @@ def test_every_readme_command_runs(
                 code, out, err = run_serve(step, argv, run, during, capsys)
             else:
                 code, out, err = call(argv, capsys, CHAT_INPUT if argv[:1] == ["chat"] else None)
-            timings.append((time.perf_counter() - t0, " ".join(argv)))
+            timed(time.perf_counter() - t0, " ".join(argv))
             assert code in STOPPED.get(argv[0], (0,)), f"{where}: exit {code}\n{err[-3000:]}"
             assert "Traceback" not in err and "Traceback" not in out, f"{where}:\n{err[-3000:]}"
             if redirect:
@@ -443,8 +454,5 @@ def test_every_readme_command_runs(
             check_output(step, argv, out, run)
     finally:
         fake.close()
-        with capsys.disabled():  # the figures for the time budget, shown with -s
-            print("\nREADME commands, seconds each:")
-            for seconds, what in timings:
-                print(f"{seconds:7.1f}  {what}")
-            print(f"{sum(t for t, _ in timings):7.1f}  in all")
+        with capsys.disabled():
+            print(f"\n{sum(t for t, _ in timings):7.1f}  in all")

@@ -37,6 +37,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--limit must be at least 1")
     if args.probes < 0:
         raise UsageError("--probes must be 0 (no time probes) or more")
+    distinct = min(args.limit, 30) if args.distinct is None else args.distinct
+    if distinct < 0:
+        raise UsageError("--distinct must be 0 (no distinctiveness questions) or more")
     jg = generator_from_args(args, "judge")
     check_adapters(settings, persona, variants)  # fail before loading anything
     out_dir = paths.eval_dir(settings, persona.universe.id, persona.id)
@@ -51,7 +54,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         # A note, not output: stdout stays pure JSON with --json.
         print("[judge skipped: no --judge-url given]", file=sys.stderr)
-    config = EvalConfig(persona=persona.id, variants=variants, limit=args.limit, probes=args.probes)
+    config = EvalConfig(
+        persona=persona.id, variants=variants, limit=args.limit, probes=args.probes, distinct_questions=distinct
+    )
     report = evaluate(
         persona.universe,
         config,
@@ -83,6 +88,12 @@ def register(sub: Any) -> None:
     p.add_argument("--variants", default="all", help="'all' or a comma list of prompt,rag,rag-stage,sft,sft-dpo")
     p.add_argument("--limit", type=int, default=40, help="held-out questions per variant (default 40)")
     p.add_argument("--probes", type=int, default=20, help="time-consistency probes per variant (default 20; 0: none)")
+    p.add_argument(
+        "--distinct",
+        type=int,
+        help="distinctiveness questions per variant, each asked early, late and of another persona"
+        " (default: as many as --limit, at most 30; 0: none)",
+    )
     add_openai_flags(p, "judge", "OpenAI-compatible endpoint for the optional LLM judge")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     add_common(p, model=True)

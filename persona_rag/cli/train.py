@@ -48,7 +48,20 @@ def cmd_data(args: argparse.Namespace) -> int:
                 sources = ", ".join(f"{k} {v}" for k, v in sorted(s.get("sources", {}).items())) or "-"
                 print(f"{persona_id:<12}{s['total']:>7}{s['train']:>7}{s['heldout']:>9}  {sources:<22}{modes}")
         return 0
-    manifest = build_data(settings, uni, args.persona, args.annotator, args.openai_url, args.openai_model)
+    from persona_rag.finetune.config import load_recipe
+
+    # The recipe's data options (facts per prompt, base-model negatives, ...): `train` with the same recipe then
+    # trains on these datasets instead of building them again.
+    data_options = load_recipe(args.recipe).data_overrides()
+    manifest = build_data(
+        settings,
+        uni,
+        args.persona,
+        args.annotator,
+        args.openai_url,
+        args.openai_model,
+        config_overrides=data_options,
+    )
     print(
         json.dumps(manifest["counts"])
         if args.json
@@ -191,6 +204,12 @@ def register(sub: Any) -> None:
         help="curated: the shipped dialogues; local: the local model; openai: an OpenAI-compatible endpoint",
     )
     add_openai_flags(d, what="with --annotator openai: the OpenAI-compatible endpoint that annotates", timeout=False)
+    d.add_argument(
+        "--recipe",
+        default="quick",
+        help="the training recipe whose data options to use (default quick, as `train`): `train` with the same"
+        " recipe then uses these datasets",
+    )
     d.add_argument("--json", action="store_true")
     add_common(d, model=True)
     p.set_defaults(func=cmd_data)

@@ -48,10 +48,15 @@ def paired_bleu(a: Sequence[str], b: Sequence[str]) -> float:
     return mean([(bleu(x, [y]) + bleu(y, [x])) / 2 for x, y in zip(a, b, strict=False)])
 
 
-def distinctiveness(early: Sequence[str], late: Sequence[str], others: Sequence[str]) -> dict[str, float]:
+def distinctiveness(early: Sequence[str], late: Sequence[str], others: Sequence[str]) -> dict[str, float | None]:
     """PersLLM's Intra (same persona, same stage, all pairs), Stage (the same question early vs late) and
-    Inter (the same question asked of another persona) BLEU."""
-    return {"intra": pairwise_bleu(late), "stage": paired_bleu(early, late), "inter": paired_bleu(late, others)}
+    Inter (the same question asked of another persona) BLEU; None where there is no pair to compare
+    (``eval --distinct 0``, one question for Intra, no other persona for Inter)."""
+    return {
+        "intra": pairwise_bleu(late) if len(late) >= 2 else None,
+        "stage": paired_bleu(early, late) if early and late else None,
+        "inter": paired_bleu(late, others) if late and others else None,
+    }
 
 
 _ADMITS = re.compile(

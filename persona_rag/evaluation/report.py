@@ -100,7 +100,8 @@ def markdown_report(report: dict[str, Any], charts: Sequence[str]) -> str:
     ]
     for v, r in report["variants"].items():
         d = r["distinctiveness"]
-        lines.append(f"| {v} | {d['intra']:.2f} | {d['stage']:.2f} | {d['inter']:.2f} |")
+        cells = ["-" if d[k] is None else f"{d[k]:.2f}" for k in ("intra", "stage", "inter")]
+        lines.append(f"| {v} | {' | '.join(cells)} |")
     for name, (a, b, c) in report["perllm_distinctiveness"].items():
         lines.append(f"| PersLLM {name} | {a} | {b} | {c} |")
     lines += [""] + [f"![{Path(c).stem}]({Path(c).name})" for c in charts]
