@@ -33,10 +33,19 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The suite runs on one core (OMP_NUM_THREADS=1). The README test (tests/test_readme.py: every README command with
+# the real models, several minutes) runs beside it on the second core, in its own pytest; its report is printed
+# after the suite's, and either failing fails `make test`.
 test: lint
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not readme"
+	@rm -rf .readme-test && mkdir -p .readme-test
+	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m readme -p no:cacheprovider --basetemp=.readme-test/tmp \
+		> .readme-test/log 2>&1 & readme=$$!; \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not readme"; suite=$$?; \
+	wait $$readme; status=$$?; \
+	echo "== the README test (tests/test_readme.py -m readme), run beside the suite:"; tail -n 60 .readme-test/log; \
+	test $$suite -eq 0 && test $$status -eq 0
 
-# Every README command with the real models (tests/test_readme.py): over 10 minutes on 2 cores, so not in `make test`.
+# The README test alone.
 readme-test: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m readme
 

@@ -20,6 +20,7 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calibrate", action="store_true", help="sweep the relevance floor on training-split questions")
+    ap.add_argument(
+        "--recall",
+        action="store_true",
+        help="how often the plan rests on the reference answer's memory, training and held-out split apart",
+    )
     ap.add_argument("--personas", default="harry,hermione,ron")
     args = ap.parse_args()
 
@@ -43,6 +49,49 @@ def main() -> int:
 
     def tokens(text: str) -> int:  # words stand in for tokens: only the facts' budget depends on them
         return len(text.split())
+
+    def gold_memory(persona: Any, d: Any, own: list[Any]) -> str | None:
+        """The reference answer's memory: the persona's passage known at the question's stage that shares the most
+        content words with the curated answer, when it holds at least a third of them."""
+        said = stems(d.response) - stems(d.question)
+        known = [p for p in own if p.known_from <= d.stage.ordinal < p.valid_to]
+        if not said or not known:
+            return None
+        share, gold = max((len(said & stems(p.text)) / len(said), p.id) for p in known)
+        return gold if share >= 1 / 3 else None
+
+    if args.recall:
+        # Per split: curated knowledge questions whose answer a known memory backs (gold), with a time verdict that
+        # lets the persona answer; how often that memory is among the plan's candidates (the searches' top
+        # PLAN_K), and how often the plan rests on it.
+        from persona_rag.graphs.plan import PLAN_K
+
+        for split in ("train", "heldout"):
+            n = cand = picked = dont = 0
+            t0 = time.perf_counter()
+            for persona in personas:
+                own = [p for p in persona.universe.passages() if p.persona == persona.id]
+                for d in persona.universe.dialogues.get(persona.id, []):
+                    if d.heldout != (split == "heldout") or d.mode != "knowledge":
+                        continue
+                    gold = gold_memory(persona, d, own)
+                    if gold is None:
+                        continue
+                    plan, ev = plan_question(memory, persona, d.question, d.stage, settings, tokens)
+                    if ev.verdict in ("future", "past-absence"):
+                        continue
+                    hits = memory.search(persona.id, d.question, d.stage, k=PLAN_K)
+                    n += 1
+                    cand += gold in {h.passage.id for h in hits} or gold in plan.grounds
+                    picked += gold in plan.grounds
+                    dont += plan.kind == "dont-know"
+            ms = (time.perf_counter() - t0) / max(n, 1) * 1000
+            print(
+                f"{split:8} {n:4} questions with a gold memory: gold among the candidates {cand / max(n, 1):.2f}, "
+                f"plan rests on it {picked / max(n, 1):.2f}, plan says don't know {dont / max(n, 1):.2f} "
+                f"({ms:.0f} ms a question)"
+            )
+        return 0
 
     if args.calibrate:
         import persona_rag.graphs.plan as plan_mod

@@ -479,6 +479,15 @@ def _resolve(
             m.form == "subject" and n == 0 and prev_subject is not None and prev_subject != PERSONA and ok(prev_subject)
         ):
             m.entity = prev_subject  # "Hagrid told Harry ... . He took Harry to Diagon Alley"
+        elif (
+            m.form == "owner"
+            and start > 0
+            and tokens[start - 1] == ";"
+            and next((c for c in reversed(recent) if ok(c)), PERSONA) != PERSONA
+        ):
+            # "Harry knows Lockhart is a fraud ...; his own memory charm backfired": after a semicolon a new
+            # sentence in all but name begins, and "his" is the last fitting person's, not the first sentence's
+            m.entity = next(c for c in reversed(recent) if ok(c))
         elif not speaker and subject == PERSONA and first < n and m.form != "object" and ok(PERSONA):
             m.entity = PERSONA
         else:

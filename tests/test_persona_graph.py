@@ -165,10 +165,6 @@ def test_role_break_attempt_stays_in_character(settings: Settings, hp_memory: Te
     assert "Harry" in out["answer"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known rewrite bug (issue 20 note): after a semicolon 'his own memory charm' (Lockhart's) becomes 'my own'",
-)
 def test_invented_names_are_replaced_by_a_grounded_memory(settings: Settings, hp_memory: TemporalMemory) -> None:
     g = make_graph(settings, hp_memory, ["He was a wizard named Grimbold Tories."])
     out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 2"})

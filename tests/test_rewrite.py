@@ -141,6 +141,19 @@ CASES = [
         "the field, and enteric fever at Peshawar nearly finished me.",
     ),
     ("watson", "Watson has no close kin in England.", "I have no close kin in England."),
+    # after a semicolon, "his" is the last person named (Lockhart's charm), unless that person is the persona
+    (
+        "harry",
+        "Harry knows Gilderoy Lockhart is a fraud who wiped other wizards' memories; his own memory charm backfired "
+        "and left him unable to remember who he is.",
+        "I know Gilderoy Lockhart is a fraud who wiped other wizards' memories; his own memory charm backfired "
+        "and left him unable to remember who he is.",
+    ),
+    (
+        "harry",
+        "Harry found the Mirror of Erised; his parents smiled at him from it.",
+        "I found the Mirror of Erised; my parents smiled at me from it.",
+    ),
     (
         "watson",
         "Back in London with shattered health, Watson lives in a private hotel off the Strand, spending more than he "
