@@ -334,7 +334,13 @@ def test_batches_only_share_a_constraint_key(tiny: Path, settings: Settings) -> 
     from persona_rag.backends.batching import _Request, common_suppression
 
     masks = {"a": [["x"], ["y"]], "b": [["y"], ["z"]]}
-    engine.suppressed = lambda constraint: masks[constraint.key]
+    asked_in: list[str] = []
+
+    def suppressed(constraint: Plan) -> list[list[str]]:
+        asked_in.append(threading.current_thread().name)
+        return masks[constraint.key]
+
+    engine.suppressed = suppressed
     mixed = Batcher(window=2.0, mix_constraints=True)
     gen = BatchingGenerator(engine, mixed)
     threads = [
@@ -346,6 +352,8 @@ def test_batches_only_share_a_constraint_key(tiny: Path, settings: Settings) -> 
     for t in threads:
         t.join(30)
     assert mixed.batches == [3]
+    # Each mask is made in its caller's thread: the one decode thread of every batch never scans the vocabulary.
+    assert len(asked_in) == 3 and "persona-rag-batcher" not in asked_in
     reqs = [_Request([], [], 4, c) for c in (Plan("a"), Plan("b"), Plan("a"))]
     assert common_suppression(engine, reqs) == [["y"]]
     assert common_suppression(engine, [*reqs, _Request([], [], 4, None)]) is None
@@ -377,3 +385,25 @@ def test_real_smollm_decodes_concurrent_answers_in_one_batch(real_home: Path) ->
     # the same over 24 tokens; the README reports it). The answers still start as the lone ones do.
     first = sum(got[i].split()[:1] == alone[i].split()[:1] for i in range(len(PROMPTS)))
     assert first >= len(PROMPTS) - 1, [(alone[i], got[i]) for i in range(len(PROMPTS))]
+
+
+def test_the_engine_makes_each_constraints_mask_once(
+    tiny: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan's mask is a scan of the vocabulary: its regenerations and every batch it joins reuse it."""
+    import persona_rag.backends.constraint as constraint_mod
+    from persona_rag.backends.constraint import Constraint
+    from persona_rag.backends.engine import load_generator
+
+    engine = load_generator(settings.with_overrides(model=str(tiny)), quiet=True)
+    scans: list[str] = []
+    real = constraint_mod.masked_ids
+    monkeypatch.setattr(constraint_mod, "masked_ids", lambda c, starts: scans.append(c.key) or real(c, starts))
+    c = Constraint.build(["Harry lulled Fluffy to sleep with a flute from Hagrid."])
+    first = engine.suppressed(c)
+    assert (
+        first
+        and engine.suppressed(Constraint.build(["Harry lulled Fluffy to sleep with a flute from Hagrid."])) is first
+    )
+    banned = engine.suppressed(c.ban("planet"))  # a regeneration's ban is another constraint
+    assert len(scans) == 2 and len(banned) > len(first)

@@ -66,6 +66,10 @@ class _Request:
     arrived: float = field(default_factory=time.monotonic)
     ids: list[int] = field(default_factory=list)
     shown: str = ""
+    # The constraint's suppress_sequences (and, for mixed batches, as a set), made in the caller's thread: the
+    # decode thread only decodes (a vocabulary scan there would hold up every request of the batch).
+    suppress: list[list[str]] | None = None
+    suppress_set: frozenset[tuple[str, ...]] | None = None
 
 
 class Batcher:
@@ -147,17 +151,31 @@ def _push_text(engine: Any, req: _Request, final: bool = False) -> None:
         req.shown = text
 
 
+def prepare(engine: Any, req: _Request, mixed: bool) -> None:
+    """The request's suppress_sequences (the engine caches them per constraint), in the caller's thread."""
+    if req.constraint is None or not hasattr(engine, "suppressed"):
+        return
+    req.suppress = engine.suppressed(req.constraint)
+    if mixed:
+        req.suppress_set = frozenset(tuple(seq) for seq in req.suppress or [])
+
+
 def common_suppression(engine: Any, batch: Sequence[_Request]) -> list[list[str]] | None:
     """The token sequences every request of the batch suppresses (all of them for one shared constraint)."""
     if not hasattr(engine, "suppressed") or any(req.constraint is None for req in batch):
         return None
-    common: set[tuple[str, ...]] | None = None
-    seen: dict[Any, set[tuple[str, ...]]] = {}
+    keys = {constraint_key(req.constraint) for req in batch}
     for req in batch:
-        key = constraint_key(req.constraint)
-        if key not in seen:
-            seen[key] = {tuple(seq) for seq in engine.suppressed(req.constraint) or []}
-        common = seen[key] if common is None else common & seen[key]
+        if req.suppress is None and req.suppress_set is None:
+            prepare(engine, req, len(keys) > 1)
+    if len(keys) == 1:
+        return batch[0].suppress
+    common: frozenset[tuple[str, ...]] | None = None
+    for req in batch:
+        mine = req.suppress_set
+        if mine is None:
+            mine = req.suppress_set = frozenset(tuple(seq) for seq in req.suppress or [])
+        common = mine if common is None else common & mine
     return [list(seq) for seq in sorted(common or ())] or None
 
 
@@ -237,6 +255,7 @@ class BatchingGenerator:
         tok = self.inner.tokenizer  # the whole prompt: a batch has no shared static prefix to cache
         tokens = tok.tokens(tok.render(messages, add_generation_prompt=True))
         req = _Request([dict(m) for m in messages], tokens, max_new_tokens, constraint)
+        prepare(self.inner, req, self.batcher.mix_constraints)
         self.batcher.submit(self.inner, req)
         pieces: list[str] = []
         try:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 REPETITION_PENALTY = 1.15  # as the transformers backend
 MIN_STATIC_TOKENS = 16  # shorter prefixes are not worth a cache entry
+SUPPRESSED_CACHE = 64  # constraints whose suppress_sequences are kept (a few hundred KB each)
 
 
 class ChatTokenizer:
@@ -99,6 +100,10 @@ class CT2Generator:
         self._static: OrderedDict[tuple[str, ...], None] = OrderedDict()  # prefixes seen, most recent last
         self._starts: list[tuple[int, str]] | None = None  # word-initial tokens, for the plan's token mask
         self._id_token: dict[int, str] = {}
+        # suppress_sequences per constraint key, most recent last: a plan's constraint is asked for again by its
+        # regenerations and, in the server, by every batch it joins (the mask is a Python scan of the vocabulary)
+        self._suppressed: OrderedDict[str, list[list[str]] | None] = OrderedDict()
+        self._suppressed_lock = threading.Lock()
         ends = {tokenizer.token_id(tokenizer.eos_token), tokenizer.token_id("<|endoftext|>")}
         self.end_ids = sorted(i for i in ends if i is not None)
 
@@ -139,12 +144,21 @@ class CT2Generator:
             return None
         from persona_rag.backends.constraint import banned_forms, masked_ids, word_starts
 
-        if self._starts is None:
-            self._starts = word_starts(self.tokenizer.tokenizer.get_vocab())
-            self._id_token = {i: t for t, i in self.tokenizer.tokenizer.get_vocab().items()}
+        key = constraint.key
+        with self._suppressed_lock:
+            if key in self._suppressed:
+                self._suppressed.move_to_end(key)
+                return self._suppressed[key]
+            if self._starts is None:
+                self._starts = word_starts(self.tokenizer.tokenizer.get_vocab())
+                self._id_token = {i: t for t, i in self.tokenizer.tokenizer.get_vocab().items()}
         out = [[self._id_token[i]] for i in masked_ids(constraint, self._starts)]
         for word in constraint.banned:
             out += [self.tokenizer.tokens(form) for form in banned_forms(word)]
+        with self._suppressed_lock:
+            self._suppressed[key] = out or None
+            while len(self._suppressed) > SUPPRESSED_CACHE:
+                self._suppressed.popitem(last=False)
         return out or None
 
     def generate(
