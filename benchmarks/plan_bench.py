@@ -50,15 +50,14 @@ def main() -> int:
     def tokens(text: str) -> int:  # words stand in for tokens: only the facts' budget depends on them
         return len(text.split())
 
-    def gold_memory(persona: Any, d: Any, own: list[Any]) -> str | None:
+    def gold_memory(d: Any, own: list[Any]) -> tuple[float, str] | None:
         """The reference answer's memory: the persona's passage known at the question's stage that shares the most
-        content words with the curated answer, when it holds at least a third of them."""
+        content words with the curated answer, with that share (it backs the answer from a third up)."""
         said = stems(d.response) - stems(d.question)
         known = [p for p in own if p.known_from <= d.stage.ordinal < p.valid_to]
         if not said or not known:
             return None
-        share, gold = max((len(said & stems(p.text)) / len(said), p.id) for p in known)
-        return gold if share >= 1 / 3 else None
+        return max((len(said & stems(p.text)) / len(said), p.id) for p in known)
 
     if args.recall:
         # Per split: curated knowledge questions whose answer a known memory backs (gold), with a time verdict that
@@ -74,9 +73,10 @@ def main() -> int:
                 for d in persona.universe.dialogues.get(persona.id, []):
                     if d.heldout != (split == "heldout") or d.mode != "knowledge":
                         continue
-                    gold = gold_memory(persona, d, own)
-                    if gold is None:
+                    found = gold_memory(d, own)
+                    if found is None or found[0] < 1 / 3:
                         continue
+                    gold = found[1]
                     plan, ev = plan_question(memory, persona, d.question, d.stage, settings, tokens)
                     if ev.verdict in ("future", "past-absence"):
                         continue
@@ -106,11 +106,10 @@ def main() -> int:
                 plan, ev = plan_question(memory, persona, d.question, d.stage, settings, tokens)
                 if plan.kind != "memory" or ev.verdict in ("future", "past-absence"):
                     continue
-                said = stems(d.response) - stems(d.question)
-                known = [p for p in own if p.known_from <= d.stage.ordinal < p.valid_to]
-                if not said or not known:
+                found = gold_memory(d, own)
+                if found is None:
                     continue
-                share, gold = max((len(said & stems(p.text)) / len(said), p.id) for p in known)
+                share, gold = found
                 backed = share >= 1 / 3 and gold in plan.grounds
                 scored.append((plan.score, backed))
         pos = sum(b for _, b in scored)

@@ -132,8 +132,9 @@ def plan_rows(
     bench = benchmark_questions(uni.id, persona.id)
     bench_text = {norm_question(q) for q, _ in bench}
     curated = [d for d in curated if not d.heldout]
+    own_passages = [p for p in uni.passages() if p.persona == persona.id]
     asked: list[tuple[Any, Any, int, str]] = []  # (memory, stage, j, question) for every memory's questions
-    for p in own_passages_of(uni, persona.id):
+    for p in own_passages:
         stage = stages[min(len(stages) - 1, max(0, p.known_from))]
         asked += [(p, stage, j, q) for j, q in enumerate(memory_questions(p, rng, per_memory))]
     warm = getattr(memory, "embed_queries", None)  # all of them in one batch: planning embeds each question
@@ -144,7 +145,6 @@ def plan_rows(
         plan, _ = plan_question(memory, persona, q, uni.stage(stage_key), settings, count_tokens)
         bench_grounds.update(plan.grounds)
     others = [c.name.split()[0] for pid, c in uni.characters.items() if pid != persona.id]
-    own_passages = own_passages_of(uni, persona.id)
 
     def later_fact(stage_ordinal: int, pick: int) -> str | None:
         later = [p for p in own_passages if p.known_from > stage_ordinal]
@@ -225,8 +225,3 @@ def plan_rows(
             continue
         add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona))
     return rows, counts
-
-
-def own_passages_of(universe: Any, persona_id: str) -> list[Any]:
-    """The persona's own memories, in the universe's order."""
-    return [p for p in universe.passages() if p.persona == persona_id]

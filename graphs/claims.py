@@ -483,11 +483,11 @@ def _resolve(
             m.form == "owner"
             and start > 0
             and tokens[start - 1] == ";"
-            and next((c for c in reversed(recent) if ok(c)), PERSONA) != PERSONA
+            and (last := next((c for c in reversed(recent) if ok(c)), PERSONA)) != PERSONA
         ):
             # "Harry knows Lockhart is a fraud ...; his own memory charm backfired": after a semicolon a new
             # sentence in all but name begins, and "his" is the last fitting person's, not the first sentence's
-            m.entity = next(c for c in reversed(recent) if ok(c))
+            m.entity = last
         elif not speaker and subject == PERSONA and first < n and m.form != "object" and ok(PERSONA):
             m.entity = PERSONA
         else:
