@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from persona_rag.builder.lexicon import lexicon
 from persona_rag.errors import UsageError
 from persona_rag.vocabulary import COMMON_CAPITALS, STOP_WORDS, TITLES
 
@@ -38,6 +39,25 @@ _SPEAKER_BEFORE = re.compile(rf"\b([A-Z][\w'\-]+)\s+(?:{_SPEECH})\b")
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d]*[\"\u201d]?")
 _FIRST_PERSON = re.compile(r"\b(?:I|my|me|myself)\b")
 _CAP = re.compile(r"\b[A-Z][a-z][\w'\-]*")
+
+
+def title_kind(title: str) -> str | None:
+    """What a title says of its bearer: "m", "f", "miss" (an unmarried woman), or None (it does not say)."""
+    lex = lexicon()
+    word = title.split()[-1].lower() if title.split() else ""
+    for form in (word, word.rstrip(".")):
+        if form in lex.maiden:
+            return "miss"
+        if form in lex.female:
+            return "f"
+        if form in lex.male:
+            return "m"
+    return None
+
+
+def _fits(kind: str | None, carried: set[str]) -> bool:
+    """Whether a title of ``kind`` can belong to a character already carrying titles of ``carried`` kinds."""
+    return kind is None or not carried or carried == {kind}
 
 
 def _clean(word: str) -> str:
@@ -195,52 +215,96 @@ class CastCounter:
         chars: dict[tuple[str, ...], Character] = {}
         for f in full:
             chars[f] = Character(" ".join(f), [" ".join(f)], forms[f])
-        primary: dict[str, tuple[str, ...]] = {}
-        for f in full:
-            primary.setdefault(f[-1], f)
+        by_surname: dict[str, list[tuple[str, ...]]] = defaultdict(list)
         firsts: dict[str, list[tuple[str, ...]]] = defaultdict(list)
         for f in full:
+            by_surname[f[-1]].append(f)
             firsts[f[0]].append(f)
-        for f, n in forms.items():
-            if len(f) != 1:
-                continue
-            word = f[0]
-            owner = primary.get(word)
-            if owner is None and word in firsts:
-                owners = sorted(firsts[word], key=lambda g: -forms[g])
-                if forms[owners[0]] >= 0.7 * sum(forms[g] for g in owners) and evidence[word] < 2:
-                    owner = owners[0]
-            if owner is None:
-                if word in surnames and n >= min_count:
-                    chars[f] = Character(word, [word], n)
-                continue
-            chars[owner].aliases.append(word)
-            chars[owner].count += n
-        # A title goes with a bare surname only if the character carries it with its full name too,
-        # or it is the surname's usual title ("Mrs. Watson" is not "Dr. Watson").
         full_titles: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for f, titles_seen in titled_forms.items():
             if len(f) >= 2:
                 full_titles[f].update(titles_seen)
-        for f, titles_seen in titled_forms.items():
-            owner = f if f in chars else primary.get(f[-1]) if len(f) == 1 else None
-            if owner is None or owner not in chars:
+        # what the titles a character carries say of it: "m", "f" or "miss" (a Miss is not the Mrs of her name)
+        kinds: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for f in full:
+            kinds[f].update(k for k in map(title_kind, full_titles[f]) if k)
+        owner_of: dict[str, tuple[str, ...]] = {}  # a one-word form -> the character it names
+        for f, n in forms.items():
+            if len(f) != 1:
                 continue
-            usual = titles_seen.most_common(1)[0][0]
-            for title_word in titles_seen:
-                if len(f) == 1 and title_word != usual and title_word not in full_titles.get(owner, set()):
+            word = f[0]
+            owner = None
+            if word in by_surname:  # a bare surname: its most frequent full name
+                owner = by_surname[word][0]
+            elif word in firsts:  # a bare first name: the one full name starting with it
+                owners = sorted(firsts[word], key=lambda g: -forms[g])
+                share = forms[owners[0]] >= 0.7 * sum(forms[g] for g in owners)
+                if len(owners) == 1 or (share and evidence[word] < 2):
+                    owner = owners[0]
+            if owner is None:
+                if word in surnames and n >= min_count:
+                    chars[f] = Character(word, [word], n)
+                    owner_of[word] = f
+                continue
+            owner_of[word] = owner
+            chars[owner].aliases.append(word)
+            chars[owner].count += n
+            if word == owner[0]:  # "Miss Louisa", "Sir Walter": the first name's titles tell of its owner
+                kinds[owner].update(k for k in map(title_kind, titled_forms.get(f, {})) if k)
+
+        def add_title(owner: tuple[str, ...], title_word: str, form: tuple[str, ...]) -> None:
+            name = " ".join(form)
+            chars[owner].aliases.append(f"{title_word}. {name}" if title_word in self.abbreviations else "")
+            chars[owner].aliases.append(f"{title_word} {name}")
+
+        # A title goes with its form's character when it fits what the character's other titles say;
+        # a bare surname under a title of another kind ("Mrs. Watson" beside "Dr. Watson", "Admiral
+        # Croft" beside "Mrs Croft") is another person, of its own if named often enough.
+        for f, titles_seen in titled_forms.items():
+            if len(f) >= 2:
+                if f in chars:
+                    for title_word in titles_seen:
+                        add_title(f, title_word, f)
+                continue
+            owner = owner_of.get(f[0])
+            # a bare surname alone goes with the man of its titles (a book calls men, not women, "Croft")
+            top = max(titles_seen.values())
+            ranked = sorted(
+                titles_seen.items(),
+                key=lambda tn: (owner != f or title_kind(tn[0]) != "m" or tn[1] < 0.3 * top, -tn[1]),
+            )
+            for title_word, n in ranked:
+                kind = title_kind(title_word)
+                carriers = [g for g in by_surname.get(f[0], []) if title_word in full_titles[g]]
+                target: tuple[str, ...] | None = None
+                if len(carriers) == 1:
+                    target = carriers[0]
+                elif owner is not None and owner in chars and _fits(kind, kinds[owner]):
+                    target = owner
+                elif kind and n >= min_count and f[0] in surnames:
+                    target = (title_word, f[0])
+                    chars.setdefault(target, Character(f"{title_word} {f[0]}", [], 0)).count += n
+                if target is None:
                     continue
-                alias = (
-                    f"{title_word}. {' '.join(f)}"
-                    if title_word in self.abbreviations
-                    else f"{title_word} {' '.join(f)}"
-                )
-                chars[owner].aliases.append(alias)
-                if title_word in self.abbreviations:
-                    chars[owner].aliases.append(f"{title_word} {' '.join(f)}")
+                if kind:
+                    kinds[target].add(kind)
+                add_title(target, title_word, f)
+        # "the Admiral": a rank (not a plain Mr or Sir) that one character carries nearly alone
+        lex_generic = {t.lower() for t in TITLES}
+        rank_owners: dict[str, Counter[tuple[str, ...]]] = defaultdict(Counter)
+        for f, titles_seen in titled_forms.items():
+            owner = f if f in chars else owner_of.get(f[0]) if len(f) == 1 else None
+            for title_word, n in titles_seen.items():
+                key = (title_word, f[0]) if (title_word, f[0]) in chars else owner
+                if key is not None and " " not in title_word and title_word.lower() not in lex_generic:
+                    rank_owners[title_word][key] += n
+        for title_word, owners_n in rank_owners.items():
+            best, n = owners_n.most_common(1)[0]
+            if n >= 0.8 * sum(owners_n.values()) and n >= min_count:
+                chars[best].aliases.append(f"the {title_word}")
         out = [c for c in chars.values() if c.count >= min_count]
         for c in out:
-            c.aliases = sorted(dict.fromkeys(c.aliases), key=lambda a: (-len(a), a))
+            c.aliases = sorted(dict.fromkeys(a for a in c.aliases if a), key=lambda a: (-len(a), a))
         return sorted(out, key=lambda c: -c.count)
 
     def common_capitals(self, limit: int = 40) -> list[str]:

@@ -23,47 +23,15 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 from persona_rag.builder.cast import Character
+from persona_rag.builder.lexicon import lexicon
 from persona_rag.builder.quotes import Quotations, Quote
 
 CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    verbs: frozenset[str]
-    said_words: frozenset[str]
-    he: frozenset[str]
-    she: frozenset[str]
-    i: frozenset[str]
-    male: frozenset[str]
-    female: frozenset[str]
-    not_speech: frozenset[str]
-    function: frozenset[str]
-    interjections: frozenset[str]
-
-
-@lru_cache(maxsize=1)
-def lexicon() -> Lexicon:
-    """The English word lists of ``speech.txt`` beside this module."""
-    sections: dict[str, set[str]] = {}
-    current = ""
-    for line in Path(__file__).with_name("speech.txt").read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = line[1:-1]
-            sections[current] = set()
-            continue
-        sections[current].update(w.lower() for w in line.split())
-    return Lexicon(**{k: frozenset(sections.get(k, ())) for k in Lexicon.__dataclass_fields__})
 
 
 @dataclass
