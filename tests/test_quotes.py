@@ -11,7 +11,7 @@ import pytest
 
 from persona_rag.builder import BuildOptions, build
 from persona_rag.builder.build import first_pass
-from persona_rag.builder.cast import Character, load_cast_file
+from persona_rag.builder.cast import CastCounter, Character, load_cast_file
 from persona_rag.builder.quotes import find_quotes
 from persona_rag.builder.speakers import Attributor, learn_genders
 from persona_rag.builder.text import scan_layout
@@ -267,3 +267,49 @@ def test_spans_count_code_points_of_the_file_as_given(tmp_path: Path) -> None:
     quotes = rows(tmp_path / "crlf" / "quotes.jsonl")
     assert [[source[a:b] for a, b in q["spans"]] for q in quotes] == [["Caf\u00e9 au lait,"], ["No,"]]
     assert quotes[0]["speaker"] == "Ann Reed"
+
+
+def test_a_call_to_someone_outside_the_cast_stops_turn_taking_and_every_second_turn_is_the_caller() -> None:
+    source = (
+        '"Bring the lantern," said Mara. "Now, Pell, go down to the slip."\n\n'
+        '"Yes, ma\'am."\n\n"And take the rope."\n\n"Yes, ma\'am."\n\n'
+        'Jonas came in later. "Is the boat in?" said Jonas.\n\n"It is," said Mara.\n'
+    )
+    cast = [Character("Mara Vell", ["Mara"], 4), Character("Jonas Vell", ["Jonas"], 4)]
+    got = Attributor(cast, {"Mara Vell": "f", "Jonas Vell": "m"}, []).attribute(find_quotes(source))
+    # the boy answering is nobody of the cast (not Jonas, the other name in the conversation)
+    assert [a.speaker for a in got[:4]] == ["Mara Vell", None, "Mara Vell", None]
+
+
+def test_the_one_called_by_name_answers_and_the_turn_before_a_call_is_the_one_called() -> None:
+    source = (
+        "Mara Vell, Jonas Vell and Brisk sat in the kitchen of the ferry house.\n\n"
+        '"Is the tide out?" said Brisk.\n\n"Not yet."\n\n"Jonas, what do you say?"\n\n"I say wait."\n'
+    )
+    cast = [
+        Character("Mara Vell", ["Mara"], 4),
+        Character("Jonas Vell", ["Jonas"], 4),
+        Character("Brisk", ["Brisk"], 3),
+    ]
+    got = Attributor(cast, {}, []).attribute(find_quotes(source))
+    speakers = [a.speaker for a in got]
+    assert speakers[0] == "Brisk" and got[2].addressees == ["Jonas Vell"]
+    assert speakers[3] == "Jonas Vell"  # called by name in the turn before
+    assert speakers[1] == "Jonas Vell"  # the turn after calls him: he spoke before it
+
+
+def test_titles_of_another_kind_are_another_person_and_a_first_name_joins_its_full_name() -> None:
+    text = (
+        "Admiral Hale came home. Admiral Hale smiled. Mrs Hale was glad. Mrs Hale laughed, and Mrs Hale sang. "
+        '"Welcome," said Hale. "Thank you," said Mrs Hale. Admiral Hale sat down; the Admiral was tired. '
+        "Miss Rosa Lind came too. Rosa Lind sat. Rosa spoke. Rosa wept. Rosa Lind left. "
+        '"Go," said Rosa. "Stay," said Rosa. Mr Lind came. Mr Lind left. Mr Lind spoke. "No," said Lind.\n'
+    )
+    counter = CastCounter()
+    counter.add(text)
+    cast = {c.name: set(c.aliases) for c in counter.cast()}
+    hale = next(n for n, a in cast.items() if "Admiral Hale" in a)
+    assert "Mrs Hale" not in cast[hale] and any("Mrs Hale" in a for n, a in cast.items() if n != hale)
+    assert "the Admiral" in cast[hale]
+    rosa = next(n for n, a in cast.items() if "Rosa Lind" in a)
+    assert "Rosa" in cast[rosa] and "Mr Lind" not in cast[rosa]

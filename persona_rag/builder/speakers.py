@@ -53,6 +53,8 @@ class _Who:
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
 _RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\s+)?{_TOKEN})*")
 _WORD = re.compile(r"\S+")
+# a capitalised word in the vocative: after a comma or "dear", before , ! or ?
+_CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
 
 
 class Names:
@@ -243,6 +245,7 @@ class Attributor:
         self._found = self.names.find(masked)
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
+        self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         pending: dict[int, tuple[str, str]] = {}  # quotation -> (he/she, cue) to resolve
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
@@ -288,6 +291,7 @@ class Attributor:
                         tags.append(beat)
                         break
             out[i].addressees = self._vocatives(text, qt)
+            self._outsider[i] = not out[i].addressees and self._calls_outsider(text, qt)
             names: list[tuple[str | None, str]] = []
             for who in tags:
                 if who.name:
@@ -385,6 +389,18 @@ class Attributor:
                     found.append(name)
         return found
 
+    def _calls_outsider(self, text: str, qt: Quote) -> bool:
+        """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``)."""
+        for a, b in qt.spans:
+            for m in _CALLED.finditer(text, a, b):
+                word = m.group(1)
+                low = word.lower()
+                if low in self.lex.interjections or low in self.lex.male or low in self.lex.female or word == "I":
+                    continue
+                if not self.names.split(word):
+                    return True
+        return False
+
     def _turns(
         self,
         quotes: list[Quote],
@@ -434,10 +450,20 @@ class Attributor:
                 j = k
             return speakers[j]
 
+        # who answers a call to someone outside the cast is that someone, and so is every second turn after
+        outsider_turn = [False] * n
+        for j in range(n - 1):
+            if self._outsider[j] and adjacent[j] and speakers[j + 1] is None:
+                k = j + 1
+                while k < n and speakers[k] is None and not outsider_turn[k]:
+                    outsider_turn[k] = True
+                    if not (k + 2 < n and adjacent[k] and adjacent[k + 1]):
+                        break
+                    k += 2
         for _ in range(4):
             changed = False
             for i in range(n):
-                if speakers[i] is not None or not opens[i] or (skip and i in skip):
+                if speakers[i] is not None or not opens[i] or (skip and i in skip) or outsider_turn[i]:
                     continue
                 p1, n1 = known(i, -1), known(i, 1)
                 # the nearest earlier (later) speaker of the exchange who is not p1 (n1)
@@ -450,12 +476,24 @@ class Attributor:
                         guess = p2
                     elif len(voc) == 1:
                         guess = voc[0]
-                    else:
+                    elif not self._outsider[i - 1]:  # the turn before spoke to someone the cast lacks
                         guess = other(i, p1)
                 if guess is None and n1 is not None:
-                    guess = n2 if n2 is not None else other(i, n1)
+                    guess = n2 if n2 is not None else other(i, n1) if not self._outsider[i + 1] else None
                 if guess is None and len(out[i].addressees) == 1:
                     guess = other(i, out[i].addressees[0])
+                if guess is None:
+                    # the one the turn before calls by name answers it; the one the turn after calls by name spoke
+                    before = out[i - 1].addressees if i > 0 and adjacent[i - 1] else []
+                    after = out[i + 1].addressees if adjacent[i] else []
+                    if len(before) == 1 and before[0] != p1:
+                        guess = before[0]
+                    elif len(after) == 1 and after[0] != n1:
+                        guess = after[0]
+                if guess is None:
+                    # two turns away, with one unknown turn between: the same voice (the other may be nobody in the cast)
+                    p2, n2 = known(i, -2), known(i, 2)
+                    guess = p2 if p2 is not None and p1 is None else n2 if n2 is not None and n1 is None else None
                 if guess is None or guess in out[i].addressees or guess in (p1, n1):
                     continue
                 speakers[i] = guess
