@@ -38,11 +38,16 @@ _SPEAKER_AFTER = re.compile(rf"\b(?:{_SPEECH})\s+(?:[A-Z][\w'\-]*\.?\s+){{0,2}}(
 _SPEAKER_BEFORE = re.compile(rf"\b([A-Z][\w'\-]+)\s+(?:{_SPEECH})\b")
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201c\u201d]*[\"\u201d]?")
 _FIRST_PERSON = re.compile(r"\b(?:I|my|me|myself)\b")
+# the first he/she after a capitalised word, before the sentence ends or another capitalised word comes
+_PRONOUN_AFTER = re.compile(
+    r"\b((?:[A-Z][a-z][\w'\-]*[ \t]+)*[A-Z][a-z][\w'\-]*)\b[^.;:!?\"\u201c\u201dA-Z]{0,80}?\b(he|she|his|himself|herself)\b"
+)
 _CAP = re.compile(r"\b[A-Z][a-z][\w'\-]*")
 
 
 def title_kind(title: str) -> str | None:
-    """What a title says of its bearer: "m", "f", "miss" (an unmarried woman), or None (it does not say)."""
+    """What a title says of its bearer: "m", "f", "miss" (an unmarried woman), or None (it does not say).
+    (A character's kinds may also hold "she": a woman known from the pronouns after her first name.)"""
     lex = lexicon()
     word = title.split()[-1].lower() if title.split() else ""
     for form in (word, word.rstrip(".")):
@@ -57,7 +62,8 @@ def title_kind(title: str) -> str | None:
 
 def _fits(kind: str | None, carried: set[str]) -> bool:
     """Whether a title of ``kind`` can belong to a character already carrying titles of ``carried`` kinds."""
-    return kind is None or not carried or carried == {kind}
+    allowed = {"m": {"m"}, "f": {"f", "she"}, "miss": {"miss", "she"}}
+    return kind is None or carried <= allowed.get(kind, {kind})
 
 
 def _clean(word: str) -> str:
@@ -88,6 +94,7 @@ class CastCounter:
     runs: Counter[tuple[str, ...]] = field(default_factory=Counter)
     titled: Counter[str] = field(default_factory=Counter)  # last word -> times seen after a title-like word
     speakers: Counter[str] = field(default_factory=Counter)
+    pronouns: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # word -> he/she after it
     followers: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     abbreviations: Counter[str] = field(default_factory=Counter)
     # per work: (capitalised words in quotes, outside quotes, first-person words outside, words outside)
@@ -106,6 +113,8 @@ class CastCounter:
         quoted.update(_clean(w) for w in _CAP.findall(inside))
         narrated.update(_clean(w) for w in _CAP.findall(outside))
         self.works[-1] = (quoted, narrated, fp + len(_FIRST_PERSON.findall(outside)), words + len(outside.split()))
+        for m in _PRONOUN_AFTER.finditer(outside):
+            self.pronouns[" ".join(m.group(1).split())]["she" if m.group(2) in ("she", "herself") else "he"] += 1
         for m in _SPEAKER_AFTER.finditer(text):
             self.speakers[_clean(m.group(1))] += 1
         for m in _SPEAKER_BEFORE.finditer(text):
@@ -226,8 +235,14 @@ class CastCounter:
                 full_titles[f].update(titles_seen)
         # what the titles a character carries say of it: "m", "f" or "miss" (a Miss is not the Mrs of her name)
         kinds: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        told: dict[tuple[str, ...], set[str]] = defaultdict(set)  # what the pronouns alone say
         for f in full:
             kinds[f].update(k for k in map(title_kind, full_titles[f]) if k)
+            said = self.pronouns.get(" ".join(f), Counter()) + self.pronouns.get(f[0], Counter())
+            for pronoun, kind in (("he", "m"), ("she", "she")):
+                if said[pronoun] >= 5 and said[pronoun] >= 0.7 * sum(said.values()):
+                    kinds[f].add(kind)
+                    told[f] = {kind}
         owner_of: dict[str, tuple[str, ...]] = {}  # a one-word form -> the character it names
         for f, n in forms.items():
             if len(f) != 1:
@@ -275,7 +290,10 @@ class CastCounter:
             )
             for title_word, n in ranked:
                 kind = title_kind(title_word)
-                carriers = [g for g in by_surname.get(f[0], []) if title_word in full_titles[g]]
+                # "Mrs Charles Musgrove" is his wife: a title seen with a full name fits it only if its pronouns agree
+                carriers = [
+                    g for g in by_surname.get(f[0], []) if title_word in full_titles[g] and _fits(kind, told[g])
+                ]
                 target: tuple[str, ...] | None = None
                 if len(carriers) == 1:
                     target = carriers[0]
@@ -284,6 +302,11 @@ class CastCounter:
                 elif kind and n >= min_count and f[0] in surnames:
                     target = (title_word, f[0])
                     chars.setdefault(target, Character(f"{title_word} {f[0]}", [], 0)).count += n
+                    if kind == "m" and owner in chars and owner != f and kinds[owner] <= {"f", "she", "miss"}:
+                        # the bare surname is the man's ("Harville" is Captain Harville, not Fanny Harville)
+                        chars[owner].aliases.remove(f[0])
+                        chars[target].aliases.append(f[0])
+                        owner_of[f[0]] = target
                 if target is None:
                     continue
                 if kind:

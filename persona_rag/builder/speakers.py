@@ -153,7 +153,8 @@ class Attributor:
         self.after_who_first = re.compile(rf"^[\s,;:!?\u2014-]*(?:{who}),?\s+{adv}(?P<verb>{verbs})\b", re.IGNORECASE)
         said = "|".join(sorted(self.lex.said_words))
         self.after_was = re.compile(
-            rf"^[\s,;:!?\u2014-]*(?:{adv})?(?:was|were|is)\s+(?:{who})(?:'s)?\s+(?:\w+\s+)?(?:{said})\b", re.IGNORECASE
+            rf"^[\s,;:!?\u2014-]*(?:{adv})?(?:was|were|is|had\s+been)\s+(?:{who})(?:'s)?\s+(?:\w+,?\s+){{0,3}}(?:{said})\b",
+            re.IGNORECASE,
         )
         self.verb_re = re.compile(rf"\b(?:{verbs})\b|'s\s+(?:{said})\b", re.IGNORECASE)
         self.after_by = re.compile(
