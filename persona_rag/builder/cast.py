@@ -239,10 +239,10 @@ class CastCounter:
         for f in full:
             kinds[f].update(k for k in map(title_kind, full_titles[f]) if k)
             said = self.pronouns.get(" ".join(f), Counter()) + self.pronouns.get(f[0], Counter())
-            for pronoun, kind in (("he", "m"), ("she", "she")):
+            for pronoun, sex in (("he", "m"), ("she", "she")):
                 if said[pronoun] >= 5 and said[pronoun] >= 0.7 * sum(said.values()):
-                    kinds[f].add(kind)
-                    told[f] = {kind}
+                    kinds[f].add(sex)
+                    told[f] = {sex}
         owner_of: dict[str, tuple[str, ...]] = {}  # a one-word form -> the character it names
         for f, n in forms.items():
             if len(f) != 1:
