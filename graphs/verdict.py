@@ -20,11 +20,12 @@ from typing import Any
 from persona_rag.memory.entities import EntityIndex
 
 VERDICTS = ("future", "past-absence", "past-hearsay", "past-presence", "past-only", "unknown")
-NAME_BONUS = 0.08  # added to an event's similarity for each name of the question it contains
-WORD_WEIGHT = 0.2  # weight of the shared (rare) words in the ranking of events for a presence question
-FUTURE_MARGIN = 0.05  # a presence question is about a later event only when it matches clearly better
+NAME_BONUS = 0.08  # added to a candidate's similarity for each name of the question it contains
+ACTION_WEIGHT = 0.2  # weight of the question's (rare) action words a candidate shares
+FUTURE_MARGIN = 0.05  # a question is about a later event only when it matches clearly better than the past
+FUTURE_FLOOR = 0.3  # ... and is similar enough to mean something, unless it shares most of its action words
 VERDICT_K = 5  # hits of the persona's memory the verdict looks at
-WORLD_K = 20  # hits of the world log the verdict looks at (the log is small; names re-rank it)
+WORLD_K = 40  # hits of the world log the verdict looks at (names and action words re-rank them)
 
 # Questions that take the persona's presence for granted ("when you saw ...", "were you there
 # when ...", "how did you feel watching ..."). English grammar, not a universe's words.
@@ -131,47 +132,209 @@ def names_in(passage: Any, names: list[str]) -> list[str]:
 
 
 _SUFFIX = re.compile(r"(?:'s|ing|ed|es|s)$")
+# Irregular forms and the word families an event is told with: "died" and "killed" are one event's words.
+# Generic English, not any universe's.
+_FAMILIES = {
+    "die": "died dies dying dead death deaths kill kills killed killing killer murder murdered slain slew",
+    "kiss": "kissed kisses kissing",
+    "marry": "married marries marrying marriage wedding wed engaged engagement",
+    "propose": "proposal proposed proposes proposing",
+    "break": "broke broken",
+    "steal": "stole stolen theft",
+    "escape": "escaped escapes fled flee",
+    "betray": "betrayal betrayed betrays traitor",
+    "leave": "left leaving leaves",
+    "fight": "fought duel duelled dueled duelling battle",
+    "find": "found",
+    "see": "saw seen",
+    "catch": "caught",
+    "win": "won",
+    "give": "gave given",
+    "take": "took taken",
+    "meet": "met meeting",
+    "speak": "spoke spoken",
+    "fall": "fell fallen",
+    "run": "ran",
+    "fly": "flew flown flying",
+    "buy": "bought",
+    "choose": "chose chosen",
+    "come": "came",
+    "go": "went gone",
+    "hide": "hid hidden",
+    "lose": "lost",
+    "send": "sent",
+    "bring": "brought",
+    "teach": "taught",
+    "hold": "held",
+    "keep": "kept",
+    "swear": "swore sworn",
+    "strike": "struck",
+    "bite": "bit bitten",
+    "throw": "threw thrown",
+    "drink": "drank drunk",
+    "wake": "woke woken",
+    "write": "wrote written",
+    "make": "made",
+    "tell": "told",
+    "hear": "heard",
+    "get": "got gotten",
+    "begin": "began begun",
+    "sell": "sold",
+    "build": "built",
+    "lead": "led",
+    "pay": "paid",
+    "freeze": "froze frozen",
+}
+_LEMMA = {form: base for base, forms in _FAMILIES.items() for form in forms.split()}
+# Words of a question that say how it asks, not what happened.
+_ASKING = frozenset(
+    [
+        "how",
+        "why",
+        "who",
+        "whom",
+        "whose",
+        "which",
+        "did",
+        "does",
+        "doesn",
+        "didn",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "feel",
+        "felt",
+        "feeling",
+        "happen",
+        "happened",
+        "happens",
+        "like",
+        "tell",
+        "remember",
+        "was",
+        "were",
+        "are",
+        "the",
+        "and",
+        "for",
+        "had",
+        "has",
+        "any",
+        "all",
+        "can",
+        "could",
+        "ever",
+    ]
+)
+
+
+def _stem(word: str) -> str:
+    if word in _LEMMA:
+        return _LEMMA[word]
+    stem = _SUFFIX.sub("", word)
+    return stem if len(stem) >= 3 else word
 
 
 def _stems(text: str, stop: frozenset[str]) -> set[str]:
-    """Crude word stems ("killed" -> "kill"), for counting the words a question shares with an event."""
-    out = set()
-    for w in re.findall(r"[a-z']{3,}", text.lower()):
-        if w in stop:
-            continue
-        stem = _SUFFIX.sub("", w)
-        out.add(stem if len(stem) >= 3 else w)
-    return out
+    """Crude word stems ("killed" -> "die", "letters" -> "letter"), for counting the words a question shares
+    with an event."""
+    return {_stem(w) for w in re.findall(r"[a-z']{3,}", text.lower()) if w not in stop}
 
 
-def word_overlap(query: str, hits: list[Any], stop: frozenset[str]) -> list[float]:
-    """For each hit, the share of the query's words it contains, each word weighted by how rare
-    it is among ``hits`` (a word every candidate has tells nothing)."""
+_PASSAGE_STEMS: dict[tuple[str, int, int, frozenset[str]], frozenset[str]] = {}
+STEMS_CACHE = 20000  # passages whose stems are kept (each question compares ~45)
+
+
+def passage_stems(passage: Any, stop: frozenset[str]) -> frozenset[str]:
+    """The stems of a passage's text and entities, computed once per passage version."""
+    key = (passage.id, passage.version, hash(passage.text), stop)
+    got = _PASSAGE_STEMS.get(key)
+    if got is None:
+        if len(_PASSAGE_STEMS) >= STEMS_CACHE:
+            _PASSAGE_STEMS.pop(next(iter(_PASSAGE_STEMS)))
+        got = _PASSAGE_STEMS[key] = frozenset(_stems(passage.text + " " + " ".join(passage.entities), stop))
+    return got
+
+
+def action_words(question: str, names: list[str], stop: frozenset[str]) -> set[str]:
+    """What a question says happened, without its names or how it asks: "How did you feel when Dumbledore
+    died?" -> {"die"}."""
+    name_words = {w for n in names for w in re.findall(r"[a-z']+", n)}
+    return {
+        s
+        for w in re.findall(r"[a-z']{3,}", question.lower())
+        if w not in stop and w not in _ASKING and w.rstrip("'s") not in name_words and w not in name_words
+        for s in [_stem(w)]
+    }
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One candidate (a world event or a memory of the persona) and how well it matches the question."""
+
+    score: float
+    passage: Any
+    similarity: float
+    action: float  # share of the question's action words it has (rarity-weighted)
+    names: tuple[str, ...]  # the question's names it has
+    self_in: bool = False  # the question says "you" and the persona takes part
+
+
+def score_candidates(
+    hits: list[Any],
+    names: list[str],
+    actions: set[str],
+    stop: frozenset[str],
+    persona_id: str = "",
+    you: bool = False,
+    pool: list[Any] | None = None,
+) -> list[Scored]:
+    """Candidates ranked on what distinguishes an event: the embedding similarity, plus the share of the
+    question's action words ("died", "kissed") each has, weighted by their rarity in ``pool`` (all the
+    candidates compared, world events and memories alike), plus a bonus per name of the question it has (the
+    persona counts as named when the question says "you" and it takes part)."""
     import math
 
-    q = _stems(query, stop)
-    docs = [_stems(h.passage.text + " " + " ".join(h.passage.entities), stop) & q for h in hits]
-    if not q or not hits:
-        return [0.0] * len(hits)
-    idf = {w: math.log((len(hits) + 1) / (sum(w in d for d in docs) + 0.5)) for w in q}
+    pool = pool if pool is not None else hits
+    docs = {id(h): passage_stems(h.passage, stop) & actions for h in [*pool, *hits]}
+    idf = {w: math.log((len(pool) + 1) / (sum(w in docs[id(h)] for h in pool) + 0.5)) for w in actions}
     total = sum(idf.values()) or 1.0
-    return [sum(idf[w] for w in d) / total for d in docs]
+    out = []
+    for h in hits:
+        lex = sum(idf[w] for w in docs[id(h)]) / total
+        found = names_in(h.passage, names)
+        self_in = you and persona_id in h.passage.participants
+        bonus = NAME_BONUS * (len(found) + self_in)
+        out.append(Scored(h.score + ACTION_WEIGHT * lex + bonus, h.passage, h.score, lex, tuple(found), self_in))
+    return sorted(out, key=lambda c: -c.score)
 
 
-def rank_events(
-    world_hits: list[Any], names: list[str], query: str = "", stop: frozenset[str] = frozenset()
-) -> list[tuple[float, Any]]:
-    """World hits re-ranked: similarity, plus a bonus per name of the question the event mentions,
-    plus the (rarity-weighted) share of the question's words it contains. When some event
-    mentions a name of the question, events mentioning none are dropped."""
-    lexical = word_overlap(query, world_hits, stop) if query else [0.0] * len(world_hits)
-    scored = [
-        (h.score + NAME_BONUS * len(names_in(h.passage, names)) + WORD_WEIGHT * lex, h)
-        for h, lex in zip(world_hits, lexical, strict=True)
-    ]
-    if names and any(names_in(h.passage, names) for _, h in scored):
-        scored = [(s, h) for s, h in scored if names_in(h.passage, names)]
-    return sorted(scored, key=lambda sh: -sh[0])
+# An event that tells of another ("Dumbledore told Harry how ...", "In the Pensieve Harry saw ..."): a question
+# about what was told is about the told event, which the corpus dates and gives its own witnesses.
+_TELLING = re.compile(
+    r"\b(told|tells|explained|explains|revealed|reveals|confessed|admitted|described|recounted|learned|learnt|"
+    r"showed|shows|heard|overheard|memory|memories|story|Pensieve)\b",
+    re.IGNORECASE,
+)
+TOLD_BAND = 0.08  # how close an earlier event must match to be the one a telling event tells of
+
+
+def told_event(best: Scored, ranked: list[Scored]) -> Scored:
+    """``best``, or the earlier event it tells of: one that matches nearly as well, with the same names and
+    action words, and is not itself a telling."""
+    if not _TELLING.search(best.passage.text):
+        return best
+    for c in ranked:
+        if (
+            c.passage.stage < best.passage.stage
+            and c.score >= best.score - TOLD_BAND
+            and c.action >= best.action - 0.01
+            and set(best.names) <= set(c.names)
+            and not _TELLING.search(c.passage.text)
+        ):
+            return c
+    return best
 
 
 def _event_view_id(passage: Any) -> str | None:
@@ -179,49 +342,63 @@ def _event_view_id(passage: Any) -> str | None:
     return passage.id.split(":", 1)[-1] if passage.kind == "event" else None
 
 
+@dataclass
+class Match:
+    """What the question is about: a world event (or None), the persona's best memory, and the margin."""
+
+    event: Scored | None
+    memory: Scored | None
+    margin: float  # the chosen candidate's lead over the best candidate of the other kind (or stage)
+
+
 def match_event(
-    world_hits: list[Any],
-    known_hits: list[Any],
-    names: list[str],
+    world: list[Scored],
+    known: list[Scored],
     stage: int,
     *,
     premise: bool,
-    all_known: bool,
     margin: float,
     known_floor: float,
-    query: str = "",
-    stop: frozenset[str] = frozenset(),
-) -> Any | None:
-    """The world-log passage of the event the question is about, or None.
+    named: bool = False,
+) -> Match:
+    """The event the question is about, found across the whole timeline, or the persona's own memory.
 
-    A question that takes presence for granted is about an event: the best one (names first).
-    Any other question is about an event when the world log matches it clearly better than the
-    persona's memory does, or when the persona's best memory is itself an event.
+    When the question names someone or something (``named``) and some candidates mention it, only those
+    count. A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
+    everything the persona has lived or known by ``stage``; a past event decides when it matches better than
+    the persona's best memory that is not an event (or, for a question that takes presence for granted,
+    whenever one is found). The persona's memory of an event is that event.
     """
-    if not world_hits:
-        return None
-    if premise:
-        ranked = rank_events(world_hits, names, query, stop)
-        if not ranked:
-            return None
-        past = [(s, h) for s, h in ranked if h.passage.stage <= stage]
-        best_score, best = ranked[0]
-        if best.passage.stage > stage and past and best_score < past[0][0] + FUTURE_MARGIN:
-            return past[0][1].passage
-        return best.passage
-    best_known = known_hits[0].score if known_hits else -1.0
-    candidates = world_hits
-    if all_known and best_known >= known_floor:
-        # A persona with a clearly relevant memory answers from it; a later event that matches
-        # better only means the story goes on (the review still stops it from leaking).
-        candidates = [h for h in world_hits if h.passage.stage <= stage]
-    if candidates and candidates[0].score >= best_known + margin:
-        return candidates[0].passage
-    if known_hits and best_known >= known_floor:  # a weak best memory says nothing about which event
-        view = _event_view_id(known_hits[0].passage)
-        if view is not None:
-            return next((h.passage for h in world_hits if h.passage.id.split(":", 1)[-1] == view), None)
-    return None
+    best_known = known[0] if known else None
+    if named and any(c.names for c in world):
+        world = [c for c in world if c.names]
+        known = [c for c in known if c.names]
+    if not world:
+        return Match(None, best_known, 0.0)
+    past = [c for c in world if c.passage.stage <= stage]
+    # The persona's memories of events are those events (in ``world`` too): its own memories are the rivals.
+    own = next((c for c in known if _event_view_id(c.passage) is None), None)
+    rivals = [c.score for c in (past[:1] + known[:1])]
+    top = told_event(world[0], world)
+    if top.passage.stage > stage:
+        lead = top.score - max(rivals, default=-1.0)
+        said = top.similarity >= FUTURE_FLOOR or (top.action >= 0.5 and bool(top.names or top.self_in))
+        if lead >= FUTURE_MARGIN and said:
+            return Match(top, best_known, lead)
+    if best_known is not None and best_known.score >= known_floor:
+        view = _event_view_id(best_known.passage)
+        if view is not None and not premise:  # its memory of an event is that event
+            event = next((c for c in world if c.passage.id.split(":", 1)[-1] == view), None)
+            if event is not None:
+                event = told_event(event, world)
+                return Match(event, best_known, best_known.score - (past[0].score if past else -1.0))
+    if not past or (named and not past[0].names):
+        return Match(None, best_known, 0.0)
+    past[0] = told_event(past[0], past)
+    lead = past[0].score - (own.score if own is not None else -1.0)
+    if premise or lead >= margin:
+        return Match(past[0], best_known, lead)
+    return Match(None, best_known, -lead)
 
 
 # ----------------------------------------------------------------------------- deciding
@@ -264,17 +441,45 @@ def future_names(named: dict[str, tuple[int, int]], stage: int) -> dict[str, tup
     return {n: v for n, v in named.items() if v[0] > stage and not any(f"{k}'s " in n for k in known_here)}
 
 
-def from_memory(named: dict[str, tuple[int, int]], stage: int, known_hits: list[Any], persona_id: str) -> Evidence:
-    """No event matched: what the persona's own memory says (background, traits, relations)."""
-    if not known_hits:
+# A question about the persona's own deed: "Why did you ...", "How did you ...", "Have you ever ...".
+_OWN_ACT = re.compile(
+    r"^(?!.*\bdid you (feel|think|make of|hear|learn|see)\b)"
+    r".*(\b(did|didn't|have|had) you\b|\byou (\w+ed|made|broke|told|took|gave|went|won|ran|flew|got)\b)",
+    re.IGNORECASE,
+)
+_YOU = re.compile(r"\b(you|your|yourself)\b", re.I)
+# ... but not as the holder of an opinion: "What do you think of spiders?" is not about the persona's deeds.
+_OPINION = re.compile(
+    r"\b(think|thoughts?|opinion|feel|feelings) (of|about|on)\b|\bdo you (like|love|hate|trust)\b", re.I
+)
+OWN_KINDS = ("event", "fact", "skill")  # memory kinds that tell what the persona did
+
+
+def from_memory(
+    named: dict[str, tuple[int, int]], stage: int, top: Any | None, persona_id: str, own_act: bool = False
+) -> Evidence:
+    """No event matched: what the persona's own memory says (background, traits, relations, its own deeds)."""
+    if top is None:
         return Evidence("unknown", "nothing relevant in memory", [], named)
-    top = known_hits[0].passage
+    if own_act and top.witnessed and top.kind in OWN_KINDS:
+        return Evidence("past-presence", f"{persona_id}'s own memory {top.id}", [], named)
     if named and all(v[1] <= stage for v in named.values()):
         # Someone or something the persona has itself met.
         return Evidence(
             "past-presence" if top.witnessed else "past-only", f"known names: {', '.join(named)}", [], named
         )
     return Evidence("past-only", f"best known passage {top.id}", [], named)
+
+
+def _why(match: Match) -> str:
+    """The matched candidate and its margin, for ``verdict_reason``."""
+    best = match.event
+    if best is None:
+        return ""
+    return (
+        f" (matched {best.passage.id.split(':', 1)[-1]}: similarity {best.similarity:.2f}, action words "
+        f"{best.action:.2f}, names {len(best.names)}, margin {match.margin:+.2f})"
+    )
 
 
 def verdict(
@@ -287,7 +492,7 @@ def verdict(
     *,
     universe: Any = None,
     margin: float = 0.05,
-    known_names_margin: float = 0.15,
+    known_names_margin: float = 0.05,
     known_floor: float = 0.45,
 ) -> Evidence:
     """Decide the time verdict.
@@ -300,37 +505,51 @@ def verdict(
     premise = asks_presence(question)
     all_known = bool(named) and all(v[1] <= stage for v in named.values())
     future = future_names(named, stage)
-    passage = match_event(
-        world_hits,
-        known_hits,
-        list(named),
+    stop = entities.vocab.stop_words
+    self_names = [n.lower() for n in _persona_names(universe, persona_id)]
+    actions = action_words(question, list(named) + self_names, stop)
+    you = bool(_YOU.search(question)) and not _OPINION.search(question)
+    pool = [*world_hits, *known_hits]
+    world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool)
+    known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool)
+    match = match_event(
+        world,
+        known,
         stage,
         premise=premise,
-        all_known=all_known,
         margin=known_names_margin if all_known else margin,
         known_floor=known_floor,
-        query=event_query(question, persona_name(universe, persona_id)) if premise else "",
-        stop=entities.vocab.stop_words,
+        named=bool(named),
     )
-    if passage is not None:
+    if match.event is not None:
+        passage = match.event.passage
         event = event_record(universe, passage, persona_id)
         # A past event decides, whatever its names: unless the question names a later thing it lacks.
         if event.stage > stage or not set(future) - set(names_in(passage, list(future))):
             ev = about_event(event, stage, persona_id, named, premise)
+            ev.reason += _why(match)
             if ev.verdict == "future":
-                ev.future_texts = [h.passage.text for h in world_hits if h.passage.stage > stage][:3]
+                ev.future_texts = [c.passage.text for c in world if c.passage.stage > stage][:3]
             return ev
     if future:
-        texts = [h.passage.text for h in world_hits if h.passage.stage > stage][:3]
+        texts = [c.passage.text for c in world if c.passage.stage > stage][:3]
         return Evidence("future", f"{', '.join(future)} first appear after this stage", texts, named, "", "", premise)
     unknown = {n: v for n, v in named.items() if v[1] > stage}
     if unknown and not any(v[1] <= stage for v in named.values()):
         return Evidence(
             "past-absence", f"{', '.join(unknown)} not known to {persona_id} yet", [], named, "", "", premise
         )
-    ev = from_memory(named, stage, known_hits, persona_id)
+    top = known[0].passage if known else None
+    ev = from_memory(named, stage, top, persona_id, own_act=bool(_OWN_ACT.search(question)))
     ev.premise = premise
     return ev
+
+
+def _persona_names(universe: Any, persona_id: str) -> list[str]:
+    character = universe.characters.get(persona_id) if universe is not None else None
+    if character is None:
+        return [persona_id]
+    return [str(character.name), *map(str, character.aliases), persona_id]
 
 
 def time_verdict(

@@ -73,7 +73,9 @@ class EntityIndex:
         low = " " + re.sub(r"[^a-z0-9' -]+", " ", text.lower()) + " "
         found: dict[str, tuple[int, int]] = {}
         for name, wf in self.world_first.items():
-            if len(name) >= 4 and f" {name} " in low:
+            # "S.P.E.W." is looked for as the text is written after its punctuation goes: " s p e w ".
+            key = name if name.replace(" ", "").isalnum() else " ".join(re.sub(r"[^a-z0-9' -]+", " ", name).split())
+            if len(name) >= 4 and f" {key} " in low:
                 found[name] = (wf, self.persona_first.get(name, OPEN))
         # Single distinctive words count only when capitalised in the text ("Lockhart", not "lock").
         for word in set(re.findall(r"\b[A-Z][a-z']{2,}\b", text)):
