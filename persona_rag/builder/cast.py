@@ -323,7 +323,7 @@ class CastCounter:
                     rank_owners[title_word][key] += n
         for title_word, owners_n in rank_owners.items():
             best, n = owners_n.most_common(1)[0]
-            if n >= 0.8 * sum(owners_n.values()) and n >= min_count:
+            if n >= 0.75 * sum(owners_n.values()) and n >= min_count:
                 chars[best].aliases.append(f"the {title_word}")
         out = [c for c in chars.values() if c.count >= min_count]
         for c in out:
