@@ -187,46 +187,11 @@ _FAMILIES = {
 }
 _LEMMA = {form: base for base, forms in _FAMILIES.items() for form in forms.split()}
 # Words of a question that say how it asks, not what happened.
-_ASKING = frozenset(
-    [
-        "how",
-        "why",
-        "who",
-        "whom",
-        "whose",
-        "which",
-        "did",
-        "does",
-        "doesn",
-        "didn",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "feel",
-        "felt",
-        "feeling",
-        "happen",
-        "happened",
-        "happens",
-        "like",
-        "tell",
-        "remember",
-        "was",
-        "were",
-        "are",
-        "the",
-        "and",
-        "for",
-        "had",
-        "has",
-        "any",
-        "all",
-        "can",
-        "could",
-        "ever",
-    ]
+_ASKING_WORDS = (
+    "how why who whom whose which did does doesn didn you your yours yourself feel felt feeling happen happened "
+    "happens like tell remember was were are the and for had has any all can could ever during while after"
 )
+_ASKING = frozenset(_ASKING_WORDS.split())
 
 
 def _stem(word: str) -> str:
@@ -476,9 +441,10 @@ def _why(match: Match) -> str:
     best = match.event
     if best is None:
         return ""
+    lead = "no rival" if match.margin > 1.0 else f"margin {match.margin:+.2f}"  # nothing else was compared
     return (
         f" (matched {best.passage.id.split(':', 1)[-1]}: similarity {best.similarity:.2f}, action words "
-        f"{best.action:.2f}, names {len(best.names)}, margin {match.margin:+.2f})"
+        f"{best.action:.2f}, names {len(best.names)}, {lead})"
     )
 
 
