@@ -74,6 +74,7 @@ def test_the_issues_cases_with_the_real_embeddings(
     real_home: Path, persona: str, stage: str, question: str, expected: str
 ) -> None:
     from persona_rag.memory.store import open_memory
+
     from persona_rag.settings import load_settings
 
     hp = load_universe("harry_potter")
