@@ -278,7 +278,7 @@ def score_candidates(
 # An event that tells of another ("Dumbledore told Harry how ...", "In the Pensieve Harry saw ..."): a question
 # about what was told is about the told event, which the corpus dates and gives its own witnesses.
 _TELLING = re.compile(
-    r"\b(told|tells|explained|explains|revealed|reveals|confessed|admitted|described|recounted|learned|learnt|"
+    r"\b(told|tells|explained|explains|revealed|reveals|confessed|admitted|described|recounted|"
     r"showed|shows|heard|overheard|memory|memories|story|Pensieve)\b",
     re.IGNORECASE,
 )
@@ -316,6 +316,20 @@ class Match:
     margin: float  # the chosen candidate's lead over the best candidate of the other kind (or stage)
 
 
+ACTION_LEAD = 0.15  # a candidate without the question's names still counts when it has this much more action
+
+
+def _naming(world: list[Scored], known: list[Scored]) -> tuple[list[Scored], list[Scored]]:
+    """When some world candidates mention a name of the question, only the candidates (world and memory) that
+    mention one count, and those that say clearly more of what happened than any of them ("teaching friends
+    in secret" without "Defence Against the Dark Arts")."""
+    named = [c for c in world if c.names]
+    if not named:
+        return world, known
+    bar = max(c.action for c in named) + ACTION_LEAD
+    return [c for c in world if c.names or c.action >= bar], [c for c in known if c.names or c.action >= bar]
+
+
 def match_event(
     world: list[Scored],
     known: list[Scored],
@@ -328,16 +342,15 @@ def match_event(
 ) -> Match:
     """The event the question is about, found across the whole timeline, or the persona's own memory.
 
-    When the question names someone or something (``named``) and some candidates mention it, only those
-    count. A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
+    When the question names someone or something (``named``) and some candidates mention it, only those count,
+    and those that say clearly more of what happened (``ACTION_LEAD``). A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
     everything the persona has lived or known by ``stage``; a past event decides when it matches better than
     the persona's best memory that is not an event (or, for a question that takes presence for granted,
     whenever one is found). The persona's memory of an event is that event.
     """
     best_known = known[0] if known else None
-    if named and any(c.names for c in world):
-        world = [c for c in world if c.names]
-        known = [c for c in known if c.names]
+    if named:
+        world, known = _naming(world, known)
     if not world:
         return Match(None, best_known, 0.0)
     past = [c for c in world if c.passage.stage <= stage]
@@ -357,7 +370,7 @@ def match_event(
             if event is not None:
                 event = told_event(event, world)
                 return Match(event, best_known, best_known.score - (past[0].score if past else -1.0))
-    if not past or (named and not past[0].names):
+    if not past or (named and not past[0].names and past[0].action <= 0):
         return Match(None, best_known, 0.0)
     past[0] = told_event(past[0], past)
     lead = past[0].score - (own.score if own is not None else -1.0)
@@ -369,12 +382,44 @@ def match_event(
 # ----------------------------------------------------------------------------- deciding
 
 
+# A question about a telling itself: what the persona was told or shown, not what happened in the tale.
+_ABOUT_TELLING = re.compile(
+    r"\b(tell|told|show|showed|shown|explain|explained|say|said|teach|taught)\b.*\byou\b"
+    r"|\byou (see|saw|hear|heard|learn|learned|find out|found out)\b|\b(pensieve|memory|memories|lesson)\b",
+    re.IGNORECASE,
+)
+
+
+def tells(text: str, persona_names: list[str]) -> bool:
+    """The event is someone telling the persona of something, or showing it a memory: "Dumbledore told Harry
+    how ...", "In the Pensieve Harry saw ..."."""
+    words = {w for n in persona_names for w in re.findall(r"\b[A-Z][a-z]{2,}", n)} - {"The", "Mr", "Mrs", "Miss"}
+    if not words:
+        return False
+    who = "|".join(sorted(map(re.escape, words)))
+    if re.search(rf"\b(told|showed|explained to|revealed to|described to) ({who})\b", text, re.IGNORECASE):
+        return True
+    return bool(re.search(rf"\b(memory|memories|Pensieve)\b[^.]*\b({who}) saw\b", text, re.IGNORECASE))
+
+
 def about_event(
-    event: EventRecord, stage: int, persona_id: str, named: dict[str, tuple[int, int]], premise: bool
+    event: EventRecord,
+    stage: int,
+    persona_id: str,
+    named: dict[str, tuple[int, int]],
+    premise: bool,
+    teller: str = "",
 ) -> Evidence:
-    """The verdict on a matched event: was the persona there, has it heard of it by ``stage``?"""
+    """The verdict on a matched event: was the persona there, has it heard of it by ``stage``?
+
+    ``teller``: the event tells the persona of something else (a story, a memory shown), and the question is
+    about what was told, so the persona was told of it by ``teller`` rather than there.
+    """
     if event.stage > stage:
         return Evidence("future", f"{event.id} happens after this stage", [event.text], named, event.id, "", premise)
+    if persona_id in event.participants and teller:
+        reason = f"{persona_id} was told of it at {event.id}, told by {teller}"
+        return Evidence("past-hearsay", reason, [], named, event.id, teller, premise)
     if persona_id in event.participants:
         return Evidence("past-presence", f"{persona_id} was at {event.id}", [], named, event.id, "", premise)
     if event.known_from is not None and event.known_from <= stage:
@@ -492,7 +537,14 @@ def verdict(
         event = event_record(universe, passage, persona_id)
         # A past event decides, whatever its names: unless the question names a later thing it lacks.
         if event.stage > stage or not set(future) - set(names_in(passage, list(future))):
-            ev = about_event(event, stage, persona_id, named, premise)
+            teller = ""
+            if (
+                not premise
+                and tells(event.text, _persona_names(universe, persona_id))
+                and not _ABOUT_TELLING.search(question)
+            ):
+                teller = _teller(universe, event, persona_id)
+            ev = about_event(event, stage, persona_id, named, premise, teller)
             ev.reason += _why(match)
             if ev.verdict == "future":
                 ev.future_texts = [c.passage.text for c in world if c.passage.stage > stage][:3]
@@ -509,6 +561,13 @@ def verdict(
     ev = from_memory(named, stage, top, persona_id, own_act=bool(_OWN_ACT.search(question)))
     ev.premise = premise
     return ev
+
+
+def _teller(universe: Any, event: EventRecord, persona_id: str) -> str:
+    """Who tells the persona at a telling event: the first other participant, by name ("" when none)."""
+    other = next((p for p in event.participants if p != persona_id), "")
+    character = universe.characters.get(other) if universe is not None and other else None
+    return str(character.name) if character is not None else other
 
 
 def _persona_names(universe: Any, persona_id: str) -> list[str]:

@@ -79,7 +79,7 @@ class EntityIndex:
                 found[name] = (wf, self.persona_first.get(name, OPEN))
         # Single distinctive words count only when capitalised in the text ("Lockhart", not "lock").
         for word in set(re.findall(r"\b[A-Z][a-z']{2,}\b", text)):
-            key = word.lower()
+            key = word.lower().removesuffix("'s")  # "Dumbledore's sister" names Dumbledore
             names = self.tokens.get(key)
             if not names or any(key in n.split() for n in found):
                 continue
