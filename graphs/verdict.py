@@ -125,9 +125,19 @@ def _norm(text: str) -> str:
     return " " + re.sub(r"[^a-z0-9' -]+", " ", text.lower()) + " "
 
 
+_HAYS: dict[tuple[str, int, int], str] = {}
+
+
 def names_in(passage: Any, names: list[str]) -> list[str]:
     """Which of the question's ``names`` (lower-case) an event passage mentions, in its text or entities."""
-    hay = _norm(passage.text + " " + " ".join(passage.entities))
+    if not names:
+        return []
+    key = (passage.id, passage.version, hash(passage.text))
+    hay = _HAYS.get(key)
+    if hay is None:
+        if len(_HAYS) >= STEMS_CACHE:
+            _HAYS.pop(next(iter(_HAYS)))
+        hay = _HAYS[key] = _norm(passage.text + " " + " ".join(passage.entities))
     return [n for n in names if f" {n} " in hay or f" {n}'s " in hay]
 
 
