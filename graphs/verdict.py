@@ -264,15 +264,21 @@ def score_candidates(
     persona_id: str = "",
     you: bool = False,
     pool: list[Any] | None = None,
+    dead: str = "",
 ) -> list[Scored]:
     """Candidates ranked on what distinguishes an event: the embedding similarity, plus the share of the
     question's action words ("died", "kissed") each has, weighted by their rarity in ``pool`` (all the
     candidates compared, world events and memories alike), plus a bonus per name of the question it has (the
-    persona counts as named when the question says "you" and it takes part)."""
+    persona counts as named when the question says "you" and it takes part). ``dead``: the one whose death the
+    question asks about; a candidate where someone else dies (or ``dead`` kills) does not have that action."""
     import math
 
     pool = pool if pool is not None else hits
     docs = {id(h): passage_stems(h.passage, stop) & actions for h in [*pool, *hits]}
+    if dead and "die" in actions:
+        for h in [*pool, *hits]:
+            if "die" in docs[id(h)] and not dies_in(h.passage.text, dead):
+                docs[id(h)] = docs[id(h)] - {"die"}
     idf = {w: math.log((len(pool) + 1) / (sum(w in docs[id(h)] for h in pool) + 0.5)) for w in actions}
     total = sum(idf.values()) or 1.0
     out = []
@@ -283,6 +289,37 @@ def score_candidates(
         bonus = NAME_BONUS * (len(found) + self_in)
         out.append(Scored(h.score + ACTION_WEIGHT * lex + bonus, h.passage, h.score, lex, tuple(found), self_in))
     return sorted(out, key=lambda c: -c.score)
+
+
+_DIED = r"(died|dies|was killed|was murdered|had been killed|had been murdered|is dead|was dead|lay dead|fell dead)"
+_KILLED = r"(kill|killed|kills|murder|murdered|murders|death of|body of|killing)"
+
+
+def who_dies(question: str, names: list[str]) -> str:
+    """Whose death a question asks about: the name after "killed" / "death of", or before "died", or the only
+    name ("" when the question is not about a death or does not say)."""
+    low = _norm(question)
+    for n in sorted(names, key=len, reverse=True):
+        if re.search(rf"\b{_KILLED}\s+(\w+\s+){{0,2}}{re.escape(n)}\b", low) or re.search(
+            rf"\b{re.escape(n)}\s+(\w+\s+){{0,3}}?(die|died|dies|was killed|was murdered)\b", low
+        ):
+            return n
+    last = {n.split()[-1] for n in names}
+    if len(last) == 1 and f" {names[0]}'s " not in low and re.search(r"\b(die|died|dies|death|killed)\b", low):
+        return names[0]
+    return ""
+
+
+def dies_in(text: str, name: str) -> bool:
+    """``name`` is the one who dies in ``text`` ("Snape was killed", "killed Severus Snape", "Snape's death"),
+    not the killer ("Snape killed Dumbledore")."""
+    low = _norm(text)
+    n = re.escape(name.split()[-1])  # "Severus Snape" is found as "snape"
+    return bool(
+        re.search(rf"\b{n}\b[^.;]{{0,40}}?\b{_DIED}\b", low)
+        or re.search(rf"\b{_KILLED}\s+(\w+\s+){{0,3}}{n}\b", low)
+        or re.search(rf"\b{n}'s (death|body|murder|dead)\b", low)
+    )
 
 
 # An event that tells of another ("Dumbledore told Harry how ...", "In the Pensieve Harry saw ..."): a question
@@ -531,8 +568,9 @@ def verdict(
     actions = action_words(question, list(named) + self_names, stop)
     you = bool(_YOU.search(question)) and not _OPINION.search(question)
     pool = [*world_hits, *known_hits]
-    world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool)
-    known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool)
+    dead = who_dies(question, list(named)) if "die" in actions else ""
+    world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool, dead)
+    known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool, dead)
     match = match_event(
         world,
         known,

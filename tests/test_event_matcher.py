@@ -6,7 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from persona_rag.graphs.verdict import Scored, action_words, match_event, score_candidates, time_verdict, told_event
+from persona_rag.graphs.verdict import (
+    Scored,
+    action_words,
+    dies_in,
+    match_event,
+    score_candidates,
+    time_verdict,
+    told_event,
+    who_dies,
+)
 from persona_rag.memory.store import Hit
 
 from persona_rag.corpus import WORLD, Passage, load_universe
@@ -45,6 +54,20 @@ def test_a_later_event_does_not_win_on_names_alone() -> None:
     mine = score_candidates([known], ["ron"], {"feast"}, STOP_WORDS, pool=[later, known])
     match = match_event(world, mine, 5, premise=False, margin=0.05, known_floor=0.45, named=True)
     assert match.event is None  # the persona's memory answers it: not "future"
+
+
+def test_a_death_is_matched_on_who_dies_not_on_who_kills() -> None:
+    assert who_dies("How did you feel when Snape died in the boathouse?", ["snape"]) == "snape"
+    assert who_dies("Who killed Cedric Diggory?", ["cedric diggory", "cedric"]) == "cedric diggory"
+    assert who_dies("Why did Snape kill Dumbledore?", ["snape", "dumbledore"]) == "dumbledore"
+    assert who_dies("Why did Dumbledore's sister die?", ["dumbledore"]) == ""  # someone else's death
+    assert dies_in("In the Shack the snake was set on Severus Snape, who was killed.", "snape")
+    assert dies_in("Nagini killed Severus Snape.", "severus snape")
+    assert not dies_in("Snape killed Dumbledore on the tower.", "snape")
+    tower = Hit(event("harry:tower", 24, "Snape killed Dumbledore on the tower.", ("harry",), "harry"), 0.60)
+    shack = Hit(event("_world:shack", 28, "In the Shack Snape was killed by the snake."), 0.55)
+    ranked = score_candidates([tower, shack], ["snape"], {"die"}, STOP_WORDS, dead="snape")
+    assert ranked[0].passage.id == "_world:shack" and ranked[1].action == 0.0
 
 
 def test_a_telling_gives_way_to_the_event_it_tells_of() -> None:
