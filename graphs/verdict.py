@@ -199,7 +199,9 @@ _LEMMA = {form: base for base, forms in _FAMILIES.items() for form in forms.spli
 # Words of a question that say how it asks, not what happened.
 _ASKING_WORDS = (
     "how why who whom whose which did does doesn didn you your yours yourself feel felt feeling happen happened "
-    "happens like tell remember was were are the and for had has any all can could ever during while after"
+    "happens like tell remember was were are the and for had has any all can could ever during while after "
+    "his her him hers she they them their its our one this that what when where with from into about some "
+    "there then than also very much many more most such only just been being have will would should"
 )
 _ASKING = frozenset(_ASKING_WORDS.split())
 
@@ -279,8 +281,9 @@ def score_candidates(
         for h in [*pool, *hits]:
             if "die" in docs[id(h)] and not dies_in(h.passage.text, dead):
                 docs[id(h)] = docs[id(h)] - {"die"}
-    idf = {w: math.log((len(pool) + 1) / (sum(w in docs[id(h)] for h in pool) + 0.5)) for w in actions}
-    total = sum(idf.values()) or 1.0
+    df = {w: sum(w in docs[id(h)] for h in pool) for w in actions}
+    idf = {w: math.log((len(pool) + 1) / (df[w] + 0.5)) for w in actions}
+    total = sum(idf[w] for w in actions if df[w]) or 1.0  # a word no candidate has tells them apart in nothing
     out = []
     for h in hits:
         lex = sum(idf[w] for w in docs[id(h)]) / total
@@ -314,11 +317,13 @@ def dies_in(text: str, name: str) -> bool:
     """``name`` is the one who dies in ``text`` ("Snape was killed", "killed Severus Snape", "Snape's death"),
     not the killer ("Snape killed Dumbledore")."""
     low = _norm(text)
-    n = re.escape(name.split()[-1])  # "Severus Snape" is found as "snape"
-    return bool(
+    # "Ariana Dumbledore" is found as herself or "Ariana" (her surname is her brother's too)
+    forms = [name] if " " not in name else [name, name.split()[0]]
+    return any(
         re.search(rf"\b{n}\b[^.;]{{0,40}}?\b{_DIED}\b", low)
         or re.search(rf"\b{_KILLED}\s+(\w+\s+){{0,3}}{n}\b", low)
         or re.search(rf"\b{n}'s (death|body|murder|dead)\b", low)
+        for n in map(re.escape, forms)
     )
 
 
@@ -366,15 +371,19 @@ class Match:
 ACTION_LEAD = 0.15  # a candidate without the question's names still counts when it has this much more action
 
 
-def _naming(world: list[Scored], known: list[Scored]) -> tuple[list[Scored], list[Scored]]:
-    """When some world candidates mention a name of the question, only the candidates (world and memory) that
-    mention one count, and those that say clearly more of what happened than any of them ("teaching friends
-    in secret" without "Defence Against the Dark Arts")."""
-    named = [c for c in world if c.names]
-    if not named:
+def _naming(world: list[Scored], known: list[Scored], named: frozenset[str]) -> tuple[list[Scored], list[Scored]]:
+    """When some world candidates mention a name of the question (``named``), only the candidates (world and
+    memory) that mention one count, and those that say clearly more of what happened than any of them
+    ("teaching friends in secret" without "Defence Against the Dark Arts")."""
+    with_names = [c for c in world if named & set(c.names)]
+    if not with_names:
         return world, known
-    bar = max(c.action for c in named) + ACTION_LEAD
-    return [c for c in world if c.names or c.action >= bar], [c for c in known if c.names or c.action >= bar]
+    bar = max(c.action for c in with_names) + ACTION_LEAD
+
+    def keep(c: Scored) -> bool:
+        return bool(named & set(c.names)) or c.action >= bar
+
+    return [c for c in world if keep(c)], [c for c in known if keep(c)]
 
 
 def match_event(
@@ -385,19 +394,20 @@ def match_event(
     premise: bool,
     margin: float,
     known_floor: float,
-    named: bool = False,
+    named: frozenset[str] = frozenset(),
 ) -> Match:
     """The event the question is about, found across the whole timeline, or the persona's own memory.
 
-    When the question names someone or something (``named``) and some candidates mention it, only those count,
-    and those that say clearly more of what happened (``ACTION_LEAD``). A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
+    When the question names someone or something (``named``: its names, but not one only said as an owner,
+    "Harry's parents") and some candidates mention it, only those count, and those that say clearly more of
+    what happened (``ACTION_LEAD``). A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
     everything the persona has lived or known by ``stage``; a past event decides when it matches better than
     the persona's best memory that is not an event (or, for a question that takes presence for granted,
     whenever one is found). The persona's memory of an event is that event.
     """
     best_known = known[0] if known else None
     if named:
-        world, known = _naming(world, known)
+        world, known = _naming(world, known, named)
     if not world:
         return Match(None, best_known, 0.0)
     past = [c for c in world if c.passage.stage <= stage]
@@ -410,14 +420,15 @@ def match_event(
         said = top.similarity >= FUTURE_FLOOR or (top.action >= 0.5 and bool(top.names or top.self_in))
         if lead >= FUTURE_MARGIN and said:
             return Match(top, best_known, lead)
-    if best_known is not None and best_known.score >= known_floor:
+    best_past = past[0].score if past else -1.0
+    if best_known is not None and best_known.score >= max(known_floor, best_past - margin):
         view = _event_view_id(best_known.passage)
         if view is not None and not premise:  # its memory of an event is that event
             event = next((c for c in world if c.passage.id.split(":", 1)[-1] == view), None)
             if event is not None:
                 event = told_event(event, world)
                 return Match(event, best_known, best_known.score - (past[0].score if past else -1.0))
-    if not past or (named and not past[0].names and past[0].action <= 0):
+    if not past or (named and not named & set(past[0].names) and past[0].action <= 0):
         return Match(None, best_known, 0.0)
     past[0] = told_event(past[0], past)
     lead = past[0].score - (own.score if own is not None else -1.0)
@@ -578,7 +589,7 @@ def verdict(
         premise=premise,
         margin=known_names_margin if all_known else margin,
         known_floor=known_floor,
-        named=bool(named),
+        named=frozenset(n for n in named if not _only_as_owner(question, n)),
     )
     if match.event is not None:
         passage = match.event.passage
@@ -609,6 +620,12 @@ def verdict(
     ev = from_memory(named, stage, top, persona_id, own_act=bool(_OWN_ACT.search(question)))
     ev.premise = premise
     return ev
+
+
+def _only_as_owner(question: str, name: str) -> bool:
+    """The question says ``name`` only as an owner ("Harry's parents"): it is about someone else."""
+    low = _norm(question)
+    return f" {name}'s " in low and not re.search(rf" {re.escape(name)} (?!'s)", low.replace("'s ", " 's "))
 
 
 def _teller(universe: Any, event: EventRecord, persona_id: str) -> str:
