@@ -386,6 +386,18 @@ def _naming(world: list[Scored], known: list[Scored], named: frozenset[str]) -> 
     return [c for c in world if keep(c)], [c for c in known if keep(c)]
 
 
+def first_of(best: Scored, later: list[Scored]) -> Scored:
+    """The earliest of the later events that match about as well as ``best`` (same names, as much of the
+    action): the one the persona would meet first ("Who is Lockhart?" in year 1 is about his arrival in year 2,
+    not about the ward where he ends up)."""
+    near = [
+        c
+        for c in later
+        if c.score >= best.score - TOLD_BAND and c.action >= best.action - 0.01 and set(best.names) <= set(c.names)
+    ]
+    return min(near, key=lambda c: (c.passage.stage, -c.score), default=best)
+
+
 def match_event(
     world: list[Scored],
     known: list[Scored],
@@ -416,12 +428,13 @@ def match_event(
     rivals = [c.score for c in (past[:1] + known[:1])]
     top = told_event(world[0], world)
     if top.passage.stage > stage:
+        top = first_of(top, [c for c in world if c.passage.stage > stage])
         lead = top.score - max(rivals, default=-1.0)
         said = top.similarity >= FUTURE_FLOOR or (top.action >= 0.5 and bool(top.names or top.self_in))
         if lead >= FUTURE_MARGIN and said:
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
-    if best_known is not None and best_known.score >= max(known_floor, best_past - margin):
+    if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
         view = _event_view_id(best_known.passage)
         if view is not None and not premise:  # its memory of an event is that event
             event = next((c for c in world if c.passage.id.split(":", 1)[-1] == view), None)
@@ -455,9 +468,9 @@ def tells(text: str, persona_names: list[str]) -> bool:
     if not words:
         return False
     who = "|".join(sorted(map(re.escape, words)))
-    if re.search(rf"\b(told|showed|explained to|revealed to|described to) ({who})\b", text, re.IGNORECASE):
-        return True
-    return bool(re.search(rf"\b(memory|memories|Pensieve)\b[^.]*\b({who}) saw\b", text, re.IGNORECASE))
+    if re.search(rf"\b(told|explained to|revealed to|described to) ({who})\b", text, re.IGNORECASE):
+        return True  # not "showed Harry how to get onto the platform": that is a lesson, not a tale
+    return bool(re.search(rf"\b(memory|memories|Pensieve)\b[^.]*\b(({who}) saw|showed ({who}))\b", text, re.IGNORECASE))
 
 
 def about_event(

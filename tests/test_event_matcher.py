@@ -107,3 +107,39 @@ def test_the_issues_cases_with_the_real_embeddings(
     assert ev.verdict == expected, ev.reason
     if ev.event:
         assert f"matched {ev.event}" in ev.reason  # the reason says which event and by what margin
+
+
+TEXTS = Path(__file__).resolve().parents[2] / "shared" / "texts"
+# Probes of tests/data/probes/persuasion.jsonl (tuned half) whose scene lies in the first seven chapters.
+PERSUASION_SLICE = [
+    ("anne", "Chapter 1", "Why did your father decide to leave Kellynch for Bath?", "future"),
+    ("anne", "Chapter 5", "What happened when little Charles dislocated his collar-bone?", "future"),
+    ("anne", "Chapter 7", "Why did you refuse Charles Musgrove's proposal?", "past-presence"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (TEXTS / "persuasion.txt").is_file(), reason="needs ../shared/texts")
+def test_a_later_scene_of_a_built_novel_is_future_at_an_earlier_chapter(tmp_path: Path) -> None:
+    """A small slice of the book-universe benchmark (benchmarks/presence_bench.py --books): Persuasion's first
+    seven chapters built and embedded with the real MiniLM, and the tuned probes about them."""
+    from persona_rag.memory.store import open_memory
+
+    from persona_rag.builder import BuildOptions, build
+    from persona_rag.settings import load_settings
+
+    lines = (TEXTS / "persuasion.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if line.strip() == "Chapter 8")
+    book = tmp_path / "persuasion.txt"
+    book.write_text("".join(lines[:end]), encoding="utf-8")
+    out = tmp_path / "universes" / "persuasion7"
+    build(BuildOptions([book], out, ["Anne", "Wentworth"], tmp_path / "work", name="persuasion7"))
+    universe = load_universe(str(out))
+    memory = open_memory(load_settings(home=tmp_path), universe, ingest=False)
+    memory.ensure_ingested()
+    wrong = []
+    for persona, stage, question, expected in PERSUASION_SLICE:
+        ev = time_verdict(memory, persona, question, universe.stage(stage))
+        if ev.verdict != expected:
+            wrong.append(f"{persona} @ {stage}: {question!r}: {ev.verdict} ({ev.reason}), expected {expected}")
+    assert not wrong, "\n".join(wrong)
