@@ -19,6 +19,8 @@ from typing import Any
 
 from persona_rag.memory.entities import EntityIndex
 
+from persona_rag.vocabulary import LEMMAS
+
 VERDICTS = ("future", "past-absence", "past-hearsay", "past-presence", "past-only", "unknown")
 NAME_BONUS = 0.08  # added to a candidate's similarity for each name of the question it contains
 ACTION_WEIGHT = 0.2  # weight of the question's (rare) action words a candidate shares
@@ -142,60 +144,6 @@ def names_in(passage: Any, names: list[str]) -> list[str]:
 
 
 _SUFFIX = re.compile(r"(?:'s|ing|ed|es|s)$")
-# Irregular forms and the word families an event is told with: "died" and "killed" are one event's words.
-# Generic English, not any universe's.
-_FAMILIES = {
-    "die": "died dies dying dead death deaths kill kills killed killing killer murder murdered slain slew",
-    "kiss": "kissed kisses kissing",
-    "marry": "married marries marrying marriage wedding wed engaged engagement",
-    "propose": "proposal proposed proposes proposing",
-    "break": "broke broken",
-    "steal": "stole stolen theft",
-    "escape": "escaped escapes fled flee",
-    "betray": "betrayal betrayed betrays traitor",
-    "leave": "left leaving leaves",
-    "fight": "fought duel duelled dueled duelling battle",
-    "find": "found",
-    "see": "saw seen",
-    "catch": "caught",
-    "win": "won",
-    "give": "gave given",
-    "take": "took taken",
-    "meet": "met meeting",
-    "speak": "spoke spoken",
-    "fall": "fell fallen",
-    "run": "ran",
-    "fly": "flew flown flying",
-    "buy": "bought",
-    "choose": "chose chosen",
-    "come": "came",
-    "go": "went gone",
-    "hide": "hid hidden",
-    "lose": "lost",
-    "send": "sent",
-    "bring": "brought",
-    "teach": "taught",
-    "hold": "held",
-    "keep": "kept",
-    "swear": "swore sworn",
-    "strike": "struck",
-    "bite": "bit bitten",
-    "throw": "threw thrown",
-    "drink": "drank drunk",
-    "wake": "woke woken",
-    "write": "wrote written",
-    "make": "made",
-    "tell": "told",
-    "hear": "heard",
-    "get": "got gotten",
-    "begin": "began begun",
-    "sell": "sold",
-    "build": "built",
-    "lead": "led",
-    "pay": "paid",
-    "freeze": "froze frozen",
-}
-_LEMMA = {form: base for base, forms in _FAMILIES.items() for form in forms.split()}
 # Words of a question that say how it asks, not what happened.
 _ASKING_WORDS = (
     "how why who whom whose which did does doesn didn you your yours yourself feel felt feeling happen happened "
@@ -207,8 +155,8 @@ _ASKING = frozenset(_ASKING_WORDS.split())
 
 
 def _stem(word: str) -> str:
-    if word in _LEMMA:
-        return _LEMMA[word]
+    if word in LEMMAS:
+        return LEMMAS[word]
     stem = _SUFFIX.sub("", word)
     return stem if len(stem) >= 3 else word
 
