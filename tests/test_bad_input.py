@@ -503,6 +503,16 @@ def test_bad_input_gives_one_line_and_its_exit_code(
     assert words in one_line_error(err)
 
 
+def test_an_export_that_cannot_be_written_leaves_no_half_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "exports" / "out"
+    folder.mkdir(parents=True)
+    got, _, err = cli(["memory", "export", str(folder), "--universe", "sherlock_holmes"], capsys)
+    assert got == 2 and "cannot write" in one_line_error(err)
+    assert [p.name for p in folder.parent.iterdir()] == ["out"]  # no ".out.tmp" beside it
+
+
 ARGPARSE_CASES = [
     ["ask", "harry"],  # missing question
     ["converse", "harry", "ron", "--topic", "x", "--turns", "many"],

@@ -85,6 +85,7 @@ def _export(memory: Any, uni: Any, args: argparse.Namespace) -> tuple[Any, str]:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)  # a complete file or none
     except OSError as exc:
+        tmp.unlink(missing_ok=True)  # no half-written file left beside the target
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     facts = len({r["root"] for r in rows})
     return {
