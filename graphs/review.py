@@ -37,11 +37,13 @@ _ROLE_BREAK = re.compile(
     re.IGNORECASE,
 )
 _AI = re.compile(r"\bA\.?I\b")
+# A denial of being a machine is assistant talk too, also when decoding has mangled "an AI" into "an I".
+_NOT_A_MACHINE = re.compile(r"\bI(?:'m| am) not (?:an? )?(?:I|robot|machine|computer|program|bot)\b", re.IGNORECASE)
 
 
 def breaks_role(answer: str) -> bool:
     """The answer talks like an assistant or an AI instead of the persona."""
-    return bool(_ROLE_BREAK.search(answer) or _AI.search(answer))
+    return bool(_ROLE_BREAK.search(answer) or _AI.search(answer) or _NOT_A_MACHINE.search(answer))
 
 
 _PRESENCE_CLAIM = re.compile(

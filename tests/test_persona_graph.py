@@ -165,6 +165,15 @@ def test_role_break_attempt_stays_in_character(settings: Settings, hp_memory: Te
     assert "Harry" in out["answer"]
 
 
+def test_a_denial_of_being_a_machine_is_not_the_personas_answer(settings: Settings, hp_memory: TemporalMemory) -> None:
+    # seen from the real model under the plan's word constraint: "an AI" mangled into "an I"
+    said = "I'm not an I, but I can still tell you that Ron is my friend."
+    g = make_graph(settings, hp_memory, [said, said])
+    out = g.invoke({"question": "Who is Ron?", "stage": "year 1"})
+    assert "not an I" not in out["answer"] and out["answered_by"] != "model"
+    assert timecheck.breaks_role(said) and not timecheck.breaks_role("I'm not a wizard who likes toads.")
+
+
 def test_invented_names_are_replaced_by_a_grounded_memory(settings: Settings, hp_memory: TemporalMemory) -> None:
     g = make_graph(settings, hp_memory, ["He was a wizard named Grimbold Tories."])
     out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 2"})
