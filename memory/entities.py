@@ -79,10 +79,10 @@ class EntityIndex:
                 found[name] = (wf, self.persona_first.get(name, OPEN))
         # Single distinctive words count only when capitalised in the text ("Lockhart", not "lock").
         for word in set(re.findall(r"\b[A-Z][a-z']{2,}\b", text)):
-            key = word.lower().removesuffix("'s")  # "Dumbledore's sister" names Dumbledore
+            key = word.lower().removesuffix("'s")  # "Dumbledore's sister" names Dumbledore ...
             names = self.tokens.get(key)
-            if not names or any(key in n.split() for n in found):
-                continue
+            if not names or any(key in n.split() or n.startswith(f"{key}'s ") for n in found):
+                continue  # ... but "Dumbledore's Army", a name of its own, does not
             wf = min(self.world_first[n] for n in names)
             pf = min(self.persona_first.get(n, OPEN) for n in names)
             found[key] = (wf, pf)

@@ -83,10 +83,23 @@ def _probes(hp: Universe) -> list[tuple[str, str, int, str]]:
         for r in rows:
             for name in r.get("entities") or []:
                 first[name.lower()] = min(first.get(name.lower(), 99), keys[r["stage"]].ordinal)
+    # A name counts as new only if no earlier text says it ("the hospital wing" is in a year-1 event's text
+    # though first tagged in year 6), and a thing of someone ("Tom Riddle's diary") is never new to a persona
+    # who knows its owner: the verdict reads the events' text, not only their tags.
+    texts = [(keys[e["stage"]].ordinal, e["text"].lower()) for e in hp.events]
+    texts += [(keys[r["stage"]].ordinal, r["text"].lower()) for rows in hp.personal.values() for r in rows]
+    for name in list(first):
+        said = [o for o, t in texts if name in t]
+        if said:
+            first[name] = min(first[name], *said)
     out = []
     for ev in hp.events:
         s = keys[ev["stage"]].ordinal
-        new = [n for n in ev.get("entities") or [] if first[n.lower()] == s and s > 0 and len(n.split()) >= 2]
+        new = [
+            n
+            for n in ev.get("entities") or []
+            if first[n.lower()] == s and s > 0 and len(n.split()) >= 2 and "'s " not in n
+        ]
         if not new:
             continue
         question = f"What do you know about {new[0]}?"
