@@ -25,7 +25,7 @@ VERDICTS = ("future", "past-absence", "past-hearsay", "past-presence", "past-onl
 NAME_BONUS = 0.08  # added to a candidate's similarity for each name of the question it contains
 ACTION_WEIGHT = 0.2  # weight of the question's (rare) action words a candidate shares
 FUTURE_MARGIN = 0.05  # a question is about a later event only when it matches clearly better than the past
-FUTURE_FLOOR = 0.3  # ... and is similar enough to mean something, unless it shares most of its action words
+FUTURE_FLOOR = 0.3  # an event decides only when this similar, or when it has most of the question's action
 VERDICT_K = 5  # hits of the persona's memory the verdict looks at
 WORLD_K = 40  # hits of the world log the verdict looks at (names and action words re-rank them)
 
@@ -334,6 +334,12 @@ def _naming(world: list[Scored], known: list[Scored], named: frozenset[str]) -> 
     return [c for c in world if keep(c)], [c for c in known if keep(c)]
 
 
+def _said(c: Scored) -> bool:
+    """The candidate means something for the question: similar enough, or it has most of the question's action
+    and one of its names (or the persona, under "you")."""
+    return c.similarity >= FUTURE_FLOOR or (c.action >= 0.5 and bool(c.names or c.self_in))
+
+
 def first_of(best: Scored, later: list[Scored]) -> Scored:
     """The earliest of the later events that match about as well as ``best`` (same names, as much of the
     action): the one the persona would meet first ("Who is Lockhart?" in year 1 is about his arrival in year 2,
@@ -378,8 +384,7 @@ def match_event(
     if top.passage.stage > stage:
         top = first_of(top, [c for c in world if c.passage.stage > stage])
         lead = top.score - max(rivals, default=-1.0)
-        said = top.similarity >= FUTURE_FLOOR or (top.action >= 0.5 and bool(top.names or top.self_in))
-        if lead >= FUTURE_MARGIN and said:
+        if lead >= FUTURE_MARGIN and _said(top):
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
@@ -393,7 +398,7 @@ def match_event(
         return Match(None, best_known, 0.0)
     past[0] = told_event(past[0], past)
     lead = past[0].score - (own.score if own is not None else -1.0)
-    if premise or lead >= margin:
+    if premise or (lead >= margin and _said(past[0])):
         return Match(past[0], best_known, lead)
     return Match(None, best_known, -lead)
 
@@ -476,7 +481,7 @@ _OWN_ACT = re.compile(
     r".*(\b(did|didn't|have|had) you\b|\byou (\w+ed|made|broke|told|took|gave|went|won|ran|flew|got)\b)",
     re.IGNORECASE,
 )
-_YOU = re.compile(r"\b(you|your|yourself)\b", re.I)
+_YOU = re.compile(r"\b(you|yourself)\b", re.I)  # the persona as one who acts or undergoes ("your owl" is not)
 # ... but not as the holder of an opinion: "What do you think of spiders?" is not about the persona's deeds.
 _OPINION = re.compile(
     r"\b(think|thoughts?|opinion|feel|feelings) (of|about|on)\b|\bdo you (like|love|hate|trust)\b", re.I
