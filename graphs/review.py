@@ -41,6 +41,12 @@ _AI = re.compile(r"\bA\.?I\b")
 _NOT_A_MACHINE = re.compile(r"\bI(?:'m| am) not (?:an? )?(?:I|robot|machine|computer|program|bot)\b", re.IGNORECASE)
 
 
+# An answer that ends by promising to tell ("I'm not sure what to say, but I'll tell you."): the promise is all.
+_DANGLING_PROMISE = re.compile(
+    r"\b(?:I'll|I will|let me|I can)(?: still)? tell you(?: that| this| something)?\W*$", re.I
+)
+
+
 def breaks_role(answer: str) -> bool:
     """The answer talks like an assistant or an AI instead of the persona."""
     return bool(_ROLE_BREAK.search(answer) or _AI.search(answer) or _NOT_A_MACHINE.search(answer))
@@ -153,6 +159,8 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         leaks.append("<role break>")
     if repeats_itself(answer):
         leaks.append("<repeats itself>")
+    if not partial and _DANGLING_PROMISE.search(answer):
+        leaks.append("<promises what it does not say>")
     if (state.get("plan") or {}).get("kind") == "role-break" and _ROLE_QUESTION.search(answer):
         # Pushed out of the role, the persona does not take up the premise ("I'm running on a server ...").
         leaks.append("<role break>")

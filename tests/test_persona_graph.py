@@ -187,6 +187,16 @@ def test_a_denial_of_being_a_machine_is_not_the_personas_answer(settings: Settin
     assert timecheck.breaks_role(said) and not timecheck.breaks_role("I'm not a wizard who likes toads.")
 
 
+def test_an_answer_that_only_promises_to_tell_is_not_the_personas_answer(
+    settings: Settings, hp_memory: TemporalMemory
+) -> None:
+    # seen from the real model in make demo, where nothing Harry knew answered the question
+    said = "I'm not sure what to say, but I'll tell you."
+    g = make_graph(settings, hp_memory, [said, said])
+    out = g.invoke({"question": "What are your favourite sweets?", "stage": "start of year 3"})
+    assert out["answer"] != said and out["answered_by"] != "model-retry"
+
+
 def test_invented_names_are_replaced_by_a_grounded_memory(settings: Settings, hp_memory: TemporalMemory) -> None:
     g = make_graph(settings, hp_memory, ["He was a wizard named Grimbold Tories."])
     out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 2"})
