@@ -5,14 +5,18 @@ was not at and has not heard of (``past-absence``), a past event it was not at
 but has heard of (``past-hearsay``), an event it was at (``past-presence``),
 known background (``past-only``), or ``unknown``?
 
-The decision is made about the event the question is about, matched in the
-world log, from the event's ``participants`` and ``learned_by``: not from
-whichever personal memory ranks first. A matched past event is never
-``future`` because its names reach the persona later.
+The decision is made about the event the question is about, from the event's
+``participants`` and ``learned_by``: not from whichever personal memory ranks
+first. The event is looked for across the whole world log, past and future for
+the persona, on what sets it apart (the question's action words, its names, the
+persona under "you", and the embedding similarity), against the persona's own
+memories (:func:`match_event`). A matched past event is never ``future`` because
+its names reach the persona later.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,7 +193,7 @@ def action_words(question: str, names: list[str], stop: frozenset[str]) -> set[s
     return {
         s
         for w in re.findall(r"[a-z']{3,}", question.lower())
-        if w not in stop and w not in _ASKING and w.rstrip("'s") not in name_words and w not in name_words
+        if w not in stop and w not in _ASKING and w.removesuffix("'s") not in name_words
         for s in [_stem(w)]
     }
 
@@ -221,8 +225,6 @@ def score_candidates(
     candidates compared, world events and memories alike), plus a bonus per name of the question it has (the
     persona counts as named when the question says "you" and it takes part). ``dead``: the one whose death the
     question asks about; a candidate where someone else dies (or ``dead`` kills) does not have that action."""
-    import math
-
     pool = pool if pool is not None else hits
     docs = {id(h): passage_stems(h.passage, stop) & actions for h in [*pool, *hits]}
     if dead and "die" in actions:
