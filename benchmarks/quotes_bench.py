@@ -1,7 +1,7 @@
 """Quotation speakers against the hand-annotated gold, and attribution speed on the whole canon.
 
-Prints, per text and split: accuracy and precision of named attributions by kind of cue (explicit tag,
-pronoun or description tag, untagged), then the seconds to find and attribute every quotation of
+Prints, per gold file (``GOLD_FILES``: a split may hold several files of one text): accuracy and precision
+of named attributions by kind of cue (explicit tag, pronoun or description tag, untagged), then the seconds to find and attribute every quotation of
 ../shared/texts/sherlock_canon.txt on one core (cast counted beforehand, as `corpus build` does).
 
 Usage: python benchmarks/quotes_bench.py [--split dev|test|all] [--texts DIR] [--errors N]
@@ -35,6 +35,17 @@ def book_cast(path: Path, cast_file: Path | None = None) -> tuple[list[Character
     return cast, narrators
 
 
+# each gold file: (text it annotates, split, the corrected cast beside it: ``<cast>_cast.yaml``)
+GOLD_FILES = {
+    "hound_dev": ("sherlock_canon.txt", "dev", "hound"),
+    "scarlet_dev": ("sherlock_canon.txt", "dev", "scarlet"),
+    "hound_test": ("sherlock_canon.txt", "test", "hound"),
+    "persuasion_dev": ("persuasion.txt", "dev", "persuasion"),
+    "persuasion_dev2": ("persuasion.txt", "dev", "persuasion"),
+    "persuasion_test": ("persuasion.txt", "test", "persuasion"),
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=["dev", "test", "all"], default="all")
@@ -42,13 +53,18 @@ def main() -> None:
     ap.add_argument("--errors", type=int, default=0, help="print this many wrong attributions per file")
     args = ap.parse_args()
     splits = ["dev", "test"] if args.split == "all" else [args.split]
-    texts = {"hound": "sherlock_canon.txt", "persuasion": "persuasion.txt"}
-    for stem, fname in texts.items():
+    chosen = {stem: v for stem, v in GOLD_FILES.items() if v[1] in splits}
+    for fname in dict.fromkeys(v[0] for v in chosen.values()):
         path = args.texts / fname
         if not path.is_file():
             print(f"{fname}: not found under {args.texts}; skipped")
             continue
-        for label, cast_file in (("automatic cast", None), ("corrected cast", GOLD / f"{stem}_cast.yaml")):
+        files = [stem for stem, v in chosen.items() if v[0] == fname]
+        runs: list[tuple[str, Path | None, list[str]]] = [("automatic cast", None, files)]
+        for cast_stem in dict.fromkeys(chosen[f][2] for f in files):
+            mine = [f for f in files if chosen[f][2] == cast_stem]
+            runs.append((f"corrected cast {cast_stem}_cast.yaml", GOLD / f"{cast_stem}_cast.yaml", mine))
+        for label, cast_file, stems in runs:
             t0 = time.perf_counter()
             cast, narrators = book_cast(path, cast_file)
             t1 = time.perf_counter()
@@ -59,17 +75,17 @@ def main() -> None:
                 f"({fq.unbalanced} unbalanced), {sum(a.speaker is not None for a in fq.speakers)} attributed; "
                 f"cast {t1 - t0:.1f} s, find + attribute {t2 - t1:.2f} s"
             )
-            report(fq, cast, splits, stem, args.errors)
+            report(fq, cast, stems, args.errors)
 
 
-def report(fq: FileQuotes, cast: list[Character], splits: list[str], stem: str, errors: int) -> None:
+def report(fq: FileQuotes, cast: list[Character], stems: list[str], errors: int) -> None:
     predicted = {
         tuple((s, e) for s, e in q.spans): a.speaker for q, a in zip(fq.found.quotes, fq.speakers, strict=True)
     }
-    for split in splits:
-        gold = read_gold(GOLD / f"{stem}_{split}.jsonl")
+    for stem in stems:
+        gold = read_gold(GOLD / f"{stem}.jsonl")
         s = score(gold, predicted, cast)
-        print(f" {split}: {len(gold)} gold quotations, {s.missing_quotes} cut differently")
+        print(f" {stem}: {len(gold)} gold quotations, {s.missing_quotes} cut differently")
         if s.unknown_names:
             print(f"  gold names not in the cast: {sorted(s.unknown_names)}")
         print(s.table())
