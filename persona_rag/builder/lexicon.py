@@ -21,6 +21,7 @@ class Lexicon:
     male: frozenset[str]
     female: frozenset[str]
     maiden: frozenset[str]
+    companions: frozenset[str]
     not_speech: frozenset[str]
     function: frozenset[str]
     interjections: frozenset[str]

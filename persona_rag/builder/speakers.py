@@ -103,9 +103,16 @@ def learn_genders(text: str, cast: Sequence[Character]) -> dict[str, str]:
     lex = lexicon()
     votes: dict[str, Counter[str]] = {c.name: Counter() for c in cast}
     pron = re.compile(r"\b(he|she)\b", re.IGNORECASE)
+    # "Mrs Charles (Musgrove)": a wife styled by her husband's first name, which opens other full names;
+    # a cast that joined her to him still has his pronouns to go by, so that honorific tells nothing
+    given = {a.split()[0] for c in cast for a in c.aliases if len(a.split()) > 1}
+    given -= {w for w in given if w.lower().rstrip(".") in lex.male | lex.female or w.lower() == "the"}
     for a, b, name in Names(cast).find(text):
-        first = text[a:b].split()[0].lower()
-        if first in lex.male:
+        words = text[a:b].split()
+        first = words[0].lower()
+        if len(words) > 1 and words[1] in given and first in lex.female and first not in lex.maiden:
+            pass
+        elif first in lex.male:
             votes[name]["m"] += 3
         elif first in lex.female:
             votes[name]["f"] += 3
@@ -141,7 +148,7 @@ class Attributor:
         self.narr = [n[1] for n in narrators]
         verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
         pron = "he|she|i"  # only a subject pronoun tags a speaker; "his wife" is a description
-        nouns = "|".join(sorted(self.lex.male | self.lex.female))
+        nouns = "|".join(sorted(self.lex.male | self.lex.female | self.lex.companions))
         who = (
             rf"(?P<pron>\b(?:{pron})\b)|(?P<name>(?-i:(?<![\w']){_RUN.pattern[10:]}))"
             rf"|(?P<desc>\b(?:the|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})\b)"
@@ -192,6 +199,9 @@ class Attributor:
                 return _Who(pronoun="i", strong=strong)
             return _Who(pronoun="he" if p in self.lex.he else "she", strong=strong)
         if m.group("desc"):
+            if m.group("noun").lower() in self.lex.companions:  # "my friend": the narrator's, of either gender
+                mine = m.group("desc").split()[0].lower() in ("my", "our")
+                return _Who(pronoun="any", strong=strong) if mine else None
             g = self._gender_of_word(m.group("noun"))
             if g:
                 return _Who(pronoun="he" if g == "m" else "she", strong=strong)
@@ -305,16 +315,19 @@ class Attributor:
             if len(distinct) == 1 and len(names) == len(tags):  # two different tags: two speakers, say nothing
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
+        self._quoted = set(by_para)
+        self._keep_present_addressees(quotes, q, speakers, out, convo)
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
         for i, (pronoun, cue) in pending.items():
             qt = quotes[i]
-            got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out[i].addressees)
+            got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
                 speakers[i], out[i].cue = got, cue
         self._turns(quotes, q, speakers, out, convo)
         for i, a in enumerate(out):
             a.speaker = speakers[i]
+            a.addressees = self._called[i]
             if a.speaker is None:
                 a.cue = "none"
             a.addressees = [n for n in a.addressees if n != a.speaker]
@@ -342,23 +355,41 @@ class Attributor:
         q: Quotations,
         speakers: list[str | None],
         narrator: str | None,
-        addressed: Sequence[str] = (),
+        out: Sequence[Attribution],
     ) -> str | None:
-        """He/she: the one character of that gender named in this paragraph's narration, else whose turn it
-        is, else the nearest one named (as a subject first) in the paragraphs before; never someone the
-        quotation addresses."""
-        want = "m" if pronoun == "he" else "f"
+        """He/she (or "my friend", of either gender): the one character of that gender named in this
+        paragraph's narration, else the one the next turn calls by name, else the subject of the last
+        sentence of a narration paragraph just before, else whose turn it is, else the nearest one named (as a subject first) in the paragraphs
+        before; never someone the quotation addresses."""
+        want = {"he": "m", "she": "f"}.get(pronoun)
+        addressed = out[i].addressees
 
         def fits(name: str | None, unknown: bool = False) -> bool:
             if name is None or name == narrator or name in addressed:
                 return False
-            return self.genders.get(name) == want or (unknown and name not in self.genders)
+            return want is None or self.genders.get(name) == want or (unknown and name not in self.genders)
 
         a, b = q.paragraphs[qt.paragraph]
         here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
         if here:
             before = [n for n, _ in self._mentions(masked, a, qt.start) if fits(n)]
             return before[-1] if before else here[0]
+        nxt = q.quotes[i + 1] if i + 1 < len(q.quotes) else None
+        if (
+            nxt is not None
+            and nxt.paragraph == qt.last_paragraph + 1
+            and nxt.start == q.paragraphs[nxt.paragraph][0] + 1
+        ):
+            called = [n for n in self._called[i + 1] if fits(n)]
+            if len(called) == 1 and len(out[i + 1].addressees) == 1:  # the answer calls the speaker by name
+                return called[0]
+        p = qt.paragraph - 1
+        if p >= 0 and p not in self._quoted:  # the subject of the last sentence of the narration just before
+            s, e = q.paragraphs[p]
+            s = e - len(_last_sentence(masked[s:e].rstrip()))
+            subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
+            if len(set(subjects)) == 1:
+                return subjects[0]
         prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
@@ -376,6 +407,22 @@ class Attributor:
         if prev and fits(prev[-1]):
             return prev[-1]
         return None
+
+    def _keep_present_addressees(
+        self, quotes: list[Quote], q: Quotations, speakers: list[str | None], out: list[Attribution], convo: list[int]
+    ) -> None:
+        """Who each quotation calls by name, kept to those in the scene (named in the conversation's
+        narration, tagged as one of its speakers, or its narrator): only they may be guessed to answer or
+        to have spoken. ``Ay, Miss Louisa Musgrove, that is the name`` speaks of someone absent; any name
+        called still rules its bearer out as the speaker."""
+        present: dict[int, set[str]] = {}
+        for i, qt in enumerate(quotes):
+            here = present.setdefault(convo[i], set())
+            first = qt.paragraph - (1 if i == 0 or convo[i - 1] != convo[i] else 0)
+            a, b = q.paragraphs[max(0, first)][0], q.paragraphs[qt.last_paragraph][1]
+            here.update(name for name, _ in self._mentions(self._masked, a, b))
+            here.update(n for n in (speakers[i], self.narrator_at(qt.start)) if n)
+        self._called = [[n for n in a.addressees if n in present[convo[i]]] for i, a in enumerate(out)]
 
     def _vocatives(self, text: str, qt: Quote) -> list[str]:
         """Characters named in the vocative inside the quotation (``Well, Watson, ...``)."""
@@ -472,7 +519,7 @@ class Attributor:
                 n2 = next((x for x in (known(i, k) for k in range(2, 5)) if x is not None and x != n1), None)
                 guess: str | None = None
                 if p1 is not None:
-                    voc = [a for a in out[i - 1].addressees if a != p1]
+                    voc = [a for a in self._called[i - 1] if a != p1]
                     if p2 is not None:
                         guess = p2
                     elif len(voc) == 1:
@@ -481,12 +528,12 @@ class Attributor:
                         guess = other(i, p1)
                 if guess is None and n1 is not None:
                     guess = n2 if n2 is not None else other(i, n1) if not self._outsider[i + 1] else None
-                if guess is None and len(out[i].addressees) == 1:
+                if guess is None and len(out[i].addressees) == 1 and self._called[i]:
                     guess = other(i, out[i].addressees[0])
                 if guess is None:
                     # the one the turn before calls by name answers it; the one the turn after calls by name spoke
-                    before = out[i - 1].addressees if i > 0 and adjacent[i - 1] else []
-                    after = out[i + 1].addressees if adjacent[i] else []
+                    before = self._called[i - 1] if i > 0 and adjacent[i - 1] else []
+                    after = self._called[i + 1] if adjacent[i] else []
                     if len(before) == 1 and before[0] != p1:
                         guess = before[0]
                     elif len(after) == 1 and after[0] != n1:
