@@ -44,7 +44,7 @@ def norm(text: str) -> str:
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from persona_rag.graphs.persona_graph import PersonaGraph
-    from persona_rag.graphs.review import say_sentences
+    from persona_rag.graphs.review import say_plan
     from persona_rag.memory.store import open_memory
 
     from persona_rag.paths import adapter_root, data_dir
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 res = graph.invoke({"question": r["question"], "stage": r["stage"]})
                 secs = time.perf_counter() - t0
                 plan = res.get("plan") or {}
-                rewrite = say_sentences(plan.get("sentences") or [], persona) if plan.get("sentences") else ""
+                rewrite = say_plan(plan, persona) if plan.get("sentences") else ""
                 by = res["answered_by"]
                 row = {
                     "persona": pid,

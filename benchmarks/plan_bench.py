@@ -35,6 +35,12 @@ def main() -> int:
         action="store_true",
         help="how often the plan rests on the reference answer's memory, training and held-out split apart",
     )
+    ap.add_argument(
+        "--say",
+        type=int,
+        metavar="N",
+        help="print the fallback answer (the plan said in the persona's words) for N training-split questions",
+    )
     ap.add_argument("--personas", default="harry,hermione,ron")
     args = ap.parse_args()
 
@@ -92,6 +98,34 @@ def main() -> int:
                 f"plan rests on it {picked / max(n, 1):.2f}, plan says don't know {dont / max(n, 1):.2f} "
                 f"({ms:.0f} ms a question)"
             )
+        return 0
+
+    if args.say:
+        # What the fallback says for training-split questions (never the held-out split or the answers benchmark):
+        # for reading the rewrite's slips by eye.
+        import random
+
+        from persona_rag import prompts
+        from persona_rag.graphs.review import hearsay_answer, known_names, say_plan
+
+        pool = [
+            (persona, d)
+            for persona in personas
+            for d in persona.universe.dialogues.get(persona.id, [])
+            if not d.heldout and d.mode in ("knowledge", "opinion")
+        ]
+        for persona, d in random.Random(7).sample(pool, min(args.say, len(pool))):
+            plan, ev = plan_question(memory, persona, d.question, d.stage, settings, tokens)
+            if plan.kind == "hearsay":
+                state = {"question": d.question, "plan": plan.as_dict(), "hearsay_from": ev.hearsay_from}
+                said = hearsay_answer(state, persona)[0]  # type: ignore[arg-type]
+            elif plan.kind in ("memory", "profile"):
+                said = prompts.recall(
+                    persona.profile, say_plan(plan.as_dict(), persona), d.question, known_names(persona.universe)
+                )
+            else:
+                said = f"[{plan.kind}]"
+            print(f"{persona.id} @ {d.stage.key} [{ev.verdict}/{plan.kind}] {d.question}\n  -> {said}\n")
         return 0
 
     if args.calibrate:

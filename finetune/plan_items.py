@@ -223,5 +223,5 @@ def plan_rows(
         if p.id not in plan.grounds or plan.kind != "memory":
             counts["dropped_plan_elsewhere"] += 1
             continue
-        add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona))
+        add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona, plan.context))
     return rows, counts

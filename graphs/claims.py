@@ -143,7 +143,7 @@ _FUNCTION = _words(
 _GAP = _words(
     "has had have having was were is are am be been being did does do not never also often always still just "
     "once already finally then soon later even only really nearly almost own secretly suddenly quickly "
-    "would could will can might must should shall"
+    "would could will can might must should shall now again ever first instead"
 )
 _BE = _words("was were is are am be been being")
 _IRREGULAR = _words(
@@ -454,14 +454,18 @@ def _resolve(
         def ok(cand: frozenset[str] | None, avoid: frozenset[str] | None = avoid, gender: str = gender) -> bool:
             return cand is not None and cand != avoid and not (speaker and cand == PERSONA) and fits(cand, gender)
 
-        near_at = next(
-            (
-                k
-                for k, x in reversed(people)
-                if k < n and x.start >= start and ok(x.entity) and not (m.form == "subject" and x.form == "object")
-            ),
-            None,
-        )
+        in_clause = [
+            k
+            for k, x in reversed(people)
+            if k < n and x.start >= start and ok(x.entity) and not (m.form == "subject" and x.form == "object")
+        ]
+        # for an object, one whose gender is known to fit comes before a name of unknown gender ("the Gillyweed
+        # Dobby gave him"); a subject pronoun stays with the nearest ("her sister Bess laughed when she heard")
+        near_at = None
+        if m.form == "object":
+            near_at = next((k for k in in_clause if learnt.get(out[k].entity) or cast.gender_of(out[k].entity)), None)
+        if near_at is None:
+            near_at = in_clause[0] if in_clause else None
         near = out[near_at].entity if near_at is not None else None
         if (
             m.form == "owner"
@@ -469,6 +473,7 @@ def _resolve(
             and subject not in (None, PERSONA)
             and out[near_at].form == "name"  # type: ignore[index]
             and start > 0
+            and tokens[start - 1] != ";"  # after a semicolon a new sentence in all but name begins
             and ok(subject)
         ):
             # "Hagrid ... was Harry's friend, and Harry often visits his hut": the hut is the topic's
@@ -510,7 +515,9 @@ _AUX = _words("had has have was were is are did does do been")
 
 def _before_verb(tokens: list[str], k: int) -> bool:
     """The token at ``k`` (after a name) reads as that name's verb: "Snape told", "Harry often visits"."""
-    while k < len(tokens) and tokens[k].lower() in _GAP:
+    while k < len(tokens) and (
+        tokens[k].lower() in _GAP or (tokens[k].islower() and tokens[k].endswith("ly") and len(tokens[k]) > 4)
+    ):
         k += 1
     return k < len(tokens) and tokens[k][:1].islower() and tokens[k] not in _FUNCTION
 
@@ -759,14 +766,9 @@ def unsupported_claims(
 def cast_of(persona: Any, index: EntityIndex) -> Cast:
     """The :class:`Cast` for a persona: its names and gender, its universe's names and the genders its
     profiles tell."""
-    universe = persona.universe
-    genders: dict[str, str] = {}
-    for cid, character in universe.characters.items():
-        g = persona_gender(universe.profiles.get(cid) or {})
-        given = universe.vocabulary.strip_title(character.name).split()
-        if g and given:
-            genders.setdefault(given[0].lower(), g)  # the given name: a surname is shared by a family
-    return Cast.of(index, persona_names(persona), persona_gender(persona.profile), genders)
+    from persona_rag.graphs.rewrite import genders_of
+
+    return Cast.of(index, persona_names(persona), persona_gender(persona.profile), genders_of(persona.universe))
 
 
 def persona_gender(profile: dict[str, Any]) -> str | None:

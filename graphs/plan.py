@@ -118,6 +118,9 @@ class Plan:
     sentences: list[str] = field(default_factory=list)
     score: float = 0.0
     reason: str = ""
+    # For each sentence, the sentences its passage has just before it (""): read, never said, so that the
+    # rewrite knows whom "he" stands for ("Dumbledore welcomed them. He also introduced Lupin" is Dumbledore's).
+    context: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,7 +134,13 @@ class Plan:
             sentences=list(data.get("sentences") or []),
             score=float(data.get("score") or 0.0),
             reason=str(data.get("reason") or ""),
+            context=[str(c) for c in data.get("context") or []],
         )
+
+    def said_with_context(self) -> list[tuple[str, str]]:
+        """(sentence, what its passage says just before it), for the first-person rewrite."""
+        context = self.context if len(self.context) == len(self.sentences) else [""] * len(self.sentences)
+        return list(zip(self.sentences, context, strict=True))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -205,9 +214,17 @@ def score_sentences(
     return sorted(out, key=lambda s: (-s.score, s.index))
 
 
-def _cut(best: _Scored, ranked: Sequence[_Scored]) -> list[str]:
+CONTEXT_SENTENCES = 2
+
+
+def _before(scored: _Scored, index: int) -> str:
+    """The sentences of the passage just before sentence ``index`` (whom its pronouns stand for)."""
+    return " ".join(scored.sentences[max(0, index - CONTEXT_SENTENCES) : index])
+
+
+def _cut(best: _Scored, ranked: Sequence[_Scored]) -> list[int]:
     """The sentences of ``best``'s passage that answer: the best one, others of the passage that share the
-    question's words, and the sentence before a pronoun-led one (whom "he" means)."""
+    question's words, and the sentence before a pronoun-led one (whom "he" means); as indices, in order."""
     keep = {best.index}
     for s in ranked:
         if s.passage is best.passage and s.lex > 0 and s.lex >= best.lex / 2 and len(keep) < MAX_SENTENCES - 1:
@@ -215,7 +232,7 @@ def _cut(best: _Scored, ranked: Sequence[_Scored]) -> list[str]:
     for i in sorted(keep):
         if i > 0 and _PRONOUN_START.match(best.sentences[i]) and len(keep) < MAX_SENTENCES:
             keep.add(i - 1)
-    return [best.sentences[i] for i in sorted(keep)]
+    return sorted(keep)
 
 
 def _event_passage(passages: Sequence[dict[str, Any]], event_id: str) -> dict[str, Any] | None:
@@ -281,28 +298,45 @@ def make_plan(
             if sentences:
                 return Plan("profile", [], sentences, score, f"opinion from the profile ({why})")
         return Plan("dont-know", [], [], score, f"no memory answers it (best {score:.2f} < floor {floor:.2f})")
-    sentences = _cut(best, ranked)
+    cut = _cut(best, ranked)
+    sentences = [best.sentences[i] for i in cut]
+    context = [_before(best, i) for i in cut]
     grounds = [best.passage["id"]]
     why = f"best sentence {best.score:.2f}"
     second: _Scored | None = None
     if event is not None and best.passage is not event:
         # past-presence: the event the verdict matched is part of what the answer rests on.
         second = next(s for s in ranked if s.passage is event)
-        sentences = sentences[: MAX_SENTENCES - 1]
+        sentences, context = sentences[: MAX_SENTENCES - 1], context[: MAX_SENTENCES - 1]
         why += f"; with the event the verdict matched ({event['id']})"
     else:
-        nxt = next((s for s in ranked if s.passage is not best.passage), None)
-        if (
-            nxt is not None
-            and nxt.score >= best.score - SECOND_MEMORY_MARGIN
-            and (not asked_names or _names_in(nxt.sentences[nxt.index], asked_names))
-            and len(sentences) < MAX_SENTENCES
-        ):
-            second = nxt
+        # the best other memory within the margin that is about the same thing (at most one)
+        second = next(
+            (
+                s
+                for s in ranked
+                if s.passage is not best.passage
+                and s.score >= best.score - SECOND_MEMORY_MARGIN
+                and (not asked_names or _names_in(s.sentences[s.index], asked_names))
+                and _same_thing(s.sentences[s.index], sentences, question, stop, persona)
+                and len(sentences) < MAX_SENTENCES
+            ),
+            None,
+        )
     if second is not None:
         sentences.append(second.sentences[second.index])
+        context.append(_before(second, second.index))
         grounds.append(second.passage["id"])
-    return Plan(kind, grounds, sentences, round(best.score, 4), why)
+    return Plan(kind, grounds, sentences, round(best.score, 4), why, context)
+
+
+def _same_thing(sentence: str, chosen: Sequence[str], question: str, stop: frozenset[str], persona: Any) -> bool:
+    """A second memory is about the same thing as the first: beyond the question's own words, it shares one
+    with the sentences already chosen ("the Forest of Dean" and "the Forbidden Forest" share only the asked
+    "forest": two different things)."""
+    asked = stems(question, stop) | _persona_words(persona)
+    have = stems(sentence, stop) - asked
+    return bool(have & set().union(*(stems(s, stop) for s in chosen)))
 
 
 def plan_answer(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:

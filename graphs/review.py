@@ -21,7 +21,13 @@ from persona_rag.graphs.claims import (  # noqa: F401  (the claim check's public
     claims_in,
     unsupported_claims,
 )
-from persona_rag.graphs.rewrite import first_person, in_own_words, persona_gender, persona_names  # noqa: F401
+from persona_rag.graphs.rewrite import (  # noqa: F401
+    first_person,
+    in_own_words,
+    known_names,
+    persona_gender,
+    persona_names,
+)
 from persona_rag.graphs.state import PersonaContext, PersonaState
 from persona_rag.memory.entities import EntityIndex
 
@@ -253,12 +259,20 @@ def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
         heard = [r["text"] for r in state.get("retrieved") or [] if event and r["id"].split(":", 1)[-1] == event][:1]
     if not heard:  # the event itself is not among the memories given: say no more than that
         return line, "refusal"
-    return f"{line} What I heard: {say_sentences(heard, persona)}", "memory"
+    said = say_plan(plan, persona) if plan.get("kind") == "hearsay" else say_sentences(heard, persona)
+    return f"{line} What I heard: {said}", "memory"
 
 
-def say_sentences(sentences: Sequence[str], persona: Any) -> str:
-    """The plan's sentences in the persona's own words, one by one."""
-    return " ".join(in_own_words(s, persona) for s in sentences if s.strip())
+def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str] = ()) -> str:
+    """The plan's sentences in the persona's own words, one by one; ``context``: for each, what its passage
+    says just before it (whom its pronouns stand for)."""
+    before = list(context) if len(context) == len(sentences) else [""] * len(sentences)
+    return " ".join(in_own_words(s, persona, c) for s, c in zip(sentences, before, strict=True) if s.strip())
+
+
+def say_plan(plan: dict[str, Any], persona: Any) -> str:
+    """A plan's sentences said as the persona (the fallback, the training targets and the benchmarks agree)."""
+    return say_sentences(plan.get("sentences") or [], persona, plan.get("context") or ())
 
 
 def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
@@ -282,13 +296,14 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     elif verdict == "past-hearsay" or kind == "hearsay":
         answer, answered_by = hearsay_answer(state, persona)
     elif plan is not None and kind in ("memory", "profile") and plan.get("sentences"):
-        said = say_sentences(plan["sentences"], persona)
-        answer, answered_by = prompts.recall(profile, said, question), "memory"
+        said = say_plan(plan, persona)
+        answer, answered_by = prompts.recall(profile, said, question, known_names(persona.universe)), "memory"
     elif plan is not None or verdict in ("future", "past-absence") or not facts:
         why = verdict if verdict in ("future", "past-absence") else "unknown"
         answer, answered_by = prompts.refusal(profile, why, question, persona.short_name), "refusal"
     else:
-        answer, answered_by = prompts.recall(profile, in_own_words(facts[0], persona), question), "memory"
+        said = in_own_words(facts[0], persona)
+        answer, answered_by = prompts.recall(profile, said, question, known_names(persona.universe)), "memory"
     runtime.stream_writer({"type": "reset"})
     runtime.stream_writer({"type": "token", "text": answer})
     runtime.stream_writer({"type": "answered_by", "text": answered_by})

@@ -113,6 +113,8 @@ def first_person(
     known: frozenset[str] = frozenset(),
     places: frozenset[str] | None = None,
     narrator: str | None = None,
+    context: str = "",
+    genders: dict[str, str] | None = None,
 ) -> str:
     """Rewrite a third-person memory about the persona in the persona's own words.
 
@@ -129,7 +131,9 @@ def first_person(
     already in the first person is kept as it is. Works on one sentence as on a passage: a sentence that
     opens with "He" and names no one else is the persona's. ``narrator``: the name of the character who says
     "I" in the narration of a book told in the first person by someone other than the persona
-    (:func:`narrated_by` turns that "I" into the name first).
+    (:func:`narrated_by` turns that "I" into the name first). ``context``: what the memory says just before
+    ``fact`` (a sentence cut from its passage): read for whom the pronouns stand for, not said. ``genders``:
+    a given name (lower case) -> 'he'/'she', where the universe tells (so "He" after "Hermione ..." is not her).
     """
     if isinstance(names, str):
         names = [names]
@@ -139,6 +143,10 @@ def first_person(
         return fact
     if narrator:
         fact = narrated_by(fact, narrator)
+        context = narrated_by(context, narrator) if context.strip() else ""
+    skip = len(_SENTENCE.findall(context.strip())) if context.strip() else 0
+    if skip:
+        fact = f"{context.strip()} {fact}"
     titles = frozenset({"mr", "mrs", "ms", "miss", "dr", "professor", "sir", "madam", "lady", "captain"})
     persona = tuple(
         frozenset(w.lower().rstrip(".") for w in n.split() if w.lower().rstrip(".") not in titles)
@@ -155,15 +163,32 @@ def first_person(
         places=frozenset(places) if places is not None else GENERIC_WORDS,
         raw_persona=tuple(frozenset(w.lower().rstrip(".") for w in n.split()) for n in alts),
         given=alts[1].lower() if len(alts) > 1 and len(alts[1].split()) == 1 else "",
+        genders=dict(genders or {}),
     )
     out: list[str] = []
-    for tokens, mentions in read_mentions(fact, cast, _TOKEN_WS, _SENTENCE):
+    surface: dict[frozenset[str], str] = {}  # who the context names, as it names them
+    for n_sentence, (tokens, mentions) in enumerate(read_mentions(fact, cast, _TOKEN_WS, _SENTENCE)):
         words = [k for k, t in enumerate(tokens) if not t.isspace()]
-        at = {m.start: m for m in mentions if m.entity == PERSONA and not m.quoted}
-        if not at:
-            out.append("".join(tokens))
+        if n_sentence < skip:  # the context: read, not said
+            for m in mentions:
+                if m.entity not in (None, PERSONA) and m.form in ("name", "owner") and not m.thing:
+                    name = " ".join(tokens[words[k]] for k in range(m.start, m.end))
+                    surface[m.entity] = re.sub(r"['’]s$", "", name)  # type: ignore[index]
             continue
         new = list(tokens)
+        for m in mentions:
+            if m.entity is None or m.entity == PERSONA or m.quoted:
+                continue
+            if m.form in ("name", "owner") and not m.gender:
+                surface.pop(m.entity, None)  # named here: its pronouns read as they are
+            elif m.gender and m.entity in surface and m.form in ("subject", "object", "owner") and not m.reflexive:
+                # "He also introduced Lupin", cut from "Dumbledore welcomed them. He also ...": say who
+                name = surface.pop(m.entity)
+                new[words[m.start]] = name + "'s" if m.form == "owner" else name
+        at = {m.start: m for m in mentions if m.entity == PERSONA and not m.quoted}
+        if not at:
+            out.append("".join(new))
+            continue
         made: set[int] = set()  # the tokens that became "I": the verb after each is conjugated
         for w_i in range(len(words)):
             m = at.get(w_i)
@@ -212,7 +237,7 @@ def first_person(
                 made.add(m.end - 1)
         # the verb after "I" (past adverbs) in the first person: "I often visits" -> "I often visit"
         _conjugate_after(new, tokens, words, made)
-        _conjugate_and(new, tokens, words, made, {m.start for m in mentions if m.gender or m.form == "name"})
+        _conjugate_and(new, tokens, words, made, {m.start: m.end for m in mentions if m.gender or m.form == "name"})
         text = "".join(new)
         text = re.sub(r"[ \t]{2,}", " ", text)
         out.append(text)
@@ -270,13 +295,17 @@ def _subject_name(nxt: list[str], prev: str, start: bool, after_verb: bool = Fal
     return prev in _CLAUSE_WORDS | {"then"} and after[:1].islower() and after.lower() not in _CLAUSE_WORDS
 
 
-def _conjugate_and(new: list[str], tokens: list[str], words: list[int], made: set[int], named: set[int]) -> None:
-    """ "I cannot explain it and gets punished" -> "... and get punished": a second verb of the same "I"."""
+def _conjugate_and(new: list[str], tokens: list[str], words: list[int], made: set[int], named: dict[int, int]) -> None:
+    """ "I cannot explain it and gets punished" -> "... and get punished": a second verb of the same "I" (past
+    the people it acts on: "I hate Black and want revenge")."""
     if not made:
         return
     for w_i in range(min(made) + 1, len(words) - 1):
         if w_i in named and w_i not in made:
-            return  # someone else is the doer from here on
+            end = named[w_i]
+            after = tokens[words[end]] if end < len(words) else ""
+            if _looks_like_verb(after) or after.lower() in _CLAUSE_WORDS - {"and", "or"}:
+                return  # someone else is the doer from here on
         if tokens[words[w_i]].lower() == "and":
             verb = tokens[words[w_i + 1]]
             third = verb.lower() in _VERB_FIX or (verb.islower() and verb.endswith("s") and _looks_like_verb(verb))
@@ -368,10 +397,11 @@ def narrator_of(universe: Any) -> str | None:
     return name
 
 
-def in_own_words(fact: str, persona: Any) -> str:
+def in_own_words(fact: str, persona: Any, context: str = "") -> str:
     """:func:`first_person` with the persona's names, pronouns, its universe's names and non-name capitals.
 
-    Works on a whole memory or on one sentence of it (the answer plan says its sentences one by one)."""
+    Works on a whole memory or on one sentence of it (the answer plan says its sentences one by one, each with
+    the ``context`` its passage has before it)."""
     vocab = persona.universe.vocabulary
     return first_person(
         fact,
@@ -381,4 +411,24 @@ def in_own_words(fact: str, persona: Any) -> str:
         known_names(persona.universe),
         vocab.generic_words,
         narrator if (narrator := narrator_of(persona.universe)) and narrator != persona.short_name else None,
+        context,
+        genders_of(persona.universe),
     )
+
+
+_GENDERS: dict[int, tuple[Any, dict[str, str]]] = {}
+
+
+def genders_of(universe: Any) -> dict[str, str]:
+    """Each character's given name (lower case) -> 'he'/'she', from the pronouns of its profile's summary."""
+    got = _GENDERS.get(id(universe))
+    if got is not None and got[0] is universe:
+        return got[1]
+    genders: dict[str, str] = {}
+    for cid, character in universe.characters.items():
+        g = persona_gender(universe.profiles.get(cid) or {})
+        given = universe.vocabulary.strip_title(character.name).split()
+        if g and given:
+            genders.setdefault(given[0].lower(), g)  # the given name: a surname is shared by a family
+    _GENDERS[id(universe)] = (universe, genders)
+    return genders

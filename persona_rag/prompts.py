@@ -225,9 +225,11 @@ def refusal(profile: dict[str, Any], kind: str, seed: str = "", name: str = "") 
     return lines[pick].replace("{name}", name or "myself").strip()
 
 
-def recall(profile: dict[str, Any], memory: str, seed: str = "") -> str:
+def recall(profile: dict[str, Any], memory: str, seed: str = "", names: frozenset[str] = frozenset()) -> str:
     """The grounded fallback: a memory already in the persona's words, led in by one of the profile's
-    ``recall`` lines ("Right. {memory}") when it has any."""
+    ``recall`` lines ("Right. {memory}") when it has any. After a lead that does not end a sentence ("Well,")
+    the memory's first word is lower-cased when it is a common word ("Well, below the trapdoor ..."), never
+    when it is a name (``names``: the lower-case words of the universe's names) or "I"."""
     import hashlib
 
     leads = [str(x) for x in profile.get("recall") or [] if "{memory}" in str(x)]
@@ -236,7 +238,7 @@ def recall(profile: dict[str, Any], memory: str, seed: str = "") -> str:
     lead = leads[int(hashlib.sha256(f"recall|{seed}".encode()).hexdigest(), 16) % len(leads)]
     before = lead.split("{memory}", 1)[0].rstrip()
     first = memory.split(" ", 1)[0]
-    if before and before[-1] not in ".!?:" and first.lower() in _LOWER_AFTER_LEAD:
+    if before and before[-1] not in ".!?:" and _common_opening(first, names):
         memory = memory[:1].lower() + memory[1:]  # "Well, my wand is ...", never "Well, hagrid ..."
     return lead.replace("{memory}", memory).strip()
 
@@ -246,7 +248,24 @@ _LEAD_LOWER_WORDS = (
     "my the a an on in at when after before for during its it our we there this that these those then once "
     "one some every all most each no nobody everyone everything years last"
 )
-_LOWER_AFTER_LEAD = frozenset(_LEAD_LOWER_WORDS.split())
+_LOWER_AFTER_LEAD = frozenset(
+    (
+        _LEAD_LOWER_WORDS + " below above under over inside outside behind beside between through across along "
+        "around near since until while although though because if unless as both either neither following later "
+        "soon having being with without from by to of into upon against among"
+    ).split()
+)
+
+
+def _common_opening(word: str, names: frozenset[str]) -> bool:
+    """A memory's first word that is no name: a function word, or (not one of the universe's names) a word
+    shaped like a participle or an adverb ("Believing", "Worn", "Finally")."""
+    low = word.lower().strip(",;:")
+    if low in _LOWER_AFTER_LEAD:
+        return True
+    if not low.isalpha() or word[1:] != word[1:].lower() or low in names or low.removesuffix("s") in names:
+        return False
+    return low.endswith(("ing", "ed", "ly")) or low in ("worn", "torn", "born", "driven", "shaken", "taken", "given")
 
 
 # Why the review rejected an attempt, in words the model can act on when it tries again.

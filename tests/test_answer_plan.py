@@ -54,6 +54,26 @@ def test_the_plan_picks_the_sentences_that_name_what_is_asked(hp) -> None:
     assert not any("flying" in s for s in plan.sentences)  # the better-ranked passage does not answer it
 
 
+def test_a_second_memory_joins_only_when_it_is_about_the_same_thing(hp) -> None:
+    from persona_rag.graphs.plan import make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    passages = [
+        _passage("harry:a", "In the Forest of Dean a silver doe led Harry to the sword under the ice of a pool.", 0.5),
+        _passage("harry:b", "The flying car threw them out and escaped into the Forbidden Forest.", 0.5),
+        _passage("harry:c", "Ron pulled Harry out of the frozen pool in the Forest of Dean and took the sword.", 0.49),
+    ]
+    plan = make_plan(
+        "What happened when you went into the forest?", "past-only", "", passages, harry, hp.stage("year 7"), []
+    )
+    # "forest" is all the car shares with the doe: another forest, another year; the pool and the sword are the
+    # same thing
+    assert "harry:b" not in plan.grounds and plan.grounds == ["harry:a", "harry:c"]
+    assert len(plan.context) == len(plan.sentences)
+
+
 def test_nothing_known_answers_it_the_plan_says_dont_know_and_opinions_come_from_the_profile(hp) -> None:
     from persona_rag.graphs.plan import make_plan
 

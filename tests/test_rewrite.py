@@ -194,6 +194,66 @@ def test_recall_lead_never_lowercases_a_name() -> None:
     assert prompts.recall(profile, "Hagrid was my first real friend.") == "Well, Hagrid was my first real friend."
     assert prompts.recall(profile, "My wand is holly.") == "Well, my wand is holly."
     assert prompts.recall(profile, "I met Ron on the train.") == "Well, I met Ron on the train."
+    names = frozenset({"hagrid", "hogwarts", "gringotts"})
+    # the labels' "Well, Below the trapdoor ...", "Look, Worn down by hunger ..."
+    assert (
+        prompts.recall(profile, "Below the trapdoor we escaped.", names=names) == "Well, below the trapdoor we escaped."
+    )
+    assert (
+        prompts.recall(profile, "Believing Snape guilty, I ran.", names=names) == "Well, believing Snape guilty, I ran."
+    )
+    assert prompts.recall(profile, "Worn down by hunger, I left.", names=names) == "Well, worn down by hunger, I left."
+    assert prompts.recall(profile, "Gringotts is run by goblins.", names=names) == "Well, Gringotts is run by goblins."
+    assert prompts.recall(profile, "Hagrid was my first friend.", names=names) == "Well, Hagrid was my first friend."
+
+
+# A sentence cut from its passage, said with what the passage says before it (the plan's context): its pronouns
+# stand for whom the passage meant. Written by hand.
+CONTEXT_CASES = [
+    (
+        "harry",
+        "At the start-of-term feast Dumbledore warned the school about the dementors.",
+        "He also introduced Professor Lupin as the new Defence teacher.",
+        # alone, "He" opening a sentence would be Harry: "I also introduced Professor Lupin"
+        "Dumbledore also introduced Professor Lupin as the new Defence teacher.",
+    ),
+    (
+        "ron",
+        "Hermione was furious at Ron's return and hit him before she would speak to him.",
+        "He explained that soon after leaving he had run into Snatchers and could not find the camp again.",
+        "I explained that soon after leaving I had run into Snatchers and could not find the camp again.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pid", "before", "memory", "said"), CONTEXT_CASES)
+def test_a_sentence_is_said_as_its_passage_meant_it(pid: str, before: str, memory: str, said: str) -> None:
+    assert in_own_words(memory, Persona.load(pid), before) == said
+
+
+@pytest.mark.parametrize(
+    ("memory", "said"),
+    [
+        # a second verb of "I" past the people it acts on
+        ("Harry hates Black and wants revenge.", "I hate Black and want revenge."),
+        # "him" after another's verb is not that other: Dobby gave the Gillyweed to Harry
+        (
+            "Harry swallowed Gillyweed that Dobby gave him and swam down.",
+            "I swallowed Gillyweed that Dobby gave me and swam down.",
+        ),
+        (
+            "Harry trusts Dumbledore more than ever, since Dumbledore now gives him private lessons.",
+            "I trust Dumbledore more than ever, since Dumbledore now gives me private lessons.",
+        ),
+        # after a semicolon, a new sentence in all but name: its "his" is not the first clause's Dumbledore
+        (
+            "Dumbledore reminded Harry of the sword; Harry now believes his own choice matters most.",
+            "Dumbledore reminded me of the sword; I now believe my own choice matters most.",
+        ),
+    ],
+)
+def test_who_the_pronouns_stand_for(memory: str, said: str) -> None:
+    assert in_own_words(memory, Persona.load("harry")) == said
 
 
 BOOK = """THE OFFER
