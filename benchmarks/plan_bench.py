@@ -105,8 +105,9 @@ def main() -> int:
         # for reading the rewrite's slips by eye.
         import random
 
-        from persona_rag import prompts
         from persona_rag.graphs.review import hearsay_answer, known_names, say_plan
+
+        from persona_rag import prompts
 
         pool = [
             (persona, d)
