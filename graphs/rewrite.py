@@ -167,8 +167,10 @@ def first_person(
     )
     out: list[str] = []
     surface: dict[frozenset[str], str] = {}  # who the context names, as it names them
+    with_others = False  # the sentence before had the persona act with others ("Harry and Hermione carried ...")
     for n_sentence, (tokens, mentions) in enumerate(read_mentions(fact, cast, _TOKEN_WS, _SENTENCE)):
         words = [k for k, t in enumerate(tokens) if not t.isspace()]
+        group_before, with_others = with_others, _acts_with_others(tokens, words, mentions)
         if n_sentence < skip:  # the context: read, not said
             for m in mentions:
                 if m.entity not in (None, PERSONA) and m.form in ("name", "owner") and not m.thing:
@@ -176,6 +178,8 @@ def first_person(
                     surface[m.entity] = re.sub(r"['’]s$", "", name)  # type: ignore[index]
             continue
         new = list(tokens)
+        if group_before and words and tokens[words[0]] == "They":
+            new[words[0]] = "We"  # "... Harry and I carried the dragon. They forgot the cloak" -> "We forgot"
         for m in mentions:
             if m.entity is None or m.entity == PERSONA or m.quoted:
                 continue
@@ -254,6 +258,26 @@ def first_person(
     return text[:1].upper() + text[1:]
 
 
+def _acts_with_others(tokens: list[str], words: list[int], mentions: Sequence[Any]) -> bool:
+    """A name of the persona listed with another person's as the doers of a sentence ("Harry and Hermione
+    carried", "Ron, Hermione and Harry fled"): a "They" opening the next sentence is "we"."""
+    people = {m.start: m for m in mentions if m.entity is not None and not m.thing and m.form in ("name", "subject")}
+    for m in mentions:
+        if m.entity != PERSONA or m.form not in ("name", "subject") or m.quoted:
+            continue
+        left = m.start - 1
+        right = m.end
+        if (
+            left >= 1
+            and tokens[words[left]] in ("and", ",")
+            and any(x.end == left and x.entity != PERSONA for x in people.values())
+        ):
+            return True
+        if right < len(words) and tokens[words[right]] in ("and", ",") and (right + 1) in people:
+            return True
+    return False
+
+
 def _reorder(m: re.Match[str], pronoun: str) -> str:
     """ "I, Ron and Hermione" -> "Ron, Hermione and I": the persona goes last in a list of people."""
     others = [x.strip() for x in (m.group(1) or "").split(",") if x.strip()] + [m.group(3).strip()]
@@ -302,10 +326,9 @@ def _conjugate_and(new: list[str], tokens: list[str], words: list[int], made: se
         return
     for w_i in range(min(made) + 1, len(words) - 1):
         if w_i in named and w_i not in made:
-            end = named[w_i]
-            after = tokens[words[end]] if end < len(words) else ""
-            if _looks_like_verb(after) or after.lower() in _CLAUSE_WORDS - {"and", "or"}:
-                return  # someone else is the doer from here on
+            before = tokens[words[w_i - 1]].lower() if w_i > 0 else ""
+            if not (_looks_like_verb(before) or before in _PREPOSITIONS) or before in _CLAUSE_WORDS:
+                return  # not what "I" acts on: someone else is the doer from here on ("I know that Black, ...")
         if tokens[words[w_i]].lower() == "and":
             verb = tokens[words[w_i + 1]]
             third = verb.lower() in _VERB_FIX or (verb.islower() and verb.endswith("s") and _looks_like_verb(verb))

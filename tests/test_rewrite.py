@@ -223,6 +223,13 @@ CONTEXT_CASES = [
         "He explained that soon after leaving he had run into Snatchers and could not find the camp again.",
         "I explained that soon after leaving I had run into Snatchers and could not find the camp again.",
     ),
+    (
+        "hermione",
+        "At midnight Harry and Hermione carried the crated dragon to the top of the tower.",
+        "They forgot the cloak on the way down and were caught by Filch.",
+        # "They" is the two of them, Hermione among them: the labels' "they ... were caught" read as others
+        "We forgot the cloak on the way down and were caught by Filch.",
+    ),
 ]
 
 
@@ -236,6 +243,10 @@ def test_a_sentence_is_said_as_its_passage_meant_it(pid: str, before: str, memor
     [
         # a second verb of "I" past the people it acts on
         ("Harry hates Black and wants revenge.", "I hate Black and want revenge."),
+        (
+            "Harry knows that Sirius Black, a murderer, has escaped and is believed to be near the school.",
+            "I know that Sirius Black, a murderer, has escaped and is believed to be near the school.",
+        ),
         # "him" after another's verb is not that other: Dobby gave the Gillyweed to Harry
         (
             "Harry swallowed Gillyweed that Dobby gave him and swam down.",
