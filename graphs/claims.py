@@ -463,7 +463,7 @@ def _resolve(
         # Dobby gave him"); a subject pronoun stays with the nearest ("her sister Bess laughed when she heard")
         near_at = None
         if m.form == "object":
-            near_at = next((k for k in in_clause if learnt.get(out[k].entity) or cast.gender_of(out[k].entity)), None)
+            near_at = next((k for k in in_clause if _gender_known(out[k].entity, learnt, cast)), None)
         if near_at is None:
             near_at = in_clause[0] if in_clause else None
         near = out[near_at].entity if near_at is not None else None
@@ -503,6 +503,10 @@ def _resolve(
             learnt.setdefault(m.entity, gender)
             recent.append(m.entity)
     return out
+
+
+def _gender_known(entity: frozenset[str] | None, learnt: dict[frozenset[str], str], cast: Cast) -> bool:
+    return entity is not None and bool(learnt.get(entity) or cast.gender_of(entity))
 
 
 def _verbs_between(tokens: list[str], a: int, b: int) -> int:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from langgraph.runtime import Runtime
+from persona_rag.graphs.claims import persona_gender
 from persona_rag.graphs.state import PersonaContext, PersonaState
 
 from persona_rag.vocabulary import STOP_WORDS
@@ -242,26 +243,63 @@ def _event_passage(passages: Sequence[dict[str, Any]], event_id: str) -> dict[st
     return next((p for p in passages if p["id"].split(":", 1)[-1] == event), None)
 
 
-def profile_sentences(persona: Any, stage: Any, asked_names: Sequence[str]) -> tuple[list[str], str]:
-    """An opinion from the profile: the attitude at ``stage`` to a person the question names, else the values."""
+def profile_sentences(
+    persona: Any, stage: Any, asked_names: Sequence[str], question: str = "", values: bool = True
+) -> tuple[list[str], str]:
+    """An opinion from the profile: the attitude at ``stage`` to a person the question names, else (``values``)
+    the persona's values. With ``question``: only an attitude to the person the opinion is asked of, as such."""
     keys = persona.universe.timeline.by_key
-    current: dict[str, Any] = {}
+    attitudes: dict[str, Any] = {}  # each person's latest attitude up to ``stage`` (a later stage may change it)
     for entry in persona.profile.get("stages") or []:
         if entry.get("from") in keys and keys[entry["from"]].ordinal <= stage.ordinal:
-            current = entry
+            attitudes.update(entry.get("attitudes") or {})
     who = persona.short_name
-    for name, attitude in (current.get("attitudes") or {}).items():
+    mine = {"he": "he", "she": "she"}.get(str(persona_gender(persona.profile)))
+    for name, attitude in attitudes.items():
         key = set(str(name).lower().split())
-        if any(key <= set(a.split()) or set(a.split()) <= key for a in asked_names):
+        matched = [a for a in asked_names if key <= set(a.split()) or set(a.split()) <= key]
+        if matched and (not question or asks_of_person(question, matched)):
+            name = _display_name(persona.universe, str(name))
             text = str(attitude).strip().rstrip(".")
+            if mine:  # an attitude is a note about the persona: its "he" is the persona ("a mentor he trusts")
+                text = re.sub(rf"\b{mine}\b", who, text)
             first = text.split()[0].lower() if text else ""
             if first.endswith("s") and not first.endswith("ss") and first not in ("his", "this", "is", "as"):
                 return [f"{who} {text}."], f"attitude to {name}"
             return [f"{who} thinks {name} is {text}."], f"attitude to {name}"
-    values = [str(v).strip().rstrip(".") for v in persona.profile.get("values") or []][:2]
-    if values:
-        return [f"{who} values {' and '.join(values)}."], "values"
+    own_values = [str(v).strip().rstrip(".") for v in persona.profile.get("values") or []][:2]
+    if values and own_values:
+        return [f"{who} values {' and '.join(own_values)}."], "values"
     return [], "no attitude or values in the profile"
+
+
+def _display_name(universe: Any, key: str) -> str:
+    """A profile's attitude key ("harry") as the universe names that character ("Harry")."""
+    low = key.lower()
+    for character in universe.characters.values():
+        names = [character.name, *character.aliases]
+        if any(low == n.lower() for n in names) or low == character.name.lower().split()[0]:
+            return universe.vocabulary.short_name(character.name)
+    return key
+
+
+_ABOUT_PERSON = re.compile(
+    r"^\W*(?:now|right now|these days|this year|this term|at the moment|so far|by now|as an? \w+|really)?\W*$",
+    re.IGNORECASE,
+)
+
+
+def asks_of_person(question: str, asked_names: Sequence[str]) -> bool:
+    """The opinion asked is of a person as such ("What do you think of Hermione right now?"), not of something
+    the person did ("How do you feel about Harry missing Hogsmeade?")."""
+    low = question.lower()
+    for name in asked_names:
+        for part in sorted(name.split(), key=len, reverse=True):
+            at = re.search(rf"\b{re.escape(part)}(?:'s)?\b", low)
+            if at and len(part) > 2:
+                rest = re.sub(rf"^(?:\s+{'|'.join(map(re.escape, name.split()))})*", "", low[at.end() :])
+                return bool(_ABOUT_PERSON.match(rest))
+    return False
 
 
 def make_plan(
@@ -282,6 +320,12 @@ def make_plan(
         return Plan("role-break", reason="the question pushes the persona out of its role")
     if verdict in ("future", "past-absence"):
         return Plan("dont-know", reason=f"verdict {verdict}")
+    if asked_names and is_opinion(question):
+        # "What do you think of Hermione?": what the persona thinks of her at this stage, not a memory that
+        # happens to name her
+        sentences, why = profile_sentences(persona, stage, asked_names, question, values=False)
+        if why.startswith("attitude"):
+            return Plan("profile", [], sentences, 0.0, f"opinion from the profile ({why})")
     event = _event_passage(passages, event_id) if verdict in ("past-presence", "past-hearsay") else None
     ranked = score_sentences(question, passages, asked_names, persona, stop)
     kind = "hearsay" if verdict == "past-hearsay" else "memory"
@@ -294,7 +338,7 @@ def make_plan(
     if best is None or (best.score < floor and event is None):
         score = round(best.score, 4) if best else 0.0
         if is_opinion(question):
-            sentences, why = profile_sentences(persona, stage, asked_names)
+            sentences, why = profile_sentences(persona, stage, asked_names, question)
             if sentences:
                 return Plan("profile", [], sentences, score, f"opinion from the profile ({why})")
         return Plan("dont-know", [], [], score, f"no memory answers it (best {score:.2f} < floor {floor:.2f})")

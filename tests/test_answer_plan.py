@@ -74,6 +74,27 @@ def test_a_second_memory_joins_only_when_it_is_about_the_same_thing(hp) -> None:
     assert len(plan.context) == len(plan.sentences)
 
 
+def test_an_opinion_of_a_person_is_the_attitude_the_profile_gives_at_that_stage(hp) -> None:
+    from persona_rag.graphs.plan import make_plan
+    from persona_rag.graphs.review import say_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    stage = hp.stage("y1.start")
+    memory = [_passage("harry:m", "Hermione Granger corrected Ron's spell in Charms and Ron mocked her.", 0.7)]
+    asked = ["hermione granger"]
+    plan = make_plan("What do you think of Hermione right now?", "past-presence", "", memory, harry, stage, asked)
+    # harry.yaml, stage y1.start: "a bossy know-it-all he would rather avoid" ("he" is Harry)
+    assert plan.kind == "profile" and plan.grounds == []
+    assert say_plan(plan.as_dict(), harry) == "I think Hermione is a bossy know-it-all I would rather avoid."
+    # an opinion of something she did rests on the memory, not on what he thinks of her
+    plan = make_plan(
+        "How do you feel about Hermione correcting Ron's spell?", "past-presence", "", memory, harry, stage, asked
+    )
+    assert plan.kind == "memory" and plan.grounds == ["harry:m"]
+
+
 def test_nothing_known_answers_it_the_plan_says_dont_know_and_opinions_come_from_the_profile(hp) -> None:
     from persona_rag.graphs.plan import make_plan
 
