@@ -80,11 +80,15 @@ def _conjugate(word: str) -> str:
     return word[:-1]
 
 
+_VERB_PREFIXES = ("over", "under", "with", "mis", "fore", "out", "up")
+
+
 def _looks_like_verb(word: str) -> bool:
     low = word.lower()
     return (
         low in _VERB_FIX
         or low in _IRREGULAR_PAST
+        or any(low.startswith(p) and low[len(p) :] in _IRREGULAR_PAST for p in _VERB_PREFIXES)  # "overheard"
         or low in ("are", "were", "have", "had", "did", "can", "could", "will", "would", "cannot", "should", "must")
         or (
             low.isalpha()

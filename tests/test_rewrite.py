@@ -243,6 +243,11 @@ def test_a_sentence_is_said_as_its_passage_meant_it(pid: str, before: str, memor
     [
         # a second verb of "I" past the people it acts on
         ("Harry hates Black and wants revenge.", "I hate Black and want revenge."),
+        # a verb built on an irregular past ("overheard"): the list before it is its doer
+        (
+            "During the Yule Ball, Harry and Ron overheard Karkaroff talking to Snape.",
+            "During the Yule Ball, Ron and I overheard Karkaroff talking to Snape.",
+        ),
         (
             "Harry knows that Sirius Black, a murderer, has escaped and is believed to be near the school.",
             "I know that Sirius Black, a murderer, has escaped and is believed to be near the school.",
