@@ -77,10 +77,12 @@ def claims_presence(answer: str) -> bool:
 
 def invented_names(answer: str, question: str, index: EntityIndex) -> list[str]:
     """Capitalised words in ``answer`` (not opening a sentence) that appear nowhere in the corpus or the question."""
-    asked = {w.lower() for w in re.findall(r"[A-Za-z']+", question)}
+    asked = {w.lower().removesuffix("'s") for w in re.findall(r"[A-Za-z']+", question)}
     out = []
     for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z']{2,})\b", answer):
         word = m.group(1).lower().removesuffix("'s")
+        if f"{word}'s" in index.proper_words:
+            continue  # "Devil's Snare", "St Mungo's": the corpus has the name with its 's
         start = m.start(1)
         before = answer[:start].rstrip()
         if not before or before[-1] in ".!?\"'(:\n-":
@@ -96,16 +98,26 @@ def content_words(text: str, stop: frozenset[str] = STOP_WORDS) -> set[str]:
     return {w for w in re.findall(r"[a-z']{5,}", text.lower()) if w not in stop}
 
 
-def find_leaks(answer: str, question: str, stage: int, entities: EntityIndex, future_texts: list[str]) -> list[str]:
+def find_leaks(
+    answer: str,
+    question: str,
+    stage: int,
+    entities: EntityIndex,
+    future_texts: list[str],
+    given: Sequence[str] = (),
+) -> list[str]:
     """What in ``answer`` the persona cannot know at ``stage``.
 
-    Names that appear after the stage (unless the question itself used them), and
+    Names that appear after the stage (unless the question itself used them, or the memories the persona was
+    ``given`` for this answer say them: what it remembers at the stage it may name), and
     for questions about the future, two or more distinctive words of the future
     evidence that the question did not contain.
     """
     leaks = []
     stop = entities.vocab.stop_words
-    asked = entities.mentioned(question)
+    asked = dict(entities.mentioned(question))
+    for text in given:
+        asked.update(entities.mentioned(text))
     asked_words = {w for name in asked for w in name.split()}
     for name, (wf, pf) in entities.mentioned(answer).items():
         if name in asked or set(name.split()) & asked_words:
@@ -194,7 +206,7 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
             leaks.append("<claims to know>")
         leaks += find_leaks(answer, question, stage.ordinal, index, list(state.get("future_texts") or []))
     else:
-        leaks += find_leaks(answer, question, stage.ordinal, index, [])
+        leaks += find_leaks(answer, question, stage.ordinal, index, [], facts if plan is not None else ())
         if not partial and strong and ungrounded(answer, question, strong, index.vocab.stop_words):
             leaks.append("<ignores its memory>")
     leaks += [f"<invented {n}>" for n in invented_names(answer, question, index)]
