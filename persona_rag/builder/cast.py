@@ -43,6 +43,8 @@ _PRONOUN_AFTER = re.compile(
     r"\b((?:[A-Z][a-z][\w'\-]*[ \t]+)*[A-Z][a-z][\w'\-]*)\b[^.;:!?\"\u201c\u201dA-Z]{0,80}?\b(he|she|his|himself|herself)\b"
 )
 _CAP = re.compile(r"\b[A-Z][a-z][\w'\-]*")
+# a capitalised word neither after nor before another ("said Charles", not "Mrs Charles" or "Charles Hayter")
+_ALONE = re.compile(r"(?<![\w'\-.])[A-Z][\w'\-]*\.?(?:[ \t]+\n?[ \t]*[A-Z][\w'\-]*\.?)*")
 
 
 def title_kind(title: str) -> str | None:
@@ -99,6 +101,8 @@ class CastCounter:
     abbreviations: Counter[str] = field(default_factory=Counter)
     # per work: (capitalised words in quotes, outside quotes, first-person words outside, words outside)
     works: list[tuple[Counter[str], Counter[str], int, int]] = field(default_factory=list)
+    # per paragraph: (words standing alone, not followed by another capitalised word; all capitalised words)
+    paragraph_words: list[tuple[frozenset[str], frozenset[str]]] = field(default_factory=list)
 
     def start_work(self) -> None:
         self.works.append((Counter(), Counter(), 0, 0))
@@ -113,6 +117,10 @@ class CastCounter:
         quoted.update(_clean(w) for w in _CAP.findall(inside))
         narrated.update(_clean(w) for w in _CAP.findall(outside))
         self.works[-1] = (quoted, narrated, fp + len(_FIRST_PERSON.findall(outside)), words + len(outside.split()))
+        for para in paras:
+            alone = frozenset(_clean(w) for w in _ALONE.findall(para) if " " not in w and "\t" not in w)
+            if alone:
+                self.paragraph_words.append((alone, frozenset(_clean(w) for w in _CAP.findall(para))))
         for m in _PRONOUN_AFTER.finditer(outside):
             self.pronouns[" ".join(m.group(1).split())]["she" if m.group(2) in ("she", "herself") else "he"] += 1
         for m in _SPEAKER_AFTER.finditer(text):
@@ -233,6 +241,21 @@ class CastCounter:
         for f, titles_seen in titled_forms.items():
             if len(f) >= 2:
                 full_titles[f].update(titles_seen)
+        # "Mrs Charles Musgrove" is the wife of Charles Musgrove, another person: a married woman's title
+        # before a full name whose first name is a man's
+        men = self._male_first_names(full, full_titles)
+        wives: dict[tuple[str, ...], tuple[str, ...]] = {}  # husband's full name -> the wife's character
+        for f in full:
+            if f[0] not in men:
+                continue
+            for title_word in sorted(full_titles[f]):
+                if title_kind(title_word) == "f":
+                    full_titles[f].discard(title_word)
+                    wife = (title_word, *f)
+                    n = titled_forms[f][title_word]
+                    chars[wife] = Character(" ".join(wife), [" ".join(wife)], n)
+                    wives[f] = wife
+                    chars[f].count -= min(n, chars[f].count - 1)
         # what the titles a character carries say of it: "m", "f" or "miss" (a Miss is not the Mrs of her name)
         kinds: dict[tuple[str, ...], set[str]] = defaultdict(set)
         told: dict[tuple[str, ...], set[str]] = defaultdict(set)  # what the pronouns alone say
@@ -244,18 +267,23 @@ class CastCounter:
                     kinds[f].add(sex)
                     told[f] = {sex}
         owner_of: dict[str, tuple[str, ...]] = {}  # a one-word form -> the character it names
+        # "the Musgroves": a family, nobody in particular
+        families = {w for (w,) in (f for f in forms if len(f) == 1) if w.endswith("s") and w[:-1] in by_surname}
         for f, n in forms.items():
-            if len(f) != 1:
+            if len(f) != 1 or f[0] in families:
                 continue
             word = f[0]
             owner = None
-            if word in by_surname:  # a bare surname: its most frequent full name
-                owner = by_surname[word][0]
+            # "John" opens many full names and ends one: a first name
+            if word in by_surname and len(firsts.get(word, ())) <= len(by_surname[word]):
+                owner = by_surname[word][0]  # a bare surname: its most frequent full name
             elif word in firsts:  # a bare first name: the one full name starting with it
                 owners = sorted(firsts[word], key=lambda g: -forms[g])
                 share = forms[owners[0]] >= 0.7 * sum(forms[g] for g in owners)
                 if len(owners) == 1 or (share and evidence[word] < 2):
                     owner = owners[0]
+                else:
+                    owner = self._family_of(word, owners)
             if owner is None:
                 if word in surnames and n >= min_count:
                     chars[f] = Character(word, [word], n)
@@ -279,7 +307,10 @@ class CastCounter:
             if len(f) >= 2:
                 if f in chars:
                     for title_word in titles_seen:
-                        add_title(f, title_word, f)
+                        to_wife = f in wives and title_kind(title_word) == "f"
+                        add_title(wives[f] if to_wife else f, title_word, f)
+                continue
+            if f[0] in families:
                 continue
             owner = owner_of.get(f[0])
             # a bare surname alone goes with the man of its titles (a book calls men, not women, "Croft")
@@ -294,10 +325,20 @@ class CastCounter:
                 carriers = [
                     g for g in by_surname.get(f[0], []) if title_word in full_titles[g] and _fits(kind, told[g])
                 ]
+                # "Miss Elliot" alone is the eldest daughter, not the one called "Miss Anne"
+                eldest = kind == "miss" and any(titled_forms.get((g[0],), Counter())[title_word] >= 2 for g in carriers)
+                if eldest:
+                    carriers = []
                 target: tuple[str, ...] | None = None
-                if len(carriers) == 1:
+                if kind == "f" and f[0] in men and f[0] not in by_surname:
+                    # "Mrs Charles": the wife of the one Charles who has one
+                    married = {w for g, w in wives.items() if g[0] == f[0]}
+                    target = married.pop() if len(married) == 1 else None
+                    if target is None:
+                        continue
+                elif len(carriers) == 1:
                     target = carriers[0]
-                elif owner is not None and owner in chars and _fits(kind, kinds[owner]):
+                elif owner is not None and owner in chars and _fits(kind, kinds[owner]) and not eldest:
                     target = owner
                 elif kind and n >= min_count and f[0] in surnames:
                     target = (title_word, f[0])
@@ -329,6 +370,33 @@ class CastCounter:
         for c in out:
             c.aliases = sorted(dict.fromkeys(a for a in c.aliases if a), key=lambda a: (-len(a), a))
         return sorted(out, key=lambda c: -c.count)
+
+    def _male_first_names(self, full: list[tuple[str, ...]], full_titles: dict[tuple[str, ...], set[str]]) -> set[str]:
+        """First names of men: opening a full name under a man's title, or followed by "he", never a woman's."""
+        kinds_of: dict[str, set[str | None]] = defaultdict(set)
+        for f in full:
+            kinds_of[f[0]].update(title_kind(t) for t in full_titles[f])
+        out = set()
+        for word, kinds in kinds_of.items():
+            said = self.pronouns.get(word, Counter())
+            he = said["he"] >= 5 and said["he"] >= 0.7 * sum(said.values())
+            she = said["she"] >= 5 and said["she"] >= 0.7 * sum(said.values())
+            if ("m" in kinds or he) and "miss" not in kinds and not she:
+                out.add(word)
+        return out
+
+    def _family_of(self, word: str, owners: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+        """Which of the full names a first name opens a bare use of it means: the one whose surname
+        (or family, "the Musgroves") shares its paragraphs far more often than the others'."""
+        seen: Counter[tuple[str, ...]] = Counter()
+        for alone, words in self.paragraph_words:
+            if word in alone:
+                for g in owners:
+                    if g[-1] in words or g[-1] + "s" in words:
+                        seen[g] += 1
+        ranked = [*seen.most_common(2), ((), 0), ((), 0)]
+        (best, n), (_, second) = ranked[0], ranked[1]
+        return best if n >= 3 and n >= 2 * second else None
 
     def common_capitals(self, limit: int = 40) -> list[str]:
         """Capitalised words that open sentences but are ordinary words (never names)."""
