@@ -23,6 +23,9 @@ class Lexicon:
     maiden: frozenset[str]
     companions: frozenset[str]
     not_speech: frozenset[str]
+    listening: frozenset[str]
+    latter: frozenset[str]
+    former: frozenset[str]
     function: frozenset[str]
     interjections: frozenset[str]
 

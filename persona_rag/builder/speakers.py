@@ -6,11 +6,13 @@
 2. A tag with a pronoun or a description (``said he``, ``cried his wife``): ``I`` is the
    narrator of a first-person work; ``he``/``she`` the nearest character of that gender
    (learnt from honorifics and the pronouns that follow a name), preferring the one whose
-   turn it is.
-3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``).
+   turn it is; "The latter yawned." just before it is the last one the sentence before names.
+3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
+   never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
-   is not spoken by them, and the next one is likely their answer.
+   is not spoken by them, and the next one is likely their answer. A paragraph with no
+   letter in it ("* * *") ends a conversation.
 
 A quotation no signal settles has no speaker: ``None`` is better than a guess. The words
 the sieve reads (speech verbs, pronouns, gendered honorifics) are data in ``speech.txt``.
@@ -29,6 +31,10 @@ from persona_rag.builder.lexicon import lexicon
 from persona_rag.builder.quotes import Quotations, Quote
 
 CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
+# a paragraph without a letter ("* * *") between two quotations: a new scene
+_SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
+# a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
+_SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A-Z])[.!?](?=\s+[A-Z\"\u201c])")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
@@ -168,6 +174,7 @@ class Attributor:
             rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:\w+\s+)?(?:{verbs}|uttered|spoken)\s+by\s+(?:{who})", re.IGNORECASE
         )
         self.not_speech_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.not_speech))})\b", re.IGNORECASE)
+        self.listening_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.listening))})\b", re.IGNORECASE)
         self.first_word = re.compile(rf"^\s*(?-i:[A-Z]\w*,?\s+)?(?:{who})", re.IGNORECASE)
 
     # ------------------------------------------------------------------ helpers
@@ -235,6 +242,8 @@ class Attributor:
 
     def _beat(self, sentence: str) -> _Who | None:
         """The subject of an action sentence beside the quotation (weak)."""
+        if self.listening_re.search(sentence):
+            return None
         m = self.first_word.match(sentence)
         if not m or (m.group("pron") and m.group("pron").lower() not in ("he", "she", "i")):
             return None
@@ -359,8 +368,9 @@ class Attributor:
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
         paragraph's narration, else the one the next turn calls by name, else the subject of the last
-        sentence of a narration paragraph just before, else whose turn it is, else the nearest one named (as a subject first) in the paragraphs
-        before; never someone the quotation addresses."""
+        sentence of a narration paragraph just before (or whom its "The latter" means), else whose turn
+        it is, else the nearest one named (as a subject first) in the paragraphs before; never someone
+        the quotation addresses."""
         want = {"he": "m", "she": "f"}.get(pronoun)
         addressed = out[i].addressees
 
@@ -390,6 +400,9 @@ class Attributor:
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if len(set(subjects)) == 1:
                 return subjects[0]
+            back = self._back_reference(masked, q.paragraphs[p][0], s)
+            if back is not None and fits(back):
+                return back
         prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
@@ -407,6 +420,23 @@ class Attributor:
         if prev and fits(prev[-1]):
             return prev[-1]
         return None
+
+    def _back_reference(self, masked: str, start: int, sentence: int) -> str | None:
+        """Who "The latter ..." (or "The former ...") opening the sentence at ``sentence`` means: the
+        last (first) character named in the sentence before it, within the paragraph from ``start``."""
+        words = masked[sentence : sentence + 30].split()[:2]
+        if len(words) < 2 or words[0].lower() != "the":
+            return None
+        word = words[1].lower().strip(",;")
+        if word not in self.lex.latter and word not in self.lex.former:
+            return None
+        before = masked[start:sentence].rstrip()
+        cuts = [m.end() for m in _SENTENCE_END_NOT_TITLE.finditer(before, 0, max(0, len(before) - 1))]
+        prev_start = start + (cuts[-1] if cuts else 0)
+        named = [n for n, _ in self._mentions(masked, prev_start, start + len(before))]
+        if not named:
+            return None
+        return named[-1] if word in self.lex.latter else named[0]
 
     def _keep_present_addressees(
         self, quotes: list[Quote], q: Quotations, speakers: list[str | None], out: list[Attribution], convo: list[int]
@@ -587,7 +617,7 @@ def _conversations(text: str, q: Quotations) -> list[int]:
         if prev_end is not None:
             between = text[prev_end : qt.start]
             narration = len(re.sub(r"[\"\u201c\u201d]", "", between).strip())
-            if narration > CONVERSATION_GAP:
+            if narration > CONVERSATION_GAP or _SCENE_BREAK.search(between):
                 conv += 1
         out.append(conv)
         prev_end = qt.end
