@@ -37,7 +37,7 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*\.?|[.!?;:,()\u201c\u201d\"]|\n")
 
 @lru_cache(maxsize=1)
 def _speaker_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """ "said Holmes" and "Rance resumed": a name beside a speech verb of ``speech.txt`` (past tense)."""
+    """A name beside a past-tense speech verb of ``speech.txt``: "said Holmes", "Rance resumed"."""
     verbs = "|".join(sorted((v for v in lexicon().verbs if v.endswith(("ed", "id", "ied"))), key=len, reverse=True))
     after = re.compile(rf"\b(?:{verbs})\s+(?:[A-Z][\w'\-]*\.?\s+){{0,2}}([A-Z][\w'\-]+)")
     before = re.compile(rf"\b([A-Z][\w'\-]+)\s+(?:{verbs})\b")

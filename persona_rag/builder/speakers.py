@@ -367,7 +367,8 @@ class Attributor:
         out: Sequence[Attribution],
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
-        paragraph's narration, else the one the next turn calls by name, else the subject of the last
+        paragraph's narration, else the one the next turn calls by name, else the one the turn before
+        called by name (an introduction is answered by the one introduced), else the subject of the last
         sentence of a narration paragraph just before (or whom its "The latter" means), else whose turn
         it is, else the nearest one named (as a subject first) in the paragraphs before; never someone
         the quotation addresses."""
@@ -392,6 +393,16 @@ class Attributor:
         ):
             called = [n for n in self._called[i + 1] if fits(n)]
             if len(called) == 1 and len(out[i + 1].addressees) == 1:  # the answer calls the speaker by name
+                return called[0]
+        last = q.quotes[i - 1] if i > 0 else None
+        if (
+            last is not None
+            and last.last_paragraph == qt.paragraph - 1
+            and qt.start == q.paragraphs[qt.paragraph][0] + 1
+        ):
+            # the one the turn before called by name answers it ("Dr. Watson, Mr. Holmes," said Stamford, introducing us.)
+            called = [n for n in self._called[i - 1] if fits(n) and n != speakers[i - 1]]
+            if len(called) == 1:
                 return called[0]
         p = qt.paragraph - 1
         if p >= 0 and p not in self._quoted:  # the subject of the last sentence of the narration just before
