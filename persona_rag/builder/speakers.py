@@ -183,6 +183,10 @@ class Attributor:
         i = bisect.bisect_right(self.narr_at, offset) - 1
         return self.narr[i] if i >= 0 else None
 
+    def _fits_gender(self, name: str, pronoun: str) -> bool:
+        """Whether ``name``'s learnt gender is the one ``he``/``she`` says."""
+        return self.genders.get(name) == {"he": "m", "she": "f"}[pronoun]
+
     def _gender_of_word(self, word: str) -> str | None:
         w = word.lower()
         if w in self.lex.he or w in self.lex.male:
@@ -321,7 +325,12 @@ class Attributor:
                 elif who.pronoun and len(tags) == 1:
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat")  # resolved once turns are known
             distinct = {n for n, _ in names if n is not None}
-            if len(distinct) == 1 and len(names) == len(tags):  # two different tags: two speakers, say nothing
+            # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
+            agree = len(distinct) == 1 and all(
+                w.name or (w.pronoun in ("he", "she") and self._fits_gender(next(iter(distinct)), w.pronoun))
+                for w in tags
+            )
+            if len(distinct) == 1 and (len(names) == len(tags) or agree):  # two different tags: two speakers
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
         self._quoted = set(by_para)
