@@ -35,6 +35,8 @@ CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
 _SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A-Z])[.!?](?=\s+[A-Z\"\u201c])")
+# what may stand between a subject and its verb ("Louisa spoke", "Anne quietly said")
+_JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
@@ -113,7 +115,8 @@ def learn_genders(text: str, cast: Sequence[Character]) -> dict[str, str]:
     # a cast that joined her to him still has his pronouns to go by, so that honorific tells nothing
     given = {a.split()[0] for c in cast for a in c.aliases if len(a.split()) > 1}
     given -= {w for w in given if w.lower().rstrip(".") in lex.male | lex.female or w.lower() == "the"}
-    for a, b, name in Names(cast).find(text):
+    found = Names(cast).find(text)
+    for k, (a, b, name) in enumerate(found):
         words = text[a:b].split()
         first = words[0].lower()
         if len(words) > 1 and words[1] in given and first in lex.female and first not in lex.maiden:
@@ -122,7 +125,10 @@ def learn_genders(text: str, cast: Sequence[Character]) -> dict[str, str]:
             votes[name]["m"] += 3
         elif first in lex.female:
             votes[name]["f"] += 3
-        window = text[b : b + 80]
+        if text.startswith(("'s", "\u2019s"), b):  # "Louisa's brother ... he" tells of someone else
+            continue
+        # up to the sentence's end or the next name, which is nearer the pronoun
+        window = text[b : min(b + 80, found[k + 1][0] if k + 1 < len(found) else len(text))]
         cut = re.search(r"[.;!?\"\u201c\u201d]", window)
         p = pron.search(window[: cut.start()] if cut else window)
         if p:
@@ -351,6 +357,13 @@ class Attributor:
             a.addressees = [n for n in a.addressees if n != a.speaker]
         return out
 
+    def _found_in(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """The cast names found in the narration between ``start`` and ``end``, possessives left out."""
+        lo = bisect.bisect_left(self._starts, start)
+        hi = bisect.bisect_left(self._starts, end)
+        masked = self._masked
+        return [f for f in self._found[lo:hi] if f[1] <= end and not masked.startswith(("'s", "\u2019s"), f[1])]
+
     def _mentions(self, masked: str, start: int, end: int) -> list[tuple[str, bool]]:
         """(cast name, in subject position) for each name in narration, possessives left out."""
         out = []
@@ -423,6 +436,13 @@ class Attributor:
             back = self._back_reference(masked, q.paragraphs[p][0], s)
             if back is not None and fits(back):
                 return back
+            # "..., however, Louisa spoke again.": a name right before a speech verb
+            for verb in self.verb_re.finditer(masked, s, e):
+                named = [
+                    n for _, b, n in self._found_in(s, verb.start()) if _JUST_BEFORE.match(masked, b, verb.start())
+                ]
+                if named and fits(named[-1]):
+                    return named[-1]
         prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
