@@ -250,7 +250,15 @@ def test_the_hand_labels_of_plan_answers_cover_each_persona_and_variant_and_say_
     groups = Counter((r["persona"], r["variant"]) for r in rows)
     assert len(groups) == 6 and all(n >= 36 for n in groups.values())  # harry, hermione, ron x base, sft-dpo
     points = ("time", "true", "answers", "first_person", "voice")
-    for r in rows:
+    # the second round (labelled_plan_answers_2.jsonl): the same questions after this wave's plan, rewrite and
+    # review changes; each row says the commit it was measured at
+    again = [json.loads(line) for line in (ROOT / "tests/data/labelled_plan_answers_2.jsonl").read_text().splitlines()]
+    groups2 = Counter((r["persona"], r["variant"], r["code"]) for r in again)
+    assert len(groups2) == 6 and all(n == 36 for n in groups2.values())
+    assert {(r["persona"], r["variant"], r["stage"], r["question"]) for r in again} <= {
+        (r["persona"], r["variant"], r["stage"], r["question"]) for r in rows
+    }  # the same stratified sample of questions
+    for r in [*rows, *again]:
         assert r["good"] == all(r[p] for p in points)
         assert r["good"] or r["reason"].strip()
         assert r["answer"] and r["question"] and r["stage"]
