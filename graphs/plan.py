@@ -138,11 +138,6 @@ class Plan:
             context=[str(c) for c in data.get("context") or []],
         )
 
-    def said_with_context(self) -> list[tuple[str, str]]:
-        """(sentence, what its passage says just before it), for the first-person rewrite."""
-        context = self.context if len(self.context) == len(self.sentences) else [""] * len(self.sentences)
-        return list(zip(self.sentences, context, strict=True))
-
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
@@ -254,7 +249,7 @@ def profile_sentences(
         if entry.get("from") in keys and keys[entry["from"]].ordinal <= stage.ordinal:
             attitudes.update(entry.get("attitudes") or {})
     who = persona.short_name
-    mine = {"he": "he", "she": "she"}.get(str(persona_gender(persona.profile)))
+    mine = persona_gender(persona.profile)  # 'he', 'she' or None
     for name, attitude in attitudes.items():
         key = set(str(name).lower().split())
         matched = [a for a in asked_names if key <= set(a.split()) or set(a.split()) <= key]

@@ -263,8 +263,8 @@ def first_person(
 
 
 def _acts_with_others(tokens: list[str], words: list[int], mentions: Sequence[Any]) -> bool:
-    """A name of the persona listed with another person's as the doers of a sentence ("Harry and Hermione
-    carried", "Ron, Hermione and Harry fled"): a "They" opening the next sentence is "we"."""
+    """A name of the persona listed with another person's ("Harry and Hermione carried", "Filch caught Ron and
+    Harry"): a "They" opening the next sentence is the group, "we"."""
     people = {m.start: m for m in mentions if m.entity is not None and not m.thing and m.form in ("name", "subject")}
     for m in mentions:
         if m.entity != PERSONA or m.form not in ("name", "subject") or m.quoted:
