@@ -770,9 +770,25 @@ def unsupported_claims(
 def cast_of(persona: Any, index: EntityIndex) -> Cast:
     """The :class:`Cast` for a persona: its names and gender, its universe's names and the genders its
     profiles tell."""
-    from persona_rag.graphs.rewrite import genders_of
-
     return Cast.of(index, persona_names(persona), persona_gender(persona.profile), genders_of(persona.universe))
+
+
+_GENDERS: dict[int, tuple[Any, dict[str, str]]] = {}
+
+
+def genders_of(universe: Any) -> dict[str, str]:
+    """Each character's given name (lower case) -> 'he'/'she', from the pronouns of its profile's summary."""
+    got = _GENDERS.get(id(universe))
+    if got is not None and got[0] is universe:
+        return got[1]
+    genders: dict[str, str] = {}
+    for cid, character in universe.characters.items():
+        g = persona_gender(universe.profiles.get(cid) or {})
+        given = universe.vocabulary.strip_title(character.name).split()
+        if g and given:
+            genders.setdefault(given[0].lower(), g)  # the given name: a surname is shared by a family
+    _GENDERS[id(universe)] = (universe, genders)
+    return genders
 
 
 def persona_gender(profile: dict[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from persona_rag.graphs.claims import PERSONA, Cast, persona_gender, persona_names, read_mentions
+from persona_rag.graphs.claims import PERSONA, Cast, genders_of, persona_gender, persona_names, read_mentions
 
 from persona_rag.vocabulary import GENERIC_WORDS
 
@@ -441,21 +441,3 @@ def in_own_words(fact: str, persona: Any, context: str = "") -> str:
         context,
         genders_of(persona.universe),
     )
-
-
-_GENDERS: dict[int, tuple[Any, dict[str, str]]] = {}
-
-
-def genders_of(universe: Any) -> dict[str, str]:
-    """Each character's given name (lower case) -> 'he'/'she', from the pronouns of its profile's summary."""
-    got = _GENDERS.get(id(universe))
-    if got is not None and got[0] is universe:
-        return got[1]
-    genders: dict[str, str] = {}
-    for cid, character in universe.characters.items():
-        g = persona_gender(universe.profiles.get(cid) or {})
-        given = universe.vocabulary.strip_title(character.name).split()
-        if g and given:
-            genders.setdefault(given[0].lower(), g)  # the given name: a surname is shared by a family
-    _GENDERS[id(universe)] = (universe, genders)
-    return genders
