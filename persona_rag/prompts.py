@@ -246,15 +246,11 @@ def recall(profile: dict[str, Any], memory: str, seed: str = "", names: frozense
 # The words a memory may open with that are lower-cased after a lead like "Well,": never a name (nor "I").
 _LEAD_LOWER_WORDS = (
     "my the a an on in at when after before for during its it our we there this that these those then once "
-    "one some every all most each no nobody everyone everything years last"
+    "one some every all most each no nobody everyone everything years last below above under over inside outside "
+    "behind beside between through across along around near since until while although though because if unless "
+    "as both either neither following later soon having being with without from by to of into upon against among"
 )
-_LOWER_AFTER_LEAD = frozenset(
-    (
-        _LEAD_LOWER_WORDS + " below above under over inside outside behind beside between through across along "
-        "around near since until while although though because if unless as both either neither following later "
-        "soon having being with without from by to of into upon against among"
-    ).split()
-)
+_LOWER_AFTER_LEAD = frozenset(_LEAD_LOWER_WORDS.split())
 
 
 def _common_opening(word: str, names: frozenset[str]) -> bool:

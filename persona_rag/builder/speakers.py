@@ -119,11 +119,11 @@ def learn_genders(text: str, cast: Sequence[Character]) -> dict[str, str]:
     for k, (a, b, name) in enumerate(found):
         words = text[a:b].split()
         first = words[0].lower()
-        if len(words) > 1 and words[1] in given and first in lex.female and first not in lex.maiden:
-            pass
-        elif first in lex.male:
+        # "Mrs Charles": tells nothing of Charles's gender
+        styled_by_husband = len(words) > 1 and words[1] in given and first in lex.female and first not in lex.maiden
+        if first in lex.male:
             votes[name]["m"] += 3
-        elif first in lex.female:
+        elif first in lex.female and not styled_by_husband:
             votes[name]["f"] += 3
         if text.startswith(("'s", "\u2019s"), b):  # "Louisa's brother ... he" tells of someone else
             continue
