@@ -43,6 +43,8 @@ def main() -> int:
     )
     ap.add_argument("--personas", default="harry,hermione,ron")
     args = ap.parse_args()
+    if args.say is not None and args.say < 1:
+        ap.error("--say takes how many training-split questions to print: a number from 1")
 
     from persona_rag.graphs.plan import RELEVANCE_FLOOR, plan_question, stems
     from persona_rag.memory.store import open_memory
