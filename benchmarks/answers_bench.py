@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from persona_rag.settings import load_settings
 
     settings = load_settings()
-    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     out: list[dict[str, Any]] = []
     memory = None
     for pid in args.personas.split(","):
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 row = {
                     "persona": pid,
                     "variant": name,
-                    "type": r["type"],
+                    "type": r.get("type") or r.get("kind"),
                     "stage": r["stage"],
                     "question": r["question"],
                     "answer": res["answer"],
@@ -149,7 +149,14 @@ def key(r: dict[str, Any]) -> tuple[str, ...]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--personas", default="harry,hermione,ron")
-    ap.add_argument("--limit", type=int, default=0, help="first N benchmark questions per persona (0: all 72)")
+    ap.add_argument(
+        "--questions",
+        type=Path,
+        default=EVAL,
+        help="question file, JSON lines with persona, stage, question (default: the frozen benchmark; "
+        "benchmarks/data/answers_fresh.jsonl is the set frozen before the third round's changes)",
+    )
+    ap.add_argument("--limit", type=int, default=0, help="first N questions per persona (0: all)")
     ap.add_argument("--tuned", action="store_true", help="also run each persona's trained adapter (sft-dpo)")
     ap.add_argument("--skip-base", action="store_true", help="with --tuned: the tuned personas only")
     ap.add_argument("--dump", type=Path, help="write every answer as JSON lines (for labelling, --from-dump)")
