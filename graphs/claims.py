@@ -478,6 +478,9 @@ def _resolve(
         ):
             # "Hagrid ... was Harry's friend, and Harry often visits his hut": the hut is the topic's
             near = subject
+        teller, direct = _reporter(m, n, out, tokens, subject) if m.form == "subject" else (None, False)
+        if teller is not None and ok(teller) and (direct or teller == PERSONA or _gender_known(teller, learnt, cast)):
+            near = teller  # "Dobby visited Harry and admitted he had sealed the barrier": he is Dobby
         if near is not None:
             m.entity = near
         elif (
@@ -503,6 +506,31 @@ def _resolve(
             learnt.setdefault(m.entity, gender)
             recent.append(m.entity)
     return out
+
+
+# Verbs that report what their doer says, thinks or knows: a "he" right after one ("admitted he", "said that
+# she") is that doer.
+_REPORTING = _words(
+    "admitted said says explained confessed claimed insisted promised swore announced revealed replied answered "
+    "whispered shouted agreed denied decided realised realized knew thought feared hoped guessed suspected"
+)
+
+
+def _reporter(
+    m: _Mention, n: int, out: list[_Mention], tokens: list[str], subject: frozenset[str] | None
+) -> tuple[frozenset[str] | None, bool]:
+    """Who says or thinks what a subject pronoun opens: the doer of the reporting verb just before it, and
+    whether it is named right before the verb ("Ron admitted he ...") rather than, after "and", the sentence's
+    subject ("Dobby visited Harry and admitted he ...": only where the subject's gender is known to fit)."""
+    k = m.start - 1
+    if k >= 0 and tokens[k].lower() == "that":
+        k -= 1
+    if k < 1 or tokens[k].lower() not in _REPORTING:
+        return None, False
+    doer = next((x for x in out[:n] if x.end == k and x.form in ("name", "subject") and not x.thing), None)
+    if doer is not None:
+        return doer.entity, True
+    return (subject if tokens[k - 1].lower() == "and" else None), False
 
 
 def _gender_known(entity: frozenset[str] | None, learnt: dict[frozenset[str], str], cast: Cast) -> bool:

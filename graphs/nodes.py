@@ -12,6 +12,7 @@ from persona_rag.graphs.review import doomed
 from persona_rag.graphs.state import PersonaContext, PersonaState
 from persona_rag.graphs.verdict import VERDICT_K, time_verdict
 from persona_rag.memory.retrieval import cut_to_budget
+from persona_rag.vocabulary import STOP_WORDS
 
 from persona_rag import prompts
 from persona_rag.backends.base import StopGeneration
@@ -273,7 +274,10 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
         doomed_at=lambda text: doomed(text, state, ctx),
         on_reset=lambda: writer({"type": "reset"}),
     )
-    update: dict[str, Any] = {"answer": trim_to_sentence(answer), "attempts": int(state.get("attempts") or 0) + 1}
+    answer = trim_to_sentence(answer)
+    if plan is not None and plan.kind == "dont-know":
+        answer = drop_loops(answer)
+    update: dict[str, Any] = {"answer": answer, "attempts": int(state.get("attempts") or 0) + 1}
     if banned:
         update["notices"] = [*list(state.get("notices") or []), f"words outside the plan banned: {', '.join(banned)}"]
     return update
@@ -286,6 +290,20 @@ def trim_to_sentence(text: str) -> str:
         return text
     cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"))
     return text[: cut + 1] if cut > len(text) // 3 else text
+
+
+_LOOP_WORD = re.compile(r"[a-z']{4,}")
+
+
+def drop_loops(text: str) -> str:
+    """A refusal cut before its first sentence after the first that says a word twice: a small model saying
+    it does not know runs on in loops ("I won't pretend that you're going to pretend that I didn't ...")."""
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    for n, sentence in enumerate(sentences[1:], start=1):
+        words = [w for w in _LOOP_WORD.findall(sentence.lower()) if w not in STOP_WORDS]
+        if len(words) != len(set(words)):
+            return " ".join(sentences[:n])
+    return text
 
 
 def remember(state: PersonaState) -> dict[str, Any]:

@@ -48,6 +48,10 @@ MAX_SENTENCES = 3
 # Memories the plan chooses from: more than the prompt's top-k, since the passage that answers is often ranked lower
 # by the embedding alone (one more search of the numpy index, the question's vector is cached).
 PLAN_K = 8
+# A memory that names what the question asks about can rank below PLAN_K ("Mr Ollivander" for "Garrick
+# Ollivander"): the best NAMED_EXTRA of the persona's known memories that name it join the candidates.
+NAMED_EXTRA = 4
+NAMED_K = 512
 
 # Words of a question that say how it asks, not what about.
 _ASKING = frozenset(
@@ -186,18 +190,37 @@ def _names_in(text: str, names: Sequence[str]) -> bool:
     return any(re.search(rf"\b{re.escape(part)}\b", low) for name in names for part in name.split() if len(part) > 2)
 
 
+def _says_surname(sentence: str, name: str, stop: frozenset[str], titles: frozenset[str]) -> bool:
+    """The sentence names the person ``name`` by its last word alone, after a title or no other name ("Mr
+    Ollivander", "at Ollivanders" for "Garrick Ollivander"; not "Draco Malfoy" for "Lucius Malfoy")."""
+    words = name.split()
+    if len(words) < 2 or len(words[-1]) < 4:
+        return False
+    for m in re.finditer(rf"\b{re.escape(words[-1])}", sentence, re.IGNORECASE):
+        before = sentence[: m.start()].split()
+        prev = before[-1].strip("\"'“(") if before else ""
+        low = prev.lower().rstrip(".")
+        if not prev[:1].isupper() or low in stop or low in titles or low == words[0]:
+            return True
+    return False
+
+
 def score_sentences(
     question: str, passages: Sequence[dict[str, Any]], asked_names: Sequence[str], persona: Any, stop: frozenset[str]
 ) -> list[_Scored]:
     """Every sentence of every passage, scored against the question (best first)."""
     own = _persona_words(persona)
     wanted = stems(question, stop, own)
+    titles = persona.universe.vocabulary.titles
     out: list[_Scored] = []
     for p in passages:
         sentences = split_sentences(p["text"]) or [p["text"]]
         passage_named = _names_in(p["text"], asked_names) if asked_names else True
         for i, sentence in enumerate(sentences):
             have = stems(sentence, stop)
+            for name in asked_names:
+                if _says_surname(sentence, name, stop, titles):
+                    have |= stems(name, stop)  # "Mr Ollivander" says all of "Garrick Ollivander"
             lex = len(wanted & have) / len(wanted) if wanted else 0.0
             score = EMBED_WEIGHT * float(p.get("score") or 0.0) + (1 - EMBED_WEIGHT) * lex
             if asked_names:
@@ -417,6 +440,14 @@ def plan_from(
     index = memory.entity_index(persona.id)
     own = _persona_words(persona)
     asked = [n for n in index.mentioned(question) if not set(n.split()) <= own]
+    if asked:
+        have = {p["id"] for p in passages}
+        named = [
+            h.as_dict()
+            for h in memory.search(persona.id, question, stage, k=NAMED_K)
+            if h.passage.id not in have and _names_in(h.passage.text, asked)
+        ]
+        passages = [*passages, *named[:NAMED_EXTRA]]
     if event_id and verdict in ("past-presence", "past-hearsay") and _event_passage(passages, event_id) is None:
         found = _lookup_event(memory, persona.id, event_id, stage.ordinal)
         if found is not None:

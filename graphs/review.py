@@ -245,8 +245,12 @@ def after_review(state: PersonaState) -> str:
 
 
 _ROLE_QUESTION = re.compile(
-    r"\b(A\.?I|bot|chat ?bot|language model|assistant|prompt|instructions|pretend|role[- ]?play|character|"
-    r"server|computer|program|software|real person)\b",
+    r"\b(A\.?I|bot|chat ?bot|language model|assistant|prompt|instructions|pretend|role[- ]?play|"
+    r"(?:break|out of|drop|stay in) character|stop being|drop the act|"
+    r"server|computer|program|programming|software|real person|"
+    # work from outside the story's world, or a file the persona cannot hold ("Can you read the PDF I attached?")
+    r"pdf|attach(?:ed|ment)|upload(?:ed)?|url|html|css|javascript|python|sql|json|regex|spreadsheet|excel|"
+    r"website|web ?page|home ?page|e-?mail|internet)\b",
     re.IGNORECASE,
 )
 

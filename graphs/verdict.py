@@ -363,13 +363,16 @@ def match_event(
     margin: float,
     known_floor: float,
     named: frozenset[str] = frozenset(),
+    all_known: bool = False,
 ) -> Match:
     """The event the question is about, found across the whole timeline, or the persona's own memory.
 
     When the question names someone or something (``named``: its names, but not one only said as an owner,
     "Harry's parents") and some candidates mention it, only those count, and those that say clearly more of
     what happened (``ACTION_LEAD``). A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
-    everything the persona has lived or known by ``stage``; a past event decides when it matches better than
+    everything the persona has lived or known by ``stage``, and (``all_known``: the question names only what the
+    persona already knows) for more than those names: "What's your view of Lucius Malfoy?" in Harry's second
+    year is about the man he has met, not the later event that names him best; a past event decides when it matches better than
     the persona's best memory that is not an event (or, for a question that takes presence for granted,
     whenever one is found). The persona's memory of an event is that event.
     """
@@ -386,7 +389,7 @@ def match_event(
     if top.passage.stage > stage:
         top = first_of(top, [c for c in world if c.passage.stage > stage])
         lead = top.score - max(rivals, default=-1.0)
-        if lead >= FUTURE_MARGIN and _said(top):
+        if lead >= FUTURE_MARGIN and _said(top) and not (all_known and top.action <= 0):
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
@@ -558,6 +561,7 @@ def verdict(
         margin=known_names_margin if all_known else margin,
         known_floor=known_floor,
         named=frozenset(n for n in named if not _only_as_owner(question, n)),
+        all_known=all_known,
     )
     if match.event is not None:
         passage = match.event.passage

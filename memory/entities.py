@@ -30,9 +30,14 @@ class EntityIndex:
         texts: Sequence[str] = (),
         aliases: dict[str, str] | None = None,
         vocab: Vocabulary | None = None,
+        *,
+        world_texts: Sequence[str] = (),
+        persona_texts: Sequence[str] = (),
     ) -> EntityIndex:
         """``world``/``persona``: metadata dicts with ``entities`` ('|'-joined) and stages;
-        ``texts``: the universe's passages, whose capitalised words count as known names."""
+        ``texts``: the universe's passages, whose capitalised words count as known names;
+        ``world_texts``/``persona_texts``: the texts of ``world``/``persona``, in the same order (a name is there
+        from the first passage that says it, tagged or not)."""
         vocab = vocab or Vocabulary()
         idx = cls(vocab=vocab)
         for text in texts:
@@ -47,6 +52,12 @@ class EntityIndex:
             for name in _names(meta):
                 idx.persona_first[name] = min(idx.persona_first.get(name, OPEN), int(meta.get("known_from", 0)))
                 idx.world_first.setdefault(name, int(meta.get("stage", 0)))
+        # A tag is not the first mention: "the hospital wing", tagged only on a sixth-year event, is where Harry
+        # woke in his first year. A name is in the world, and known to the persona, from the first passage that
+        # says it.
+        names = list(idx.world_first)
+        _first_said(idx.world_first, names, world, world_texts, "stage")
+        _first_said(idx.persona_first, names, persona, persona_texts, "known_from")
         for name in idx.world_first:
             words = name.split()
             if len(words) >= 2:
@@ -74,8 +85,7 @@ class EntityIndex:
         found: dict[str, tuple[int, int]] = {}
         for name, wf in self.world_first.items():
             # "S.P.E.W." is looked for as the text is written after its punctuation goes: " s p e w ".
-            key = name if name.replace(" ", "").isalnum() else " ".join(re.sub(r"[^a-z0-9' -]+", " ", name).split())
-            if len(name) >= 4 and f" {key} " in low:
+            if len(name) >= 4 and f" {_key(name)} " in low:
                 found[name] = (wf, self.persona_first.get(name, OPEN))
         # Single distinctive words count only when capitalised in the text ("Lockhart", not "lock").
         for word in set(re.findall(r"\b[A-Z][a-z']{2,}\b", text)):
@@ -87,6 +97,32 @@ class EntityIndex:
             pf = min(self.persona_first.get(n, OPEN) for n in names)
             found[key] = (wf, pf)
         return found
+
+
+def _key(name: str) -> str:
+    """``name`` as :meth:`EntityIndex.mentioned` looks for it in a text whose punctuation is gone."""
+    return name if name.replace(" ", "").isalnum() else " ".join(re.sub(r"[^a-z0-9' -]+", " ", name).split())
+
+
+def _plain(text: str) -> str:
+    """Lower-case words, punctuation gone, single spaces."""
+    return " ".join(re.sub(r"[^a-z0-9' -]+", " ", text.lower()).split())
+
+
+def _first_said(
+    table: dict[str, int], names: Sequence[str], metas: Sequence[dict[str, Any]], texts: Sequence[str], when: str
+) -> None:
+    """Lower ``table[name]`` to the earliest ``when`` of the passages whose text says the name."""
+    if not texts:
+        return
+    padded = [(int(m.get(when, 0)), f" {_plain(t)} ") for m, t in zip(metas, texts, strict=True)]
+    for name in names:
+        if len(name) < 4:
+            continue
+        key = f" {_key(name)} "
+        first = min((st for st, low in padded if key in low), default=OPEN)
+        if first < table.get(name, OPEN):
+            table[name] = first
 
 
 def _names(meta: dict[str, Any]) -> list[str]:

@@ -191,6 +191,11 @@ class VectorIndex:
         part = self._parts.get(persona)
         return list(part.metas) if part is not None else []
 
+    def texts_of(self, persona: str) -> list[str]:
+        """The texts of ``persona``'s rows, in the order of :meth:`metas`."""
+        part = self._parts.get(persona)
+        return list(part.texts) if part is not None else []
+
     def texts(self) -> Iterator[str]:
         for part in self._parts.values():
             yield from part.texts

@@ -670,9 +670,12 @@ class TemporalMemory:
             cached = self._entities.get(key)
             if cached is None:
                 world, mine, texts = index.metas(WORLD), index.metas(persona), list(index.texts())
+                world_texts, my_texts = index.texts_of(WORLD), index.texts_of(persona)
         if cached is None:
             aliases = {a.lower(): c.name.lower() for c in self.universe.characters.values() for a in c.aliases}
-            cached = EntityIndex.build(world, mine, texts, aliases, self.universe.vocabulary)
+            cached = EntityIndex.build(
+                world, mine, texts, aliases, self.universe.vocabulary, world_texts=world_texts, persona_texts=my_texts
+            )
             self._entities = {key: cached, **{k: v for k, v in self._entities.items() if k[0] == key[0]}}
         return cached
 

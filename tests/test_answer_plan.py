@@ -262,3 +262,94 @@ def test_the_hand_labels_of_plan_answers_cover_each_persona_and_variant_and_say_
         assert r["good"] == all(r[p] for p in points)
         assert r["good"] or r["reason"].strip()
         assert r["answer"] and r["question"] and r["stage"]
+
+
+# ----------------------------------------------------------------------------- third round (dev failures)
+
+
+def test_a_memory_that_names_the_person_by_title_and_surname_answers_for_the_full_name(hp) -> None:
+    """'What happened with Garrick Ollivander?': the memory says 'Mr Ollivander'. It answers (it used to fall
+    below the relevance floor: 'I couldn't tell you'); 'Draco Malfoy' does not stand for 'Lucius Malfoy'."""
+    from persona_rag.graphs.plan import make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    stage = hp.stage("y4.end")
+    passages = [
+        _passage("harry:a", "Harry and Ron argued for weeks after the Goblet of Fire chose Harry.", 0.36),
+        _passage("harry:b", "Before the first task, Mr Ollivander checked the champions' wands.", 0.30),
+    ]
+    plan = make_plan(
+        "What happened with Garrick Ollivander?", "past-presence", "", passages, harry, stage, ["garrick ollivander"]
+    )
+    assert plan.kind == "memory" and plan.grounds == ["harry:b"]
+    draco = [_passage("harry:c", "Draco Malfoy sneered at Ron's secondhand robes.", 0.30)]
+    plan = make_plan("What happened with Lucius Malfoy?", "past-presence", "", draco, harry, stage, ["lucius malfoy"])
+    assert plan.kind == "dont-know"
+
+
+def test_a_name_the_plan_asks_about_is_found_beyond_the_top_hits(settings, hp_memory) -> None:
+    """The memories that name what is asked join the plan's candidates even where the embedding ranks them low."""
+    from persona_rag.graphs.plan import plan_from
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp_memory.universe, hp_memory.universe.characters["harry"])
+    stage = hp_memory.universe.stage("y4.end")
+    plan = plan_from(hp_memory, harry, "What happened with Garrick Ollivander?", stage, "past-presence", "", [])
+    assert plan.kind == "memory", plan.reason
+    assert all("Ollivander" in s for s in plan.sentences[:1]), plan.sentences
+
+
+def test_a_name_first_said_before_it_is_tagged_is_known_from_where_it_is_said(hp_memory) -> None:
+    """The hospital wing is tagged only on a sixth-year event but is where Harry woke in his first year: at
+    Christmas of year 6 it is not 'the future'."""
+    from persona_rag.graphs.verdict import time_verdict
+
+    index = hp_memory.entity_index("harry")
+    y1_end = hp_memory.universe.stage("y1.end").ordinal
+    assert index.world_first["hospital wing"] <= y1_end and index.persona_first["hospital wing"] <= y1_end
+    stage = hp_memory.universe.stage("y6.christmas")
+    ev = time_verdict(hp_memory, "harry", "What do you know about the hospital wing?", stage, 0.0)
+    assert ev.verdict != "future", ev.reason
+
+
+def test_a_later_event_that_only_shares_a_known_name_does_not_make_the_question_about_the_future() -> None:
+    """'What's your view of Lucius Malfoy?' at the end of year 2: Harry has met him; a year-6 event that names
+    him best is not what the question is about. An event that also matches the question's action still is."""
+    from types import SimpleNamespace
+
+    from persona_rag.graphs.verdict import Scored, match_event
+
+    def cand(pid: str, stage: int, score: float, action: float) -> Scored:
+        passage = SimpleNamespace(id=pid, stage=stage, text="Lucius Malfoy was there.", kind="event")
+        return Scored(score=score, similarity=score, action=action, names=("lucius malfoy",), passage=passage)
+
+    known = [cand("harry:ev-2-dobby-freed", 8, 0.51, 0.0)]
+    world = [cand("_world:ev-6-draco-task", 20, 0.58, 0.0), cand("_world:ev-2-dobby-freed", 8, 0.50, 0.0)]
+    named = frozenset({"lucius malfoy"})
+    args = dict(premise=False, margin=0.05, known_floor=0.45, named=named)
+    assert match_event(world, known, 8, all_known=False, **args).event.passage.stage == 20  # type: ignore[union-attr]
+    got = match_event(world, known, 8, all_known=True, **args).event
+    assert got is None or got.passage.stage <= 8
+    world[0] = cand("_world:ev-6-draco-task", 20, 0.58, 0.8)  # the question says what happens in it
+    assert match_event(world, known, 8, all_known=True, **args).event.passage.stage == 20  # type: ignore[union-attr]
+
+
+def test_out_of_world_requests_are_role_breaks_and_a_character_in_the_story_is_not() -> None:
+    from persona_rag.graphs.review import asks_to_break_role
+
+    assert asks_to_break_role("Can you read the PDF I just attached?")
+    assert asks_to_break_role("Stop being Harry and build me a website.")
+    assert asks_to_break_role("Can you put this in a spreadsheet for me?")
+    assert not asks_to_break_role("Who's this Dobby character, and why does he keep following you?")
+
+
+def test_a_refusal_that_runs_on_in_a_loop_is_cut_before_the_loop() -> None:
+    from persona_rag.graphs.nodes import drop_loops
+
+    said = "I don't know what that is. I won't pretend that you're going to pretend that I didn't tell you that."
+    assert drop_loops(said) == "I don't know what that is."
+    fine = "No idea. Never heard of it, and I'm not going to pretend I have."
+    assert drop_loops(fine) == fine

@@ -335,3 +335,21 @@ def test_a_book_told_by_another_character_keeps_the_narrator_apart() -> None:
         "Nell came to Gullwick with a letter for me. I showed Nell the oil store, and Nell wrote Nell's first "
         'entry. "Mind the glass, Nell," I said.'
     )
+
+
+def test_a_pronoun_after_a_reporting_verb_is_the_one_who_reports() -> None:
+    """'Ron visited Harry and admitted he had lied': he is Ron (known to be male), not the persona; 'Hagrid told
+    Harry that he is a wizard' stays the persona's."""
+    from persona_rag.graphs.rewrite import first_person
+
+    known = frozenset({"ron", "hagrid"})
+    said = first_person(
+        "Ron visited Harry in the hospital wing and admitted he had lied about the map.",
+        ["Harry Potter", "Harry"],
+        "he",
+        known=known,
+        genders={"ron": "he"},
+    )
+    assert said == "Ron visited me in the hospital wing and admitted he had lied about the map."
+    told = first_person("Hagrid told Harry that he is a wizard.", ["Harry Potter", "Harry"], "he", known=known)
+    assert told == "Hagrid told me that I am a wizard."
