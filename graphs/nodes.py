@@ -12,7 +12,6 @@ from persona_rag.graphs.review import doomed
 from persona_rag.graphs.state import PersonaContext, PersonaState
 from persona_rag.graphs.verdict import VERDICT_K, time_verdict
 from persona_rag.memory.retrieval import cut_to_budget
-from persona_rag.vocabulary import STOP_WORDS
 
 from persona_rag import prompts
 from persona_rag.backends.base import StopGeneration
@@ -20,6 +19,7 @@ from persona_rag.backends.constraint import Constraint
 from persona_rag.errors import UsageError
 from persona_rag.persona import Persona
 from persona_rag.timeline import find_stage_in_text
+from persona_rag.vocabulary import STOP_WORDS
 
 # A question is cut at this many characters per allowed word.
 CHARS_PER_WORD = 10
