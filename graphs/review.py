@@ -249,7 +249,9 @@ _ROLE_QUESTION = re.compile(
     r"(?:break|out of|drop|stay in) character|stop being|drop the act|"
     r"server|computer|program|programming|software|real person|"
     # work from outside the story's world, or a file the persona cannot hold ("Can you read the PDF I attached?")
-    r"pdf|attach(?:ed|ment)|upload(?:ed)?|url|html|css|javascript|python|sql|json|regex|spreadsheet|excel|"
+    # (not "attached to my owl", "excel at Charms", the python at the zoo)
+    r"pdf|i(?:'ve)? (?:just )?attached|attachment|upload(?:ed)?|url|html|css|javascript|"
+    r"python (?:code|script|function|program)|sql|json|regex|spreadsheet|excel (?:sheet|file|formula)|"
     r"website|web ?page|home ?page|e-?mail|internet)\b",
     re.IGNORECASE,
 )

@@ -81,7 +81,7 @@ class EntityIndex:
 
     def mentioned(self, text: str) -> dict[str, tuple[int, int]]:
         """Names in ``text`` -> (first stage in the world, first stage the persona knows it, OPEN if never)."""
-        low = " " + re.sub(r"[^a-z0-9' -]+", " ", text.lower()) + " "
+        low = f" {_plain(text)} "
         found: dict[str, tuple[int, int]] = {}
         for name, wf in self.world_first.items():
             # "S.P.E.W." is looked for as the text is written after its punctuation goes: " s p e w ".

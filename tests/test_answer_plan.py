@@ -358,6 +358,8 @@ def test_out_of_world_requests_are_role_breaks_and_a_character_in_the_story_is_n
     assert asks_to_break_role("Stop being Harry and build me a website.")
     assert asks_to_break_role("Can you put this in a spreadsheet for me?")
     assert not asks_to_break_role("Who's this Dobby character, and why does he keep following you?")
+    assert not asks_to_break_role("Are you attached to Hedwig?")
+    assert not asks_to_break_role("Does Hermione excel at Charms?")
 
 
 def test_a_refusal_that_runs_on_in_a_loop_is_cut_before_the_loop() -> None:
