@@ -19,6 +19,10 @@ FRESH_FILE = ROOT / "benchmarks" / "data" / "answers_fresh.jsonl"
 # Written and frozen before the third round's changes (703480d), by a writer who checked them against every benchmark
 # and training question: the third round is measured on these 60 (README, "Third round").
 FRESH_SHA256 = "38ef1933137e9e13372f0713784169de28a0f6441f1ce866044a5be6d8691d34"
+FRESH2_FILE = ROOT / "benchmarks" / "data" / "answers_fresh2.jsonl"
+# Written and frozen at b6b0549, before the fourth round's changes, checked against every benchmark, fresh, dialogue
+# and probe question: the fourth round is measured on these 60; the first fresh set became its development set.
+FRESH2_SHA256 = "58563c138f99d3cabb5d7f5658c720fea6fab6a2c6f568e5ed81ad1dc083a1af"
 
 
 def test_the_fresh_held_out_questions_are_frozen_and_say_what_a_right_answer_holds():
@@ -27,6 +31,16 @@ def test_the_fresh_held_out_questions_are_frozen_and_say_what_a_right_answer_hol
     rows = [json.loads(line) for line in text.decode().splitlines()]
     assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
     assert all(r["gold"].strip() and r["kind"] for r in rows)
+
+
+def test_the_fourth_round_held_out_questions_are_frozen():
+    text = FRESH2_FILE.read_bytes()
+    assert hashlib.sha256(text).hexdigest() == FRESH2_SHA256
+    rows = [json.loads(line) for line in text.decode().splitlines()]
+    assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
+    assert all(r["gold"].strip() and r["kind"] for r in rows)
+    earlier = {json.loads(line)["question"] for line in FRESH_FILE.read_text().splitlines()}
+    assert not earlier & {r["question"] for r in rows}
 
 
 def test_the_answers_benchmark_questions_are_frozen():
