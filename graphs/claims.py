@@ -500,6 +500,12 @@ def _resolve(
             m.entity = PERSONA
         else:
             m.entity = next((c for c in reversed(recent) if ok(c)), None)
+            if m.form == "subject" and subject is not None and m.entity not in (None, subject) and ok(subject):
+                # "Black had been Harry's godfather, that he had betrayed the Potters": a person said only as
+                # whose ("Harry's") is not what a later "he" stands for; the sentence's subject is
+                forms: list[str] = [x.form for k, x in people if k < n and x.entity == m.entity]
+                if forms and forms[-1] == "owner":
+                    m.entity = subject
             if m.entity is None and not speaker and (persona_named or persona_near) and ok(PERSONA):
                 m.entity = PERSONA
         if m.entity is not None:

@@ -45,6 +45,10 @@ MISSING_NAME_FACTOR = 0.6
 # A second memory joins the plan when its best sentence is this close to the first and about the same names.
 SECOND_MEMORY_MARGIN = 0.05
 MAX_SENTENCES = 3
+# A plan's reason when the question asks what is going to happen: the persona cannot know it yet.
+NOT_YET = "asks what is going to happen: not known yet"
+# A sentence that repeats this share of what the plan already says adds nothing (the same event told twice).
+REPEAT_SHARE = 0.6
 # Memories the plan chooses from: more than the prompt's top-k, since the passage that answers is often ranked lower
 # by the embedding alone (one more search of the numpy index, the question's vector is cached).
 PLAN_K = 8
@@ -53,6 +57,94 @@ PLAN_K = 8
 NAMED_EXTRA = 4
 NAMED_K = 512
 
+# How-did-it-feel questions: a sentence that says a feeling is worth this much more than one that only tells the
+# event (the answer to "How did it feel when Ron wouldn't believe you?" is "it hurt", not "Ron refused to believe").
+FEELING_BONUS = 0.08
+_ASKS_FEELING = re.compile(
+    r"\b(?:how (?:did|does|do|has|have|was|were) (?:it|that|this|you)\b[^?]*\b(?:feel|felt|sit|leave|left|"
+    r"affect|coping|cope|take it)|what was it like|went through your (?:head|mind)|how were you|how are you "
+    r"(?:coping|holding up)|were you (?:scared|angry|upset|happy|afraid|jealous|proud|hurt))",
+    re.IGNORECASE,
+)
+FEELING_WORDS = frozenset(
+    [
+        "felt",
+        "feel",
+        "feels",
+        "feeling",
+        "hurt",
+        "hurts",
+        "angry",
+        "anger",
+        "furious",
+        "fury",
+        "happy",
+        "happiness",
+        "glad",
+        "delighted",
+        "overjoyed",
+        "proud",
+        "pride",
+        "ashamed",
+        "shame",
+        "guilty",
+        "guilt",
+        "jealous",
+        "jealousy",
+        "scared",
+        "afraid",
+        "frightened",
+        "terrified",
+        "fear",
+        "dread",
+        "miserable",
+        "misery",
+        "sad",
+        "sadness",
+        "grief",
+        "grieving",
+        "grieved",
+        "heartbroken",
+        "longing",
+        "longed",
+        "lonely",
+        "relieved",
+        "relief",
+        "upset",
+        "shaken",
+        "horrified",
+        "disgusted",
+        "betrayed",
+        "bitter",
+        "bitterness",
+        "stung",
+        "humiliated",
+        "embarrassed",
+        "envy",
+        "envious",
+        "anxious",
+        "worried",
+        "worry",
+        "nervous",
+        "thrilled",
+        "excited",
+        "joy",
+        "joyful",
+        "despair",
+        "desperate",
+        "torn",
+        "haunted",
+        "resentful",
+        "resentment",
+        "loathes",
+        "hates",
+        "hated",
+        "loves",
+        "loved",
+        "uneasy",
+        "sorry",
+    ]
+)
 # Words of a question that say how it asks, not what about.
 _ASKING = frozenset(
     [
@@ -171,6 +263,25 @@ def is_opinion(question: str) -> bool:
     return bool(_OPINION.search(question))
 
 
+def asks_feeling(question: str) -> bool:
+    """ "How did it feel when ...", "What was it like watching ...", "How did that book leave you?"."""
+    return bool(_ASKS_FEELING.search(question))
+
+
+_WILL_HAPPEN = re.compile(
+    r"\b(?:(?:is|are|was)\s+(?!you\b|it true\b)[\w' ]{1,40}?\s+going\s+to|gonna|will\s+(?!you\b)\w+|"
+    r"(?:he|she|it|they)'ll|what(?:'s| is) going to happen|what happens next)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_what_will_happen(question: str) -> bool:
+    """The question asks what is going to happen ("Is Buckbeak going to be put down?", "Who will win the Cup?"):
+    no memory answers that, whatever it knows of the people in it. Not a question about the persona's own
+    intentions ("Will you tell Dumbledore?") nor an opinion ("Do you think ...")."""
+    return bool(_WILL_HAPPEN.search(question)) and not is_opinion(question)
+
+
 @dataclass
 class _Scored:
     score: float
@@ -212,6 +323,7 @@ def score_sentences(
     own = _persona_words(persona)
     wanted = stems(question, stop, own)
     titles = persona.universe.vocabulary.titles
+    feeling = asks_feeling(question)
     out: list[_Scored] = []
     for p in passages:
         sentences = split_sentences(p["text"]) or [p["text"]]
@@ -223,6 +335,8 @@ def score_sentences(
                     have |= stems(name, stop)  # "Mr Ollivander" says all of "Garrick Ollivander"
             lex = len(wanted & have) / len(wanted) if wanted else 0.0
             score = EMBED_WEIGHT * float(p.get("score") or 0.0) + (1 - EMBED_WEIGHT) * lex
+            if feeling and lex > 0 and FEELING_WORDS & set(re.findall(r"[a-z]+", sentence.lower())):
+                score += FEELING_BONUS
             if asked_names:
                 named = _names_in(sentence, asked_names) or (
                     passage_named and i > 0 and bool(_PRONOUN_START.match(sentence))
@@ -251,6 +365,12 @@ def _cut(best: _Scored, ranked: Sequence[_Scored]) -> list[int]:
     for i in sorted(keep):
         if i > 0 and _PRONOUN_START.match(best.sentences[i]) and len(keep) < MAX_SENTENCES:
             keep.add(i - 1)
+    # what the best sentence leads to: a memory tells an event and then its outcome ("... where they overheard
+    # Fudge talking about Sirius Black. The adults said Black had betrayed the Potters"), and the outcome is what
+    # "what did you hear", "how did you get out" and "how did that leave you" ask for
+    after = max(keep) + 1
+    if after < len(best.sentences) and len(keep) < MAX_SENTENCES and best.index == max(keep):
+        keep.add(after)
     return sorted(keep)
 
 
@@ -338,6 +458,8 @@ def make_plan(
         return Plan("role-break", reason="the question pushes the persona out of its role")
     if verdict in ("future", "past-absence"):
         return Plan("dont-know", reason=f"verdict {verdict}")
+    if asks_what_will_happen(question):
+        return Plan("dont-know", reason=NOT_YET)
     if asked_names and is_opinion(question):
         # "What do you think of Hermione?": what the persona thinks of her at this stage, not a memory that
         # happens to name her
@@ -360,6 +482,10 @@ def make_plan(
             if sentences:
                 return Plan("profile", [], sentences, score, f"opinion from the profile ({why})")
         return Plan("dont-know", [], [], score, f"no memory answers it (best {score:.2f} < floor {floor:.2f})")
+    if event is not None and best.passage is not event:
+        top = next(s for s in ranked if s.passage is event)
+        if _repeats(top.sentences[top.index], [best.sentences[i] for i in _cut(best, ranked)], stop):
+            best = top  # the same thing told twice: the event the verdict matched, said once
     cut = _cut(best, ranked)
     sentences = [best.sentences[i] for i in cut]
     context = [_before(best, i) for i in cut]
@@ -381,6 +507,7 @@ def make_plan(
                 and s.score >= best.score - SECOND_MEMORY_MARGIN
                 and (not asked_names or _names_in(s.sentences[s.index], asked_names))
                 and _same_thing(s.sentences[s.index], sentences, question, stop, persona)
+                and not _repeats(s.sentences[s.index], sentences, stop)
                 and len(sentences) < MAX_SENTENCES
             ),
             None,
@@ -390,6 +517,15 @@ def make_plan(
         context.append(_before(second, second.index))
         grounds.append(second.passage["id"])
     return Plan(kind, grounds, sentences, round(best.score, 4), why, context)
+
+
+def _repeats(sentence: str, chosen: Sequence[str], stop: frozenset[str]) -> bool:
+    """``sentence`` mostly says what ``chosen`` already says ("On Dudley's birthday the Dursleys took Harry to the
+    zoo, where a boa constrictor ..." after "On a trip to the zoo for Dudley's birthday, Harry ... a boa
+    constrictor ..."): said twice, it reads as a recital."""
+    have = stems(sentence, stop)
+    said = set().union(*(stems(s, stop) for s in chosen)) if chosen else set()
+    return bool(have) and len(have & said) / len(have) >= REPEAT_SHARE
 
 
 def _same_thing(sentence: str, chosen: Sequence[str], question: str, stop: frozenset[str], persona: Any) -> bool:
@@ -452,7 +588,7 @@ def plan_from(
         found = _lookup_event(memory, persona.id, event_id, stage.ordinal)
         if found is not None:
             passages = [*passages, found]
-    return make_plan(
+    plan = make_plan(
         question,
         verdict,
         event_id,
@@ -463,6 +599,54 @@ def plan_from(
         index.vocab.stop_words,
         role_break=asks_to_break_role(question),
     )
+    if plan.kind == "memory":
+        plan = _what_came_after(memory, persona, question, stage, passages, plan, index.vocab.stop_words)
+    return plan
+
+
+_AFTER = re.compile(r"\bafter\s+(?!all\b|that\b|this\b|it\b|him\b|her\b|them\b)([^?.!]{6,})", re.IGNORECASE)
+# Share of the after-clause's words an event must say to be the one the question starts from.
+AFTER_MATCH = 0.6
+
+
+def _what_came_after(
+    memory: Any,
+    persona: Any,
+    question: str,
+    stage: Any,
+    passages: Sequence[dict[str, Any]],
+    plan: Plan,
+    stop: frozenset[str],
+) -> Plan:
+    """ "What did you find after leaving Nick's deathday party?": the memory that answers is the event that
+    followed the one the question names, not that event. When a known event says most of the words after
+    "after" and the persona remembers the next event of the world log (known at the stage), the plan is that
+    one's opening sentences."""
+    m = _AFTER.search(question)
+    if not m:
+        return plan
+    clause = stems(m.group(1), stop, _persona_words(persona))
+    if len(clause) < 2:
+        return plan
+    order = [str(ev.get("id")) for ev in persona.universe.events]
+    # the event that says most of the clause (of two that say as much, the first in the story)
+    said = sorted(
+        (-share, order.index(event), event)
+        for p in passages
+        if (event := p["id"].split(":", 1)[-1]) in order
+        and (share := len(clause & stems(p["text"], stop)) / len(clause)) >= AFTER_MATCH
+    )
+    if not said:
+        return plan
+    share, at, start = said[0]
+    best = (-share, start)
+    for nxt in order[at + 1 : at + 4]:
+        found = _lookup_event(memory, persona.id, nxt, stage.ordinal)
+        if found is not None:
+            sentences = split_sentences(found["text"])[: MAX_SENTENCES - 1]
+            why = f"what came after {best[1]} ({best[0]:.2f} of the words after 'after'): the next event it knows"
+            return Plan("memory", [found["id"]], sentences, plan.score, why, [""] * len(sentences))
+    return plan
 
 
 def plan_question(

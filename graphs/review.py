@@ -21,6 +21,7 @@ from persona_rag.graphs.claims import (  # noqa: F401  (the claim check's public
     claims_in,
     unsupported_claims,
 )
+from persona_rag.graphs.plan import NOT_YET
 from persona_rag.graphs.rewrite import (  # noqa: F401
     first_person,
     in_own_words,
@@ -268,17 +269,20 @@ def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
     question = state.get("question") or ""
     line = prompts.refusal(persona.profile, "past-hearsay", question, persona.short_name)
     told = str(state.get("hearsay_from") or "").strip()
-    if told:
-        line = f"{line} {told} told me about it."
+    teller = persona.universe.vocabulary.short_name(told) if told else ""  # "Harry Potter" -> "Harry"
     plan = state.get("plan") or {}
     heard = list(plan.get("sentences") or []) if plan.get("kind") == "hearsay" else []
     if not heard and not plan:
         event = str(state.get("event_id") or "").split(":", 1)[-1]
         heard = [r["text"] for r in state.get("retrieved") or [] if event and r["id"].split(":", 1)[-1] == event][:1]
     if not heard:  # the event itself is not among the memories given: say no more than that
-        return line, "refusal"
+        return (f"{line} {teller} told me about it." if teller else line), "refusal"
     said = say_plan(plan, persona) if plan.get("kind") == "hearsay" else say_sentences(heard, persona)
-    return f"{line} What I heard: {said}", "memory"
+    # "From what Harry told me, the Cup was a Portkey ...": said as the persona would, not as a labelled quote
+    if said and prompts.common_opening(said.split(" ", 1)[0], known_names(persona.universe)):
+        said = said[:1].lower() + said[1:]
+    lead = f"From what {teller} told me," if teller else "From what I heard,"
+    return f"{line} {lead} {said}", "memory"
 
 
 def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str] = ()) -> str:
@@ -318,6 +322,8 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
         answer, answered_by = prompts.recall(profile, said, question, known_names(persona.universe)), "memory"
     elif plan is not None or verdict in ("future", "past-absence") or not facts:
         why = verdict if verdict in ("future", "past-absence") else "unknown"
+        if plan is not None and plan.get("reason") == NOT_YET:
+            why = "not-yet"  # "Is Buckbeak going to be put down?": nobody can know that yet
         answer, answered_by = prompts.refusal(profile, why, question, persona.short_name), "refusal"
     else:
         said = in_own_words(facts[0], persona)

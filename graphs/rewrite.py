@@ -53,7 +53,7 @@ _IRREGULAR_PAST = _words(
     "went saw took thought made gave got came became knew found felt told taught left kept heard met fought won lost "
     "said ran began bought brought caught held led stood sat wrote spoke broke chose drew flew grew hid fell sent "
     "spent swore might may must should shall drove rode threw wore bit hid shook woke rose struck stole swam dug "
-    "slept crept wept forgave forgot understood"
+    "slept crept wept forgave forgot understood cast put set hit cut shut burst spread"
 )
 _CLAUSE_WORDS = _words(
     "and but when that while because so if as until after before where though although since whom who or "
@@ -174,16 +174,15 @@ def first_person(
     with_others = False  # the sentence before had the persona act with others ("Harry and Hermione carried ...")
     for n_sentence, (tokens, mentions) in enumerate(read_mentions(fact, cast, _TOKEN_WS, _SENTENCE)):
         words = [k for k, t in enumerate(tokens) if not t.isspace()]
-        group_before, with_others = with_others, _acts_with_others(tokens, words, mentions)
+        group_before = with_others
         if n_sentence < skip:  # the context: read, not said
+            with_others = _we(tokens, list(tokens), words, mentions, group_before)
             for m in mentions:
                 if m.entity not in (None, PERSONA) and m.form in ("name", "owner") and not m.thing:
                     name = " ".join(tokens[words[k]] for k in range(m.start, m.end))
                     surface[m.entity] = re.sub(r"['’]s$", "", name)  # type: ignore[index]
             continue
         new = list(tokens)
-        if group_before and words and tokens[words[0]] == "They":
-            new[words[0]] = "We"  # "... Harry and I carried the dragon. They forgot the cloak" -> "We forgot"
         for m in mentions:
             if m.entity is None or m.entity == PERSONA or m.quoted:
                 continue
@@ -193,6 +192,8 @@ def first_person(
                 # "He also introduced Lupin", cut from "Dumbledore welcomed them. He also ...": say who
                 name = surface.pop(m.entity)
                 new[words[m.start]] = name + "'s" if m.form == "owner" else name
+        # the persona among others: "the three went" -> "the three of us went", and the group's "they" is "we"
+        with_others = _we(tokens, new, words, mentions, group_before)
         at = {m.start: m for m in mentions if m.entity == PERSONA and not m.quoted}
         if not at:
             out.append("".join(new))
@@ -214,7 +215,7 @@ def first_person(
                 word = "me"
             elif m.form == "subject":
                 word = "I"
-            elif prev in _SAID:
+            elif prev in _SAID and _after_quote(tokens, words, m.start - 1):
                 word = "I"  # '"...," said Elizabeth'
             else:
                 # a verb right before the name, with its own doer before it: the name is its object
@@ -225,10 +226,13 @@ def first_person(
                     and prev not in _CLAUSE_WORDS | {"and", "or", "then"}
                     and (m.start - 1 in doer or m.start - 2 in doer)
                 )
-                word = "I" if _subject_name(nxt, prev, m.start == 0, after_verb) else "me"
+                if after_verb and nxt and nxt[0].lower() in _CLAUSE_AUX and prev not in _CAUSATIVE:
+                    after_verb = False  # "Ron believed Harry had entered": the name opens a clause of its own
+                listed = prev in ("and", "or") and m.start >= 2 and tokens[words[m.start - 2]][:1].isupper()
+                word = "I" if _subject_name(nxt, prev, m.start == 0, after_verb, listed) else "me"
             if low in _THIRD and m.form == "owner" and low == "hers":
                 word = "mine"
-            if word == "I" and prev in _SAID and m.start > 0:
+            if word == "I" and prev in _SAID and m.start > 0 and _after_quote(tokens, words, m.start - 1):
                 # '"...," said Elizabeth' -> '"...," I said'
                 new[words[m.start - 1]] = "I"
                 word = prev
@@ -259,26 +263,124 @@ def first_person(
         rf"(?<![.!?]\s)\bme{names}(?=[,.;:!?]|\s+(?:{_AFTER_OBJECT})\b|$)", lambda mm: _reorder(mm, "me"), text
     )
     text = re.sub(r"\b(I|me|my)\s+\1\b", r"\1", text)  # never a doubled pronoun
+    text = re.sub(
+        r"\b[Tt]he (?:[a-z]+(?:en|ed)|young|little|poor) (me|I)\b", r"\1", text
+    )  # "led the shaken Harry away" -> "led me away"
+    text = re.sub(r"\bme myself\b", "me", text)  # "gossip about Hermione herself" -> "about me", not "me myself"
     return text[:1].upper() + text[1:]
 
 
-def _acts_with_others(tokens: list[str], words: list[int], mentions: Sequence[Any]) -> bool:
-    """A name of the persona listed with another person's ("Harry and Hermione carried", "Filch caught Ron and
-    Harry"): a "They" opening the next sentence is the group, "we"."""
-    people = {m.start: m for m in mentions if m.entity is not None and not m.thing and m.form in ("name", "subject")}
-    for m in mentions:
-        if m.entity != PERSONA or m.form not in ("name", "subject") or m.quoted:
+_CLAUSE_AUX = _words("had has was is were would could did does should might will can")
+_GROUP_PRONOUNS = {"they": "we", "them": "us", "their": "our", "theirs": "ours", "themselves": "ourselves"}
+# "the three went", "The trio took it", "the two stopped speaking": a group the persona is one of
+_GROUP_NOUNS = {"two": "two", "three": "three", "four": "four", "trio": "three", "pair": "two"}
+_GROUP_NEXT = _words("and of had were was could would did then both all together never also")
+
+
+def _after_quote(tokens: list[str], words: list[int], verb: int) -> bool:
+    """A speech verb that tags a quotation ('"...," said Elizabeth'), not one with an object ("asked Harry to")."""
+    quotes = ('"', "”", "'", "’")
+    before = tokens[words[verb - 1]] if verb >= 1 else ""
+    if before == "," and verb >= 2:  # '"Wait", said Harry'; not "Krum, the Durmstrang champion, asked Hermione"
+        before = tokens[words[verb - 2]]
+    return any(q in before for q in quotes) or before in ("—", "-")
+
+
+def _we(tokens: list[str], new: list[str], words: list[int], mentions: Sequence[Any], group_before: bool) -> bool:
+    """The persona as one of a group, said as "we": "Harry hid with Ron and Hermione, where they overheard
+    Fudge" -> "... where we overheard"; "the three went" -> "the three of us went"; a "They" opening the
+    sentence after one where the persona acted with others ("Harry and Hermione carried the dragon. They forgot
+    the cloak") -> "We forgot". A plural said in between ("Dumbledore drove them back ... before they escaped",
+    "the dementors ... they") stops it: the pronoun may be theirs. Rewrites ``new`` in place; returns whether
+    the group is still what "they" means at the end of the sentence."""
+    persona_at = [m for m in mentions if m.entity == PERSONA and not m.quoted]
+    people = {m.start for m in mentions if m.entity not in (None, PERSONA) and not m.thing and m.form == "name"}
+    group = group_before
+    anchored = converted = False
+    anchor_end = -10  # where the last mention that made the group ends
+    quoted = False
+    for w_i, k in enumerate(words):
+        tok = tokens[k]
+        if tok in ('"', "“", "”"):
+            quoted = not quoted if tok == '"' else tok == "“"
             continue
-        left = m.start - 1
-        right = m.end
+        if quoted:
+            continue
+        low = tok.lower()
+        prev = tokens[words[w_i - 1]].lower() if w_i else ""
+        nxt = tokens[words[w_i + 1]] if w_i + 1 < len(words) else ""
         if (
-            left >= 1
-            and tokens[words[left]] in ("and", ",")
-            and any(x.end == left and x.entity != PERSONA for x in people.values())
+            low in _GROUP_NOUNS
+            and prev == "the"
+            and (nxt.lower() in _GROUP_NEXT or nxt == "," or _past_verb(nxt))
+            and not _pair_before(tokens, words, people, w_i)
         ):
-            return True
-        if right < len(words) and tokens[words[right]] in ("and", ",") and (right + 1) in people:
-            return True
+            new[k] = f"{_GROUP_NOUNS[low]} of us"  # "the three went" -> "the three of us went"
+            group = anchored = True
+            anchor_end = w_i + 1
+            continue
+        if low in _GROUP_PRONOUNS:
+            if (
+                group
+                and low == "them"
+                and 0 <= w_i - anchor_end <= 3
+                and not any(j in people for j in range(anchor_end, w_i))
+            ):
+                continue  # the group acting on them ("left Harry and Ron to catch them"): someone else
+            if group:
+                word = _GROUP_PRONOUNS[low]
+                new[k] = word[:1].upper() + word[1:] if tok[:1].isupper() else word
+                converted = True
+            elif group_before and not converted:
+                group_before = False  # a "they" that is not the group: the next sentence's is not either
+            continue
+        if any(m.start == w_i for m in persona_at):
+            # listed with another person ("Harry and Hermione", "Harry and his cousin Dudley", "Ron and Harry"),
+            # or acting with them ("Harry hid with Ron")
+            ahead = [tokens[words[j]].lower() for j in range(w_i + 1, min(len(words), w_i + 5))]
+            listed = prev in ("and", ",") and any(j in people for j in range(max(0, w_i - 4), w_i - 1))
+            listed = listed or (
+                bool(ahead) and ahead[0] in ("and", ",") and any(j in people for j in range(w_i + 2, w_i + 5))
+            )
+            along = any(
+                tokens[words[j]].lower() == "with" and (j + 1) in people for j in range(w_i + 1, len(words) - 1)
+            )
+            anchored = anchored or listed or along
+            if listed:
+                anchor_end = w_i + 1
+            # the persona alone ("... and Harry drove them away"): a "they" after it is someone else
+            group = listed or along
+            continue
+        if group and _plural_other(tok, tokens[words[w_i - 1]] if w_i else "", w_i in people):
+            group = False  # "the dementors", "the Dursleys", "all the champions": "they" may be them from here
+    # the next sentence's "They" is the group when this one made it its subject or went on saying "we"
+    return anchored or (group_before and converted)
+
+
+def _pair_before(tokens: list[str], words: list[int], people: set[int], at: int) -> bool:
+    """Two other people joined before ``at`` ("Snape and Lupin glared; the two ..."): the group may be theirs."""
+    return any(
+        tokens[words[j]].lower() == "and" and any(i in people for i in range(j - 3, j)) and (j + 1) in people
+        for j in range(1, at)
+    )
+
+
+def _past_verb(word: str) -> bool:
+    low = word.lower()
+    return low in _IRREGULAR_PAST or (low.endswith("ed") and len(low) > 4)
+
+
+_PLURAL_DETERMINERS = _words("the two three four five several many some all other these those both")
+
+
+def _plural_other(tok: str, prev: str, is_person: bool) -> bool:
+    """A plural that is not the persona's group: "the dementors", "the Dursleys", "all the champions"."""
+    low = tok.lower()
+    if prev[:1].isupper() and prev.lower() != "the":
+        return False  # part of a name: "the Three Broomsticks"
+    prev = prev.lower()
+    if prev in _PLURAL_DETERMINERS and low.endswith("s") and not low.endswith(("ss", "'s", "’s")) and len(low) > 3:
+        return not _past_verb(low) and low not in _CLAUSE_AUX
     return False
 
 
@@ -297,7 +399,7 @@ _PREPOSITIONS = _words(
 )
 
 
-def _subject_name(nxt: list[str], prev: str, start: bool, after_verb: bool = False) -> bool:
+def _subject_name(nxt: list[str], prev: str, start: bool, after_verb: bool = False, listed: bool = False) -> bool:
     """Is a name of the persona the doer ("Harry found it", "when Harry, Ron and Hermione found it") or the
     object ("Snape disarmed Harry")? Decided by what follows the name, past a list of other names."""
     k = 0
@@ -320,6 +422,8 @@ def _subject_name(nxt: list[str], prev: str, start: bool, after_verb: bool = Fal
         return False  # after a preposition or a verb that has its doer: "with Harry", "he sends Harry letters"
     if _looks_like_verb(after):
         return True
+    if listed:
+        return False  # the last of a list that no verb follows: "left Harry, Ron and Hermione to catch them"
     return prev in _CLAUSE_WORDS | {"then"} and after[:1].islower() and after.lower() not in _CLAUSE_WORDS
 
 

@@ -74,6 +74,10 @@ DEFAULT_REFUSALS: dict[str, tuple[str, ...]] = {
         "I wasn't there myself; I only know what I was told about it afterwards.",
         "I wasn't there to see it; I only heard about it later.",
     ),
+    "not-yet": (
+        "How should I know? It hasn't happened yet, and I can't tell you what's going to happen.",
+        "I don't know yet. Nobody can tell what's going to happen, and I'm not going to guess.",
+    ),
     "unknown": (
         "I'm not sure about that, to be honest.",
         "I couldn't say. It's not something I know about.",
@@ -238,7 +242,7 @@ def recall(profile: dict[str, Any], memory: str, seed: str = "", names: frozense
     lead = leads[int(hashlib.sha256(f"recall|{seed}".encode()).hexdigest(), 16) % len(leads)]
     before = lead.split("{memory}", 1)[0].rstrip()
     first = memory.split(" ", 1)[0]
-    if before and before[-1] not in ".!?:" and _common_opening(first, names):
+    if before and before[-1] not in ".!?:" and common_opening(first, names):
         memory = memory[:1].lower() + memory[1:]  # "Well, my wand is ...", never "Well, hagrid ..."
     return lead.replace("{memory}", memory).strip()
 
@@ -253,7 +257,7 @@ _LEAD_LOWER_WORDS = (
 _LOWER_AFTER_LEAD = frozenset(_LEAD_LOWER_WORDS.split())
 
 
-def _common_opening(word: str, names: frozenset[str]) -> bool:
+def common_opening(word: str, names: frozenset[str]) -> bool:
     """A memory's first word that is no name: a function word, or (not one of the universe's names) a word
     shaped like a participle or an adverb ("Believing", "Worn", "Finally")."""
     low = word.lower().strip(",;:")

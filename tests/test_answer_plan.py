@@ -383,3 +383,122 @@ def test_a_refusal_that_runs_on_in_a_loop_is_cut_before_the_loop() -> None:
     assert drop_loops(said) == "I don't know what that is."
     fine = "No idea. Never heard of it, and I'm not going to pretend I have."
     assert drop_loops(fine) == fine
+
+
+# --- fourth round: from the first fresh set's failures (the second fresh set measures them) ---------------------
+
+
+def test_a_question_about_what_is_going_to_happen_is_not_answered_from_a_memory(hp) -> None:
+    """At Halloween of year 3 Harry knows Buckbeak slashed Malfoy, not what will become of Buckbeak: "Is Buckbeak
+    going to be put down?" is "I don't know yet", never the slashing told as if it answered."""
+    from persona_rag.graphs.plan import NOT_YET, asks_what_will_happen, make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    known = [_passage("harry:a", "Draco Malfoy insulted Buckbeak and got a slash on the arm.", 0.6)]
+    plan = make_plan(
+        "Is Buckbeak going to be put down over what he did to Malfoy?",
+        "past-presence",
+        "",
+        known,
+        harry,
+        hp.stage("y3.halloween"),
+        ["buckbeak", "draco malfoy"],
+    )
+    assert plan.kind == "dont-know" and plan.reason == NOT_YET
+    assert asks_what_will_happen("Who will win the House Cup this year?")
+    # the persona's own plans, opinions and the past are not the future
+    assert not asks_what_will_happen("Will you tell Dumbledore about the mirror?")
+    assert not asks_what_will_happen("What do you think will happen to Sirius?")
+    assert not asks_what_will_happen("What happened to Buckbeak after the trial?")
+
+
+def test_not_yet_has_its_own_refusal_that_admits_not_knowing(hp) -> None:
+    from persona_rag import prompts
+    from persona_rag.evaluation.metrics import admits_not_knowing
+
+    line = prompts.refusal(hp.profiles["harry"], "not-yet", "Is Buckbeak going to be put down?")
+    assert line in prompts.DEFAULT_REFUSALS["not-yet"] and admits_not_knowing(line)
+
+
+def test_how_did_it_feel_prefers_the_sentence_that_says_the_feeling(hp) -> None:
+    from persona_rag.graphs.plan import make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    passages = [
+        _passage("harry:a", "Ron would not believe Harry about the Tournament, and the two stopped speaking.", 0.6),
+        _passage(
+            "harry:b",
+            "Ron's refusal to believe Harry about the Tournament hurt him more than the school's scorn.",
+            0.48,
+        ),
+    ]
+    asked = ["ron weasley"]
+    question = "How did it feel when Ron wouldn't believe you about the Tournament?"
+    plan = make_plan(question, "past-only", "", passages, harry, hp.stage("y4.halloween"), asked)
+    assert plan.grounds[0] == "harry:b", plan
+    # without a feeling asked for, the better-matched telling of the event comes first
+    question = "What happened when Ron wouldn't believe you about the Tournament?"
+    plan = make_plan(question, "past-only", "", passages, harry, hp.stage("y4.halloween"), asked)
+    assert plan.grounds[0] == "harry:a", plan
+
+
+def test_the_same_event_is_said_once(hp) -> None:
+    """A memory and the event the verdict matched that tell the same thing: said once, as the event."""
+    from persona_rag.graphs.plan import make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    passages = [
+        _passage("harry:p", "On a trip to the zoo for Dudley's birthday, Harry talked to a boa constrictor.", 0.7),
+        _passage(
+            "harry:ev-0-zoo",
+            "On Dudley's birthday the Dursleys took Harry to the zoo, where a boa constrictor seemed to talk to him. "
+            "The glass vanished and the snake escaped.",
+            0.6,
+        ),
+    ]
+    plan = make_plan(
+        "What went wrong on the trip to the zoo for Dudley's birthday?",
+        "past-presence",
+        "harry:ev-0-zoo",
+        passages,
+        harry,
+        hp.stage("before"),
+        [],
+    )
+    assert plan.grounds == ["harry:ev-0-zoo"], plan
+    assert sum("boa constrictor" in s for s in plan.sentences) == 1
+
+
+def test_what_happened_after_an_event_is_the_next_event_the_persona_remembers(hp_memory) -> None:
+    from persona_rag.graphs.plan import plan_from
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp_memory.universe, hp_memory.universe.characters["harry"])
+    stage = hp_memory.universe.stage("y2.halloween")
+    question = "What did you come across in the corridor after leaving Nick's deathday party?"
+    plan = plan_from(hp_memory, harry, question, stage, "past-presence", "ev-2-deathday-party", [])
+    assert plan.kind == "memory" and plan.grounds == ["harry:ev-2-chamber-opened"], plan
+    assert "Mrs Norris" in plan.sentences[0]
+
+
+def test_what_was_heard_is_said_as_told_not_labelled(hp) -> None:
+    from persona_rag.graphs.review import hearsay_answer
+
+    from persona_rag.persona import Persona
+
+    ron = Persona(hp, hp.characters["ron"])
+    state = {
+        "question": "Do you know what happened with the Triwizard Cup?",
+        "hearsay_from": "Harry Potter",
+        "plan": {"kind": "hearsay", "sentences": ["The Triwizard Cup was a Portkey to a graveyard."]},
+    }
+    answer, by = hearsay_answer(state, ron)
+    assert by == "memory" and "What I heard" not in answer
+    assert answer.endswith("From what Harry told me, the Triwizard Cup was a Portkey to a graveyard.")

@@ -370,7 +370,8 @@ def test_hearsay_fallback_says_not_there_and_who_told(settings: Settings, hp_mem
     assert out["verdict"] == "past-hearsay"
     assert out["answered_by"] in ("memory", "refusal")
     text = out["answer"].lower()
-    assert ("wasn't there" in text or "didn't see it" in text) and "harry potter told me" in text
+    # the teller by the name a friend uses ("From what Harry told me, ..."), not "Harry Potter told me about it"
+    assert ("wasn't there" in text or "didn't see it" in text) and "harry told me" in text
     from persona_rag.graphs.review import claims_presence
 
     assert not claims_presence(out["answer"])

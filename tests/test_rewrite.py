@@ -161,6 +161,84 @@ CASES = [
         "Back in London with shattered health, I live in a private hotel off the Strand, spending more than I should.",
     ),
     ("watson", "I keep my revolver in the drawer.", "I keep my revolver in the drawer."),
+    # fourth round (the first fresh set's labels): the persona as one of a group is "we", never "they"
+    (
+        "harry",
+        "Harry hid with Ron and Hermione in the Three Broomsticks, where they overheard Fudge talking about Sirius.",
+        "I hid with Ron and Hermione in the Three Broomsticks, where we overheard Fudge talking about Sirius.",
+    ),
+    (
+        "harry",
+        "The barrier refused to let Harry and Ron through, so they flew the car to school. The car threw them out, "
+        "and Dumbledore let them off with detentions.",
+        "The barrier refused to let Ron and me through, so we flew the car to school. The car threw us out, and "
+        "Dumbledore let us off with detentions.",
+    ),
+    (
+        "harry",
+        "On Halloween the three went to the deathday party. There they met Moaning Myrtle.",
+        "On Halloween the three of us went to the deathday party. There we met Moaning Myrtle.",
+    ),
+    (
+        "harry",
+        "Two dementors attacked Harry and his cousin Dudley, and Harry drove them away. Their neighbour Mrs Figg "
+        "had been keeping watch.",
+        "Two dementors attacked me and my cousin Dudley, and I drove them away. Our neighbour Mrs Figg had been "
+        "keeping watch.",
+    ),
+    # a "they" that is someone else stays theirs: a plural in between, the group acting on them, another pair
+    (
+        "harry",
+        "Harry and Ron met the Dursleys at the station, and they drove home in silence.",
+        "Ron and I met the Dursleys at the station, and they drove home in silence.",
+    ),
+    (
+        "hermione",
+        "Lockhart let loose a cage of pixies and left Harry, Ron and Hermione to catch them.",
+        "Lockhart let loose a cage of pixies and left Harry, Ron and me to catch them.",
+    ),
+    (
+        "harry",
+        "Snape and Lupin glared at Harry; the two never spoke.",
+        "Snape and Lupin glared at me; the two never spoke.",
+    ),
+    ("harry", "Harry saw the three Weasley brothers at the window.", "I saw the three Weasley brothers at the window."),
+    # a name that opens a clause after a verb is "I"; "asked Harry to" is "asked me to", not a speech tag
+    (
+        "harry",
+        "Ron believed Harry had entered himself, and the two stopped speaking.",
+        "Ron believed I had entered myself, and the two of us stopped speaking.",
+    ),
+    (
+        "harry",
+        "Scrimgeour visited the Burrow and asked Harry to support the Ministry.",
+        "Scrimgeour visited the Burrow and asked me to support the Ministry.",
+    ),
+    ("harry", '"I am not going," said Harry.', '"I am not going," I said.'),
+    (
+        "hermione",
+        "At the tryouts held by Harry, Hermione secretly cast a Confundus Charm on McLaggen.",
+        "At the tryouts held by Harry, I secretly cast a Confundus Charm on McLaggen.",
+    ),
+    ("harry", "Moody led the shaken Harry away.", "Moody led me away."),
+    (
+        "hermione",
+        "Viktor Krum, the Durmstrang champion, asked Hermione to the Yule Ball.",
+        "Viktor Krum, the Durmstrang champion, asked me to the Yule Ball.",
+    ),
+    # a person said only as whose ("Harry's godfather") is not the "he" of what follows
+    (
+        "harry",
+        "The adults said Black had been James Potter's best friend and Harry's godfather, that he had betrayed the "
+        "Potters to Voldemort.",
+        "The adults said Black had been James Potter's best friend and my godfather, that he had betrayed the "
+        "Potters to Voldemort.",
+    ),
+    (
+        "hermione",
+        "Skeeter had printed gossip about Hermione herself.",
+        "Skeeter had printed gossip about me.",
+    ),
 ]
 
 
