@@ -170,7 +170,7 @@ def answer_constraint(plan: Plan, state: PersonaState, persona: Persona) -> Cons
     texts += [str(p) for p in profile.get("phrases") or []]
     texts += [str(p).replace("{memory}", "") for p in profile.get("recall") or []]
     refusals = profile.get("refusals") if isinstance(profile.get("refusals"), dict) else {}
-    kinds = ("future", "past-absence", "past-hearsay", "unknown", "role-break")
+    kinds = ("future", "past-absence", "past-hearsay", "not-yet", "unknown", "role-break")
     for kind in kinds:
         texts += [str(x) for x in (refusals or {}).get(kind) or prompts.DEFAULT_REFUSALS.get(kind, ())]
     texts += [m.get("content", "") for m in list(state.get("history") or [])[-4:]]

@@ -178,6 +178,17 @@ def test_the_constraint_allows_the_plans_words_their_inflections_and_function_wo
     assert c.ban("planet").banned == ("planet",) and c.ban("planet").key != c.key
 
 
+def test_an_acronym_is_a_word_of_its_own_not_a_function_word() -> None:
+    """A tuned Harry said "I'm not an IT person": "it" is a function word, "IT" is not, and banning "IT" must
+    not ban "it"; an acronym the plan says ("the DA") stays allowed."""
+    from persona_rag.backends.constraint import Constraint, banned_forms
+
+    c = Constraint.build(["The DA met in the Room of Requirement.", "Who taught the DA?"])
+    assert c.violations("I'm not an IT person, and it was the DA.") == ["IT"]
+    assert c.violations("It was the DA, and I taught it.") == []
+    assert banned_forms("IT") == [" IT", "IT"]  # not " it", "It"
+
+
 def test_a_word_outside_the_plan_is_banned_and_decoded_again(settings, hp_memory) -> None:
     from persona_rag.graphs.nodes import MAX_BANS, constrained_decode
 

@@ -47,6 +47,11 @@ FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
 
 
+def _acronym(word: str) -> bool:
+    """A word in capitals, two letters or more ("IT", "HTML"); "I" and "A" are not."""
+    return len(word) >= 2 and word.isalpha() and word.isupper()
+
+
 def _norm(word: str) -> str:
     w = word.lower().replace("’", "'")
     return w[:-2] if w.endswith("'s") else w
@@ -73,11 +78,16 @@ class Constraint:
     allowed: frozenset[str]
     banned: tuple[str, ...] = ()
     _stems: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    # words written in capitals in the allowed texts ("DA", "OWL"): an acronym is a word of its own, so "IT" is
+    # not "it" ("I'm not an IT person" in a wizard's mouth)
+    acronyms: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, texts: Iterable[str]) -> Constraint:
+        texts = list(texts)
         allowed = frozenset(w for t in texts for w in words_of(t))
-        return cls(allowed, (), frozenset(_stem(w) for w in allowed))
+        acronyms = frozenset(w for t in texts for w in _WORD.findall(t) if _acronym(w))
+        return cls(allowed, (), frozenset(_stem(w) for w in allowed), acronyms)
 
     @property
     def key(self) -> str:
@@ -89,6 +99,8 @@ class Constraint:
         return replace(self, banned=(*self.banned, word))
 
     def allows(self, word: str) -> bool:
+        if _acronym(word) and word not in self.acronyms:
+            return False
         w = _norm(word)
         if not w or w in FUNCTION_WORDS or w in self.allowed:
             return True
@@ -140,5 +152,7 @@ def masked_ids(constraint: Constraint, starts: list[tuple[int, str]]) -> list[in
 def banned_forms(word: str) -> list[str]:
     """How a banned word may appear: after a space or opening the answer, as written, lower-case and capitalised."""
     w = word.strip()
+    if _acronym(w):
+        return sorted({w, " " + w})  # "IT" banned, "it" never
     forms = {w, w.lower(), w[:1].upper() + w[1:].lower()}
     return sorted(forms | {" " + f for f in forms})
