@@ -154,7 +154,8 @@ def main() -> int:
         type=Path,
         default=EVAL,
         help="question file, JSON lines with persona, stage, question (default: the frozen benchmark; "
-        "benchmarks/data/answers_fresh.jsonl is the set frozen before the third round's changes)",
+        "benchmarks/data/answers_fresh.jsonl is the set frozen before the third round's changes, "
+        "benchmarks/data/answers_fresh2.jsonl the one frozen before the fourth's)",
     )
     ap.add_argument("--limit", type=int, default=0, help="first N questions per persona (0: all)")
     ap.add_argument("--tuned", action="store_true", help="also run each persona's trained adapter (sft-dpo)")
