@@ -513,3 +513,21 @@ def test_what_was_heard_is_said_as_told_not_labelled(hp) -> None:
     answer, by = hearsay_answer(state, ron)
     assert by == "memory" and "What I heard" not in answer
     assert answer.endswith("From what Harry told me, the Triwizard Cup was a Portkey to a graveyard.")
+
+
+def test_the_fourth_round_labels_cover_every_held_out_answer_before_and_after() -> None:
+    """tests/data/labelled_fresh2_answers.jsonl: every answer to the second fresh set, by the code before this
+    round (b6b0549, adapters trained on it) and after (adapters retrained), labelled blind (before and after
+    shuffled together, who wrote it hidden) on the five points; `good` is all five, a bad one says why."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh2_answers.jsonl").read_text().splitlines()]
+    assert Counter((r["persona"], r["code"]) for r in rows) == {
+        (p, c): 30 for p in ("harry", "hermione") for c in ("b6b0549", "09a8315")
+    }
+    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH2_FILE.read_text().splitlines())}
+    assert {(r["persona"], r["stage"], r["question"]) for r in rows} == asked
+    for r in rows:
+        assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
+        assert r["good"] or r["reason"].strip()
+        assert r["answered_by"] in ("model", "model-retry", "memory", "refusal")
