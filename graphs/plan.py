@@ -28,7 +28,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from persona_rag.graphs.claims import persona_gender
-from persona_rag.graphs.state import PersonaContext, PersonaState
+from persona_rag.graphs.state import NOT_YET, PersonaContext, PersonaState
 
 from persona_rag.vocabulary import STOP_WORDS
 
@@ -45,8 +45,6 @@ MISSING_NAME_FACTOR = 0.6
 # A second memory joins the plan when its best sentence is this close to the first and about the same names.
 SECOND_MEMORY_MARGIN = 0.05
 MAX_SENTENCES = 3
-# A plan's reason when the question asks what is going to happen: the persona cannot know it yet.
-NOT_YET = "asks what is going to happen: not known yet"
 # A sentence that repeats this share of what the plan already says adds nothing (the same event told twice).
 REPEAT_SHARE = 0.6
 # Memories the plan chooses from: more than the prompt's top-k, since the passage that answers is often ranked lower

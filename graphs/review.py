@@ -21,7 +21,6 @@ from persona_rag.graphs.claims import (  # noqa: F401  (the claim check's public
     claims_in,
     unsupported_claims,
 )
-from persona_rag.graphs.plan import NOT_YET
 from persona_rag.graphs.rewrite import (  # noqa: F401
     first_person,
     in_own_words,
@@ -29,7 +28,7 @@ from persona_rag.graphs.rewrite import (  # noqa: F401
     persona_gender,
     persona_names,
 )
-from persona_rag.graphs.state import PersonaContext, PersonaState
+from persona_rag.graphs.state import NOT_YET, PersonaContext, PersonaState
 from persona_rag.memory.entities import EntityIndex
 
 from persona_rag import prompts

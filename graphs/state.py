@@ -11,6 +11,10 @@ from persona_rag.memory.store import Hit
 from persona_rag.persona import Persona
 from persona_rag.timeline import Stage
 
+# An answer plan's reason when the question asks what is going to happen ("Is Buckbeak going to be put down?"):
+# the persona cannot know it yet, and the fallback says so with a `not-yet` refusal (graphs/plan.py, review.py).
+NOT_YET = "asks what is going to happen: not known yet"
+
 # Who wrote the words the user reads: the model's first attempt, its second attempt after the review
 # rejected the first, the grounded fallback built from a memory, or an in-character refusal template.
 ANSWERED_BY = ("model", "model-retry", "memory", "refusal")
