@@ -277,7 +277,18 @@ def asks_what_will_happen(question: str) -> bool:
     """The question asks what is going to happen ("Is Buckbeak going to be put down?", "Who will win the Cup?"):
     no memory answers that, whatever it knows of the people in it. Not a question about the persona's own
     intentions ("Will you tell Dumbledore?") nor an opinion ("Do you think ...")."""
-    return bool(_WILL_HAPPEN.search(question)) and not is_opinion(question)
+    if is_opinion(question):
+        return False
+    for m in _WILL_HAPPEN.finditer(question):
+        before = question[: m.start()].split()
+        owner = before[-1].lower() if before else ""
+        if m.group(0).lower().startswith("will") and (owner in _WILL_OWNERS or owner.endswith(("'s", "’s"))):
+            continue  # the noun: "What was in Dumbledore's will for Ron?", "against his will"
+        return True
+    return False
+
+
+_WILL_OWNERS = frozenset(["the", "a", "his", "her", "their", "its", "my", "your", "our", "own", "free", "last"])
 
 
 @dataclass

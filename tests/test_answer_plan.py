@@ -423,6 +423,8 @@ def test_a_question_about_what_is_going_to_happen_is_not_answered_from_a_memory(
     assert not asks_what_will_happen("Will you tell Dumbledore about the mirror?")
     assert not asks_what_will_happen("What do you think will happen to Sirius?")
     assert not asks_what_will_happen("What happened to Buckbeak after the trial?")
+    assert not asks_what_will_happen("What was in Dumbledore's will for Ron?")  # the noun
+    assert not asks_what_will_happen("Did Kreacher serve you against his will at first?")
 
 
 def test_not_yet_has_its_own_refusal_that_admits_not_knowing(hp) -> None:
