@@ -654,7 +654,9 @@ def _what_came_after(
         if found is not None:
             sentences = split_sentences(found["text"])[: MAX_SENTENCES - 1]
             why = f"what came after {best[1]} ({best[0]:.2f} of the words after 'after'): the next event it knows"
-            return Plan("memory", [found["id"]], sentences, plan.score, why, [""] * len(sentences))
+            # the event the question starts from stays among the grounds (the verdict's match, where it is)
+            anchor = next(p["id"] for p in passages if p["id"].split(":", 1)[-1] == start)
+            return Plan("memory", [found["id"], anchor], sentences, plan.score, why, [""] * len(sentences))
     return plan
 
 

@@ -497,7 +497,8 @@ def test_what_happened_after_an_event_is_the_next_event_the_persona_remembers(hp
     stage = hp_memory.universe.stage("y2.halloween")
     question = "What did you come across in the corridor after leaving Nick's deathday party?"
     plan = plan_from(hp_memory, harry, question, stage, "past-presence", "ev-2-deathday-party", [])
-    assert plan.kind == "memory" and plan.grounds == ["harry:ev-2-chamber-opened"], plan
+    # said: the next event; grounds: it, and the event the question starts from (the verdict's match)
+    assert plan.kind == "memory" and plan.grounds == ["harry:ev-2-chamber-opened", "harry:ev-2-deathday-party"], plan
     assert "Mrs Norris" in plan.sentences[0]
 
 
