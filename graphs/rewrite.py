@@ -351,7 +351,7 @@ def _we(tokens: list[str], new: list[str], words: list[int], mentions: Sequence[
             # the persona alone ("... and Harry drove them away"): a "they" after it is someone else
             group = listed or along
             continue
-        if group and _plural_other(tok, tokens[words[w_i - 1]] if w_i else "", w_i in people):
+        if group and _plural_other(tok, tokens[words[w_i - 1]] if w_i else ""):
             group = False  # "the dementors", "the Dursleys", "all the champions": "they" may be them from here
     # the next sentence's "They" is the group when this one made it its subject or went on saying "we"
     return anchored or (group_before and converted)
@@ -373,7 +373,7 @@ def _past_verb(word: str) -> bool:
 _PLURAL_DETERMINERS = _words("the two three four five several many some all other these those both")
 
 
-def _plural_other(tok: str, prev: str, is_person: bool) -> bool:
+def _plural_other(tok: str, prev: str) -> bool:
     """A plural that is not the persona's group: "the dementors", "the Dursleys", "all the champions"."""
     low = tok.lower()
     if prev[:1].isupper() and prev.lower() != "the":
