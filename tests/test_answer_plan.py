@@ -23,6 +23,11 @@ FRESH2_FILE = ROOT / "benchmarks" / "data" / "answers_fresh2.jsonl"
 # Written and frozen at b6b0549, before the fourth round's changes, checked against every benchmark, fresh, dialogue
 # and probe question: the fourth round is measured on these 60; the first fresh set became its development set.
 FRESH2_SHA256 = "58563c138f99d3cabb5d7f5658c720fea6fab6a2c6f568e5ed81ad1dc083a1af"
+FRESH3_FILE = ROOT / "benchmarks" / "data" / "answers_fresh3.jsonl"
+# Written and frozen at 7e0e78e, before the fifth round's changes, checked against every benchmark, fresh, dialogue
+# and probe question (58 of 60 rest only on events the first two fresh sets never name): the fifth round is measured
+# on these 60; the second fresh set became development data.
+FRESH3_SHA256 = "00bb36752c60a4360cffdecd05a6b3c02710a964e3db15ba613d9fa8ff432f81"
 
 
 def test_the_fresh_held_out_questions_are_frozen_and_say_what_a_right_answer_holds():
@@ -40,6 +45,16 @@ def test_the_fourth_round_held_out_questions_are_frozen():
     assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
     assert all(r["gold"].strip() and r["kind"] for r in rows)
     earlier = {json.loads(line)["question"] for line in FRESH_FILE.read_text().splitlines()}
+    assert not earlier & {r["question"] for r in rows}
+
+
+def test_the_fifth_round_held_out_questions_are_frozen():
+    text = FRESH3_FILE.read_bytes()
+    assert hashlib.sha256(text).hexdigest() == FRESH3_SHA256
+    rows = [json.loads(line) for line in text.decode().splitlines()]
+    assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
+    assert all(r["gold"].strip() and r["kind"] for r in rows)
+    earlier = {json.loads(line)["question"] for f in (FRESH_FILE, FRESH2_FILE) for line in f.read_text().splitlines()}
     assert not earlier & {r["question"] for r in rows}
 
 
