@@ -200,7 +200,10 @@ _OPINION = re.compile(
     r"your (?:opinion|view)|what(?:'s| is) your (?:opinion|view|take)|how do you get on)\b",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?])[\"'”)]*\s+(?=[A-Z\"'“])")
+# a full stop after an initial or a title ends no sentence ("the name of T. M. Riddle", "Mr. Darcy")
+_SENTENCE = re.compile(
+    r"(?<![\s.][A-HJ-Z]\.)(?<!\bMrs\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bSt\.)(?<=[.!?])[\"'”)]*\s+(?=[A-Z\"'“])"
+)
 _PRONOUN_START = re.compile(r"^(he|she|they|it|his|her|their|its|this|that|there|then)\b", re.IGNORECASE)
 
 

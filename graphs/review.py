@@ -29,6 +29,7 @@ from persona_rag.graphs.rewrite import (  # noqa: F401
     persona_names,
 )
 from persona_rag.graphs.state import NOT_YET, PersonaContext, PersonaState
+from persona_rag.graphs.voice import VOICE_PROBLEMS, voice_problems
 from persona_rag.memory.entities import EntityIndex
 
 from persona_rag import prompts
@@ -182,6 +183,15 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
     if (state.get("plan") or {}).get("kind") == "role-break" and _ROLE_QUESTION.search(answer):
         # Pushed out of the role, the persona does not take up the premise ("I'm running on a server ...").
         leaks.append("<role break>")
+    said = state.get("plan") or {}
+    retold = said.get("kind") in ("memory", "hearsay", "profile")
+    leaks += voice_problems(
+        answer,
+        list(said.get("sentences") or []) if retold else [],
+        list(said.get("context") or []) if retold else [],
+        ctx.persona_for(state["persona"]),
+        partial=partial,
+    )
     if ctx.memory is None:
         return leaks
     stage = state["stage_ref"]
@@ -239,8 +249,13 @@ def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, A
 
 
 def after_review(state: PersonaState) -> str:
-    if not state.get("leaks"):
+    leaks = state.get("leaks") or []
+    if not leaks:
         return "remember"
+    if all(leak in VOICE_PROBLEMS for leak in leaks):
+        # The model said the memory, but not as the persona: the rewrite says the same memory as the persona, and
+        # a second greedy attempt would cost as much as the first for little chance of better.
+        return "fallback"
     return "generate" if int(state.get("attempts") or 0) < MAX_ATTEMPTS else "fallback"
 
 
