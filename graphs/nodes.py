@@ -274,7 +274,7 @@ def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
         doomed_at=lambda text: doomed(text, state, ctx),
         on_reset=lambda: writer({"type": "reset"}),
     )
-    answer = trim_to_sentence(answer)
+    answer = drop_stray_quote(trim_to_sentence(answer))
     if plan is not None and plan.kind == "dont-know":
         answer = drop_loops(answer)
     update: dict[str, Any] = {"answer": answer, "attempts": int(state.get("attempts") or 0) + 1}
@@ -290,6 +290,13 @@ def trim_to_sentence(text: str) -> str:
         return text
     cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"))
     return text[: cut + 1] if cut > len(text) // 3 else text
+
+
+def drop_stray_quote(text: str) -> str:
+    """A closing quotation mark with no opening one ('... could see them too."'): a copied memory's edge."""
+    if (text.endswith('"') and text.count('"') % 2 == 1) or (text.endswith("”") and text.count("“") < text.count("”")):
+        return text[:-1].rstrip()
+    return text
 
 
 _LOOP_WORD = re.compile(r"[a-z']{4,}")

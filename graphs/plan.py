@@ -260,6 +260,14 @@ def stems(text: str, stop: frozenset[str] = STOP_WORDS, drop: frozenset[str] = f
     return out
 
 
+_WHO_IS = re.compile(r"^\W*(?:so\W+|and\W+|but\W+)?who(?:'s|\s+(?:is|are|was|were)\b)", re.IGNORECASE)
+
+
+def asks_who(question: str) -> bool:
+    """A question of who someone is ("Who's the girl ...?", "Who was Riddle?"), not what someone did."""
+    return bool(_WHO_IS.match(question))
+
+
 def is_opinion(question: str) -> bool:
     return bool(_OPINION.search(question))
 
@@ -367,9 +375,10 @@ def _before(scored: _Scored, index: int) -> str:
     return " ".join(scored.sentences[max(0, index - CONTEXT_SENTENCES) : index])
 
 
-def _cut(best: _Scored, ranked: Sequence[_Scored]) -> list[int]:
+def _cut(best: _Scored, ranked: Sequence[_Scored], outcome: bool = True) -> list[int]:
     """The sentences of ``best``'s passage that answer: the best one, others of the passage that share the
-    question's words, and the sentence before a pronoun-led one (whom "he" means); as indices, in order."""
+    question's words, the sentence before a pronoun-led one (whom "he" means) and, with ``outcome``, the one
+    after; as indices, in order."""
     keep = {best.index}
     for s in ranked:
         if s.passage is best.passage and s.lex > 0 and s.lex >= best.lex / 2 and len(keep) < MAX_SENTENCES - 1:
@@ -381,7 +390,7 @@ def _cut(best: _Scored, ranked: Sequence[_Scored]) -> list[int]:
     # Fudge talking about Sirius Black. The adults said Black had betrayed the Potters"), and the outcome is what
     # "what did you hear", "how did you get out" and "how did that leave you" ask for
     after = max(keep) + 1
-    if after < len(best.sentences) and len(keep) < MAX_SENTENCES and best.index == max(keep):
+    if outcome and after < len(best.sentences) and len(keep) < MAX_SENTENCES and best.index == max(keep):
         keep.add(after)
     return sorted(keep)
 
@@ -498,7 +507,9 @@ def make_plan(
         top = next(s for s in ranked if s.passage is event)
         if _repeats(top.sentences[top.index], [best.sentences[i] for i in _cut(best, ranked)], stop):
             best = top  # the same thing told twice: the event the verdict matched, said once
-    cut = _cut(best, ranked)
+    # "Who is Luna?" is answered by the sentence that says who she is; what happened next is another answer (and
+    # every sentence more is a second or so more to wait)
+    cut = _cut(best, ranked, outcome=not asks_who(question))
     sentences = [best.sentences[i] for i in cut]
     context = [_before(best, i) for i in cut]
     grounds = [best.passage["id"]]

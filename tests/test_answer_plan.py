@@ -549,3 +549,22 @@ def test_the_fourth_round_labels_cover_every_held_out_answer_before_and_after() 
         assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
         assert r["good"] or r["reason"].strip()
         assert r["answered_by"] in ("model", "model-retry", "memory", "refusal")
+
+
+@pytest.mark.parametrize(
+    ("question", "who"),
+    [
+        ("Who is Luna?", True),
+        ("Who's the girl with the radish earrings?", True),
+        ("So who was Riddle, then?", True),
+        ("Who were the two men at the gate?", True),
+        ("Who told you about the Chamber?", False),
+        ("Whose wand is it?", False),
+        ("What happened to Buckbeak?", False),
+    ],
+)
+def test_a_question_of_who_someone_is(question: str, who: bool) -> None:
+    # answered by the sentence that says who: the plan keeps no outcome sentence for it
+    from persona_rag.graphs.plan import asks_who
+
+    assert asks_who(question) is who

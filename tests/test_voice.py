@@ -4,6 +4,7 @@ garbles the persona's pronouns, gives way to the rule-based rewrite. Expected va
 from __future__ import annotations
 
 import pytest
+from persona_rag.graphs.nodes import drop_stray_quote
 from persona_rag.graphs.plan import split_sentences
 from persona_rag.graphs.review import after_review
 from persona_rag.graphs.voice import CUT_SHORT, GARBLED, LEFT_OUT, THIRD_PERSON, TWICE, voice_problems
@@ -106,3 +107,18 @@ def test_a_voice_problem_goes_straight_to_the_rewrite() -> None:
     assert after_review({"leaks": [THIRD_PERSON], "attempts": 1}) == "fallback"  # type: ignore[typeddict-item]
     assert after_review({"leaks": [THIRD_PERSON, "<invented Icarus>"], "attempts": 1}) == "generate"  # type: ignore[typeddict-item]
     assert after_review({"leaks": [], "attempts": 1}) == "remember"  # type: ignore[typeddict-item]
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        (
+            'We shared the ride with Luna, who could see them too."',
+            "We shared the ride with Luna, who could see them too.",
+        ),
+        ('Ron said "no." And that was that.', 'Ron said "no." And that was that.'),
+        ("Ron said “no.”", "Ron said “no.”"),
+    ],
+)
+def test_a_closing_quotation_mark_with_no_opening_one_is_dropped(answer: str, kept: str) -> None:
+    assert drop_stray_quote(answer) == kept
