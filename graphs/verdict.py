@@ -27,7 +27,6 @@ from persona_rag.vocabulary import LEMMAS
 
 VERDICTS = ("future", "past-absence", "past-hearsay", "past-presence", "past-only", "unknown")
 NAME_BONUS = 0.08  # added to a candidate's similarity for each name of the question it contains
-NAME_RARITY = 0.5  # the share of a name's bonus lost when every candidate has the name
 ACTION_WEIGHT = 0.2  # weight of the question's (rare) action words a candidate shares
 FUTURE_MARGIN = 0.05  # a question is about a later event only when it matches clearly better than the past
 FUTURE_FLOOR = 0.3  # an event decides only when this similar, or when it has most of the question's action
@@ -272,16 +271,12 @@ def score_candidates(
     df = {w: sum(w in docs[id(h)] for h in pool) for w in actions}
     idf = {w: math.log((len(pool) + 1) / (df[w] + 0.5)) for w in actions}
     total = sum(idf[w] for w in actions if df[w]) or 1.0  # a word no candidate has tells them apart in nothing
-    # A name most candidates share (the persona's best friend, the hero of every chapter) tells them apart
-    # less than a rare one ("Horcruxes"): part of its bonus goes by the share of the pool that lacks it.
-    has = {id(h): names_in(h.passage, names, forms) for h in [*pool, *hits]}
-    weight = {n: 1 - NAME_RARITY * sum(n in has[id(h)] for h in pool) / max(1, len(pool)) for n in names}
     out = []
     for h in hits:
         lex = sum(idf[w] for w in docs[id(h)]) / total
-        found = has[id(h)]
+        found = names_in(h.passage, names, forms)
         self_in = you and persona_id in h.passage.participants
-        bonus = NAME_BONUS * (sum(weight[n] for n in found) + self_in)
+        bonus = NAME_BONUS * (len(found) + self_in)
         out.append(Scored(h.score + ACTION_WEIGHT * lex + bonus, h.passage, h.score, lex, tuple(found), self_in))
     return sorted(out, key=lambda c: -c.score)
 
@@ -626,8 +621,7 @@ def verdict(
     future = future_names(named, stage)
     stop = entities.vocab.stop_words
     self_names = [n.lower() for n in _persona_names(universe, persona_id)]
-    # A title ("Captain", "Professor") says who, not what happened.
-    actions = action_words(question, list(named) + self_names, stop | entities.vocab.titles)
+    actions = action_words(question, list(named) + self_names, stop)
     every = character_forms(universe, entities.world_first)
     # A character the question names once is looked for under all its names ("Voldemort" is in "Tom Riddle
     # made ..."); one it names in full ("Hermione Granger": the full name and "Hermione") is looked for as said.
