@@ -224,7 +224,7 @@ def passage_stems(passage: Any, stop: frozenset[str]) -> frozenset[str]:
 def action_words(question: str, names: list[str], stop: frozenset[str]) -> set[str]:
     """What a question says happened, without its names or how it asks: "How did you feel when Dumbledore
     died?" -> {"die"}."""
-    name_words = {w for n in names for w in re.findall(r"[a-z']+", n)}
+    name_words = {w.removesuffix("'s") for n in names for w in re.findall(r"[a-z']+", n)}
     return {
         s
         for w in re.findall(r"[a-z']{3,}", question.lower())

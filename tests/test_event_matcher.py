@@ -112,6 +112,8 @@ def test_a_character_is_named_under_all_its_names_but_a_word_others_share() -> N
 
 def test_reflexive_or_light_words_are_not_what_happened() -> None:
     assert action_words("What did Riddle do to get himself the cup?", ["riddle"], STOP_WORDS) == {"cup"}
+    # a name's own possessive is the name: "Dumbledore's Army" says nothing of what Dumbledore did
+    assert action_words("Who betrayed Dumbledore's Army?", ["dumbledore's army"], STOP_WORDS) == {"betray"}
 
 
 def test_a_tale_told_to_the_persona_later_is_past_and_unheard() -> None:
