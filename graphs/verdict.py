@@ -29,6 +29,7 @@ VERDICTS = ("future", "past-absence", "past-hearsay", "past-presence", "past-onl
 NAME_BONUS = 0.08  # added to a candidate's similarity for each name of the question it contains
 ACTION_WEIGHT = 0.2  # weight of the question's (rare) action words a candidate shares
 FUTURE_MARGIN = 0.05  # a question is about a later event only when it matches clearly better than the past
+FUTURE_SIM_GAP = 0.08  # ... and is not much less like the question, in meaning, than the best the persona knows
 FUTURE_FLOOR = 0.3  # an event decides only when this similar, or when it has most of the question's action
 VERDICT_K = 5  # hits of the persona's memory the verdict looks at
 WORLD_K = 40  # hits of the world log the verdict looks at (names and action words re-rank them)
@@ -422,7 +423,8 @@ def match_event(
     When the question names someone or something (``named``: its names, but not one only said as an owner,
     "Harry's parents") and some candidates mention it, only those count, and those that say clearly more of
     what happened (``ACTION_LEAD``). A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
-    everything the persona has lived or known by ``stage``, and (``all_known``: the question names only what the
+    everything the persona has lived or known by ``stage``, not on shared words alone (its similarity within
+    ``FUTURE_SIM_GAP`` of the best rival's), and (``all_known``: the question names only what the
     persona already knows) for more than those names: "What's your view of Lucius Malfoy?" in Harry's second
     year is about the man he has met, not the later event that names him best; a past event decides when it matches better than
     the persona's best memory that is not an event (or, for a question that takes presence for granted,
@@ -441,7 +443,13 @@ def match_event(
     if top.passage.stage > stage:
         top = first_of(top, [c for c in world if c.passage.stage > stage])
         lead = top.score - max(rivals, default=-1.0)
-        if lead >= FUTURE_MARGIN and _said(top) and not (all_known and top.action <= 0):
+        close = max((c.similarity for c in (past[:1] + known[:1])), default=-1.0)
+        if (
+            lead >= FUTURE_MARGIN
+            and _said(top)
+            and not (all_known and top.action <= 0)
+            and top.similarity >= close - FUTURE_SIM_GAP
+        ):
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:

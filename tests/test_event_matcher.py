@@ -63,6 +63,18 @@ def test_a_later_event_does_not_win_on_names_alone() -> None:
     assert match.event is None  # the persona's memory answers it: not "future"
 
 
+def test_a_later_event_does_not_win_on_shared_words_over_a_memory_closer_in_meaning() -> None:
+    # "Why did you pretend to be dying?": a later scene says "pretend" and "die", the persona's memory means it
+    known = Scored(0.58, event("holmes:sick", 44, "I lay in bed, sick.", ("holmes",), "holmes"), 0.48, 0.12, ())
+    later = Scored(0.64, event("_world:soldier", 49, "I could only pretend; he was dying."), 0.39, 0.88, ())
+    match = match_event([later], [known], 44, premise=False, margin=0.05, known_floor=0.45)
+    assert match.event is None
+    # with the same words but as close in meaning, the later scene is the question's future
+    close = Scored(0.70, later.passage, 0.45, 0.88, ())
+    match = match_event([close], [known], 44, premise=False, margin=0.05, known_floor=0.45)
+    assert match.event is close and match.margin == pytest.approx(0.12)
+
+
 def test_a_death_is_matched_on_who_dies_not_on_who_kills() -> None:
     assert who_dies("How did you feel when Snape died in the boathouse?", ["snape"]) == "snape"
     assert who_dies("Who killed Cedric Diggory?", ["cedric diggory", "cedric"]) == "cedric diggory"
