@@ -580,8 +580,8 @@ def from_memory(
     ``told_you``: the question asks who told the persona (or how it heard): what it knows, it heard."""
     if top is None:
         return Evidence("unknown", "nothing relevant in memory", [], named)
-    if told_you:
-        return Evidence("past-hearsay", f"{persona_id} was told it: {top.id}", [], named)
+    if told_you:  # what it heard is that memory: the answer plan rests on it (``event``)
+        return Evidence("past-hearsay", f"{persona_id} was told it: {top.id}", [], named, top.id)
     if own_act and top.witnessed and top.kind in OWN_KINDS:
         return Evidence("past-presence", f"{persona_id}'s own memory {top.id}", [], named)
     if named and all(v[1] <= stage for v in named.values()):

@@ -157,6 +157,7 @@ def test_who_told_you_is_hearsay_when_no_event_decides() -> None:
     known = Passage("voldemort:p-19", "u", "voldemort", "Snape brought him the prophecy.", 0, 0, kind="knowledge")
     ev = from_memory({}, 12, known, "voldemort", told_you=True)
     assert ev.verdict == "past-hearsay" and ev.reason == "voldemort was told it: voldemort:p-19"
+    assert ev.event == "voldemort:p-19"  # the answer plan rests on what it heard
     assert from_memory({}, 12, known, "voldemort").verdict == "past-only"
 
 
