@@ -129,7 +129,9 @@ def test_reflexive_or_light_words_are_not_what_happened() -> None:
 
 
 def test_a_tale_told_to_the_persona_later_is_past_and_unheard() -> None:
-    lesson = EventRecord("ev-6-lesson", 24, "Dumbledore showed Harry a memory of Riddle.", ("harry", "dumbledore"), None)
+    lesson = EventRecord(
+        "ev-6-lesson", 24, "Dumbledore showed Harry a memory of Riddle.", ("harry", "dumbledore"), None
+    )
     ev = about_event(lesson, 20, "harry", {}, False, teller="Albus Dumbledore")
     assert ev.verdict == "past-absence" and ev.event == "ev-6-lesson"
     assert ev.reason == "harry is told of it only later, at ev-6-lesson, by Albus Dumbledore"
