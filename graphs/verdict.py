@@ -150,7 +150,7 @@ def names_in(passage: Any, names: list[str], forms: dict[str, tuple[str, ...]] |
     return [n for n in names if any(f" {f} " in hay or f" {f}'s " in hay for f in forms.get(n, (n,)))]
 
 
-_FORMS: dict[tuple[int, int], dict[str, tuple[str, ...]]] = {}
+_FORMS: dict[tuple[str, int, int], dict[str, tuple[str, ...]]] = {}
 
 
 def character_forms(universe: Any, known: Any = ()) -> dict[str, tuple[str, ...]]:
@@ -159,7 +159,7 @@ def character_forms(universe: Any, known: Any = ()) -> dict[str, tuple[str, ...]
     one else). Computed once per universe."""
     if universe is None:
         return {}
-    key = (id(universe), len(known))
+    key = (str(getattr(universe, "id", "")), id(universe), len(known))
     got = _FORMS.get(key)
     if got is not None:
         return got
@@ -634,12 +634,11 @@ def verdict(
     # A character the question names once is looked for under all its names ("Voldemort" is in "Tom Riddle
     # made ..."); one it names in full ("Hermione Granger": the full name and "Hermione") is looked for as said.
     forms = {n: every[n] for n in named if n in every and not any(o != n and o in every[n] for o in named)}
-    asked = list(named)
     you = bool(_YOU.search(question)) and not _OPINION.search(question)
     pool = [*world_hits, *known_hits]
     dead = who_dies(question, list(named)) if "die" in actions else ""
-    world = score_candidates(world_hits, asked, actions, stop, persona_id, you, pool, dead, forms)
-    known = score_candidates(known_hits, asked, actions, stop, persona_id, you, pool, dead, forms)
+    world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
+    known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
     match = match_event(
         world,
         known,
