@@ -29,6 +29,7 @@ VERDICTS = ("future", "past-absence", "past-hearsay", "past-presence", "past-onl
 NAME_BONUS = 0.08  # added to a candidate's similarity for each name of the question it contains
 ACTION_WEIGHT = 0.2  # weight of the question's (rare) action words a candidate shares
 FUTURE_MARGIN = 0.05  # a question is about a later event only when it matches clearly better than the past
+FUTURE_SIM_GAP = 0.08  # ... and is not much less like the question, in meaning, than the best the persona knows
 FUTURE_FLOOR = 0.3  # an event decides only when this similar, or when it has most of the question's action
 VERDICT_K = 5  # hits of the persona's memory the verdict looks at
 WORLD_K = 40  # hits of the world log the verdict looks at (names and action words re-rank them)
@@ -134,8 +135,9 @@ def _norm(text: str) -> str:
 _HAYS: dict[tuple[str, int, int], str] = {}
 
 
-def names_in(passage: Any, names: list[str]) -> list[str]:
-    """Which of the question's ``names`` (lower-case) an event passage mentions, in its text or entities."""
+def names_in(passage: Any, names: list[str], forms: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+    """Which of the question's ``names`` (lower-case) an event passage mentions, in its text or entities, under
+    any of its ``forms`` (a character's other names: "Voldemort" is there where "Tom Riddle" is)."""
     if not names:
         return []
     key = (passage.id, passage.version, hash(passage.text))
@@ -144,7 +146,40 @@ def names_in(passage: Any, names: list[str]) -> list[str]:
         if len(_HAYS) >= STEMS_CACHE:
             _HAYS.pop(next(iter(_HAYS)))
         hay = _HAYS[key] = _norm(passage.text + " " + " ".join(passage.entities))
-    return [n for n in names if f" {n} " in hay or f" {n}'s " in hay]
+    forms = forms or {}
+    return [n for n in names if any(f" {f} " in hay or f" {f}'s " in hay for f in forms.get(n, (n,)))]
+
+
+_FORMS: dict[tuple[str, int, int], dict[str, tuple[str, ...]]] = {}
+
+
+def character_forms(universe: Any, known: Any = ()) -> dict[str, tuple[str, ...]]:
+    """Each name of each character of ``universe`` (lower-case) -> all that character's names, less a single word
+    that is part of another name (``known``: every name of the universe; "Potter" is James too, "Riddle" is no
+    one else). Computed once per universe."""
+    if universe is None:
+        return {}
+    key = (str(getattr(universe, "id", "")), id(universe), len(known))
+    got = _FORMS.get(key)
+    if got is not None:
+        return got
+    chars = [
+        {str(c.name).lower(), *(str(a).lower() for a in c.aliases), str(c.id).lower()}
+        for c in universe.characters.values()
+    ]
+    words: dict[str, int] = {}  # a word -> how many characters or other names have it
+    for names in [*chars, *({n} for n in known)]:
+        for w in {w for n in names for w in n.split()}:
+            words[w] = words.get(w, 0) + 1
+    got = {}
+    for mine in chars:
+        own = {w for n in mine for w in n.split()}
+        shared = {w for w in own if words.get(w, 0) > 1 + sum(w in n.split() for n in known if n in mine)}
+        forms = tuple(sorted(f for f in mine if " " in f or (len(f) >= 4 and f not in shared)))
+        for n in mine:
+            got[n] = forms if n in forms else (n, *forms)
+    _FORMS[key] = got
+    return got
 
 
 _SUFFIX = re.compile(r"(?:'s|ing|ed|es|s)$")
@@ -153,7 +188,8 @@ _ASKING_WORDS = (
     "how why who whom whose which did does doesn didn you your yours yourself feel felt feeling happen happened "
     "happens like tell remember was were are the and for had has any all can could ever during while after "
     "his her him hers she they them their its our one this that what when where with from into about some "
-    "there then than also very much many more most such only just been being have will would should"
+    "there then than also very much many more most such only just been being have will would should "
+    "himself herself itself themselves myself ourselves get got gotten getting"
 )
 _ASKING = frozenset(_ASKING_WORDS.split())
 
@@ -189,7 +225,7 @@ def passage_stems(passage: Any, stop: frozenset[str]) -> frozenset[str]:
 def action_words(question: str, names: list[str], stop: frozenset[str]) -> set[str]:
     """What a question says happened, without its names or how it asks: "How did you feel when Dumbledore
     died?" -> {"die"}."""
-    name_words = {w for n in names for w in re.findall(r"[a-z']+", n)}
+    name_words = {w.removesuffix("'s") for n in names for w in re.findall(r"[a-z']+", n)}
     return {
         s
         for w in re.findall(r"[a-z']{3,}", question.lower())
@@ -219,12 +255,14 @@ def score_candidates(
     you: bool = False,
     pool: list[Any] | None = None,
     dead: str = "",
+    forms: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Scored]:
     """Candidates ranked on what distinguishes an event: the embedding similarity, plus the share of the
     question's action words ("died", "kissed") each has, weighted by their rarity in ``pool`` (all the
     candidates compared, world events and memories alike), plus a bonus per name of the question it has (the
     persona counts as named when the question says "you" and it takes part). ``dead``: the one whose death the
-    question asks about; a candidate where someone else dies (or ``dead`` kills) does not have that action."""
+    question asks about; a candidate where someone else dies (or ``dead`` kills) does not have that action.
+    ``forms``: a name's other forms (:func:`character_forms`): a character is named under any of its names."""
     pool = pool if pool is not None else hits
     docs = {id(h): passage_stems(h.passage, stop) & actions for h in [*pool, *hits]}
     if dead and "die" in actions:
@@ -237,7 +275,7 @@ def score_candidates(
     out = []
     for h in hits:
         lex = sum(idf[w] for w in docs[id(h)]) / total
-        found = names_in(h.passage, names)
+        found = names_in(h.passage, names, forms)
         self_in = you and persona_id in h.passage.participants
         bonus = NAME_BONUS * (len(found) + self_in)
         out.append(Scored(h.score + ACTION_WEIGHT * lex + bonus, h.passage, h.score, lex, tuple(found), self_in))
@@ -342,6 +380,21 @@ def _said(c: Scored) -> bool:
     return c.similarity >= FUTURE_FLOOR or (c.action >= 0.5 and bool(c.names or c.self_in))
 
 
+def _same_thing(event: Scored, own: Scored | None) -> bool:
+    """The persona's own memory tells of ``event`` (all its names and action words are the event's, which has the
+    question's action and a name of it): the event is what the question is about, the memory is how the persona
+    knows it ("Harry has seen how the boy Tom Riddle grew up in an orphanage" and Dumbledore's visit to the
+    orphanage)."""
+    return (
+        own is not None
+        and bool(event.names)
+        and event.action > 0
+        and event.action >= own.action
+        and set(own.names) <= set(event.names)
+        and event.similarity >= FUTURE_FLOOR
+    )
+
+
 def first_of(best: Scored, later: list[Scored]) -> Scored:
     """The earliest of the later events that match about as well as ``best`` (same names, as much of the
     action): the one the persona would meet first ("Who is Lockhart?" in year 1 is about his arrival in year 2,
@@ -370,7 +423,8 @@ def match_event(
     When the question names someone or something (``named``: its names, but not one only said as an owner,
     "Harry's parents") and some candidates mention it, only those count, and those that say clearly more of
     what happened (``ACTION_LEAD``). A later event decides (``future``) only when it matches clearly better (``FUTURE_MARGIN``) than
-    everything the persona has lived or known by ``stage``, and (``all_known``: the question names only what the
+    everything the persona has lived or known by ``stage``, not on shared words alone (its similarity within
+    ``FUTURE_SIM_GAP`` of the best rival's), and (``all_known``: the question names only what the
     persona already knows) for more than those names: "What's your view of Lucius Malfoy?" in Harry's second
     year is about the man he has met, not the later event that names him best; a past event decides when it matches better than
     the persona's best memory that is not an event (or, for a question that takes presence for granted,
@@ -389,7 +443,13 @@ def match_event(
     if top.passage.stage > stage:
         top = first_of(top, [c for c in world if c.passage.stage > stage])
         lead = top.score - max(rivals, default=-1.0)
-        if lead >= FUTURE_MARGIN and _said(top) and not (all_known and top.action <= 0):
+        close = max((c.similarity for c in (past[:1] + known[:1])), default=-1.0)
+        if (
+            lead >= FUTURE_MARGIN
+            and _said(top)
+            and not (all_known and top.action <= 0)
+            and top.similarity >= close - FUTURE_SIM_GAP
+        ):
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
@@ -403,7 +463,7 @@ def match_event(
         return Match(None, best_known, 0.0)
     past[0] = told_event(past[0], past)
     lead = past[0].score - (own.score if own is not None else -1.0)
-    if premise or (lead >= margin and _said(past[0])):
+    if premise or (lead >= margin and _said(past[0])) or (lead > -margin and _same_thing(past[0], own)):
         return Match(past[0], best_known, lead)
     return Match(None, best_known, -lead)
 
@@ -442,8 +502,13 @@ def about_event(
     """The verdict on a matched event: was the persona there, has it heard of it by ``stage``?
 
     ``teller``: the event tells the persona of something else (a story, a memory shown), and the question is
-    about what was told, so the persona was told of it by ``teller`` rather than there.
+    about what was told, so the persona was told of it by ``teller`` rather than there. A tale the persona is
+    told only later happened before that telling, and the persona has not heard it yet (``past-absence``):
+    "What did Riddle do to get the Hufflepuff cup?" in Harry's fifth year, shown to him in his sixth.
     """
+    if event.stage > stage and teller:
+        reason = f"{persona_id} is told of it only later, at {event.id}, by {teller}"
+        return Evidence("past-absence", reason, [event.text], named, event.id, "", premise)
     if event.stage > stage:
         return Evidence("future", f"{event.id} happens after this stage", [event.text], named, event.id, "", premise)
     if persona_id in event.participants and teller:
@@ -492,14 +557,31 @@ _OPINION = re.compile(
     r"\b(think|thoughts?|opinion|feel|feelings) (of|about|on)\b|\bdo you (like|love|hate|trust)\b", re.I
 )
 OWN_KINDS = ("event", "fact", "skill")  # memory kinds that tell what the persona did
+# A question about how the persona came to know something: it heard it ("Who told you about the prophecy?").
+_TOLD_YOU = re.compile(
+    r"\bwho (told|showed|warned|informed) you\b|\bhow did you (hear|learn) (about|of|that)\b|\bwho did you hear\b", re.I
+)
+
+
+def asks_who_told(question: str) -> bool:
+    """The question asks how the persona came to know something: who told it, how it heard."""
+    return bool(_TOLD_YOU.search(question))
 
 
 def from_memory(
-    named: dict[str, tuple[int, int]], stage: int, top: Any | None, persona_id: str, own_act: bool = False
+    named: dict[str, tuple[int, int]],
+    stage: int,
+    top: Any | None,
+    persona_id: str,
+    own_act: bool = False,
+    told_you: bool = False,
 ) -> Evidence:
-    """No event matched: what the persona's own memory says (background, traits, relations, its own deeds)."""
+    """No event matched: what the persona's own memory says (background, traits, relations, its own deeds).
+    ``told_you``: the question asks who told the persona (or how it heard): what it knows, it heard."""
     if top is None:
         return Evidence("unknown", "nothing relevant in memory", [], named)
+    if told_you:  # what it heard is that memory: the answer plan rests on it (``event``)
+        return Evidence("past-hearsay", f"{persona_id} was told it: {top.id}", [], named, top.id)
     if own_act and top.witnessed and top.kind in OWN_KINDS:
         return Evidence("past-presence", f"{persona_id}'s own memory {top.id}", [], named)
     if named and all(v[1] <= stage for v in named.values()):
@@ -548,11 +630,15 @@ def verdict(
     stop = entities.vocab.stop_words
     self_names = [n.lower() for n in _persona_names(universe, persona_id)]
     actions = action_words(question, list(named) + self_names, stop)
+    every = character_forms(universe, entities.world_first)
+    # A character the question names once is looked for under all its names ("Voldemort" is in "Tom Riddle
+    # made ..."); one it names in full ("Hermione Granger": the full name and "Hermione") is looked for as said.
+    forms = {n: every[n] for n in named if n in every and not any(o != n and o in every[n] for o in named)}
     you = bool(_YOU.search(question)) and not _OPINION.search(question)
     pool = [*world_hits, *known_hits]
     dead = who_dies(question, list(named)) if "die" in actions else ""
-    world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool, dead)
-    known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool, dead)
+    world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
+    known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
     match = match_event(
         world,
         known,
@@ -573,6 +659,8 @@ def verdict(
                 not premise
                 and tells(event.text, _persona_names(universe, persona_id))
                 and not _ABOUT_TELLING.search(question)
+                # a later tale is about others: "How did you save Sirius?" is the persona's own deed to come
+                and not (event.stage > stage and you)
             ):
                 teller = _teller(universe, event, persona_id)
             ev = about_event(event, stage, persona_id, named, premise, teller)
@@ -589,7 +677,9 @@ def verdict(
             "past-absence", f"{', '.join(unknown)} not known to {persona_id} yet", [], named, "", "", premise
         )
     top = known[0].passage if known else None
-    ev = from_memory(named, stage, top, persona_id, own_act=bool(_OWN_ACT.search(question)))
+    ev = from_memory(
+        named, stage, top, persona_id, own_act=bool(_OWN_ACT.search(question)), told_you=asks_who_told(question)
+    )
     ev.premise = premise
     return ev
 

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 from persona_rag.graphs.verdict import (
+    EventRecord,
     Scored,
+    about_event,
     action_words,
+    asks_who_told,
+    character_forms,
     dies_in,
+    from_memory,
     match_event,
+    names_in,
     score_candidates,
     time_verdict,
     told_event,
@@ -19,6 +25,7 @@ from persona_rag.graphs.verdict import (
 from persona_rag.memory.store import Hit
 
 from persona_rag.corpus import WORLD, Passage, load_universe
+from persona_rag.corpus.schema import Character
 from persona_rag.vocabulary import STOP_WORDS
 
 
@@ -56,6 +63,18 @@ def test_a_later_event_does_not_win_on_names_alone() -> None:
     assert match.event is None  # the persona's memory answers it: not "future"
 
 
+def test_a_later_event_does_not_win_on_shared_words_over_a_memory_closer_in_meaning() -> None:
+    # "Why did you pretend to be dying?": a later scene says "pretend" and "die", the persona's memory means it
+    known = Scored(0.58, event("holmes:sick", 44, "I lay in bed, sick.", ("holmes",), "holmes"), 0.48, 0.12, ())
+    later = Scored(0.64, event("_world:soldier", 49, "I could only pretend; he was dying."), 0.39, 0.88, ())
+    match = match_event([later], [known], 44, premise=False, margin=0.05, known_floor=0.45)
+    assert match.event is None
+    # with the same words but as close in meaning, the later scene is the question's future
+    close = Scored(0.70, later.passage, 0.45, 0.88, ())
+    match = match_event([close], [known], 44, premise=False, margin=0.05, known_floor=0.45)
+    assert match.event is close and match.margin == pytest.approx(0.12)
+
+
 def test_a_death_is_matched_on_who_dies_not_on_who_kills() -> None:
     assert who_dies("How did you feel when Snape died in the boathouse?", ["snape"]) == "snape"
     assert who_dies("Who killed Cedric Diggory?", ["cedric diggory", "cedric"]) == "cedric diggory"
@@ -79,6 +98,69 @@ def test_a_telling_gives_way_to_the_event_it_tells_of() -> None:
     # not when the earlier event lacks the question's action
     other = Scored(0.80, event("_world:birth", 0, "Ariana was born in the village."), 0.6, 0.0, ("ariana",))
     assert told_event(telling, [telling, other]).passage.id == "_world:tale"
+
+
+class _Universe:
+    """Just the characters of a universe."""
+
+    def __init__(self, *characters: Character) -> None:
+        self.characters = {c.id: c for c in characters}
+
+
+def test_a_character_is_named_under_all_its_names_but_a_word_others_share() -> None:
+    universe = _Universe(
+        Character("voldemort", "Lord Voldemort", ("voldemort", "tom riddle", "riddle", "the dark lord")),
+        Character("harry", "Harry Potter", ("harry", "potter")),
+    )
+    forms = character_forms(universe, ["james potter", "tom riddle", "tom riddle sr", "hogwarts"])
+    # "Riddle" is his father too, "Potter" is James: single words that others share are not his names
+    assert forms["voldemort"] == ("lord voldemort", "the dark lord", "tom riddle", "voldemort")
+    assert forms["riddle"] == ("riddle", "lord voldemort", "the dark lord", "tom riddle", "voldemort")
+    assert forms["harry"] == ("harry", "harry potter")
+    horcruxes = event("_world:horcrux", 0, "As a student Tom Riddle asked how to split a soul into Horcruxes.")
+    assert names_in(horcruxes, ["voldemort", "horcruxes"], forms) == ["voldemort", "horcruxes"]
+    assert names_in(horcruxes, ["voldemort", "horcruxes"]) == ["horcruxes"]  # without the forms
+
+
+def test_reflexive_or_light_words_are_not_what_happened() -> None:
+    assert action_words("What did Riddle do to get himself the cup?", ["riddle"], STOP_WORDS) == {"cup"}
+    # a name's own possessive is the name: "Dumbledore's Army" says nothing of what Dumbledore did
+    assert action_words("Who betrayed Dumbledore's Army?", ["dumbledore's army"], STOP_WORDS) == {"betray"}
+
+
+def test_a_tale_told_to_the_persona_later_is_past_and_unheard() -> None:
+    lesson = EventRecord(
+        "ev-6-lesson", 24, "Dumbledore showed Harry a memory of Riddle.", ("harry", "dumbledore"), None
+    )
+    ev = about_event(lesson, 20, "harry", {}, False, teller="Albus Dumbledore")
+    assert ev.verdict == "past-absence" and ev.event == "ev-6-lesson"
+    assert ev.reason == "harry is told of it only later, at ev-6-lesson, by Albus Dumbledore"
+    assert about_event(lesson, 20, "harry", {}, False).verdict == "future"  # the telling itself is to come
+    assert about_event(lesson, 24, "harry", {}, False, teller="Albus Dumbledore").verdict == "past-hearsay"
+
+
+def test_an_event_the_persona_knows_of_decides_over_its_memory_of_the_same_thing() -> None:
+    visit = Scored(
+        0.90, event("_world:visit", 0, "Dumbledore visited Tom Riddle at the orphanage."), 0.62, 1.0, ("tom riddle",)
+    )
+    seen = Passage("harry:p-97", "u", "harry", "Harry has seen how Tom Riddle grew up.", 24, 24, kind="knowledge")
+    memory = Scored(0.93, seen, 0.65, 1.0, ("tom riddle",))
+    match = match_event([visit], [memory], 24, premise=False, margin=0.05, known_floor=0.45)
+    assert match.event is visit and match.margin == pytest.approx(-0.03)
+    # a memory that says more than the event (a name the event lacks) keeps the question
+    other = Scored(0.93, seen, 0.65, 1.0, ("tom riddle", "slughorn"))
+    assert match_event([visit], [other], 24, premise=False, margin=0.05, known_floor=0.45).event is None
+
+
+def test_who_told_you_is_hearsay_when_no_event_decides() -> None:
+    assert asks_who_told("Who told you about the prophecy?")
+    assert asks_who_told("How did you hear about the attack?")
+    assert not asks_who_told("What did you tell Snape?")
+    known = Passage("voldemort:p-19", "u", "voldemort", "Snape brought him the prophecy.", 0, 0, kind="knowledge")
+    ev = from_memory({}, 12, known, "voldemort", told_you=True)
+    assert ev.verdict == "past-hearsay" and ev.reason == "voldemort was told it: voldemort:p-19"
+    assert ev.event == "voldemort:p-19"  # the answer plan rests on what it heard
+    assert from_memory({}, 12, known, "voldemort").verdict == "past-only"
 
 
 @pytest.mark.slow
