@@ -188,8 +188,10 @@ def first_person(
                 continue
             if m.form in ("name", "owner") and not m.gender:
                 surface.pop(m.entity, None)  # named here: its pronouns read as they are
-            elif m.gender and m.entity in surface and m.form in ("subject", "object", "owner") and not m.reflexive:
-                # "He also introduced Lupin", cut from "Dumbledore welcomed them. He also ...": say who
+            elif m.gender and m.entity in surface and m.form == "subject" and m.start == 0 and not m.reflexive:
+                # "He also introduced Lupin", cut from "Dumbledore welcomed them. He also ...": say who. Only
+                # a sentence's opening "He": deeper in, a misread pronoun would put a wrong name in the answer
+                # ("Both stood firmly by him" is not "by Voldemort")
                 name = surface.pop(m.entity)
                 new[words[m.start]] = name + "'s" if m.form == "owner" else name
         # the persona among others: "the three went" -> "the three of us went", and the group's "they" is "we"

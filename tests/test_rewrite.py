@@ -308,6 +308,14 @@ CONTEXT_CASES = [
         # "They" is the two of them, Hermione among them: the labels' "they ... were caught" read as others
         "We forgot the cloak on the way down and were caught by Filch.",
     ),
+    (
+        "harry",
+        "At the Burrow Harry told Ron the prophecy, that he would have to kill Voldemort or be killed by him.",
+        "Ron stood firmly by him and swore to help.",
+        # a pronoun deeper in the sentence is never swapped for a name the context gave: a misread "him" would
+        # put Voldemort where Harry stood
+        "Ron stood firmly by him and swore to help.",
+    ),
 ]
 
 
