@@ -316,6 +316,7 @@ def _we(tokens: list[str], new: list[str], words: list[int], mentions: Sequence[
             and prev == "the"
             and (nxt.lower() in _GROUP_NEXT or nxt == "," or _past_verb(nxt))
             and not _pair_before(tokens, words, people, w_i)
+            and not _others_make_it(mentions, w_i, _GROUP_SIZE[_GROUP_NOUNS[low]])
         ):
             new[k] = f"{_GROUP_NOUNS[low]} of us"  # "the three went" -> "the three of us went"
             group = anchored = True
@@ -357,6 +358,18 @@ def _we(tokens: list[str], new: list[str], words: list[int], mentions: Sequence[
             group = False  # "the dementors", "the Dursleys", "all the champions": "they" may be them from here
     # the next sentence's "They" is the group when this one made it its subject or went on saying "we"
     return anchored or (group_before and converted)
+
+
+_GROUP_SIZE = {"two": 2, "three": 3, "four": 4}
+
+
+def _others_make_it(mentions: Sequence[Any], at: int, size: int) -> bool:
+    """As many other people as the group counts are named before ``at`` in this sentence, and the persona is not:
+    "Ron believed Harry had lied, and the two stopped speaking" is Ron and Harry, not "the two of us"."""
+    before = [m for m in mentions if m.start < at and not m.quoted and not m.thing]
+    if any(m.entity == PERSONA for m in before):
+        return False
+    return len({m.entity for m in before if m.entity is not None and m.form in ("name", "owner")}) >= size
 
 
 def _pair_before(tokens: list[str], words: list[int], people: set[int], at: int) -> bool:

@@ -316,6 +316,13 @@ CONTEXT_CASES = [
         # put Voldemort where Harry stood
         "Ron stood firmly by him and swore to help.",
     ),
+    (
+        "hermione",
+        "Hermione carried messages between Harry and Ron.",
+        "Ron believed Harry had lied to him, and the two stopped speaking.",
+        # two others named before "the two", the persona not: they are the two
+        "Ron believed Harry had lied to him, and the two stopped speaking.",
+    ),
 ]
 
 
