@@ -568,3 +568,19 @@ def test_a_question_of_who_someone_is(question: str, who: bool) -> None:
     from persona_rag.graphs.plan import asks_who
 
     assert asks_who(question) is who
+
+
+def test_the_fifth_round_labels_cover_every_held_out_answer_before_and_after() -> None:
+    """tests/data/labelled_fresh3_answers.jsonl: every answer to the third fresh set, by the code before the fifth
+    round (5d6c2c2) and after (b617e28), the same adapters, labelled blind on the five points."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh3_answers.jsonl").read_text().splitlines()]
+    assert Counter((r["persona"], r["code"]) for r in rows) == {
+        (p, c): 30 for p in ("harry", "hermione") for c in ("5d6c2c2", "b617e28")
+    }
+    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH3_FILE.read_text().splitlines())}
+    assert {(r["persona"], r["stage"], r["question"]) for r in rows} == asked
+    for r in rows:
+        assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
+        assert r["good"] or r["reason"].strip()
