@@ -143,6 +143,25 @@ FEELING_WORDS = frozenset(
         "sorry",
     ]
 )
+# A question that asks for the persona's view of something ("Be honest, is Lockhart any good at teaching?",
+# "Did Harry really deserve a new broom?", "Doesn't it bug you ...?"), beyond the plain opinion forms.
+_ASKS_VIEW = re.compile(
+    r"\b(?:be (?:honest|straight)|your (?:honest |real )?(?:read|take|view|opinion|verdict)|"
+    r"do you (?:actually |really |still |honestly )?(?:think|believe|reckon|buy|agree)|"
+    r"(?:did|does|do) \w+ (?:really |actually )?deserve|how would you (?:judge|rate)|"
+    r"(?:is|was|were|are) [\w' ]{1,30}? (?:really |actually |just )?(?:right|wrong|fair|out of order|any good|"
+    r"a good|a bad|the worst|the best|worth)|should(?:n't)? (?:you|he|she|they|we)\b|"
+    r"(?:doesn't|does|did|didn't) (?:it|that) (?:bug|bother|annoy|worry|upset) you)",
+    re.IGNORECASE,
+)
+# A sentence that states what the persona thinks of something ("Harry thinks Lockhart is a vain showman").
+_VIEW_VERBS = (
+    r"(?:thinks?|thought|believes?|believed|finds?|found|trusts?|trusted|distrusts?|suspects?|suspected|doubts?|"
+    r"doubted|loathes?|loathed|hates?|hated|likes?|liked|admires?|admired|resents?|resented|respects?|respected|"
+    r"blames?|blamed|is (?:sure|convinced|certain)|was (?:sure|convinced|certain)|now (?:thinks|sees|knows))"
+)
+# A sentence's view gets this much on top of its score for a question that asks for a view.
+VIEW_BONUS = 0.08
 # Words of a question that say how it asks, not what about.
 _ASKING = frozenset(
     [
@@ -248,11 +267,65 @@ def _stem(word: str) -> str:
     return word
 
 
+# Three-letter words that say nothing of what a text is about (the stop lists hold longer words).
+_SHORT_FUNCTION_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "was",
+        "are",
+        "for",
+        "but",
+        "not",
+        "nor",
+        "had",
+        "has",
+        "his",
+        "her",
+        "him",
+        "she",
+        "its",
+        "our",
+        "who",
+        "why",
+        "how",
+        "you",
+        "all",
+        "any",
+        "can",
+        "did",
+        "does",
+        "got",
+        "let",
+        "may",
+        "off",
+        "out",
+        "own",
+        "per",
+        "too",
+        "two",
+        "via",
+        "yet",
+        "one",
+        "new",
+        "now",
+        "way",
+        "say",
+        "see",
+        "saw",
+        "get",
+        "put",
+        "set",
+        "use",
+    ]
+)
+
+
 def stems(text: str, stop: frozenset[str] = STOP_WORDS, drop: frozenset[str] = frozenset()) -> set[str]:
     """Stems of the words (three letters or more) that say what ``text`` is about."""
     out = set()
     for w in re.findall(r"[a-z][a-z'’]{2,}", text.lower()):
-        if w in stop or w in drop or w in _ASKING:
+        if w in stop or w in drop or w in _ASKING or w in _SHORT_FUNCTION_WORDS:
             continue
         s = _stem(w)
         if s not in drop:
@@ -272,6 +345,17 @@ def is_opinion(question: str) -> bool:
     return bool(_OPINION.search(question))
 
 
+def asks_view(question: str) -> bool:
+    """The question asks what the persona thinks of something: an opinion in any of its everyday forms."""
+    return is_opinion(question) or bool(_ASKS_VIEW.search(question))
+
+
+def states_view(sentence: str, persona: Any) -> bool:
+    """The sentence says what the persona thinks (its name or a pronoun, then a verb of opinion)."""
+    names = "|".join(re.escape(w) for w in sorted(_persona_words(persona), key=len, reverse=True) if len(w) > 2)
+    return bool(re.search(rf"\b(?:{names}|he|she)\s+(?:\w+ly\s+)?{_VIEW_VERBS}\b", sentence, re.IGNORECASE))
+
+
 def asks_feeling(question: str) -> bool:
     """ "How did it feel when ...", "What was it like watching ...", "How did that book leave you?"."""
     return bool(_ASKS_FEELING.search(question))
@@ -279,17 +363,25 @@ def asks_feeling(question: str) -> bool:
 
 _WILL_HAPPEN = re.compile(
     r"\b(?:(?:is|are|was)\s+(?!you\b|it true\b)[\w' ]{1,40}?\s+going\s+to|gonna|will\s+(?!you\b)\w+|"
-    r"(?:he|she|it|they)'ll|what(?:'s| is) going to happen|what happens next)\b",
+    r"will you ever|(?:he|she|it|they)'ll|what(?:'s| is) going to happen|what happens next|"
+    r"any guess(?:es)?|(?:can|could) (?!you\b)[\w' ]{1,30}? still|(?<!you )(?<!i )(?:is|are) going to|"
+    r"(?:reckon|think|suppose|expect) (?:you'll|you will))\b",
     re.IGNORECASE,
 )
 
 
 def asks_what_will_happen(question: str) -> bool:
-    """The question asks what is going to happen ("Is Buckbeak going to be put down?", "Who will win the Cup?"):
-    no memory answers that, whatever it knows of the people in it. Not a question about the persona's own
-    intentions ("Will you tell Dumbledore?") nor an opinion ("Do you think ...")."""
-    if is_opinion(question):
-        return False
+    """The question asks what is going to happen ("Is Buckbeak going to be put down?", "Who will win the Cup?",
+    "Will the lessons work, in your view?", "Any guesses where the rest are hidden?", "Can Gryffindor still win
+    the Cup?"): no memory answers that, whatever it knows of the people in it, and asked for a view of it the
+    persona still cannot know. Not a question about the persona's own intentions ("Will you tell Dumbledore?")."""
+    for m in _WILL_HAPPEN.finditer(question):
+        before = question[: m.start()].split()
+        owner = before[-1].lower() if before else ""
+        if m.group(0).lower().startswith("will") and (owner in _WILL_OWNERS or owner.endswith(("'s", "’s"))):
+            continue  # the noun: "What was in Dumbledore's will for Ron?", "against his will"
+        return True
+    return False
     for m in _WILL_HAPPEN.finditer(question):
         before = question[: m.start()].split()
         owner = before[-1].lower() if before else ""
@@ -344,6 +436,7 @@ def score_sentences(
     wanted = stems(question, stop, own)
     titles = persona.universe.vocabulary.titles
     feeling = asks_feeling(question)
+    view = asks_view(question)
     out: list[_Scored] = []
     for p in passages:
         sentences = split_sentences(p["text"]) or [p["text"]]
@@ -357,6 +450,8 @@ def score_sentences(
             score = EMBED_WEIGHT * float(p.get("score") or 0.0) + (1 - EMBED_WEIGHT) * lex
             if feeling and lex > 0 and FEELING_WORDS & set(re.findall(r"[a-z]+", sentence.lower())):
                 score += FEELING_BONUS
+            if view and lex > 0 and states_view(sentence, persona):
+                score += VIEW_BONUS
             if asked_names:
                 named = _names_in(sentence, asked_names) or (
                     passage_named and i > 0 and bool(_PRONOUN_START.match(sentence))
@@ -461,6 +556,9 @@ def asks_of_person(question: str, asked_names: Sequence[str]) -> bool:
     return False
 
 
+_BELOW_FLOOR = "no memory answers it"
+
+
 def make_plan(
     question: str,
     verdict: str,
@@ -501,8 +599,8 @@ def make_plan(
         if is_opinion(question):
             sentences, why = profile_sentences(persona, stage, asked_names, question)
             if sentences:
-                return Plan("profile", [], sentences, score, f"opinion from the profile ({why})")
-        return Plan("dont-know", [], [], score, f"no memory answers it (best {score:.2f} < floor {floor:.2f})")
+                return Plan("profile", [], sentences, score, f"{_BELOW_FLOOR}: opinion from the profile ({why})")
+        return Plan("dont-know", [], [], score, f"{_BELOW_FLOOR} (best {score:.2f} < floor {floor:.2f})")
     if event is not None and best.passage is not event:
         top = next(s for s in ranked if s.passage is event)
         if _repeats(top.sentences[top.index], [best.sentences[i] for i in _cut(best, ranked)], stop):
@@ -539,7 +637,36 @@ def make_plan(
         sentences.append(second.sentences[second.index])
         context.append(_before(second, second.index))
         grounds.append(second.passage["id"])
+    if asks_feeling(question) and not _says_feeling(" ".join(sentences)):
+        # "How were you holding up?" told only what happened: what the profile says the persona felt at this
+        # stage, when it is about what the question or the memory names
+        felt = feeling_in_notes(persona, stage, question, stop)
+        if felt:
+            sentences, context = [*sentences[: MAX_SENTENCES - 1], felt], [*context[: MAX_SENTENCES - 1], ""]
+            why += "; with what the profile says it felt at this stage"
     return Plan(kind, grounds, sentences, round(best.score, 4), why, context)
+
+
+def _says_feeling(text: str) -> bool:
+    return bool(FEELING_WORDS & set(re.findall(r"[a-z]+", text.lower())))
+
+
+def feeling_in_notes(persona: Any, stage: Any, question: str, stop: frozenset[str]) -> str:
+    """The sentence of the profile's notes in force at ``stage`` that says a feeling and shares a word with the
+    question beyond the persona's own names ("After a painful year of jealousy and silence with Ron, the two are
+    reconciled" for "Sitting by Ron's bed after he'd been poisoned, how were you feeling?"), or ""."""
+    keys = persona.universe.timeline.by_key
+    notes = ""
+    for entry in persona.profile.get("stages") or []:
+        if entry.get("from") in keys and keys[entry["from"]].ordinal <= stage.ordinal:
+            notes = " ".join(str(entry.get("notes") or "").split())
+    wanted = stems(question, stop, _persona_words(persona))
+    best, shared = "", 0
+    for sentence in split_sentences(notes):
+        n = len(stems(sentence, stop) & wanted)
+        if _says_feeling(sentence) and n > shared:
+            best, shared = sentence, n
+    return best
 
 
 def _repeats(sentence: str, chosen: Sequence[str], stop: frozenset[str]) -> bool:
@@ -558,6 +685,46 @@ def _same_thing(sentence: str, chosen: Sequence[str], question: str, stop: froze
     asked = stems(question, stop) | _persona_words(persona)
     have = stems(sentence, stop) - asked
     return bool(have & set().union(*(stems(s, stop) for s in chosen)))
+
+
+# The persona's own answers (its universe's dialogues: curated, or its lines in a book) stand as a memory for a
+# question that asks what one of them was asked, at the same stage. Question against question is a far surer match
+# than question against a memory's narration; the floor was read off the first three fresh sets' questions (the
+# development sets), same-stage matches from 0.72 up were the same question in other words 11 times in 13.
+SAID_MIN = 0.72
+SAID_MODES = frozenset(["knowledge", "opinion"])
+SAID_PREFIX = "dialogue:"
+# (memory, persona, stage) -> the dialogues the persona answered at that stage and their questions' vectors
+_SAID_CACHE: dict[tuple[int, str, str], tuple[list[Any], Any]] = {}
+
+
+def said_plan(memory: Any, persona: Any, question: str, stage: Any) -> Plan | None:
+    """A plan that rests on the persona's own answer to a question like this one at this stage (the training
+    split of its universe's dialogues, never the held-out one, which the evaluation asks), or None."""
+    import numpy as np
+
+    key = (id(memory), persona.id, stage.key)
+    cached = _SAID_CACHE.get(key)
+    if cached is None:
+        said = [
+            d
+            for d in persona.universe.dialogues.get(persona.id, [])
+            if not d.heldout and d.mode in SAID_MODES and d.stage.key == stage.key and d.response.strip()
+        ]
+        vectors = memory.embed_queries([d.question for d in said]) if said else np.zeros((0, 0), np.float32)
+        cached = _SAID_CACHE[key] = (said, vectors)
+    said, vectors = cached
+    if not said:
+        return None
+    asked = np.asarray(memory.embed_query(question), dtype=np.float32)
+    sims = vectors @ asked / (np.linalg.norm(vectors, axis=1) * float(np.linalg.norm(asked)) + 1e-9)
+    best = int(np.argmax(sims))
+    if float(sims[best]) < SAID_MIN:
+        return None
+    d = said[best]
+    sentences = split_sentences(d.response)[:MAX_SENTENCES]
+    why = f"its own answer to a question like it ({d.id}, asked {d.question!r}: similarity {float(sims[best]):.2f})"
+    return Plan("memory", [f"{SAID_PREFIX}{d.id}"], sentences, round(float(sims[best]), 4), why, [""] * len(sentences))
 
 
 def plan_answer(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
@@ -581,6 +748,12 @@ def plan_answer(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[s
         str(state.get("event_id") or ""),
         passages,
     )
+    if plan.kind in ("memory", "profile") or (plan.kind == "dont-know" and plan.reason.startswith(_BELOW_FLOOR)):
+        # what the persona said when asked this before, at this stage, is the best memory there is (not for
+        # "I don't know" of the future, of what it missed or of what is yet to happen, nor for what it only heard)
+        said = said_plan(ctx.memory, persona, state["question"], state["stage_ref"])
+        if said is not None:
+            plan = said
     return {"plan": plan.as_dict()}
 
 

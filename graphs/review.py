@@ -36,6 +36,7 @@ from persona_rag import prompts
 from persona_rag.vocabulary import STOP_WORDS
 
 MAX_ATTEMPTS = 2
+DENIES = "<denies what it remembers>"
 
 
 _ROLE_BREAK = re.compile(
@@ -52,6 +53,19 @@ _NOT_A_MACHINE = re.compile(r"\bI(?:'m| am) not (?:an? )?(?:I|robot|machine|comp
 _DANGLING_PROMISE = re.compile(
     r"\b(?:I'll|I will|let me|I can)(?: still)? tell you(?: that| this| something)?\W*$", re.I
 )
+
+
+# An answer that opens by saying it does not know, in words the claim check's list has no need of ("Dunno",
+# "what you're on about").
+_DUNNO = re.compile(r"\b(?:dunno|what you(?:'re| are) on about|what you(?:'re| are) talking about)\b", re.IGNORECASE)
+_FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?](?=\s|$)|$)", re.DOTALL)
+
+
+def denies_knowing(answer: str) -> bool:
+    """The answer's first sentence says the persona does not know ("Dunno.", "I've never heard of it.")."""
+    m = _FIRST_SENTENCE.match(answer.strip())
+    first = m.group(0) if m else answer
+    return admits_ignorance(first) or bool(_DUNNO.search(first))
 
 
 def breaks_role(answer: str) -> bool:
@@ -185,6 +199,9 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         leaks.append("<role break>")
     said = state.get("plan") or {}
     retold = said.get("kind") in ("memory", "hearsay", "profile")
+    if said.get("kind") in ("memory", "profile") and said.get("sentences") and denies_knowing(answer):
+        # The plan holds what the persona remembers of it (or thinks of it): "I don't know" denies its own memory.
+        leaks.append(DENIES)
     leaks += voice_problems(
         answer,
         list(said.get("sentences") or []) if retold else [],
@@ -329,7 +346,7 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     kind = plan.get("kind") if plan else None
     if ("<role break>" in leaks and asks_to_break_role(question)) or kind == "role-break":
         answer, answered_by = prompts.refusal(profile, "role-break", question, persona.short_name), "refusal"
-    elif verdict == "past-hearsay" or kind == "hearsay":
+    elif kind == "hearsay" or (verdict == "past-hearsay" and kind != "dont-know"):
         answer, answered_by = hearsay_answer(state, persona)
     elif plan is not None and kind in ("memory", "profile") and plan.get("sentences"):
         said = say_plan(plan, persona)

@@ -273,6 +273,7 @@ RETRY_REASONS = {
     "<claims to know>": "you talked as if you knew it, but you do not know it yet: say so",
     "<claims presence>": "you said you were there, but you were not",
     "<ignores its memory>": "you ignored what you remember: use it",
+    "<denies what it remembers>": "you said you did not know, but you remember it: say what you remember",
     "<role break>": "you talked like an assistant instead of yourself",
     "<empty answer>": "you said nothing",
     "<adds detail it cannot know>": "you added details you cannot know",

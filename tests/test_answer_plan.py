@@ -28,6 +28,11 @@ FRESH3_FILE = ROOT / "benchmarks" / "data" / "answers_fresh3.jsonl"
 # and probe question (58 of 60 rest only on events the first two fresh sets never name): the fifth round is measured
 # on these 60; the second fresh set became development data.
 FRESH3_SHA256 = "00bb36752c60a4360cffdecd05a6b3c02710a964e3db15ba613d9fa8ff432f81"
+FRESH4_FILE = ROOT / "benchmarks" / "data" / "answers_fresh4.jsonl"
+# Written blind and committed alone at 7222eee, before the sixth round's changes, checked against every benchmark,
+# fresh, dialogue and probe question (no pair shares 0.6 of its words; 58 of 60 rest only on events no earlier
+# fresh set names): the sixth round is measured on these 60; the first three fresh sets became development data.
+FRESH4_SHA256 = "ae8c2c3b5e313e1f555706e68658c190b0a561fc1ad613ee7a8f29e6af6a5b6a"
 
 
 def test_the_fresh_held_out_questions_are_frozen_and_say_what_a_right_answer_holds():
@@ -55,6 +60,17 @@ def test_the_fifth_round_held_out_questions_are_frozen():
     assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
     assert all(r["gold"].strip() and r["kind"] for r in rows)
     earlier = {json.loads(line)["question"] for f in (FRESH_FILE, FRESH2_FILE) for line in f.read_text().splitlines()}
+    assert not earlier & {r["question"] for r in rows}
+
+
+def test_the_sixth_round_held_out_questions_are_frozen():
+    text = FRESH4_FILE.read_bytes()
+    assert hashlib.sha256(text).hexdigest() == FRESH4_SHA256
+    rows = [json.loads(line) for line in text.decode().splitlines()]
+    assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
+    assert all(r["gold"].strip() and r["kind"] for r in rows)
+    files = (FRESH_FILE, FRESH2_FILE, FRESH3_FILE)
+    earlier = {json.loads(line)["question"] for f in files for line in f.read_text().splitlines()}
     assert not earlier & {r["question"] for r in rows}
 
 
@@ -295,6 +311,55 @@ def test_pushed_out_of_its_role_the_persona_does_not_take_up_the_premise(setting
     assert out["answered_by"] == "refusal" and "server" not in out["answer"]
 
 
+def test_a_model_answer_that_denies_what_the_plan_remembers_is_not_the_answer(settings, hp_memory) -> None:
+    """Seen in the fifth round: "Dunno." and "I don't know what you're on about" from the tuned model, asked of a
+    memory the plan had found: a persona denying what it remembers. The retry is told why; a second denial gives
+    way to the memory in the persona's words."""
+    from persona_rag.graphs.persona_graph import PersonaGraph
+    from persona_rag.graphs.review import denies_knowing
+
+    from persona_rag.backends.base import ScriptedGenerator
+
+    denial = "I don't know what you mean. Hagrid is the Hogwarts gamekeeper."  # the rest is its memory's
+    gen = ScriptedGenerator([denial, denial])
+    g = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory, checkpointer=None)
+    out = g.invoke(
+        {"question": "Who is Hagrid, the gamekeeper who rescued you from the Dursleys?", "stage": "end of year 1"}
+    )
+    assert out["plan"]["kind"] == "memory" and out["plan"]["sentences"]
+    assert out["answered_by"] == "memory" and "know" not in out["answer"].lower() and "gamekeeper" in out["answer"]
+    assert "you remember it" in gen.calls[1][0]["content"]  # the retry's note says what was wrong
+    assert denies_knowing("Never heard of it. Is it a spell?")
+    assert not denies_knowing("We got past Fluffy with music. I still don't know how Hagrid stood him.")
+
+
+def test_a_question_the_persona_answered_at_that_stage_rests_on_its_own_answer(settings, hp_memory, hp) -> None:
+    """Asked what its universe's dialogues asked it at the same stage, the persona's own answer is the memory
+    the plan rests on (in its own voice, with what it felt); never a held-out dialogue (the evaluation asks
+    those), nor one of another stage."""
+    from persona_rag.graphs.persona_graph import PersonaGraph
+    from persona_rag.graphs.plan import said_plan
+
+    from persona_rag.backends.base import ScriptedGenerator
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    by_id = {d.id: d for d in hp.dialogues["harry"]}
+    asked, held = by_id["harry-d-0054"], by_id["harry-d-0057"]  # training split / held-out split, both y1.end
+    assert not asked.heldout and held.heldout
+    plan = said_plan(hp_memory, harry, asked.question, hp.stage("y1.end"))
+    assert plan is not None and plan.grounds == ["dialogue:harry-d-0054"]
+    assert plan.sentences[0].startswith("We played music to send the three-headed dog to sleep")
+    assert said_plan(hp_memory, harry, held.question, hp.stage("y1.end")) is None
+    assert said_plan(hp_memory, harry, asked.question, hp.stage("y2.end")) is None
+    # in the graph: the model's words are reviewed against that answer; said back when they fail
+    gen = ScriptedGenerator(["Dumbledore's Army taught us the Patronus Charm."] * 2)
+    g = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory, checkpointer=None)
+    out = g.invoke({"question": asked.question, "stage": "end of year 1"})
+    assert out["grounds"] == ["dialogue:harry-d-0054"] and out["answered_by"] == "memory"
+    assert "we played music to send the three-headed dog to sleep" in out["answer"].lower()
+
+
 def test_the_hand_labels_of_plan_answers_cover_each_persona_and_variant_and_say_why_bad_ones_are_bad() -> None:
     """tests/data/labelled_plan_answers.jsonl: blind labels (shuffled, who wrote it hidden) of answers_bench's
     answers, 36 per persona and variant, on the five points of issue 20; `good` is all five."""
@@ -434,9 +499,17 @@ def test_a_question_about_what_is_going_to_happen_is_not_answered_from_a_memory(
     )
     assert plan.kind == "dont-know" and plan.reason == NOT_YET
     assert asks_what_will_happen("Who will win the House Cup this year?")
-    # the persona's own plans, opinions and the past are not the future
+    # asked for a view or a guess, the future is still not known (the persona may not guess it as if it knew)
+    assert asks_what_will_happen("What do you think will happen to Sirius?")
+    assert asks_what_will_happen("Will the lessons actually work, in your view?")
+    assert asks_what_will_happen("Any guesses where the last one is hidden?")
+    assert asks_what_will_happen("With the captain injured, can Slytherin still win the Cup?")
+    assert asks_what_will_happen("Which of the four is going to lift the trophy?")
+    assert asks_what_will_happen("Do you reckon you'll pass every exam?")
+    # the persona's own plans and the past are not the future
     assert not asks_what_will_happen("Will you tell Dumbledore about the mirror?")
-    assert not asks_what_will_happen("What do you think will happen to Sirius?")
+    assert not asks_what_will_happen("What are you going to do about Malfoy?")
+    assert not asks_what_will_happen("Can you still fly after that fall?")
     assert not asks_what_will_happen("What happened to Buckbeak after the trial?")
     assert not asks_what_will_happen("What was in Dumbledore's will for Ron?")  # the noun
     assert not asks_what_will_happen("Did Kreacher serve you against his will at first?")
@@ -448,6 +521,34 @@ def test_not_yet_has_its_own_refusal_that_admits_not_knowing(hp) -> None:
 
     line = prompts.refusal(hp.profiles["harry"], "not-yet", "Is Buckbeak going to be put down?")
     assert line in prompts.DEFAULT_REFUSALS["not-yet"] and admits_not_knowing(line)
+
+
+def test_what_is_going_to_happen_to_something_heard_of_is_still_not_yet_known(hp) -> None:
+    """ "Any guesses where the remaining Horcruxes might be hidden?": Hermione heard of Horcruxes from Harry (a
+    hearsay verdict), but where the rest are nobody can tell her yet: the fallback says the not-yet refusal, not
+    "I wasn't there myself"."""
+    from types import SimpleNamespace
+
+    from persona_rag.graphs.plan import NOT_YET, Plan
+    from persona_rag.graphs.review import fallback
+
+    from persona_rag import prompts
+    from persona_rag.persona import Persona
+
+    hermione = Persona(hp, hp.characters["hermione"])
+    question = "Any guesses where the remaining Horcruxes might be hidden?"
+    state = {
+        "persona": "hermione",
+        "question": question,
+        "verdict": "past-hearsay",
+        "hearsay_from": "Harry Potter",
+        "plan": Plan("dont-know", reason=NOT_YET).as_dict(),
+        "leaks": ["<claims to know>"],
+    }
+    runtime = SimpleNamespace(context=SimpleNamespace(persona_for=lambda _: hermione), stream_writer=lambda _: None)
+    out = fallback(state, runtime)
+    assert out["answered_by"] == "refusal"
+    assert out["answer"] == prompts.refusal(hermione.profile, "not-yet", question, hermione.short_name)
 
 
 def test_how_did_it_feel_prefers_the_sentence_that_says_the_feeling(hp) -> None:
@@ -472,6 +573,55 @@ def test_how_did_it_feel_prefers_the_sentence_that_says_the_feeling(hp) -> None:
     question = "What happened when Ron wouldn't believe you about the Tournament?"
     plan = make_plan(question, "past-only", "", passages, harry, hp.stage("y4.halloween"), asked)
     assert plan.grounds[0] == "harry:a", plan
+
+
+def test_a_view_asked_for_prefers_the_sentence_that_says_what_the_persona_thinks(hp) -> None:
+    """ "Be honest, is Lockhart any good at teaching?": the memory of what Harry thinks of Lockhart's lessons,
+    not the lesson retold; asked what happened, the lesson comes first."""
+    from persona_rag.graphs.plan import asks_view, make_plan
+
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    passages = [
+        _passage(
+            "harry:a", "Lockhart's first teaching lesson set a quiz on himself and let Cornish pixies loose.", 0.5
+        ),
+        _passage("harry:b", "Harry thinks Lockhart is a vain showman and finds his teaching useless.", 0.42),
+    ]
+    asked = ["gilderoy lockhart"]
+    question = "Be honest, is Lockhart actually any good at teaching?"
+    plan = make_plan(question, "past-presence", "", passages, harry, hp.stage("y2.start"), asked)
+    assert plan.grounds[0] == "harry:b", plan
+    question = "What happened in Lockhart's first teaching lesson?"
+    plan = make_plan(question, "past-presence", "", passages, harry, hp.stage("y2.start"), asked)
+    assert plan.grounds[0] == "harry:a", plan
+    for view in ("Did Harry really deserve a new broom?", "Doesn't it bug you that he copies?", "Do you buy that?"):
+        assert asks_view(view), view
+    assert not asks_view("Who gave Harry the broom?")
+
+
+def test_how_did_it_feel_told_only_what_happened_adds_what_the_profile_says_it_felt(hp) -> None:
+    """Hermione at Ron's bedside: the memory says what happened, the profile's notes at the end of year 6 say how
+    it was for her ("a painful year of jealousy and silence with Ron"); a note about nothing the question names
+    is not added, nor anything to a question that asks no feeling."""
+    from persona_rag.graphs.plan import feeling_in_notes, make_plan, stems
+
+    from persona_rag.persona import Persona
+
+    hermione = Persona(hp, hp.characters["hermione"])
+    stage = hp.stage("y6.end")
+    memory = [_passage("hermione:a", "Hermione made up with Ron after he was poisoned, sitting at his bedside.", 0.6)]
+    question = "Sitting by Ron's bed after he'd been poisoned, how were you feeling?"
+    plan = make_plan(question, "past-presence", "", memory, hermione, stage, ["ron weasley"])
+    assert plan.sentences[0] == memory[0]["text"]
+    assert "jealousy and silence with Ron" in plan.sentences[-1] and len(plan.sentences) == 2
+    question = "What happened when Ron was poisoned and you sat at his bedside?"
+    plan = make_plan(question, "past-presence", "", memory, hermione, stage, ["ron weasley"])
+    assert len(plan.sentences) == 1
+    assert feeling_in_notes(hermione, stage, "How did the Quidditch final feel?", frozenset()) == ""
+    # three-letter function words say nothing of what a text is about
+    assert stems("Was the hat and the house his?") == {"hat", "house"}
 
 
 def test_the_same_event_is_said_once(hp) -> None:
