@@ -12,7 +12,8 @@ Per persona and variant it prints
   model-written  share of answers the model wrote and the review passed (answered_by model/model-retry)
   verbatim       share of model-written answers that are word for word the rule-based first-person rewrite
                  of the plan's sentences (the fallback's words): the model copied, it did not say it itself
-  plan kinds     memory / hearsay / dont-know / profile / role-break
+  plan kinds     memory / hearsay / dont-know / profile / role-break, and how many plans rest on the persona's
+                 own answer to a question like it (grounds dialogue:ID, graphs/plan.py said_plan)
   p50 p95        seconds per warm answer (one engine thread), the whole graph with its review and retries
 and, with --labels (hand labels of a blind, shuffled sample; see tests/data/labelled_plan_answers.jsonl):
   good           share of labelled answers right on all five points (time, true, answers, first person, voice)
@@ -95,7 +96,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "plan": plan.get("kind"),
                     "plan_sentences": plan.get("sentences") or [],
                     "grounds": res.get("grounds") or [],
-                    "unseen": bool(res.get("grounds")) and not (set(res["grounds"]) & trained),
+                    # a plan resting on one of the persona's own answers (dialogue:ID) rests on a training target
+                    "unseen": bool(res.get("grounds"))
+                    and not (set(res["grounds"]) & trained)
+                    and not any(g.startswith("dialogue:") for g in res["grounds"]),
                     "verbatim": by in ("model", "model-retry")
                     and bool(rewrite)
                     and norm(rewrite) in norm(res["answer"]),
@@ -139,7 +143,8 @@ def report(rows: list[dict[str, Any]], labels: dict[tuple[str, ...], dict[str, A
             line += f" {len(lab):8d} {len(good) / max(len(lab), 1):5.2f} {wrong_share:>11} {unseen_good:>11}"
         who = Counter(r["answered_by"] for r in items)
         kinds = Counter(r["plan"] for r in items)
-        print(f"{line}  {dict(who)}; {dict(kinds)}")
+        own = sum(any(g.startswith("dialogue:") for g in r.get("grounds") or []) for r in items)
+        print(f"{line}  {dict(who)}; {dict(kinds)}; on its own answers: {own}")
 
 
 def key(r: dict[str, Any]) -> tuple[str, ...]:
@@ -155,7 +160,8 @@ def main() -> int:
         default=EVAL,
         help="question file, JSON lines with persona, stage, question (default: the frozen benchmark; "
         "benchmarks/data/answers_fresh.jsonl is the set frozen before the third round's changes, "
-        "benchmarks/data/answers_fresh2.jsonl the one frozen before the fourth's)",
+        "benchmarks/data/answers_fresh2.jsonl the one frozen before the fourth's, fresh3 and fresh4 before the "
+        "fifth's and the sixth's)",
     )
     ap.add_argument("--limit", type=int, default=0, help="first N questions per persona (0: all)")
     ap.add_argument("--tuned", action="store_true", help="also run each persona's trained adapter (sft-dpo)")
