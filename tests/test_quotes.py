@@ -313,3 +313,58 @@ def test_titles_of_another_kind_are_another_person_and_a_first_name_joins_its_fu
     assert "the Admiral" in cast[hale]
     rosa = next(n for n, a in cast.items() if "Rosa Lind" in a)
     assert "Rosa" in cast[rosa] and "Mr Lind" not in cast[rosa]
+
+
+def test_a_reflexive_after_a_name_tells_its_gender() -> None:
+    source = (
+        "Nell Ash found herself alone. Nell Ash thought so herself. Nell Ash hid herself.\n\n"
+        "Tom Reed found himself late. Tom Reed was sure of it himself. Tom Reed hurt himself.\n"
+    )
+    cast = [Character("Nell Ash", ["Nell Ash"], 3), Character("Tom Reed", ["Tom Reed"], 2)]
+    assert learn_genders(source, cast) == {"Nell Ash": "f", "Tom Reed": "m"}
+
+
+def test_an_alias_with_the_is_found_when_it_opens_a_sentence() -> None:
+    source = 'The storm was over. The Admiral wound it up by exclaiming--\n\n"A bad business, indeed."\n'
+    cast = [Character("Croft", ["Admiral Croft", "the Admiral", "Croft"], 5)]
+    got = Attributor(cast, {"Croft": "m"}, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Croft"]
+
+
+def test_a_pronoun_tag_in_the_narration_before_means_the_last_one_named_before_the_pronoun() -> None:
+    source = (
+        'Mara Vell, Jonas Vell and Tom Reed sat by the fire.\n\n"Will the boat come?" said Jonas.\n\n'
+        '"It will come," said Mara, "if the tide serves." Tom only nodded. But soon afterwards, rising, '
+        'he observed--\n\n"Not to-night, though."\n\n'
+        'Mara knew it was no use to argue. She said nothing till there was only Ann Reed to hear--\n\n'
+        '"So we are left here."\n'
+    )
+    cast = [
+        Character("Mara Vell", ["Mara Vell", "Mara"], 4),
+        Character("Jonas Vell", ["Jonas Vell", "Jonas"], 4),
+        Character("Tom Reed", ["Tom Reed", "Tom"], 3),
+        Character("Ann Reed", ["Ann Reed"], 3),
+    ]
+    genders = {"Mara Vell": "f", "Jonas Vell": "m", "Tom Reed": "m", "Ann Reed": "f"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    # "Tom only nodded. ... he observed--": Tom, not Jonas, whose turn it would be;
+    # "Mara knew ... She said ... only Ann Reed to hear--": Mara, not Ann, named after the pronoun
+    assert [a.speaker for a in got] == ["Jonas Vell", "Mara Vell", "Tom Reed", "Mara Vell"]
+    assert got[2].cue == "pronoun"
+
+
+def test_a_pronoun_tag_carries_on_the_chain_of_the_narration_paragraph_before() -> None:
+    source = (
+        '"There is no clue?" said Gregg.\n\n"None at all," said Lestry.\n\n'
+        "Holm knelt by the body and looked at it for a long time. He sniffed the lips, "
+        "and then he glanced at the boots.\n\n"
+        '"He has not been moved at all?" he asked.\n'
+    )
+    cast = [
+        Character("Gregg", ["Gregg"], 3),
+        Character("Lestry", ["Lestry"], 3),
+        Character("Holm", ["Holm"], 3),
+    ]
+    genders = {"Gregg": "m", "Lestry": "m", "Holm": "m"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Gregg", "Lestry", "Holm"]

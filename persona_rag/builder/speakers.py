@@ -5,8 +5,11 @@
    narration paragraph that introduces it (``Mr Shepherd presumed to say--``).
 2. A tag with a pronoun or a description (``said he``, ``cried his wife``): ``I`` is the
    narrator of a first-person work; ``he``/``she`` the nearest character of that gender
-   (learnt from honorifics and the pronouns that follow a name), preferring the one whose
-   turn it is; "The latter yawned." just before it is the last one the sentence before names.
+   (learnt from honorifics and the pronouns and reflexives that follow a name), preferring the
+   one whose turn it is; "The latter yawned." just before it is the last one the sentence before
+   names. A tag in the narration that leads into the paragraph (``Sir Walter only nodded. But
+   soon afterwards, he observed--``) means the last one of its gender named there before the
+   pronoun; one after a narration paragraph that goes on about "he" carries that chain on.
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
@@ -23,7 +26,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from persona_rag.builder.cast import Character
@@ -90,6 +93,8 @@ class Names:
                 key = " ".join(w for _, _, w in group)
                 end = group[-1][1]
                 name = self.owner.get(key)
+                if name is None and key.startswith("The "):  # "the Admiral" opening a sentence
+                    name = self.owner.get("the" + key[3:])
                 if name is None and key.endswith("."):
                     name, end = self.owner.get(key[:-1]), end - 1
                 if name is not None:
@@ -110,7 +115,8 @@ def learn_genders(text: str, cast: Sequence[Character]) -> dict[str, str]:
     """Each character's gender ("m"/"f"), from the honorifics of its names and the pronouns after them."""
     lex = lexicon()
     votes: dict[str, Counter[str]] = {c.name: Counter() for c in cast}
-    pron = re.compile(r"\b(he|she)\b", re.IGNORECASE)
+    # a reflexive binds to its clause's subject ("Henrietta found herself mistaken")
+    pron = re.compile(r"\b(he|she|himself|herself)\b", re.IGNORECASE)
     # "Mrs Charles (Musgrove)": a wife styled by her husband's first name, which opens other full names;
     # a cast that joined her to him still has his pronouns to go by, so that honorific tells nothing
     given = {a.split()[0] for c in cast for a in c.aliases if len(a.split()) > 1}
@@ -407,6 +413,17 @@ class Attributor:
         if here:
             before = [n for n, _ in self._mentions(masked, a, qt.start) if fits(n)]
             return before[-1] if before else here[0]
+        lead = self._lead_in(i, qt, q)
+        if lead is not None:
+            # the tag stands in the narration that leads into this paragraph ("Sir Walter only nodded. But
+            # soon afterwards, ... he observed--"): the last one of that gender named in it before the pronoun
+            # (a name after it in its sentence is someone else: "She said nothing ... there was only Anne to hear--")
+            la, lb = lead
+            last = la + len(masked[la:lb].rstrip()) - len(_last_sentence(masked[la:lb].rstrip()))
+            word = re.search(rf"\b(?i:{pronoun})\b", masked[last:lb]) if pronoun in ("he", "she") else None
+            named = [n for n, _ in self._mentions(masked, la, last + word.start() if word else lb) if fits(n)]
+            if named:
+                return named[-1]
         nxt = q.quotes[i + 1] if i + 1 < len(q.quotes) else None
         if (
             nxt is not None
@@ -443,6 +460,9 @@ class Attributor:
                 ]
                 if named and fits(named[-1]):
                     return named[-1]
+        chained = self._chain(pronoun, qt, q, masked, fits)
+        if chained is not None:
+            return chained
         prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
@@ -459,6 +479,37 @@ class Attributor:
             p -= 1
         if prev and fits(prev[-1]):
             return prev[-1]
+        return None
+
+    def _lead_in(self, i: int, qt: Quote, q: Quotations) -> tuple[int, int] | None:
+        """The narration that closes the paragraph before with a colon or a dash and leads into this
+        one, when this paragraph opens with the quotation: (start, end) after that paragraph's last quotation."""
+        if qt.paragraph == 0 or qt.start != q.paragraphs[qt.paragraph][0] + 1:
+            return None
+        pa, pb = q.paragraphs[qt.paragraph - 1]
+        if i > 0 and q.quotes[i - 1].last_paragraph == qt.paragraph - 1:
+            pa = max(pa, q.quotes[i - 1].end + 1)
+        tail = self._masked[pa:pb].rstrip()
+        if tail[-1:] not in (":", "-", "\u2014"):
+            return None
+        return pa, pb
+
+    def _chain(self, pronoun: str, qt: Quote, q: Quotations, masked: str, fits: Callable[..., bool]) -> str | None:
+        """A narration paragraph just before whose sentences go on about "he" (or "she"): the pronoun tag
+        carries that chain on, so it means the last one of that gender named as a subject, in that paragraph
+        or the two before it (their narration only)."""
+        p = qt.paragraph - 1
+        if pronoun not in ("he", "she") or p < 0 or p in self._quoted:
+            return None
+        s, e = q.paragraphs[p]
+        if not re.search(rf"(?:^|[.;!?]\s+|,\s+and\s+)(?i:{pronoun})\b", masked[s:e]):
+            return None
+        while p >= max(0, qt.paragraph - 3):
+            s, e = q.paragraphs[p]
+            subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
+            if subjects:
+                return subjects[-1]
+            p -= 1
         return None
 
     def _back_reference(self, masked: str, start: int, sentence: int) -> str | None:
