@@ -356,8 +356,8 @@ def test_a_pronoun_tag_in_the_narration_before_means_the_last_one_named_before_t
 def test_a_pronoun_tag_carries_on_the_chain_of_the_narration_paragraph_before() -> None:
     source = (
         '"There is no clue?" said Gregg.\n\n"None at all," said Lestry.\n\n'
-        "Holm knelt by the body and looked at it for a long time. He sniffed the lips, "
-        "and then he glanced at the boots.\n\n"
+        "Holm knelt by the body and looked at it for a long time. Finally, he sniffed the lips, "
+        "and then glanced at the boots.\n\n"
         '"He has not been moved at all?" he asked.\n'
     )
     cast = [
@@ -368,3 +368,15 @@ def test_a_pronoun_tag_carries_on_the_chain_of_the_narration_paragraph_before() 
     genders = {"Gregg": "m", "Lestry": "m", "Holm": "m"}
     got = Attributor(cast, genders, []).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Gregg", "Lestry", "Holm"]
+
+
+def test_less_common_speech_verbs_tag_a_speaker() -> None:
+    source = (
+        '"The gate was open!" ejaculated Jonas.\n\n"One horse?" interjected Mara.\n\n'
+        '"Who are you?" he thundered.\n'
+    )
+    cast = [Character("Mara Vell", ["Mara"], 4), Character("Jonas Vell", ["Jonas"], 4)]
+    got = Attributor(cast, {"Mara Vell": "f", "Jonas Vell": "m"}, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got[:2]] == ["Jonas Vell", "Mara Vell"]
+    assert [a.cue for a in got[:2]] == ["explicit", "explicit"]
+    assert got[2].speaker == "Jonas Vell" and got[2].cue == "pronoun"

@@ -502,7 +502,7 @@ class Attributor:
         if pronoun not in ("he", "she") or p < 0 or p in self._quoted:
             return None
         s, e = q.paragraphs[p]
-        if not re.search(rf"(?:^|[.;!?]\s+|,\s+and\s+)(?i:{pronoun})\b", masked[s:e]):
+        if not re.search(rf"\b(?i:{pronoun})\b", masked[s:e]):  # he/she: always some sentence's subject
             return None
         while p >= max(0, qt.paragraph - 3):
             s, e = q.paragraphs[p]
