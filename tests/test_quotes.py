@@ -380,3 +380,21 @@ def test_less_common_speech_verbs_tag_a_speaker() -> None:
     assert [a.speaker for a in got[:2]] == ["Jonas Vell", "Mara Vell"]
     assert [a.cue for a in got[:2]] == ["explicit", "explicit"]
     assert got[2].speaker == "Jonas Vell" and got[2].cue == "pronoun"
+
+
+def test_a_description_by_title_means_the_one_whose_name_bears_it() -> None:
+    source = (
+        "Holm, Inspector Lestry and Gregg stood in the hall with Mrs. Dunn.\n\n"
+        '"Have you found anything out yet?" she asked.\n\n'
+        '"We have taken every step, Mrs. Dunn," said the inspector. "Nothing will be neglected."\n'
+    )
+    cast = [
+        Character("Holm", ["Holm"], 5),
+        Character("Lestry", ["Inspector Lestry", "Lestry"], 4),
+        Character("Gregg", ["Gregg"], 3),
+        Character("Mrs Dunn", ["Mrs. Dunn"], 2),
+    ]
+    genders = {"Holm": "m", "Lestry": "m", "Gregg": "m", "Mrs Dunn": "f"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Mrs Dunn", "Lestry"]
+    assert got[1].cue == "pronoun"

@@ -9,7 +9,9 @@
    one whose turn it is; "The latter yawned." just before it is the last one the sentence before
    names. A tag in the narration that leads into the paragraph (``Sir Walter only nodded. But
    soon afterwards, he observed--``) means the last one of its gender named there before the
-   pronoun; one after a narration paragraph that goes on about "he" carries that chain on.
+   pronoun; one after a narration paragraph that goes on about "he" carries that chain on. A
+   description by rank or office (``said the inspector``) looks first among those whose names
+   bear that title (``Inspector Lestrade``; the titles are data in ``speech.txt``).
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
@@ -59,6 +61,7 @@ class _Who:
     name: str | None = None
     pronoun: str | None = None  # he | she | i
     strong: bool = True  # a speech verb (tag) rather than an action beat
+    title: str | None = None  # "the inspector": only a character whose name bears that title
 
 
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
@@ -162,6 +165,12 @@ class Attributor:
         self.cast = list(cast)
         self.names = Names(self.cast)
         self.genders = genders or {}
+        # description word -> the cast members whose names bear that title ("inspector" -> Lestrade, Gregson)
+        self.holders: dict[str, set[str]] = {}
+        for word, *held in self.lex.titles:
+            self.holders[word] = {
+                c.name for c in self.cast for a in c.aliases if a.split() and a.split()[0].lower() in held
+            }
         self.narr_at = [n[0] for n in narrators]
         self.narr = [n[1] for n in narrators]
         verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
@@ -215,7 +224,8 @@ class Attributor:
                 return _Who(name=name, strong=strong)
             words = run.lower().split()
             g = self._gender_of_word(words[1]) if len(words) == 2 and words[0] == "the" else None
-            return _Who(pronoun="he" if g == "m" else "she", strong=strong) if g else None
+            title = words[1] if g and self.holders.get(words[1]) else None
+            return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title) if g else None
         if m.group("pron"):
             p = m.group("pron").lower()
             if p in self.lex.i:
@@ -226,8 +236,10 @@ class Attributor:
                 mine = m.group("desc").split()[0].lower() in ("my", "our")
                 return _Who(pronoun="any", strong=strong) if mine else None
             g = self._gender_of_word(m.group("noun"))
+            noun = m.group("noun").lower()
+            title = noun if m.group("desc").split()[0].lower() == "the" and self.holders.get(noun) else None
             if g:
-                return _Who(pronoun="he" if g == "m" else "she", strong=strong)
+                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title)
         return None
 
     def _tag_after(self, text: str) -> _Who | None:
@@ -282,7 +294,7 @@ class Attributor:
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
-        pending: dict[int, tuple[str, str]] = {}  # quotation -> (he/she, cue) to resolve
+        pending: dict[int, tuple[str, str, str | None]] = {}  # quotation -> (he/she, cue, title) to resolve
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
             para_start = q.paragraphs[qt.paragraph][0]
@@ -335,7 +347,7 @@ class Attributor:
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
                 elif who.pronoun and len(tags) == 1:
-                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat")  # resolved once turns are known
+                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title)  # resolved once turns are known
             distinct = {n for n, _ in names if n is not None}
             # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
             agree = len(distinct) == 1 and all(
@@ -349,9 +361,13 @@ class Attributor:
         self._keep_present_addressees(quotes, q, speakers, out, convo)
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
-        for i, (pronoun, cue) in pending.items():
+        for i, (pronoun, cue, title) in pending.items():
             qt = quotes[i]
-            got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
+            got = None
+            if title is not None:  # "said the inspector": the nearest inspector first
+                got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out, title)
+            if got is None:
+                got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
                 speakers[i], out[i].cue = got, cue
         self._turns(quotes, q, speakers, out, convo)
@@ -393,6 +409,7 @@ class Attributor:
         speakers: list[str | None],
         narrator: str | None,
         out: Sequence[Attribution],
+        title: str | None = None,
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
         paragraph's narration, else the one the next turn calls by name, else the one the turn before
@@ -405,6 +422,8 @@ class Attributor:
 
         def fits(name: str | None, unknown: bool = False) -> bool:
             if name is None or name == narrator or name in addressed:
+                return False
+            if title is not None and name not in self.holders[title]:
                 return False
             return want is None or self.genders.get(name) == want or (unknown and name not in self.genders)
 
