@@ -398,3 +398,16 @@ def test_a_description_by_title_means_the_one_whose_name_bears_it() -> None:
     got = Attributor(cast, genders, []).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Mrs Dunn", "Lestry"]
     assert got[1].cue == "pronoun"
+
+
+def test_a_title_far_from_its_bearer_means_the_last_bearer_named() -> None:
+    source = (
+        "Sir Hal Brand and I set out at dusk.\n\n"
+        "The rain fell on the moor.\n\nThe light burned steadily in front.\n\n"
+        "We walked on in silence, and the wind rose.\n\n"
+        '"Are you armed?" I asked.\n\n'
+        '"Watson," said the baronet, "what was that?"\n'
+    )
+    cast = [Character("Hal Brand", ["Sir Hal Brand", "Hal Brand"], 4), Character("Watson", ["Watson"], 4)]
+    got = Attributor(cast, {"Hal Brand": "m", "Watson": "m"}, [(0, "Watson")]).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Watson", "Hal Brand"]

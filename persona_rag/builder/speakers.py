@@ -11,7 +11,8 @@
    soon afterwards, he observed--``) means the last one of its gender named there before the
    pronoun; one after a narration paragraph that goes on about "he" carries that chain on. A
    description by rank or office (``said the inspector``) looks first among those whose names
-   bear that title (``Inspector Lestrade``; the titles are data in ``speech.txt``).
+   bear that title (``Inspector Lestrade``; the titles are data in ``speech.txt``), then at the
+   last bearer named in the narration before (``cried the baronet``: the story's baronet).
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
@@ -45,6 +46,8 @@ _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
+# how far back "said the baronet" looks for the last bearer of the title named
+TITLE_REACH = 2000
 
 
 @dataclass
@@ -366,6 +369,7 @@ class Attributor:
             got = None
             if title is not None:  # "said the inspector": the nearest inspector first
                 got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out, title)
+                got = got or self._last_holder(title, qt, self.narrator_at(qt.start), out[i].addressees)
             if got is None:
                 got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
@@ -498,6 +502,17 @@ class Attributor:
             p -= 1
         if prev and fits(prev[-1]):
             return prev[-1]
+        return None
+
+    def _last_holder(self, title: str, qt: Quote, narrator: str | None, addressed: list[str]) -> str | None:
+        """The bearer of a title named last in the narration before (within ``TITLE_REACH`` characters):
+        "cried the baronet" is the baronet of the story, however long ago the narration named him."""
+        k = bisect.bisect_left(self._starts, qt.start) - 1
+        while k >= 0 and self._found[k][0] >= qt.start - TITLE_REACH:
+            name = self._found[k][2]
+            if name in self.holders[title] and name != narrator and name not in addressed:
+                return name
+            k -= 1
         return None
 
     def _lead_in(self, i: int, qt: Quote, q: Quotations) -> tuple[int, int] | None:
