@@ -411,3 +411,21 @@ def test_a_title_far_from_its_bearer_means_the_last_bearer_named() -> None:
     cast = [Character("Hal Brand", ["Sir Hal Brand", "Hal Brand"], 4), Character("Watson", ["Watson"], 4)]
     got = Attributor(cast, {"Hal Brand": "m", "Watson": "m"}, [(0, "Watson")]).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Watson", "Hal Brand"]
+
+
+def test_a_pronoun_goes_on_from_a_subject_rather_than_an_object_or_an_earlier_name() -> None:
+    source = (
+        'Hop had gone down to the village. I clearly perceived that Holm was weaving it into his scheme. '
+        'Suddenly he sprang from his chair. "Two o\'clock," said he.\n\n'
+        'Wenn walked into the room, where was only the little invalid Carl: he started, and could only say, '
+        '"I thought they were here."\n'
+    )
+    cast = [
+        Character("Hop", ["Hop"], 3),
+        Character("Holm", ["Holm"], 3),
+        Character("Wenn", ["Wenn"], 3),
+        Character("Carl", ["Carl"], 3),
+    ]
+    genders = {"Hop": "m", "Holm": "m", "Wenn": "m", "Carl": "m"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Holm", "Wenn"]

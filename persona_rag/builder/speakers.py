@@ -4,7 +4,8 @@
    (``"...," said Holmes``, ``Anne replied``, ``was Mrs Smith's answer``), or in a
    narration paragraph that introduces it (``Mr Shepherd presumed to say--``).
 2. A tag with a pronoun or a description (``said he``, ``cried his wife``): ``I`` is the
-   narrator of a first-person work; ``he``/``she`` the nearest character of that gender
+   narrator of a first-person work; ``he``/``she`` the nearest character of that gender (a
+   subject before an object: ``that Holmes was weaving it ... he sprang``)
    (learnt from honorifics and the pronouns and reflexives that follow a name), preferring the
    one whose turn it is; "The latter yawned." just before it is the last one the sentence before
    names. A tag in the narration that leads into the paragraph (``Sir Walter only nodded. But
@@ -44,6 +45,8 @@ _SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A
 # what may stand between a subject and its verb ("Louisa spoke", "Anne quietly said")
 _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
+# what a subject follows: a sentence's start, "and", "but", "then", or a word that opens a clause ("that Holmes was")
+_BEFORE_SUBJECT = re.compile(r"(?:[.;!?]|\b(?:and|but|when|then|that|while|though|as|if|since|until|till))\s*$")
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
 # how far back "said the baronet" looks for the last bearer of the title named
@@ -399,7 +402,7 @@ class Attributor:
             if b > end or masked.startswith("'s", b) or masked.startswith("\u2019s", b):
                 continue
             before = masked[max(start, a - 6) : a]
-            subject = not before.strip() or bool(re.search(r"(?:[.;!?]|\band|\bbut|\bwhen|\bthen)\s*$", before))
+            subject = not before.strip() or bool(_BEFORE_SUBJECT.search(before))
             out.append((name, subject))
         return out
 
@@ -434,8 +437,11 @@ class Attributor:
         a, b = q.paragraphs[qt.paragraph]
         here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
         if here:
-            before = [n for n, _ in self._mentions(masked, a, qt.start) if fits(n)]
-            return before[-1] if before else here[0]
+            # "he"/"she" goes on from a subject before it rather than from an object ("Captain Wentworth walked
+            # in, where were only herself and the little invalid Charles ...: he started, and could only say")
+            before = [(n, subj) for n, subj in self._mentions(masked, a, qt.start) if fits(n)]
+            subjects = [n for n, subj in before if subj]
+            return (subjects or [n for n, _ in before])[-1] if before else here[0]
         lead = self._lead_in(i, qt, q)
         if lead is not None:
             # the tag stands in the narration that leads into this paragraph ("Sir Walter only nodded. But
