@@ -218,8 +218,8 @@ def test_bad_books_give_a_notice_and_no_dialogues(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- the gold (shared texts)
 
 FLOORS = {  # measured on the test gold with the automatic cast (see README, "Your own character, from a book")
-    "hound": ("sherlock_canon.txt", 0.59, 0.90),
-    "persuasion": ("persuasion.txt", 0.769, 0.854),
+    "hound": ("sherlock_canon.txt", 0.618, 0.903),
+    "persuasion": ("persuasion.txt", 0.778, 0.865),
 }
 
 
@@ -313,3 +313,119 @@ def test_titles_of_another_kind_are_another_person_and_a_first_name_joins_its_fu
     assert "the Admiral" in cast[hale]
     rosa = next(n for n, a in cast.items() if "Rosa Lind" in a)
     assert "Rosa" in cast[rosa] and "Mr Lind" not in cast[rosa]
+
+
+def test_a_reflexive_after_a_name_tells_its_gender() -> None:
+    source = (
+        "Nell Ash found herself alone. Nell Ash thought so herself. Nell Ash hid herself.\n\n"
+        "Tom Reed found himself late. Tom Reed was sure of it himself. Tom Reed hurt himself.\n"
+    )
+    cast = [Character("Nell Ash", ["Nell Ash"], 3), Character("Tom Reed", ["Tom Reed"], 2)]
+    assert learn_genders(source, cast) == {"Nell Ash": "f", "Tom Reed": "m"}
+
+
+def test_an_alias_with_the_is_found_when_it_opens_a_sentence() -> None:
+    source = 'The storm was over. The Admiral wound it up by exclaiming--\n\n"A bad business, indeed."\n'
+    cast = [Character("Croft", ["Admiral Croft", "the Admiral", "Croft"], 5)]
+    got = Attributor(cast, {"Croft": "m"}, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Croft"]
+
+
+def test_a_pronoun_tag_in_the_narration_before_means_the_last_one_named_before_the_pronoun() -> None:
+    source = (
+        'Mara Vell, Jonas Vell and Tom Reed sat by the fire.\n\n"Will the boat come?" said Jonas.\n\n'
+        '"It will come," said Mara, "if the tide serves." Tom only nodded. But soon afterwards, rising, '
+        'he observed--\n\n"Not to-night, though."\n\n'
+        'Mara knew it was no use to argue. She said nothing till there was only Ann Reed to hear--\n\n'
+        '"So we are left here."\n'
+    )
+    cast = [
+        Character("Mara Vell", ["Mara Vell", "Mara"], 4),
+        Character("Jonas Vell", ["Jonas Vell", "Jonas"], 4),
+        Character("Tom Reed", ["Tom Reed", "Tom"], 3),
+        Character("Ann Reed", ["Ann Reed"], 3),
+    ]
+    genders = {"Mara Vell": "f", "Jonas Vell": "m", "Tom Reed": "m", "Ann Reed": "f"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    # "Tom only nodded. ... he observed--": Tom, not Jonas, whose turn it would be;
+    # "Mara knew ... She said ... only Ann Reed to hear--": Mara, not Ann, named after the pronoun
+    assert [a.speaker for a in got] == ["Jonas Vell", "Mara Vell", "Tom Reed", "Mara Vell"]
+    assert got[2].cue == "pronoun"
+
+
+def test_a_pronoun_tag_carries_on_the_chain_of_the_narration_paragraph_before() -> None:
+    source = (
+        '"There is no clue?" said Gregg.\n\n"None at all," said Lestry.\n\n'
+        "Holm knelt by the body and looked at it for a long time. Finally, he sniffed the lips, "
+        "and then glanced at the boots.\n\n"
+        '"He has not been moved at all?" he asked.\n'
+    )
+    cast = [
+        Character("Gregg", ["Gregg"], 3),
+        Character("Lestry", ["Lestry"], 3),
+        Character("Holm", ["Holm"], 3),
+    ]
+    genders = {"Gregg": "m", "Lestry": "m", "Holm": "m"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Gregg", "Lestry", "Holm"]
+
+
+def test_less_common_speech_verbs_tag_a_speaker() -> None:
+    source = (
+        '"The gate was open!" ejaculated Jonas.\n\n"One horse?" interjected Mara.\n\n'
+        '"Who are you?" he thundered.\n'
+    )
+    cast = [Character("Mara Vell", ["Mara"], 4), Character("Jonas Vell", ["Jonas"], 4)]
+    got = Attributor(cast, {"Mara Vell": "f", "Jonas Vell": "m"}, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got[:2]] == ["Jonas Vell", "Mara Vell"]
+    assert [a.cue for a in got[:2]] == ["explicit", "explicit"]
+    assert got[2].speaker == "Jonas Vell" and got[2].cue == "pronoun"
+
+
+def test_a_description_by_title_means_the_one_whose_name_bears_it() -> None:
+    source = (
+        "Holm, Inspector Lestry and Gregg stood in the hall with Mrs. Dunn.\n\n"
+        '"Have you found anything out yet?" she asked.\n\n'
+        '"We have taken every step, Mrs. Dunn," said the inspector. "Nothing will be neglected."\n'
+    )
+    cast = [
+        Character("Holm", ["Holm"], 5),
+        Character("Lestry", ["Inspector Lestry", "Lestry"], 4),
+        Character("Gregg", ["Gregg"], 3),
+        Character("Mrs Dunn", ["Mrs. Dunn"], 2),
+    ]
+    genders = {"Holm": "m", "Lestry": "m", "Gregg": "m", "Mrs Dunn": "f"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Mrs Dunn", "Lestry"]
+    assert got[1].cue == "pronoun"
+
+
+def test_a_title_far_from_its_bearer_means_the_last_bearer_named() -> None:
+    source = (
+        "Sir Hal Brand and I set out at dusk.\n\n"
+        "The rain fell on the moor.\n\nThe light burned steadily in front.\n\n"
+        "We walked on in silence, and the wind rose.\n\n"
+        '"Are you armed?" I asked.\n\n'
+        '"Watson," said the baronet, "what was that?"\n'
+    )
+    cast = [Character("Hal Brand", ["Sir Hal Brand", "Hal Brand"], 4), Character("Watson", ["Watson"], 4)]
+    got = Attributor(cast, {"Hal Brand": "m", "Watson": "m"}, [(0, "Watson")]).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Watson", "Hal Brand"]
+
+
+def test_a_pronoun_goes_on_from_a_subject_rather_than_an_object_or_an_earlier_name() -> None:
+    source = (
+        'Hop had gone down to the village. I clearly perceived that Holm was weaving it into his scheme. '
+        'Suddenly he sprang from his chair. "Two o\'clock," said he.\n\n'
+        'Wenn walked into the room, where was only the little invalid Carl: he started, and could only say, '
+        '"I thought they were here."\n'
+    )
+    cast = [
+        Character("Hop", ["Hop"], 3),
+        Character("Holm", ["Holm"], 3),
+        Character("Wenn", ["Wenn"], 3),
+        Character("Carl", ["Carl"], 3),
+    ]
+    genders = {"Hop": "m", "Holm": "m", "Wenn": "m", "Carl": "m"}
+    got = Attributor(cast, genders, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Holm", "Wenn"]

@@ -28,12 +28,14 @@ class Lexicon:
     former: frozenset[str]
     function: frozenset[str]
     interjections: frozenset[str]
+    titles: tuple[tuple[str, ...], ...] = ()  # (description word, the titles of a name that hold it)
 
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     """The English word lists of ``speech.txt`` beside this module."""
     sections: dict[str, set[str]] = {}
+    titles: list[tuple[str, ...]] = []
     current = ""
     for line in Path(__file__).with_name("speech.txt").read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -43,5 +45,10 @@ def lexicon() -> Lexicon:
             current = line[1:-1]
             sections[current] = set()
             continue
+        if current == "titles":
+            words = [w.lower() for w in line.split()]
+            titles.append((words[0], *(words[1:] or words[:1])))
+            continue
         sections[current].update(w.lower() for w in line.split())
-    return Lexicon(**{k: frozenset(sections.get(k, ())) for k in Lexicon.__dataclass_fields__})
+    sets = {k: frozenset(sections.get(k, ())) for k in Lexicon.__dataclass_fields__ if k != "titles"}
+    return Lexicon(**sets, titles=tuple(titles))

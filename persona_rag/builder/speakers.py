@@ -4,9 +4,16 @@
    (``"...," said Holmes``, ``Anne replied``, ``was Mrs Smith's answer``), or in a
    narration paragraph that introduces it (``Mr Shepherd presumed to say--``).
 2. A tag with a pronoun or a description (``said he``, ``cried his wife``): ``I`` is the
-   narrator of a first-person work; ``he``/``she`` the nearest character of that gender
-   (learnt from honorifics and the pronouns that follow a name), preferring the one whose
-   turn it is; "The latter yawned." just before it is the last one the sentence before names.
+   narrator of a first-person work; ``he``/``she`` the nearest character of that gender (a
+   subject before an object: ``that Holmes was weaving it ... he sprang``)
+   (learnt from honorifics and the pronouns and reflexives that follow a name), preferring the
+   one whose turn it is; "The latter yawned." just before it is the last one the sentence before
+   names. A tag in the narration that leads into the paragraph (``Sir Walter only nodded. But
+   soon afterwards, he observed--``) means the last one of its gender named there before the
+   pronoun; one after a narration paragraph that goes on about "he" carries that chain on. A
+   description by rank or office (``said the inspector``) looks first among those whose names
+   bear that title (``Inspector Lestrade``; the titles are data in ``speech.txt``), then at the
+   last bearer named in the narration before (``cried the baronet``: the story's baronet).
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
@@ -23,7 +30,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from persona_rag.builder.cast import Character
@@ -38,8 +45,12 @@ _SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A
 # what may stand between a subject and its verb ("Louisa spoke", "Anne quietly said")
 _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
+# what a subject follows: a sentence's start, "and", "but", "then", or a word that opens a clause ("that Holmes was")
+_BEFORE_SUBJECT = re.compile(r"(?:[.;!?]|\b(?:and|but|when|then|that|while|though|as|if|since|until|till))\s*$")
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
+# how far back "said the baronet" looks for the last bearer of the title named
+TITLE_REACH = 2000
 
 
 @dataclass
@@ -56,6 +67,7 @@ class _Who:
     name: str | None = None
     pronoun: str | None = None  # he | she | i
     strong: bool = True  # a speech verb (tag) rather than an action beat
+    title: str | None = None  # "the inspector": only a character whose name bears that title
 
 
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
@@ -90,6 +102,8 @@ class Names:
                 key = " ".join(w for _, _, w in group)
                 end = group[-1][1]
                 name = self.owner.get(key)
+                if name is None and key.startswith("The "):  # "the Admiral" opening a sentence
+                    name = self.owner.get("the" + key[3:])
                 if name is None and key.endswith("."):
                     name, end = self.owner.get(key[:-1]), end - 1
                 if name is not None:
@@ -110,7 +124,8 @@ def learn_genders(text: str, cast: Sequence[Character]) -> dict[str, str]:
     """Each character's gender ("m"/"f"), from the honorifics of its names and the pronouns after them."""
     lex = lexicon()
     votes: dict[str, Counter[str]] = {c.name: Counter() for c in cast}
-    pron = re.compile(r"\b(he|she)\b", re.IGNORECASE)
+    # a reflexive binds to its clause's subject ("Henrietta found herself mistaken")
+    pron = re.compile(r"\b(he|she|himself|herself)\b", re.IGNORECASE)
     # "Mrs Charles (Musgrove)": a wife styled by her husband's first name, which opens other full names;
     # a cast that joined her to him still has his pronouns to go by, so that honorific tells nothing
     given = {a.split()[0] for c in cast for a in c.aliases if len(a.split()) > 1}
@@ -156,6 +171,12 @@ class Attributor:
         self.cast = list(cast)
         self.names = Names(self.cast)
         self.genders = genders or {}
+        # description word -> the cast members whose names bear that title ("inspector" -> Lestrade, Gregson)
+        self.holders: dict[str, set[str]] = {}
+        for word, *held in self.lex.titles:
+            self.holders[word] = {
+                c.name for c in self.cast for a in c.aliases if a.split() and a.split()[0].lower() in held
+            }
         self.narr_at = [n[0] for n in narrators]
         self.narr = [n[1] for n in narrators]
         verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
@@ -209,7 +230,8 @@ class Attributor:
                 return _Who(name=name, strong=strong)
             words = run.lower().split()
             g = self._gender_of_word(words[1]) if len(words) == 2 and words[0] == "the" else None
-            return _Who(pronoun="he" if g == "m" else "she", strong=strong) if g else None
+            title = words[1] if g and self.holders.get(words[1]) else None
+            return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title) if g else None
         if m.group("pron"):
             p = m.group("pron").lower()
             if p in self.lex.i:
@@ -220,8 +242,10 @@ class Attributor:
                 mine = m.group("desc").split()[0].lower() in ("my", "our")
                 return _Who(pronoun="any", strong=strong) if mine else None
             g = self._gender_of_word(m.group("noun"))
+            noun = m.group("noun").lower()
+            title = noun if m.group("desc").split()[0].lower() == "the" and self.holders.get(noun) else None
             if g:
-                return _Who(pronoun="he" if g == "m" else "she", strong=strong)
+                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title)
         return None
 
     def _tag_after(self, text: str) -> _Who | None:
@@ -276,7 +300,7 @@ class Attributor:
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
-        pending: dict[int, tuple[str, str]] = {}  # quotation -> (he/she, cue) to resolve
+        pending: dict[int, tuple[str, str, str | None]] = {}  # quotation -> (he/she, cue, title) to resolve
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
             para_start = q.paragraphs[qt.paragraph][0]
@@ -329,7 +353,7 @@ class Attributor:
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
                 elif who.pronoun and len(tags) == 1:
-                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat")  # resolved once turns are known
+                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title)  # resolved once turns are known
             distinct = {n for n, _ in names if n is not None}
             # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
             agree = len(distinct) == 1 and all(
@@ -343,9 +367,14 @@ class Attributor:
         self._keep_present_addressees(quotes, q, speakers, out, convo)
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
-        for i, (pronoun, cue) in pending.items():
+        for i, (pronoun, cue, title) in pending.items():
             qt = quotes[i]
-            got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
+            got = None
+            if title is not None:  # "said the inspector": the nearest inspector first
+                got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out, title)
+                got = got or self._last_holder(title, qt, self.narrator_at(qt.start), out[i].addressees)
+            if got is None:
+                got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
                 speakers[i], out[i].cue = got, cue
         self._turns(quotes, q, speakers, out, convo)
@@ -373,7 +402,7 @@ class Attributor:
             if b > end or masked.startswith("'s", b) or masked.startswith("\u2019s", b):
                 continue
             before = masked[max(start, a - 6) : a]
-            subject = not before.strip() or bool(re.search(r"(?:[.;!?]|\band|\bbut|\bwhen|\bthen)\s*$", before))
+            subject = not before.strip() or bool(_BEFORE_SUBJECT.search(before))
             out.append((name, subject))
         return out
 
@@ -387,6 +416,7 @@ class Attributor:
         speakers: list[str | None],
         narrator: str | None,
         out: Sequence[Attribution],
+        title: str | None = None,
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
         paragraph's narration, else the one the next turn calls by name, else the one the turn before
@@ -400,13 +430,29 @@ class Attributor:
         def fits(name: str | None, unknown: bool = False) -> bool:
             if name is None or name == narrator or name in addressed:
                 return False
+            if title is not None and name not in self.holders[title]:
+                return False
             return want is None or self.genders.get(name) == want or (unknown and name not in self.genders)
 
         a, b = q.paragraphs[qt.paragraph]
         here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
         if here:
-            before = [n for n, _ in self._mentions(masked, a, qt.start) if fits(n)]
-            return before[-1] if before else here[0]
+            # "he"/"she" goes on from a subject before it rather than from an object ("Captain Wentworth walked
+            # in, where were only herself and the little invalid Charles ...: he started, and could only say")
+            before = [(n, subj) for n, subj in self._mentions(masked, a, qt.start) if fits(n)]
+            subjects = [n for n, subj in before if subj]
+            return (subjects or [n for n, _ in before])[-1] if before else here[0]
+        lead = self._lead_in(i, qt, q)
+        if lead is not None:
+            # the tag stands in the narration that leads into this paragraph ("Sir Walter only nodded. But
+            # soon afterwards, ... he observed--"): the last one of that gender named in it before the pronoun
+            # (a name after it in its sentence is someone else: "She said nothing ... there was only Anne to hear--")
+            la, lb = lead
+            last = la + len(masked[la:lb].rstrip()) - len(_last_sentence(masked[la:lb].rstrip()))
+            word = re.search(rf"\b(?i:{pronoun})\b", masked[last:lb]) if pronoun in ("he", "she") else None
+            named = [n for n, _ in self._mentions(masked, la, last + word.start() if word else lb) if fits(n)]
+            if named:
+                return named[-1]
         nxt = q.quotes[i + 1] if i + 1 < len(q.quotes) else None
         if (
             nxt is not None
@@ -443,6 +489,9 @@ class Attributor:
                 ]
                 if named and fits(named[-1]):
                     return named[-1]
+        chained = self._chain(pronoun, qt, q, masked, fits)
+        if chained is not None:
+            return chained
         prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
@@ -459,6 +508,48 @@ class Attributor:
             p -= 1
         if prev and fits(prev[-1]):
             return prev[-1]
+        return None
+
+    def _last_holder(self, title: str, qt: Quote, narrator: str | None, addressed: list[str]) -> str | None:
+        """The bearer of a title named last in the narration before (within ``TITLE_REACH`` characters):
+        "cried the baronet" is the baronet of the story, however long ago the narration named him."""
+        k = bisect.bisect_left(self._starts, qt.start) - 1
+        while k >= 0 and self._found[k][0] >= qt.start - TITLE_REACH:
+            name = self._found[k][2]
+            if name in self.holders[title] and name != narrator and name not in addressed:
+                return name
+            k -= 1
+        return None
+
+    def _lead_in(self, i: int, qt: Quote, q: Quotations) -> tuple[int, int] | None:
+        """The narration that closes the paragraph before with a colon or a dash and leads into this
+        one, when this paragraph opens with the quotation: (start, end) after that paragraph's last quotation."""
+        if qt.paragraph == 0 or qt.start != q.paragraphs[qt.paragraph][0] + 1:
+            return None
+        pa, pb = q.paragraphs[qt.paragraph - 1]
+        if i > 0 and q.quotes[i - 1].last_paragraph == qt.paragraph - 1:
+            pa = max(pa, q.quotes[i - 1].end + 1)
+        tail = self._masked[pa:pb].rstrip()
+        if tail[-1:] not in (":", "-", "\u2014"):
+            return None
+        return pa, pb
+
+    def _chain(self, pronoun: str, qt: Quote, q: Quotations, masked: str, fits: Callable[..., bool]) -> str | None:
+        """A narration paragraph just before whose sentences go on about "he" (or "she"): the pronoun tag
+        carries that chain on, so it means the last one of that gender named as a subject, in that paragraph
+        or the two before it (their narration only)."""
+        p = qt.paragraph - 1
+        if pronoun not in ("he", "she") or p < 0 or p in self._quoted:
+            return None
+        s, e = q.paragraphs[p]
+        if not re.search(rf"\b(?i:{pronoun})\b", masked[s:e]):  # he/she: always some sentence's subject
+            return None
+        while p >= max(0, qt.paragraph - 3):
+            s, e = q.paragraphs[p]
+            subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
+            if subjects:
+                return subjects[-1]
+            p -= 1
         return None
 
     def _back_reference(self, masked: str, start: int, sentence: int) -> str | None:
