@@ -336,7 +336,7 @@ def test_a_pronoun_tag_in_the_narration_before_means_the_last_one_named_before_t
         'Mara Vell, Jonas Vell and Tom Reed sat by the fire.\n\n"Will the boat come?" said Jonas.\n\n'
         '"It will come," said Mara, "if the tide serves." Tom only nodded. But soon afterwards, rising, '
         'he observed--\n\n"Not to-night, though."\n\n'
-        'Mara knew it was no use to argue. She said nothing till there was only Ann Reed to hear--\n\n'
+        "Mara knew it was no use to argue. She said nothing till there was only Ann Reed to hear--\n\n"
         '"So we are left here."\n'
     )
     cast = [
@@ -372,8 +372,7 @@ def test_a_pronoun_tag_carries_on_the_chain_of_the_narration_paragraph_before() 
 
 def test_less_common_speech_verbs_tag_a_speaker() -> None:
     source = (
-        '"The gate was open!" ejaculated Jonas.\n\n"One horse?" interjected Mara.\n\n'
-        '"Who are you?" he thundered.\n'
+        '"The gate was open!" ejaculated Jonas.\n\n"One horse?" interjected Mara.\n\n"Who are you?" he thundered.\n'
     )
     cast = [Character("Mara Vell", ["Mara"], 4), Character("Jonas Vell", ["Jonas"], 4)]
     got = Attributor(cast, {"Mara Vell": "f", "Jonas Vell": "m"}, []).attribute(find_quotes(source))
@@ -415,9 +414,9 @@ def test_a_title_far_from_its_bearer_means_the_last_bearer_named() -> None:
 
 def test_a_pronoun_goes_on_from_a_subject_rather_than_an_object_or_an_earlier_name() -> None:
     source = (
-        'Hop had gone down to the village. I clearly perceived that Holm was weaving it into his scheme. '
+        "Hop had gone down to the village. I clearly perceived that Holm was weaving it into his scheme. "
         'Suddenly he sprang from his chair. "Two o\'clock," said he.\n\n'
-        'Wenn walked into the room, where was only the little invalid Carl: he started, and could only say, '
+        "Wenn walked into the room, where was only the little invalid Carl: he started, and could only say, "
         '"I thought they were here."\n'
     )
     cast = [

@@ -353,7 +353,11 @@ class Attributor:
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
                 elif who.pronoun and len(tags) == 1:
-                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title)  # resolved once turns are known
+                    pending[i] = (
+                        who.pronoun,
+                        "pronoun" if who.strong else "beat",
+                        who.title,
+                    )  # resolved once turns are known
             distinct = {n for n, _ in names if n is not None}
             # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
             agree = len(distinct) == 1 and all(
@@ -448,9 +452,9 @@ class Attributor:
             # soon afterwards, ... he observed--"): the last one of that gender named in it before the pronoun
             # (a name after it in its sentence is someone else: "She said nothing ... there was only Anne to hear--")
             la, lb = lead
-            last = la + len(masked[la:lb].rstrip()) - len(_last_sentence(masked[la:lb].rstrip()))
-            word = re.search(rf"\b(?i:{pronoun})\b", masked[last:lb]) if pronoun in ("he", "she") else None
-            named = [n for n, _ in self._mentions(masked, la, last + word.start() if word else lb) if fits(n)]
+            tail = la + len(masked[la:lb].rstrip()) - len(_last_sentence(masked[la:lb].rstrip()))
+            word = re.search(rf"\b(?i:{pronoun})\b", masked[tail:lb]) if pronoun in ("he", "she") else None
+            named = [n for n, _ in self._mentions(masked, la, tail + word.start() if word else lb) if fits(n)]
             if named:
                 return named[-1]
         nxt = q.quotes[i + 1] if i + 1 < len(q.quotes) else None
