@@ -442,6 +442,24 @@ def _key(c: Scored) -> str:
     return c.passage.id.split(":", 1)[-1]
 
 
+NEAR = 0.03  # memories that match within this of the best are as good a match, but for what they say
+
+
+def says_more(best: Scored, known: list[Scored]) -> Scored:
+    """Of the persona's memories of events that match about as well as ``best`` (``NEAR``), the one that says most
+    of what the question says happened, and clearly more of it than ``best`` (``ACTION_LEAD``): "Who's that potty knight in the painting
+    guarding the tower?" is about the slashed portrait and who guards it now, not the night bus whose name has
+    "knight" in it."""
+    near = [
+        c
+        for c in known
+        if c.score > best.score - NEAR
+        and c.action >= max(0.5, best.action + ACTION_LEAD)
+        and _event_view_id(c.passage) is not None
+    ]
+    return max(near, key=lambda c: (c.action, c.score), default=best)
+
+
 def _lead(best: Scored, others: list[Scored]) -> float:
     """How much better ``best`` matches than the best candidate about something else."""
     return best.score - max((c.score for c in others if _key(c) != _key(best)), default=-1.0)
@@ -494,7 +512,7 @@ def match_event(
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
-        view = _event_view_id(best_known.passage)
+        view = _event_view_id(says_more(best_known, known).passage)
         if view is not None and not premise:  # its memory of an event is that event
             event = next((c for c in world if c.passage.id.split(":", 1)[-1] == view), None)
             if event is not None:
