@@ -512,7 +512,11 @@ def match_event(
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
-        view = _event_view_id(says_more(best_known, known).passage)
+        mine = says_more(best_known, known)
+        view = _event_view_id(mine.passage)
+        if view is not None and not premise and mine.action <= 0 and any(c.action >= 0.5 for c in [*world, *known]):
+            # it shares only names with the question, whose action another event has: the memory answers, no event
+            return Match(None, best_known, 0.0)
         if view is not None and not premise:  # its memory of an event is that event
             event = next((c for c in world if c.passage.id.split(":", 1)[-1] == view), None)
             if event is not None:
