@@ -526,7 +526,11 @@ def match_event(
         return Match(None, best_known, 0.0)
     past[0] = told_event(past[0], past)
     lead = past[0].score - (own.score if own is not None else -1.0)
-    if premise or (lead >= margin and _said(past[0]) and not _far(past[0], _lead(past[0], [*world, *known]))) or (lead > -margin and _same_thing(past[0], own)):
+    if (
+        premise
+        or (lead >= margin and _said(past[0]) and not _far(past[0], _lead(past[0], [*world, *known])))
+        or (lead > -margin and _same_thing(past[0], own))
+    ):
         return Match(past[0], best_known, lead)
     return Match(None, best_known, -lead)
 
@@ -716,7 +720,7 @@ def verdict(
     )
     if match.event is not None and not premise:
         event = event_record(universe, match.event.passage, persona_id)
-        match = _known_instead(match, world, known, event, persona_id, stage, known_floor)
+        match = known_instead(match, world, known, event, persona_id, stage, known_floor)
     if match.event is not None:
         passage = match.event.passage
         event = event_record(universe, passage, persona_id)
@@ -760,8 +764,14 @@ def knows(event: EventRecord, persona_id: str, stage: int) -> bool:
     return persona_id in event.participants or (event.known_from is not None and event.known_from <= stage)
 
 
-def _known_instead(
-    match: Match, world: list[Scored], known: list[Scored], event: EventRecord, persona_id: str, stage: int, floor: float
+def known_instead(
+    match: Match,
+    world: list[Scored],
+    known: list[Scored],
+    event: EventRecord,
+    persona_id: str,
+    stage: int,
+    floor: float,
 ) -> Match:
     """A past event the persona has not heard of is not what the question is about when one of the persona's own
     memories, about as like the question (``FUTURE_SIM_GAP``) and like it enough to be grounds (``floor``), says
