@@ -147,7 +147,16 @@ def names_in(passage: Any, names: list[str], forms: dict[str, tuple[str, ...]] |
             _HAYS.pop(next(iter(_HAYS)))
         hay = _HAYS[key] = _norm(passage.text + " " + " ".join(passage.entities))
     forms = forms or {}
-    return [n for n in names if any(f" {f} " in hay or f" {f}'s " in hay for f in forms.get(n, (n,)))]
+    return [n for n in names if any(f" {f} " in hay or f" {f}'s " in hay for f in _said_as(n, forms))]
+
+
+def _said_as(name: str, forms: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The forms a name is found under; a family named in the plural ("the Weasleys") is there where one of
+    them is ("Ron Weasley")."""
+    got = forms.get(name, (name,))
+    if " " not in name and len(name) >= 5 and name.endswith("s") and not name.endswith("ss"):
+        got = (*got, name[:-1])
+    return got
 
 
 _FORMS: dict[tuple[str, int, int], dict[str, tuple[str, ...]]] = {}
@@ -189,12 +198,15 @@ _ASKING_WORDS = (
     "happens like tell remember was were are the and for had has any all can could ever during while after "
     "his her him hers she they them their its our one this that what when where with from into about some "
     "there then than also very much many more most such only just been being have will would should "
-    "himself herself itself themselves myself ourselves get got gotten getting"
+    "himself herself itself themselves myself ourselves get got gotten getting "
+    # how much or how sure, not what happened ("Who are the Weasleys, exactly?", "the whole family")
+    "always exactly whole lately really actually honestly still even"
 )
 _ASKING = frozenset(_ASKING_WORDS.split())
 
 
 def _stem(word: str) -> str:
+    word = word.strip("'")  # "the Potters' house" says "potters"
     if word in LEMMAS:
         return LEMMAS[word]
     stem = _SUFFIX.sub("", word)
@@ -380,6 +392,24 @@ def _said(c: Scored) -> bool:
     return c.similarity >= FUTURE_FLOOR or (c.action >= 0.5 and bool(c.names or c.self_in))
 
 
+FAR_FLOOR = 0.25  # an event less like the question than this in meaning needs twice the margin (``FUTURE_MARGIN``)
+
+
+def _far(c: Scored, lead: float) -> bool:
+    """``c`` is far from the question in meaning (``FAR_FLOOR``) and leads by less than twice ``FUTURE_MARGIN``: the
+    words it shares are likely other senses of them. "How have you been keeping yourself fed at Privet Drive this
+    summer?" is neither the later summer when Harry was "fed up" at being "kept" in the dark nor Aunt Marge
+    "kept insulting" his parents at Privet Drive."""
+    return c.similarity < FAR_FLOOR and lead < 2 * FUTURE_MARGIN
+
+
+def _later_said(c: Scored, lead: float) -> bool:
+    """A later event is what the question asks about only when it has one of its names (or the persona, under
+    "you") or most of what it says happened, and is not :func:`_far`: a few common words ("uncle", "off") shared
+    by a scene years later do not make a question about the persona's own past its future."""
+    return not _far(c, lead) and (bool(c.names or c.self_in) or c.action >= 0.5)
+
+
 def _same_thing(event: Scored, own: Scored | None) -> bool:
     """The persona's own memory tells of ``event`` (all its names and action words are the event's, which has the
     question's action and a name of it): the event is what the question is about, the memory is how the persona
@@ -405,6 +435,34 @@ def first_of(best: Scored, later: list[Scored]) -> Scored:
         if c.score >= best.score - TOLD_BAND and c.action >= best.action - 0.01 and set(best.names) <= set(c.names)
     ]
     return min(near, key=lambda c: (c.passage.stage, -c.score), default=best)
+
+
+def _key(c: Scored) -> str:
+    """What a candidate is about: its event (a world event and the persona's memory of it are one), or itself."""
+    return c.passage.id.split(":", 1)[-1]
+
+
+NEAR = 0.03  # memories that match within this of the best are as good a match, but for what they say
+
+
+def says_more(best: Scored, known: list[Scored]) -> Scored:
+    """Of the persona's memories of events that match about as well as ``best`` (``NEAR``), the one that says most
+    of what the question says happened, and clearly more of it than ``best`` (``ACTION_LEAD``): "Who's that potty knight in the painting
+    guarding the tower?" is about the slashed portrait and who guards it now, not the night bus whose name has
+    "knight" in it."""
+    near = [
+        c
+        for c in known
+        if c.score > best.score - NEAR
+        and c.action >= max(0.5, best.action + ACTION_LEAD)
+        and _event_view_id(c.passage) is not None
+    ]
+    return max(near, key=lambda c: (c.action, c.score), default=best)
+
+
+def _lead(best: Scored, others: list[Scored]) -> float:
+    """How much better ``best`` matches than the best candidate about something else."""
+    return best.score - max((c.score for c in others if _key(c) != _key(best)), default=-1.0)
 
 
 def match_event(
@@ -447,13 +505,18 @@ def match_event(
         if (
             lead >= FUTURE_MARGIN
             and _said(top)
+            and _later_said(top, lead)
             and not (all_known and top.action <= 0)
             and top.similarity >= close - FUTURE_SIM_GAP
         ):
             return Match(top, best_known, lead)
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
-        view = _event_view_id(best_known.passage)
+        mine = says_more(best_known, known)
+        view = _event_view_id(mine.passage)
+        if view is not None and not premise and mine.action <= 0 and any(c.action >= 0.5 for c in [*world, *known]):
+            # it shares only names with the question, whose action another event has: the memory answers, no event
+            return Match(None, best_known, 0.0)
         if view is not None and not premise:  # its memory of an event is that event
             event = next((c for c in world if c.passage.id.split(":", 1)[-1] == view), None)
             if event is not None:
@@ -463,7 +526,11 @@ def match_event(
         return Match(None, best_known, 0.0)
     past[0] = told_event(past[0], past)
     lead = past[0].score - (own.score if own is not None else -1.0)
-    if premise or (lead >= margin and _said(past[0])) or (lead > -margin and _same_thing(past[0], own)):
+    if (
+        premise
+        or (lead >= margin and _said(past[0]) and not _far(past[0], _lead(past[0], [*world, *known])))
+        or (lead > -margin and _same_thing(past[0], own))
+    ):
         return Match(past[0], best_known, lead)
     return Match(None, best_known, -lead)
 
@@ -479,15 +546,17 @@ _ABOUT_TELLING = re.compile(
 )
 
 
-def tells(text: str, persona_names: list[str]) -> bool:
+def tells(text: str, persona_names: list[str], overheard: bool = True) -> bool:
     """The event is someone telling the persona of something, or showing it a memory: "Dumbledore told Harry
-    how ...", "In the Pensieve Harry saw ..."."""
+    how ...", "In the Pensieve Harry saw ...", or (``overheard``) the persona overhearing others tell it."""
     words = {w for n in persona_names for w in re.findall(r"\b[A-Z][a-z]{2,}", n)} - {"The", "Mr", "Mrs", "Miss"}
     if not words:
         return False
     who = "|".join(sorted(map(re.escape, words)))
     if re.search(rf"\b(told|explained to|revealed to|described to) ({who})\b", text, re.IGNORECASE):
         return True  # not "showed Harry how to get onto the platform": that is a lesson, not a tale
+    if overheard and re.search(rf"\b({who})\b[^.]*\b(overheard|eavesdropped on)\b", text, re.IGNORECASE):
+        return True  # "Harry hid with Ron and Hermione ..., where they overheard Fudge ... talking about Black"
     return bool(re.search(rf"\b(memory|memories|Pensieve)\b[^.]*\b(({who}) saw|showed ({who}))\b", text, re.IGNORECASE))
 
 
@@ -649,6 +718,9 @@ def verdict(
         named=frozenset(n for n in named if not _only_as_owner(question, n)),
         all_known=all_known,
     )
+    if match.event is not None and not premise:
+        event = event_record(universe, match.event.passage, persona_id)
+        match = known_instead(match, world, known, event, persona_id, stage, known_floor)
     if match.event is not None:
         passage = match.event.passage
         event = event_record(universe, passage, persona_id)
@@ -657,7 +729,8 @@ def verdict(
             teller = ""
             if (
                 not premise
-                and tells(event.text, _persona_names(universe, persona_id))
+                # what the persona overheard is what others told, unless the question is about its own doings
+                and tells(event.text, _persona_names(universe, persona_id), overheard=not you)
                 and not _ABOUT_TELLING.search(question)
                 # a later tale is about others: "How did you save Sirius?" is the persona's own deed to come
                 and not (event.stage > stage and you)
@@ -684,6 +757,40 @@ def verdict(
     return ev
 
 
+def knows(event: EventRecord, persona_id: str, stage: int) -> bool:
+    """The persona was at ``event`` or has heard of it by ``stage``."""
+    if event.stage > stage:
+        return False
+    return persona_id in event.participants or (event.known_from is not None and event.known_from <= stage)
+
+
+def known_instead(
+    match: Match,
+    world: list[Scored],
+    known: list[Scored],
+    event: EventRecord,
+    persona_id: str,
+    stage: int,
+    floor: float,
+) -> Match:
+    """A past event the persona has not heard of is not what the question is about when one of the persona's own
+    memories, about as like the question (``FUTURE_SIM_GAP``) and like it enough to be grounds (``floor``), says
+    more of what the question says happened: "Harry says there was a break-in at the wizard bank the day he went
+    there with Hagrid" is about the break-in Hermione has heard of, not Hagrid breaking down the door of the shack.
+    The memory's event is then the match (none, for a memory that is not of an event). A later event stays: it
+    won on its own margin (``match_event``), and a later deed like a known one is still the later one."""
+    best = match.event
+    if best is None or event.stage > stage or knows(event, persona_id, stage):
+        return match
+    bar = max(floor, best.similarity - FUTURE_SIM_GAP)
+    mine = next((k for k in known if k.action > best.action and k.similarity >= bar), None)
+    if mine is None:
+        return match
+    view = _event_view_id(mine.passage)
+    instead = next((c for c in world if view is not None and _key(c) == view), None)
+    return Match(instead, mine, mine.score - best.score)
+
+
 def _only_as_owner(question: str, name: str) -> bool:
     """The question says ``name`` only as an owner ("Harry's parents"): it is about someone else."""
     low = _norm(question)
@@ -691,7 +798,11 @@ def _only_as_owner(question: str, name: str) -> bool:
 
 
 def _teller(universe: Any, event: EventRecord, persona_id: str) -> str:
-    """Who tells the persona at a telling event: the first other participant, by name ("" when none)."""
+    """Who tells the persona at a telling event: the one overheard, or the first other participant, by name ("" when
+    none)."""
+    heard = re.search(r"\boverheard (?:an? |the )?(?:\w+ )?([A-Z][\w']+(?: [A-Z][\w']+)*)", event.text)
+    if heard:
+        return heard.group(1)
     other = next((p for p in event.participants if p != persona_id), "")
     character = universe.characters.get(other) if universe is not None and other else None
     return str(character.name) if character is not None else other
