@@ -368,6 +368,8 @@ class Attributor:
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
         self._quoted = set(by_para)
+        # paragraph -> the last quotation that ends in it
+        self._ends_para = {qt.last_paragraph: j for j, qt in enumerate(quotes)}
         self._keep_present_addressees(quotes, q, speakers, out, convo)
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
@@ -493,9 +495,20 @@ class Attributor:
                 ]
                 if named and fits(named[-1]):
                     return named[-1]
-        chained = self._chain(pronoun, qt, q, masked, fits)
+        chained = self._chain(pronoun, qt, q, masked, speakers, fits)
         if chained is not None:
             return chained
+        qs = q.quotes
+        if (
+            i >= 2
+            and speakers[i - 1] is None
+            and fits(speakers[i - 2])
+            and qs[i - 1].paragraph == qs[i - 2].last_paragraph + 1
+            and qt.paragraph == qs[i - 1].last_paragraph + 1
+        ):
+            # three turns in a row, the middle one unknown: the voice two turns back ('"Read the ledger." /
+            # "No, sir." / "Then take it away," he said': who asked for the ledger), not the last one named
+            return speakers[i - 2]
         prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
@@ -538,22 +551,41 @@ class Attributor:
             return None
         return pa, pb
 
-    def _chain(self, pronoun: str, qt: Quote, q: Quotations, masked: str, fits: Callable[..., bool]) -> str | None:
-        """A narration paragraph just before whose sentences go on about "he" (or "she"): the pronoun tag
-        carries that chain on, so it means the last one of that gender named as a subject, in that paragraph
-        or the two before it (their narration only)."""
+    def _chain(
+        self,
+        pronoun: str,
+        qt: Quote,
+        q: Quotations,
+        masked: str,
+        speakers: list[str | None],
+        fits: Callable[..., bool],
+    ) -> str | None:
+        """A narration that goes on about "he" (or "she") just before the tag, in a narration paragraph
+        before or in the quotation's own paragraph ("At last he shut the book. / 'Nobody came?' he asked."):
+        the pronoun tag carries that chain on, so it means the last one of that gender named as a subject, in
+        those paragraphs or the two before them (their narration only). A chain that reaches back to a
+        quotation without naming anyone began with its speaker ("'Read the ledger.' / As he spoke, his
+        hands turned the pages ... / 'Nobody came?' he asked": the one who said "Read the ledger")."""
+        if pronoun not in ("he", "she"):
+            return None
+        word = re.compile(rf"\b(?i:{pronoun})\b")  # he/she: always some sentence's subject
+        a = q.paragraphs[qt.paragraph][0]
+        own = bool(word.search(masked, a, qt.start))
         p = qt.paragraph - 1
-        if pronoun not in ("he", "she") or p < 0 or p in self._quoted:
+        narrated = p >= 0 and p not in self._quoted and bool(word.search(masked, *q.paragraphs[p]))
+        if not (own or narrated):
             return None
-        s, e = q.paragraphs[p]
-        if not re.search(rf"\b(?i:{pronoun})\b", masked[s:e]):  # he/she: always some sentence's subject
-            return None
+        said = None
         while p >= max(0, qt.paragraph - 3):
             s, e = q.paragraphs[p]
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if subjects:
                 return subjects[-1]
+            if said is None:
+                said = self._ends_para.get(p)
             p -= 1
+        if said is not None and fits(speakers[said]):
+            return speakers[said]
         return None
 
     def _back_reference(self, masked: str, start: int, sentence: int) -> str | None:
