@@ -47,3 +47,15 @@ def test_three_turns_with_the_middle_one_unknown_give_the_pronoun_the_voice_two_
     got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
     assert got[4].speaker == "Dunmore" and got[4].cue == "pronoun"
     assert got[3].speaker is None  # nobody of the three is known to answer Dunmore
+
+
+def test_turn_taking_does_not_give_a_turn_to_one_the_turn_beside_it_speaks_of() -> None:
+    source = (
+        '"I am going to the fair," said Tom.\n\nHe went out, whistling.\n\n'
+        '"Tom always leaves me alone with the work," said Mara.\n\n'
+        '"Never mind, Mara. I will help you."\n'
+    )
+    cast = [Character("Tom", ["Tom"], 3), Character("Mara", ["Mara"], 3), Character("Ann", ["Ann"], 2)]
+    got = Attributor(cast, {"Tom": "m", "Mara": "f", "Ann": "f"}, []).attribute(find_quotes(source))
+    # Mara speaks of Tom to someone else: the answer is not his, though he is the other speaker of the scene
+    assert [a.speaker for a in got] == ["Tom", "Mara", None]

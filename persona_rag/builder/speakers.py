@@ -300,6 +300,7 @@ class Attributor:
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
+        self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
         pending: dict[int, tuple[str, str, str | None]] = {}  # quotation -> (he/she, cue, title) to resolve
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
@@ -345,6 +346,7 @@ class Attributor:
                         tags.append(beat)
                         break
             out[i].addressees = self._vocatives(text, qt)
+            self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
             self._outsider[i] = not out[i].addressees and self._calls_outsider(text, qt)
             names: list[tuple[str | None, str]] = []
             for who in tags:
@@ -677,13 +679,20 @@ class Attributor:
             if narrator:
                 named.add(narrator)
 
-        def other(i: int, name: str | None) -> str | None:
+        def other(i: int, name: str | None, *beside: int) -> str | None:
+            """The other one of the conversation's pair than ``name``; not one whom a turn ``beside`` ``i``
+            (one before or after it in the exchange) speaks of by name without calling him: those turns speak
+            to the one of turn ``i`` ("Charles is as bad as any of them" is not said to Charles, nor answered
+            by him)."""
             pair = speakers_in.get(convo[i], set())
             if len(pair) < 2:
                 pair = pair | named_in.get(convo[i], set())
             if name is None or len(pair) != 2 or name not in pair:
                 return None
-            return next(iter(pair - {name}))
+            guess = next(iter(pair - {name}))
+            if any(guess in self._spoken_of[j] and guess not in out[j].addressees for j in beside):
+                return None
+            return guess
 
         def known(i: int, step: int) -> str | None:
             """The speaker ``step`` turns before (negative) or after ``i`` in an unbroken exchange."""
@@ -722,11 +731,12 @@ class Attributor:
                     elif len(voc) == 1:
                         guess = voc[0]
                     elif not self._outsider[i - 1]:  # the turn before spoke to someone the cast lacks
-                        guess = other(i, p1)
+                        guess = other(i, p1, i - 1)
                 if guess is None and n1 is not None:
-                    guess = n2 if n2 is not None else other(i, n1) if not self._outsider[i + 1] else None
+                    guess = n2 if n2 is not None else other(i, n1, i + 1) if not self._outsider[i + 1] else None
                 if guess is None and len(out[i].addressees) == 1 and self._called[i]:
-                    guess = other(i, out[i].addressees[0])
+                    around = [j for j in (i - 1, i + 1) if 0 <= j < n and adjacent[min(i, j)]]
+                    guess = other(i, out[i].addressees[0], *around)
                 if guess is None:
                     # the one the turn before calls by name answers it; the one the turn after calls by name spoke
                     before = self._called[i - 1] if i > 0 and adjacent[i - 1] else []
