@@ -300,6 +300,7 @@ class Attributor:
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
+        self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
         pending: dict[int, tuple[str, str, str | None]] = {}  # quotation -> (he/she, cue, title) to resolve
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
@@ -345,6 +346,7 @@ class Attributor:
                         tags.append(beat)
                         break
             out[i].addressees = self._vocatives(text, qt)
+            self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
             self._outsider[i] = not out[i].addressees and self._calls_outsider(text, qt)
             names: list[tuple[str | None, str]] = []
             for who in tags:
@@ -368,6 +370,8 @@ class Attributor:
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
         self._quoted = set(by_para)
+        # paragraph -> the last quotation that ends in it
+        self._ends_para = {qt.last_paragraph: j for j, qt in enumerate(quotes)}
         self._keep_present_addressees(quotes, q, speakers, out, convo)
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
@@ -493,9 +497,20 @@ class Attributor:
                 ]
                 if named and fits(named[-1]):
                     return named[-1]
-        chained = self._chain(pronoun, qt, q, masked, fits)
+        chained = self._chain(pronoun, qt, q, masked, speakers, fits)
         if chained is not None:
             return chained
+        qs = q.quotes
+        if (
+            i >= 2
+            and speakers[i - 1] is None
+            and fits(speakers[i - 2])
+            and qs[i - 1].paragraph == qs[i - 2].last_paragraph + 1
+            and qt.paragraph == qs[i - 1].last_paragraph + 1
+        ):
+            # three turns in a row, the middle one unknown: the voice two turns back ('"Read the ledger." /
+            # "No, sir." / "Then take it away," he said': who asked for the ledger), not the last one named
+            return speakers[i - 2]
         prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
@@ -538,22 +553,41 @@ class Attributor:
             return None
         return pa, pb
 
-    def _chain(self, pronoun: str, qt: Quote, q: Quotations, masked: str, fits: Callable[..., bool]) -> str | None:
-        """A narration paragraph just before whose sentences go on about "he" (or "she"): the pronoun tag
-        carries that chain on, so it means the last one of that gender named as a subject, in that paragraph
-        or the two before it (their narration only)."""
+    def _chain(
+        self,
+        pronoun: str,
+        qt: Quote,
+        q: Quotations,
+        masked: str,
+        speakers: list[str | None],
+        fits: Callable[..., bool],
+    ) -> str | None:
+        """A narration that goes on about "he" (or "she") just before the tag, in a narration paragraph
+        before or in the quotation's own paragraph ("At last he shut the book. / 'Nobody came?' he asked."):
+        the pronoun tag carries that chain on, so it means the last one of that gender named as a subject, in
+        those paragraphs or the two before them (their narration only). A chain that reaches back to a
+        quotation without naming anyone began with its speaker ("'Read the ledger.' / As he spoke, his
+        hands turned the pages ... / 'Nobody came?' he asked": the one who said "Read the ledger")."""
+        if pronoun not in ("he", "she"):
+            return None
+        word = re.compile(rf"\b(?i:{pronoun})\b")  # he/she: always some sentence's subject
+        a = q.paragraphs[qt.paragraph][0]
+        own = bool(word.search(masked, a, qt.start))
         p = qt.paragraph - 1
-        if pronoun not in ("he", "she") or p < 0 or p in self._quoted:
+        narrated = p >= 0 and p not in self._quoted and bool(word.search(masked, *q.paragraphs[p]))
+        if not (own or narrated):
             return None
-        s, e = q.paragraphs[p]
-        if not re.search(rf"\b(?i:{pronoun})\b", masked[s:e]):  # he/she: always some sentence's subject
-            return None
+        said = None
         while p >= max(0, qt.paragraph - 3):
             s, e = q.paragraphs[p]
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if subjects:
                 return subjects[-1]
+            if said is None:
+                said = self._ends_para.get(p)
             p -= 1
+        if said is not None and fits(speakers[said]):
+            return speakers[said]
         return None
 
     def _back_reference(self, masked: str, start: int, sentence: int) -> str | None:
@@ -645,13 +679,20 @@ class Attributor:
             if narrator:
                 named.add(narrator)
 
-        def other(i: int, name: str | None) -> str | None:
+        def other(i: int, name: str | None, *beside: int) -> str | None:
+            """The other one of the conversation's pair than ``name``; not one whom a turn ``beside`` ``i``
+            (one before or after it in the exchange) speaks of by name without calling him: those turns speak
+            to the one of turn ``i`` ("Charles is as bad as any of them" is not said to Charles, nor answered
+            by him)."""
             pair = speakers_in.get(convo[i], set())
             if len(pair) < 2:
                 pair = pair | named_in.get(convo[i], set())
             if name is None or len(pair) != 2 or name not in pair:
                 return None
-            return next(iter(pair - {name}))
+            guess = next(iter(pair - {name}))
+            if any(guess in self._spoken_of[j] and guess not in out[j].addressees for j in beside):
+                return None
+            return guess
 
         def known(i: int, step: int) -> str | None:
             """The speaker ``step`` turns before (negative) or after ``i`` in an unbroken exchange."""
@@ -690,11 +731,12 @@ class Attributor:
                     elif len(voc) == 1:
                         guess = voc[0]
                     elif not self._outsider[i - 1]:  # the turn before spoke to someone the cast lacks
-                        guess = other(i, p1)
+                        guess = other(i, p1, i - 1)
                 if guess is None and n1 is not None:
-                    guess = n2 if n2 is not None else other(i, n1) if not self._outsider[i + 1] else None
+                    guess = n2 if n2 is not None else other(i, n1, i + 1) if not self._outsider[i + 1] else None
                 if guess is None and len(out[i].addressees) == 1 and self._called[i]:
-                    guess = other(i, out[i].addressees[0])
+                    around = [j for j in (i - 1, i + 1) if 0 <= j < n and adjacent[min(i, j)]]
+                    guess = other(i, out[i].addressees[0], *around)
                 if guess is None:
                     # the one the turn before calls by name answers it; the one the turn after calls by name spoke
                     before = self._called[i - 1] if i > 0 and adjacent[i - 1] else []
