@@ -102,6 +102,20 @@ def lora(config: TrainConfig) -> Any:
     )
 
 
+def bf16_runs_fast(device: str) -> bool:
+    """Whether ``device`` trains in bfloat16 natively: a CPU with bf16 instructions (AVX512-BF16 or AMX) or a GPU
+    that has it. A CPU without them (AVX2 only) emulates bf16: a 1024x1024 matmul measured on such a 2-core EPYC
+    took 2.4 s against 0.035 s in float32, and the quick recipe's SFT went 5 steps in 32 minutes."""
+    import torch
+
+    if device == "cpu":
+        check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        return bool(check()) if check is not None else False
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return True
+
+
 def common_args(config: TrainConfig, settings: Settings) -> dict[str, Any]:
     return {
         "gradient_checkpointing": config.gradient_checkpointing,

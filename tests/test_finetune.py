@@ -229,3 +229,36 @@ def test_recipes_folder_is_shipped_with_the_package() -> None:
     from persona_rag.finetune.config import RECIPES_DIR
 
     assert (RECIPES_DIR / "quick.yaml").is_file()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_train_keeps_bf16_only_where_the_device_computes_in_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], fast: bool
+) -> None:
+    """The quick recipe asks for bf16; on a CPU without bf16 instructions torch emulates it (a matmul ~70x slower
+    than float32 on an AVX2 EPYC), so `train` says so and trains in float32; where bf16 is native it is kept."""
+    import persona_rag.finetune.data as data
+    import persona_rag.finetune.dpo as dpo
+    import persona_rag.finetune.sft as sft
+    import persona_rag.finetune.train as train
+
+    from persona_rag.cli import main
+
+    seen: dict[str, bool] = {}
+
+    def step(name: str) -> Any:
+        def run(settings: Any, universe: str, persona: str, config: TrainConfig, recipe: str) -> dict[str, Any]:
+            seen[name] = config.bf16
+            return {}
+
+        return run
+
+    monkeypatch.setenv("PERSONA_RAG_HOME", str(tmp_path))
+    monkeypatch.setattr(train, "bf16_runs_fast", lambda device: fast)
+    monkeypatch.setattr(data, "build_data", lambda *a, **k: {})
+    monkeypatch.setattr(sft, "run_sft", step("sft"))
+    monkeypatch.setattr(dpo, "run_dpo", step("dpo"))
+    assert load_recipe("quick").bf16
+    assert main(["train", "harry", "--recipe", "quick"]) == 0
+    assert seen == {"sft": fast, "dpo": fast}
+    assert ("bf16 is emulated" in capsys.readouterr().out) is not fast

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -78,6 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from persona_rag.finetune.data import build_data
     from persona_rag.finetune.dpo import run_dpo
     from persona_rag.finetune.sft import run_sft
+    from persona_rag.finetune.train import bf16_runs_fast
 
     settings = settings_from(args)
     uni = load_universe(settings.corpus)
@@ -87,6 +89,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_recipe(args.recipe, given)
     _check_annotator_flags(config.annotator, args)
     _use_api_key(args)
+    if config.bf16 and not bf16_runs_fast(settings.device):
+        print(
+            f"bf16 is emulated on this {settings.device} (no bf16 instructions), tens of times slower than float32: "
+            "training in float32 (the adapter card records it)",
+            flush=True,
+        )
+        config = dataclasses.replace(config, bf16=False)
     folder = paths.data_dir(settings, uni.id, persona_id)
     stale = _stale_data_options(folder, config, given)
     if stale and not args.rebuild_data:
