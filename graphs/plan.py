@@ -28,7 +28,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from persona_rag.graphs.claims import persona_gender
-from persona_rag.graphs.state import NOT_YET, PersonaContext, PersonaState
+from persona_rag.graphs.state import NOT_YET, SAID_PREFIX, PersonaContext, PersonaState
 
 from persona_rag.vocabulary import STOP_WORDS
 
@@ -693,7 +693,6 @@ def _same_thing(sentence: str, chosen: Sequence[str], question: str, stop: froze
 # development sets), same-stage matches from 0.72 up were the same question in other words 11 times in 13.
 SAID_MIN = 0.72
 SAID_MODES = frozenset(["knowledge", "opinion"])
-SAID_PREFIX = "dialogue:"
 # (memory, persona, stage) -> the dialogues the persona answered at that stage and their questions' vectors
 _SAID_CACHE: dict[tuple[int, str, str], tuple[list[Any], Any]] = {}
 

@@ -28,7 +28,7 @@ from persona_rag.graphs.rewrite import (  # noqa: F401
     persona_gender,
     persona_names,
 )
-from persona_rag.graphs.state import NOT_YET, PersonaContext, PersonaState
+from persona_rag.graphs.state import NOT_YET, PersonaContext, PersonaState, own_words
 from persona_rag.graphs.voice import VOICE_PROBLEMS, voice_problems
 from persona_rag.memory.entities import EntityIndex
 
@@ -208,6 +208,7 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         list(said.get("context") or []) if retold else [],
         ctx.persona_for(state["persona"]),
         partial=partial,
+        spoken=own_words(said),
     )
     if ctx.memory is None:
         return leaks
@@ -324,7 +325,10 @@ def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str]
 
 
 def say_plan(plan: dict[str, Any], persona: Any) -> str:
-    """A plan's sentences said as the persona (the fallback, the training targets and the benchmarks agree)."""
+    """A plan's sentences said as the persona (the fallback, the training targets and the benchmarks agree); the
+    persona's own answer (:func:`own_words`) as it is."""
+    if own_words(plan):
+        return " ".join(s.strip() for s in plan.get("sentences") or [] if s.strip())
     return say_sentences(plan.get("sentences") or [], persona, plan.get("context") or ())
 
 

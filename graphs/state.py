@@ -15,6 +15,18 @@ from persona_rag.timeline import Stage
 # the persona cannot know it yet, and the fallback says so with a `not-yet` refusal (graphs/plan.py, review.py).
 NOT_YET = "asks what is going to happen: not known yet"
 
+# An answer plan's grounds when it rests on the persona's own answer in its universe's dialogues
+# (graphs/plan.py said_plan): its sentences are the persona's words already, in the first person.
+SAID_PREFIX = "dialogue:"
+
+
+def own_words(plan: dict[str, Any] | None) -> bool:
+    """The plan's sentences are the persona's own words (its answer in a dialogue), said as they are: the
+    third-to-first-person rewrite of a memory would turn its "He hates me" into "I hate me"."""
+    grounds = (plan or {}).get("grounds") or []
+    return bool(grounds) and all(str(g).startswith(SAID_PREFIX) for g in grounds)
+
+
 # Who wrote the words the user reads: the model's first attempt, its second attempt after the review
 # rejected the first, the grounded fallback built from a memory, or an in-character refusal template.
 ANSWERED_BY = ("model", "model-retry", "memory", "refusal")

@@ -75,11 +75,18 @@ def _says_twice(sentences: Sequence[str]) -> bool:
 
 
 def voice_problems(
-    answer: str, plan_sentences: Sequence[str], context: Sequence[str], persona: Any, *, partial: bool = False
+    answer: str,
+    plan_sentences: Sequence[str],
+    context: Sequence[str],
+    persona: Any,
+    *,
+    partial: bool = False,
+    spoken: bool = False,
 ) -> list[str]:
     """What in ``answer`` is not the persona speaking, judged against the rewrite of ``plan_sentences`` (each with
     what its passage says before it, ``context``). With ``partial`` (a draft cut at a sentence end), all but an
-    answer cut short."""
+    answer cut short. With ``spoken``, the plan's sentences are the persona's own words already (its answer in a
+    dialogue) and are held against as they are."""
     problems: list[str] = []
     if _GARBLED.search(answer):
         problems.append(GARBLED)
@@ -91,7 +98,11 @@ def voice_problems(
     if not plan_sentences:
         return problems
     before = list(context) if len(context) == len(plan_sentences) else [""] * len(plan_sentences)
-    own = [in_own_words(s, persona, c) for s, c in zip(plan_sentences, before, strict=True)]
+    own = (
+        list(plan_sentences)
+        if spoken
+        else [in_own_words(s, persona, c) for s, c in zip(plan_sentences, before, strict=True)]
+    )
     plan_words = [_content(s) for s in plan_sentences]
     gender = persona_gender(persona.profile)
     third = _THIRD.get(gender or "", frozenset())

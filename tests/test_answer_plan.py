@@ -360,6 +360,30 @@ def test_a_question_the_persona_answered_at_that_stage_rests_on_its_own_answer(s
     assert "we played music to send the three-headed dog to sleep" in out["answer"].lower()
 
 
+def test_the_persona_s_own_answer_is_said_as_it_is_not_rewritten(settings, hp_memory, hp) -> None:
+    """Its own answer is in the first person already: the fallback says it as it is ("He hates me" of Snape),
+    where the third-to-first-person rewrite of a memory made it "I hate me" (found on the fresh4 answers after
+    they were measured)."""
+    from persona_rag.graphs.persona_graph import PersonaGraph
+    from persona_rag.graphs.voice import THIRD_PERSON, voice_problems
+
+    from persona_rag.backends.base import ScriptedGenerator
+    from persona_rag.persona import Persona
+
+    harry = Persona(hp, hp.characters["harry"])
+    said = next(d for d in hp.dialogues["harry"] if d.id == "harry-d-0024")
+    assert not said.heldout and said.response.startswith("He hates me, I'm sure of it.")
+    gen = ScriptedGenerator(["Dumbledore's Army taught us the Patronus Charm."] * 2)
+    g = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory, checkpointer=None)
+    out = g.invoke({"question": said.question, "stage": "y1.start"})
+    assert out["grounds"] == ["dialogue:harry-d-0024"] and out["answered_by"] == "memory"
+    assert "he hates me, i'm sure of it. he asked me a string of questions" in out["answer"].lower()
+    assert "i hate me" not in out["answer"].lower()
+    # a model answer that says it as he said it is not taken for a third-person copy
+    sentences = ["He hates me, I'm sure of it.", "He asked me a string of questions about bezoars."]
+    assert THIRD_PERSON not in voice_problems("He hates me, I'm sure of it.", sentences, ["", ""], harry, spoken=True)
+
+
 def test_the_hand_labels_of_plan_answers_cover_each_persona_and_variant_and_say_why_bad_ones_are_bad() -> None:
     """tests/data/labelled_plan_answers.jsonl: blind labels (shuffled, who wrote it hidden) of answers_bench's
     answers, 36 per persona and variant, on the five points of issue 20; `good` is all five."""
