@@ -63,6 +63,29 @@ def test_the_fifth_round_held_out_questions_are_frozen():
     assert not earlier & {r["question"] for r in rows}
 
 
+def test_the_sixth_round_labels_cover_every_held_out_answer_before_after_and_after_the_fix() -> None:
+    """tests/data/labelled_fresh4_answers.jsonl: every answer to the fourth fresh set by the code before the sixth
+    round (7222eee), after it (f0e8765) and after the fix found on these answers (282be2a: the persona's own answer
+    said as it is), the same adapters, every distinct answer labelled blind on the five points."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh4_answers.jsonl").read_text().splitlines()]
+    codes = ("7222eee", "f0e8765", "282be2a")
+    assert Counter((r["persona"], r["code"]) for r in rows) == {
+        (p, c): 30 for p in ("harry", "hermione") for c in codes
+    }
+    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH4_FILE.read_text().splitlines())}
+    for code in codes:
+        assert {(r["persona"], r["stage"], r["question"]) for r in rows if r["code"] == code} == asked
+    labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
+    for r in rows:
+        assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
+        assert r["good"] or r["reason"].strip()
+        # one label per distinct answer: the same words to the same question are judged once
+        five = tuple(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
+        assert labels.setdefault((r["stage"], r["question"], r["answer"]), five) == five
+
+
 def test_the_sixth_round_held_out_questions_are_frozen():
     text = FRESH4_FILE.read_bytes()
     assert hashlib.sha256(text).hexdigest() == FRESH4_SHA256
