@@ -262,3 +262,6 @@ def test_train_keeps_bf16_only_where_the_device_computes_in_it(
     assert main(["train", "harry", "--recipe", "quick"]) == 0
     assert seen == {"sft": fast, "dpo": fast}
     assert ("bf16 is emulated" in capsys.readouterr().out) is not fast
+    seen.clear()  # asked for by name, it is kept wherever it runs
+    assert main(["train", "harry", "--recipe", "quick", "--bf16"]) == 0
+    assert seen == {"sft": True, "dpo": True}
