@@ -518,7 +518,7 @@ def match_event(
             # it shares only names with the question, whose action another event has: the memory answers, no event
             return Match(None, best_known, 0.0)
         if view is not None and not premise:  # its memory of an event is that event
-            event = next((c for c in world if c.passage.id.split(":", 1)[-1] == view), None)
+            event = next((c for c in world if _key(c) == view), None)
             if event is not None:
                 event = told_event(event, world)
                 return Match(event, best_known, best_known.score - (past[0].score if past else -1.0))

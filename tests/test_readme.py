@@ -209,7 +209,7 @@ PLACEHOLDER_SHAPE = re.compile(r"[A-Z][A-Z0-9_]+|.*\.\.\..*")
 
 # Long jobs, run reduced (the same code on the same real models, less of it), each with its reason.
 REDUCED: dict[str, tuple[str, str]] = {
-    # `train --recipe quick` takes 16-25 minutes on 2 cores: the same recipe on the real SmolLM2, on the datasets
+    # `train --recipe quick` takes 16-27 minutes on 2 cores: the same recipe on the real SmolLM2, on the datasets
     # `data build` wrote just before (the quick recipe's data: not built again), cut to one SFT and one DPO step
     # of one example each and one held-out example for the metrics.
     "train": (

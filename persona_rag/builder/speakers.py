@@ -355,11 +355,8 @@ class Attributor:
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
                 elif who.pronoun and len(tags) == 1:
-                    pending[i] = (
-                        who.pronoun,
-                        "pronoun" if who.strong else "beat",
-                        who.title,
-                    )  # resolved once turns are known
+                    # resolved once turns are known
+                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title)
             distinct = {n for n, _ in names if n is not None}
             # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
             agree = len(distinct) == 1 and all(
