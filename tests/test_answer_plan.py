@@ -33,6 +33,12 @@ FRESH4_FILE = ROOT / "benchmarks" / "data" / "answers_fresh4.jsonl"
 # fresh, dialogue and probe question (no pair shares 0.6 of its words; 58 of 60 rest only on events no earlier
 # fresh set names): the sixth round is measured on these 60; the first three fresh sets became development data.
 FRESH4_SHA256 = "ae8c2c3b5e313e1f555706e68658c190b0a561fc1ad613ee7a8f29e6af6a5b6a"
+FRESH5_FILE = ROOT / "benchmarks" / "data" / "answers_fresh5.jsonl"
+# Written blind (the writer read only the corpus and the earlier question sets) and committed alone, before the
+# seventh round's changes: 30 questions each for Harry, Hermione and Ron (Ron's first held-out set). Every event but
+# four was named by an earlier set, so each question asks about an aspect no earlier question or dialogue asked
+# about. The seventh round is measured on these 90; fresh4 became development data.
+FRESH5_SHA256 = "b2d6bee3e9de7ecd50882f59ed487051460373e672cf1c4759c253ddfd714069"
 
 
 def test_the_fresh_held_out_questions_are_frozen_and_say_what_a_right_answer_holds():
@@ -93,6 +99,17 @@ def test_the_sixth_round_held_out_questions_are_frozen():
     assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
     assert all(r["gold"].strip() and r["kind"] for r in rows)
     files = (FRESH_FILE, FRESH2_FILE, FRESH3_FILE)
+    earlier = {json.loads(line)["question"] for f in files for line in f.read_text().splitlines()}
+    assert not earlier & {r["question"] for r in rows}
+
+
+def test_the_seventh_round_held_out_questions_are_frozen():
+    text = FRESH5_FILE.read_bytes()
+    assert hashlib.sha256(text).hexdigest() == FRESH5_SHA256
+    rows = [json.loads(line) for line in text.decode().splitlines()]
+    assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione", "ron")] == [30, 30, 30]
+    assert all(r["gold"].strip() and r["kind"] for r in rows)
+    files = (FRESH_FILE, FRESH2_FILE, FRESH3_FILE, FRESH4_FILE)
     earlier = {json.loads(line)["question"] for f in files for line in f.read_text().splitlines()}
     assert not earlier & {r["question"] for r in rows}
 
