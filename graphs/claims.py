@@ -158,7 +158,17 @@ _PARTICIPLES = _words(
 _SUBJECT_PRONOUNS = {"he": "he", "she": "she", "they": None, "it": None}
 _OBJECT_PRONOUNS = {"him": "he", "her": "she", "them": None, "himself": "he", "herself": "she"}
 _POSSESSIVES = {"his": "he", "her": "she", "their": None, "its": None}
-_SELF = {"i": "subject", "me": "object", "my": "owner", "myself": "object", "mine": "owner"}
+_SELF = {
+    "i": "subject",
+    "i've": "subject",
+    "i'd": "subject",
+    "i'm": "subject",
+    "i'll": "subject",
+    "me": "object",
+    "my": "owner",
+    "myself": "object",
+    "mine": "owner",
+}
 _SELF_INTRO = re.compile(
     r"(?:\bi'm|\bi am|\bname is|\bname's|\bcall me|\bcalled|\bnamed|\bknown as|\bme,|\bthat's me|\bit's me)\W*$",
     re.IGNORECASE,
@@ -292,7 +302,7 @@ def _mentions(
             sentence_start = False  # "Christmas", "Professor": not a name, and no part of the next one
             i += 1
             continue
-        if tok[0].isupper() and not (sentence_start and low in _FUNCTION) and low not in ("i", "i'm", "i've"):
+        if tok[0].isupper() and not (sentence_start and low in _FUNCTION) and low not in _SELF:
             j = i
             while j < len(tokens) and (
                 (
@@ -710,27 +720,47 @@ def role_conflicts(
     claim_roles = [r for roles in read_roles(claim, cast, speaker=True, topic=topic, stop=stop) for r in roles]
     if not claim_roles:
         return []
-    sentences: list[tuple[set[str], list[Role]]] = []
+    sentences: list[tuple[set[str], list[Role], bool]] = []
     for fact in facts:
         for text, roles in zip(_SENTENCE_SPLIT.split(fact), read_roles(fact, cast, stop=stop), strict=False):
-            sentences.append((claim_words(text or "", stop), roles))
+            sentences.append((claim_words(text or "", stop), roles, _may_be_persona(text or "", cast)))
     out = []
     for role in claim_roles:
         grounding = [
-            roles
-            for words, roles in sentences
+            (roles, persona_there)
+            for words, roles, persona_there in sentences
             if _in_passage(role.word, words) and sum(_in_passage(w, words) for w in said) >= 2
         ]
         if not grounding:
             continue
         conflicts = 0
-        for roles in grounding:
+        for roles, persona_there in grounding:
             theirs = [r.entity for r in roles if r.role == role.role and _same_word(r.word, role.word)]
             if theirs and not any(same_entity(e, role.entity) for e in theirs):
+                conflicts += 1
+            elif role.entity == PERSONA and role.role == "agent" and not persona_there:
+                # "I tracked the Elder Wand to Nurmengard" against "Voldemort, having tracked the Elder Wand ...":
+                # the memory never has the persona in it, so it cannot be the persona's act
                 conflicts += 1
         if conflicts == len(grounding):
             out.append(f"{role.role} of {role.word}")
     return out
+
+
+# Words by which a memory sentence may include the persona without naming it.
+_GROUP_WORDS = _words(
+    "they them their we us our i me my everyone everybody all both together trio pair two three four friends "
+    "students pupils class team"
+)
+
+
+def _may_be_persona(sentence: str, cast: Cast) -> bool:
+    """The sentence names the persona, or has a word that may stand for it (a pronoun of its gender, a plural)."""
+    words = set(re.findall(r"[a-z]+", sentence.lower()))
+    if any(name & words for name in cast.persona) or words & _GROUP_WORDS:
+        return True
+    pronouns = {"he": {"he", "him", "his", "himself"}, "she": {"she", "her", "hers", "herself"}}
+    return cast.gender is None or bool(words & pronouns.get(cast.gender, set()))
 
 
 def _topic(question: str, cast: Cast) -> list[frozenset[str]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -54,6 +55,12 @@ PLAN_K = 8
 # Ollivander"): the best NAMED_EXTRA of the persona's known memories that name it join the candidates.
 NAMED_EXTRA = 4
 NAMED_K = 512
+# The embedding ranks a memory low when it is worded unlike the question ("your hospital visit over the holidays"
+# for "visited Mr Weasley at St Mungo's Hospital over the holidays"): the LEXICAL_EXTRA known memories with a
+# sentence that says the most of the question's words (at least LEXICAL_MIN of them) join the candidates too, and
+# the sentence scores choose among all of them.
+LEXICAL_EXTRA = 3
+LEXICAL_MIN = 0.25
 
 # How-did-it-feel questions: a sentence that says a feeling is worth this much more than one that only tells the
 # event (the answer to "How did it feel when Ron wouldn't believe you?" is "it hurt", not "Ron refused to believe").
@@ -770,15 +777,15 @@ def plan_from(
 
     index = memory.entity_index(persona.id)
     own = _persona_words(persona)
+    stop = index.vocab.stop_words
     asked = [n for n in index.mentioned(question) if not set(n.split()) <= own]
+    have = {p["id"] for p in passages}
+    wide = [h.as_dict() for h in memory.search(persona.id, question, stage, k=NAMED_K) if h.passage.id not in have]
     if asked:
-        have = {p["id"] for p in passages}
-        named = [
-            h.as_dict()
-            for h in memory.search(persona.id, question, stage, k=NAMED_K)
-            if h.passage.id not in have and _names_in(h.passage.text, asked)
-        ]
-        passages = [*passages, *named[:NAMED_EXTRA]]
+        named = [p for p in wide if _names_in(p["text"], asked)][:NAMED_EXTRA]
+        passages = [*passages, *named]
+        have |= {p["id"] for p in named}
+    passages = [*passages, *_worded_alike(question, [p for p in wide if p["id"] not in have], stop, own)]
     if event_id and verdict in ("past-presence", "past-hearsay") and _event_passage(passages, event_id) is None:
         found = _lookup_event(memory, persona.id, event_id, stage.ordinal)
         if found is not None:
@@ -791,12 +798,33 @@ def plan_from(
         persona,
         stage,
         asked,
-        index.vocab.stop_words,
+        stop,
         role_break=asks_to_break_role(question),
     )
     if plan.kind == "memory":
-        plan = _what_came_after(memory, persona, question, stage, passages, plan, index.vocab.stop_words)
+        plan = _what_came_after(memory, persona, question, stage, passages, plan, stop)
     return plan
+
+
+@lru_cache(maxsize=8192)
+def _sentence_stems(text: str, stop: frozenset[str]) -> tuple[frozenset[str], ...]:
+    return tuple(frozenset(stems(s, stop)) for s in split_sentences(text))
+
+
+def _worded_alike(
+    question: str, passages: Sequence[dict[str, Any]], stop: frozenset[str], own: frozenset[str]
+) -> list[dict[str, Any]]:
+    """The :data:`LEXICAL_EXTRA` passages whose best sentence says the largest share of the question's content words
+    (at least :data:`LEXICAL_MIN`), best first."""
+    wanted = stems(question, stop, own)
+    if len(wanted) < 2:
+        return []
+    shares = []
+    for i, p in enumerate(passages):
+        share = max((len(wanted & have) / len(wanted) for have in _sentence_stems(p["text"], stop)), default=0.0)
+        if share >= LEXICAL_MIN:
+            shares.append((-share, i))
+    return [passages[i] for _, i in sorted(shares)[:LEXICAL_EXTRA]]
 
 
 _AFTER = re.compile(r"\bafter\s+(?!all\b|that\b|this\b|it\b|him\b|her\b|them\b)([^?.!]{6,})", re.IGNORECASE)

@@ -314,7 +314,7 @@ def _we(tokens: list[str], new: list[str], words: list[int], mentions: Sequence[
         if (
             low in _GROUP_NOUNS
             and prev == "the"
-            and (nxt.lower() in _GROUP_NEXT or nxt == "," or _past_verb(nxt))
+            and (nxt.lower() in _GROUP_NEXT or nxt.lower() in _ADVERBS or nxt == "," or _past_verb(nxt))
             and not _pair_before(tokens, words, people, w_i)
             and not _others_make_it(mentions, w_i, _GROUP_SIZE[_GROUP_NOUNS[low]])
         ):
@@ -385,7 +385,7 @@ def _past_verb(word: str) -> bool:
     return low in _IRREGULAR_PAST or (low.endswith("ed") and len(low) > 4)
 
 
-_PLURAL_DETERMINERS = _words("the two three four five several many some all other these those both")
+_PLURAL_DETERMINERS = _words("the two three four five several many some all other these those both his her its their")
 
 
 def _plural_other(tok: str, prev: str) -> bool:

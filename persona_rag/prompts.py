@@ -252,7 +252,8 @@ _LEAD_LOWER_WORDS = (
     "my the a an on in at when after before for during its it our we there this that these those then once "
     "one some every all most each no nobody everyone everything years last below above under over inside outside "
     "behind beside between through across along around near since until while although though because if unless "
-    "as both either neither following later soon having being with without from by to of into upon against among"
+    "as both either neither following later soon having being with without from by to of into upon against among "
+    "afterwards afterward meanwhile next instead again now here"
 )
 _LOWER_AFTER_LEAD = frozenset(_LEAD_LOWER_WORDS.split())
 

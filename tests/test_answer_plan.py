@@ -485,6 +485,22 @@ def test_a_name_the_plan_asks_about_is_found_beyond_the_top_hits(settings, hp_me
     assert all("Ollivander" in s for s in plan.sentences[:1]), plan.sentences
 
 
+def test_a_memory_worded_unlike_the_question_that_says_its_words_is_among_the_candidates(settings, hp_memory) -> None:
+    """The embedding can rank the memory that answers below the plan's top hits when it names no person the question
+    asks about ("your hospital visit over the holidays" for the visit to St Mungo's): the memories with a sentence
+    that says the most of the question's words join the candidates (found on the sixth round's answers)."""
+    from persona_rag.graphs.plan import plan_question
+
+    from persona_rag.persona import Persona
+
+    hermione = Persona(hp_memory.universe, hp_memory.universe.characters["hermione"])
+    stage = hp_memory.universe.stage("y5.christmas")
+    question = "What happened on your hospital visit over the holidays?"
+    plan, _ = plan_question(hp_memory, hermione, question, stage, settings, lambda t: len(t.split()))
+    assert plan.kind == "memory", plan.reason
+    assert plan.grounds[0] == "hermione:ev-5-st-mungos", plan.grounds
+
+
 def test_a_name_first_said_before_it_is_tagged_is_known_from_where_it_is_said(hp_memory) -> None:
     """The hospital wing is tagged only on a sixth-year event but is where Harry woke in his first year: at
     Christmas of year 6 it is not 'the future'."""

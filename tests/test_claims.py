@@ -46,6 +46,26 @@ def test_who_did_it_to_whom_must_match_the_memory(hp_memory: TemporalMemory, har
     assert check(hp_memory, harry, "Snape killed Dumbledore with the Killing Curse on the tower.", q, passive) == []
 
 
+def test_the_persona_cannot_have_done_what_a_memory_without_it_tells(hp_memory: TemporalMemory) -> None:
+    """A tuned Hermione took Voldemort's deed as her own ("I've tracked the Elder Wand ..."): a memory sentence
+    that has her in it neither by name nor by a pronoun or a group that may be her cannot back "I did it"."""
+    hermione = Persona.load("hermione")
+    fact = [
+        "Voldemort, having followed the Elder Wand from the wandmaker to Grindelwald's prison, killed Grindelwald "
+        "and broke open the white tomb to take the wand."
+    ]
+    q = "Harry kept the Elder Wand, didn't he?"
+    taken = "I've followed the Elder Wand from the wandmaker to Grindelwald's prison and broke open the white tomb."
+    assert check(hp_memory, hermione, taken, q, fact) == ["<unsupported by its memory>"]
+    told = "Voldemort followed the Elder Wand from the wandmaker to Grindelwald's prison and broke open the tomb."
+    assert check(hp_memory, hermione, told, q, fact) == []
+    # her own deed, told with her name or with a group she is in, still backs "I"
+    own = ["At Godric's Hollow Hermione saved Harry from the snake, but her curse broke his wand."]
+    assert check(hp_memory, hermione, "At Godric's Hollow I saved Harry from the snake.", q, own) == []
+    group = ["Harry, Ron and Hermione broke into the bank. They escaped on the back of a dragon."]
+    assert check(hp_memory, hermione, "We escaped from the bank on the back of a dragon.", q, group) == []
+
+
 def test_whose_thing_it_is_must_match(hp_memory: TemporalMemory, harry: Persona) -> None:
     fact = [
         "On his eleventh birthday Rubeus Hagrid told Harry that he is a wizard and that his parents did not die in "

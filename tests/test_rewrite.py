@@ -283,6 +283,8 @@ def test_recall_lead_never_lowercases_a_name() -> None:
     assert prompts.recall(profile, "Worn down by hunger, I left.", names=names) == "Well, worn down by hunger, I left."
     assert prompts.recall(profile, "Gringotts is run by goblins.", names=names) == "Well, Gringotts is run by goblins."
     assert prompts.recall(profile, "Hagrid was my first friend.", names=names) == "Well, Hagrid was my first friend."
+    # an adverb of time opening the memory is no name ("Actually, Afterwards Harry ..." in the sixth round's answers)
+    assert prompts.recall(profile, "Afterwards Ron left.", names=names) == "Well, afterwards Ron left."
 
 
 # A sentence cut from its passage, said with what the passage says before it (the plan's context): its pronouns
@@ -322,6 +324,21 @@ CONTEXT_CASES = [
         "Ron believed Harry had lied to him, and the two stopped speaking.",
         # two others named before "the two", the persona not: they are the two
         "Ron believed Harry had lied to him, and the two stopped speaking.",
+    ),
+    (
+        "harry",
+        "Over the holidays Harry, Ron and Hermione visited Mr Weasley at the hospital.",
+        "There they met Neville visiting his parents, Aurors driven out of their minds by torture.",
+        # the group's "they" is "we", but after "his parents" the "their" may be theirs (found on the sixth
+        # round's held-out answers: "Aurors driven out of our minds")
+        "There we met Neville visiting his parents, Aurors driven out of their minds by torture.",
+    ),
+    (
+        "hermione",
+        "After the match Ron began kissing Lavender in the common room.",
+        "Hurt, Hermione set conjured birds on Ron, and the two barely spoke for weeks.",
+        # "the two" after the persona and one other, with an adverb before its verb
+        "Hurt, I set conjured birds on Ron, and the two of us barely spoke for weeks.",
     ),
 ]
 
