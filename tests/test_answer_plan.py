@@ -230,6 +230,10 @@ def test_past_presence_rests_on_the_event_the_verdict_matched(hp) -> None:
     )
     assert "harry:ev-1-first-match" in plan.grounds
     assert any("Snitch" in s for s in plan.sentences)
+    # said first, with the better-scored other memory after it: where the two differ, the matched event is the one
+    # that answers more often (15 of 19 times on the dev sets of the seventh round)
+    assert plan.grounds == ["harry:ev-1-first-match", "harry:harry-p-1"]
+    assert "Snitch" in plan.sentences[0] and "best thing" in plan.sentences[-1]
 
 
 # ----------------------------------------------------------------------------- the decoding constraint
@@ -498,7 +502,7 @@ def test_a_memory_worded_unlike_the_question_that_says_its_words_is_among_the_ca
     question = "What happened on your hospital visit over the holidays?"
     plan, _ = plan_question(hp_memory, hermione, question, stage, settings, lambda t: len(t.split()))
     assert plan.kind == "memory", plan.reason
-    assert plan.grounds[0] == "hermione:ev-5-st-mungos", plan.grounds
+    assert "hermione:ev-5-st-mungos" in plan.grounds, plan.grounds
 
 
 def test_a_name_first_said_before_it_is_tagged_is_known_from_where_it_is_said(hp_memory) -> None:
