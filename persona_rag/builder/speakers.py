@@ -13,7 +13,10 @@
    pronoun; one after a narration paragraph that goes on about "he" carries that chain on. A
    description by rank or office (``said the inspector``) looks first among those whose names
    bear that title (``Inspector Lestrade``; the titles are data in ``speech.txt``), then at the
-   last bearer named in the narration before (``cried the baronet``: the story's baronet).
+   last bearer named in the narration before (``cried the baronet``: the story's baronet). A
+   description no title of the cast bears (``said the waiter``, ``cried the old woman``) is the one
+   its own paragraph names or the turn before calls by name, else a stranger: no speaker, and a
+   turn that breaks the chain (whose turn comes after it is not guessed through it).
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
@@ -37,6 +40,9 @@ from persona_rag.builder.cast import Character
 from persona_rag.builder.lexicon import lexicon
 from persona_rag.builder.quotes import Quotations, Quote
 
+# the speaker of a quotation tagged "said the waiter" while attributing: someone outside the cast, who takes a turn
+# (the turns around it alternate with it) and is written out as no speaker
+OUTSIDER = "\x00outsider"
 CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
 # a paragraph without a letter ("* * *") between two quotations: a new scene
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
@@ -68,6 +74,8 @@ class _Who:
     pronoun: str | None = None  # he | she | i
     strong: bool = True  # a speech verb (tag) rather than an action beat
     title: str | None = None  # "the inspector": only a character whose name bears that title
+    outsider: bool = False  # "cried both detectives": no one of the cast
+    described: bool = False  # "said the waiter": one the scene names, else someone the cast does not hold
 
 
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
@@ -181,10 +189,10 @@ class Attributor:
         self.narr = [n[1] for n in narrators]
         verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
         pron = "he|she|i"  # only a subject pronoun tags a speaker; "his wife" is a description
-        nouns = "|".join(sorted(self.lex.male | self.lex.female | self.lex.companions))
+        nouns = "|".join(sorted(self.lex.male | self.lex.female | self.lex.companions | self.lex.persons))
         who = (
             rf"(?P<pron>\b(?:{pron})\b)|(?P<name>(?-i:(?<![\w']){_RUN.pattern[10:]}))"
-            rf"|(?P<desc>\b(?:the|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})\b)"
+            rf"|(?P<desc>\b(?:the|an?|both|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})(?P<plural>s)?\b)"
         )
         self.who_re = re.compile(who, re.IGNORECASE)
         adv = r"(?:\w+ly\s+|then\s+|again\s+|at\s+last\s+|now\s+)?"
@@ -230,22 +238,30 @@ class Attributor:
                 return _Who(name=name, strong=strong)
             words = run.lower().split()
             g = self._gender_of_word(words[1]) if len(words) == 2 and words[0] == "the" else None
-            title = words[1] if g and self.holders.get(words[1]) else None
-            return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title) if g else None
+            if g and not self.holders.get(words[1]):  # "said the Colonel" with no colonel in the cast
+                return _Who(pronoun="he" if g == "m" else "she", strong=strong, described=True)
+            return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=words[1]) if g else None
         if m.group("pron"):
             p = m.group("pron").lower()
             if p in self.lex.i:
                 return _Who(pronoun="i", strong=strong)
             return _Who(pronoun="he" if p in self.lex.he else "she", strong=strong)
         if m.group("desc"):
-            if m.group("noun").lower() in self.lex.companions:  # "my friend": the narrator's, of either gender
-                mine = m.group("desc").split()[0].lower() in ("my", "our")
-                return _Who(pronoun="any", strong=strong) if mine else None
-            g = self._gender_of_word(m.group("noun"))
+            det = m.group("desc").split()[0].lower()
             noun = m.group("noun").lower()
-            title = noun if m.group("desc").split()[0].lower() == "the" and self.holders.get(noun) else None
-            if g:
-                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title)
+            if m.group("plural"):  # "cried both detectives": several voices at once
+                return _Who(outsider=True, strong=strong)
+            if noun in self.lex.companions:  # "my friend": the narrator's, of either gender
+                return _Who(pronoun="any", strong=strong) if det in ("my", "our") else None
+            g = self._gender_of_word(noun)
+            pronoun = "he" if g == "m" else "she" if g == "f" else "any"
+            if det in ("the", "a", "an", "both") and not self.holders.get(noun):
+                # "said the waiter", "cried the old woman": a description no title of the cast bears
+                return _Who(pronoun=pronoun, strong=strong, described=True) if g or noun in self.lex.persons else None
+            if noun in self.lex.persons:  # "her maid"
+                return _Who(pronoun=pronoun, strong=strong, described=True)
+            if g:  # "cried his wife"; "said the inspector": one whose name bears that title
+                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=noun if det == "the" else None)
         return None
 
     def _tag_after(self, text: str) -> _Who | None:
@@ -301,7 +317,8 @@ class Attributor:
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
-        pending: dict[int, tuple[str, str, str | None]] = {}  # quotation -> (he/she, cue, title) to resolve
+        # quotation -> (he/she, cue, title, a description) to resolve
+        pending: dict[int, tuple[str, str, str | None, bool]] = {}
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
             para_start = q.paragraphs[qt.paragraph][0]
@@ -350,13 +367,15 @@ class Attributor:
             self._outsider[i] = not out[i].addressees and self._calls_outsider(text, qt)
             names: list[tuple[str | None, str]] = []
             for who in tags:
-                if who.name:
+                if who.outsider:
+                    names.append((OUTSIDER, "explicit" if who.strong else "beat"))
+                elif who.name:
                     names.append((who.name, "explicit" if who.strong else "beat"))
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
                 elif who.pronoun and len(tags) == 1:
                     # resolved once turns are known
-                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title)
+                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
             distinct = {n for n, _ in names if n is not None}
             # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
             agree = len(distinct) == 1 and all(
@@ -372,7 +391,16 @@ class Attributor:
         self._keep_present_addressees(quotes, q, speakers, out, convo)
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
-        for i, (pronoun, cue, title) in pending.items():
+        for i, (pronoun, cue, _, described) in list(pending.items()):
+            if described:
+                # "the detective said": one the quotation's paragraph names or the turn before calls by name
+                # ("..., Gregson?"), else a stranger, whose turn breaks the chain of turns around it
+                qt = quotes[i]
+                narrator = self.narrator_at(qt.start)
+                speakers[i] = self._resolve(pronoun, i, qt, masked, q, speakers, narrator, out, local=True) or OUTSIDER
+                out[i].cue = cue
+                del pending[i]
+        for i, (pronoun, cue, title, _) in pending.items():
             qt = quotes[i]
             got = None
             if title is not None:  # "said the inspector": the nearest inspector first
@@ -384,7 +412,7 @@ class Attributor:
                 speakers[i], out[i].cue = got, cue
         self._turns(quotes, q, speakers, out, convo)
         for i, a in enumerate(out):
-            a.speaker = speakers[i]
+            a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
             a.addressees = self._called[i]
             if a.speaker is None:
                 a.cue = "none"
@@ -422,6 +450,7 @@ class Attributor:
         narrator: str | None,
         out: Sequence[Attribution],
         title: str | None = None,
+        local: bool = False,
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
         paragraph's narration, else the one the next turn calls by name, else the one the turn before
@@ -433,11 +462,11 @@ class Attributor:
         addressed = out[i].addressees
 
         def fits(name: str | None, unknown: bool = False) -> bool:
-            if name is None or name == narrator or name in addressed:
+            if name is None or name in (OUTSIDER, narrator) or name in addressed:
                 return False
             if title is not None and name not in self.holders[title]:
                 return False
-            return want is None or self.genders.get(name) == want or (unknown and name not in self.genders)
+            return want is None or self.genders.get(name) == want or ((unknown or local) and name not in self.genders)
 
         a, b = q.paragraphs[qt.paragraph]
         here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
@@ -477,6 +506,8 @@ class Attributor:
             called = [n for n in self._called[i - 1] if fits(n) and n != speakers[i - 1]]
             if len(called) == 1:
                 return called[0]
+        if local:
+            return None
         p = qt.paragraph - 1
         if p >= 0 and p not in self._quoted:  # the subject of the last sentence of the narration just before
             s, e = q.paragraphs[p]
@@ -495,7 +526,7 @@ class Attributor:
                 if named and fits(named[-1]):
                     return named[-1]
         chained = self._chain(pronoun, qt, q, masked, speakers, fits)
-        if chained is not None:
+        if chained is not None or local:
             return chained
         qs = q.quotes
         if (
@@ -508,14 +539,16 @@ class Attributor:
             # three turns in a row, the middle one unknown: the voice two turns back ('"Read the ledger." /
             # "No, sir." / "Then take it away," he said': who asked for the ledger), not the last one named
             return speakers[i - 2]
-        prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
+        # a stranger's turn ("said the waiter") breaks the chain: only the turns after it tell whose turn it is
+        strangers = [j for j in range(max(0, i - 4), i) if speakers[j] == OUTSIDER]
+        prev = [speakers[j] for j in range(max(0, i - 4, *(j + 1 for j in strangers)), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
         recent = [n for n in reversed(prev) if fits(n) and n != prev[-1]]
         if recent:
             return recent[0]
         p = qt.paragraph - 1
-        while p >= max(0, qt.paragraph - 3):
+        while p >= max(0, qt.paragraph - 3) and speakers[self._ends_para.get(p, i)] != OUTSIDER:
             s, e = q.paragraphs[p]
             found = [(n, subj) for n, subj in self._mentions(masked, s, e) if fits(n, unknown=subj)]
             subjects = [n for n, subj in found if subj]
@@ -665,7 +698,7 @@ class Attributor:
         speakers_in: dict[int, set[str]] = {}
         named_in: dict[int, set[str]] = {}
         for i in range(n):
-            if speakers[i]:
+            if speakers[i] and speakers[i] != OUTSIDER:
                 speakers_in.setdefault(convo[i], set()).add(speakers[i] or "")
             first = quotes[i].paragraph - (1 if i == 0 or convo[i - 1] != convo[i] else 0)
             a = q.paragraphs[max(0, first)][0]
@@ -696,8 +729,8 @@ class Attributor:
             j = i
             while j != i + step:
                 k = j + (1 if step > 0 else -1)
-                if not (0 <= k < n) or not adjacent[min(j, k)]:
-                    return None
+                if not (0 <= k < n) or not adjacent[min(j, k)] or speakers[k] == OUTSIDER:
+                    return None  # a stranger's turn breaks the exchange
                 j = k
             return speakers[j]
 

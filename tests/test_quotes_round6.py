@@ -1,0 +1,43 @@
+"""Quotation speakers, round 6 (issue #21): each rule on a short invented scene (builder/speakers.py, cast.py)."""
+
+from __future__ import annotations
+
+from persona_rag.builder.cast import Character
+from persona_rag.builder.quotes import find_quotes
+from persona_rag.builder.speakers import Attributor
+
+MEN = [Character("Rudd", ["Rudd"], 3), Character("Pike", ["Pike"], 3)]
+MALE = {c.name: "m" for c in MEN}
+
+
+def test_a_description_that_names_nobody_in_the_cast_is_nobody_and_breaks_the_turns() -> None:
+    source = (
+        '"Is the tide in?" said Rudd.\n\n"Not yet," said Pike.\n\n'
+        '"More tea, gentlemen?" said the waiter.\n\n"No, thank you," he said.\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    # the waiter is not Rudd, whose turn it would be; and whose turn comes after him is not guessed through him
+    assert [a.speaker for a in got] == ["Rudd", "Pike", None, None]
+
+
+def test_a_womans_description_is_not_the_one_woman_of_the_cast() -> None:
+    source = 'Mara went down to the quay.\n\n"Who goes there?" cried the old woman at the gate.\n'
+    cast = [Character("Mara", ["Mara"], 3)]
+    got = Attributor(cast, {"Mara": "f"}, []).attribute(find_quotes(source))
+    assert got[0].speaker is None
+
+
+def test_several_voices_at_once_are_nobody() -> None:
+    source = '"We sail at dawn," said Pike.\n\n"Are you sure?" asked Rudd.\n\n"Quite sure!" cried both sailors.\n'
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Pike", "Rudd", None]
+
+
+def test_a_description_the_scene_names_is_that_one() -> None:
+    source = (
+        "Rudd found Pike at the gate.\n\n"
+        '"You walked the beat last night, Pike?" said Rudd.\n\n"I did, sir," the constable answered.\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    # the one the turn before called by name answers it, whatever the narration calls him
+    assert [a.speaker for a in got] == ["Rudd", "Pike"]
