@@ -476,6 +476,12 @@ class Attributor:
             before = [(n, subj) for n, subj in self._mentions(masked, a, qt.start) if fits(n)]
             subjects = [n for n, subj in before if subj]
             return (subjects or [n for n, _ in before])[-1] if before else here[0]
+        if want is not None:
+            # one of no known gender, the one subject the narration of the paragraph names before the quotation
+            # ("Young Stamford looked at me. '...,' he said"): a minor character the book too seldom calls he/she
+            unknown = {n for n, subj in self._mentions(masked, a, qt.start) if subj and fits(n, unknown=True)}
+            if len(unknown) == 1:
+                return unknown.pop()
         lead = self._lead_in(i, qt, q)
         if lead is not None:
             # the tag stands in the narration that leads into this paragraph ("Sir Walter only nodded. But
