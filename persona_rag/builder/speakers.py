@@ -53,11 +53,6 @@ _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 # what a subject follows: a sentence's start, "and", "but", "then", or a word that opens a clause ("that Holmes was")
 _BEFORE_SUBJECT = re.compile(r"(?:[.;!?]|\b(?:and|but|when|then|that|while|though|as|if|since|until|till))\s*$")
-# what a subject is followed by: a finite verb ("One morning, ..., Captain Wentworth walked in")
-_VERB_AFTER = re.compile(
-    r"\s+(?:\w+ly\s+|then\s+|again\s+|now\s+)?(?:[a-z]+ed|was|were|had|has|is|could|would|should|might|must|did"
-    r"|made|came|went|saw|took|gave|got|felt|knew|thought|said|spoke|sat|stood|rose|ran|left|began|found|kept|heard)\b"
-)
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
 # how far back "said the baronet" looks for the last bearer of the title named
@@ -440,7 +435,7 @@ class Attributor:
             if b > end or masked.startswith("'s", b) or masked.startswith("\u2019s", b):
                 continue
             before = masked[max(start, a - 6) : a]
-            subject = not before.strip() or bool(_BEFORE_SUBJECT.search(before)) or bool(_VERB_AFTER.match(masked, b))
+            subject = not before.strip() or bool(_BEFORE_SUBJECT.search(before))
             out.append((name, subject))
         return out
 
