@@ -47,3 +47,12 @@ def test_a_pronoun_tag_goes_to_the_one_subject_of_its_paragraph_whose_gender_the
     source = '"Sit down," said Rudd.\n\nPike scratched his head. "I would rather stand," he said.\n'
     got = Attributor(MEN, {"Rudd": "m"}, []).attribute(find_quotes(source))  # Pike too seldom "he" to be learnt
     assert [a.speaker for a in got] == ["Rudd", "Pike"]
+
+
+def test_a_text_read_out_is_nobodys_speech() -> None:
+    source = (
+        '"A letter for you," said Pike.\n\nRudd broke the seal, held the page to the lamp and read:\n\n'
+        '"Sir, the boat is sold and the buyer comes on Monday."\n\n"Sold!" said Rudd.\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Pike", None, "Rudd"]  # the letter is not its reader's words

@@ -282,7 +282,12 @@ class Attributor:
         sentence = _last_sentence(tail)
         if not intro:
             return self._beat(sentence)
-        if not self.verb_re.search(sentence) or self.not_speech_re.search(sentence):
+        read = list(self.not_speech_re.finditer(sentence))
+        said = list(self.verb_re.finditer(sentence))
+        if read and tail[-1] in ":-\u2014" and (not said or said[-1].start() < read[-1].start()):
+            # "Dr. Mortimer turned the manuscript to the light and read--": a text read out, no one's speech
+            return _Who(outsider=True)
+        if not said or read:
             return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
         verbs = list(self.verb_re.finditer(sentence))
         who = None
