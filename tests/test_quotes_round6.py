@@ -56,3 +56,12 @@ def test_a_text_read_out_is_nobodys_speech() -> None:
     )
     got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Pike", None, "Rudd"]  # the letter is not its reader's words
+
+
+def test_two_speeches_of_two_people_run_into_one_quotation_are_nobodys() -> None:
+    source = (
+        '"Is the boat sold?" asked Rudd.\n\n'
+        '"Sold at last," was Pike\'s answer, and "Not before time," was his brother\'s.\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    assert len(got) == 2 and [a.speaker for a in got] == ["Rudd", None]

@@ -53,6 +53,8 @@ _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 # what a subject follows: a sentence's start, "and", "but", "then", or a word that opens a clause ("that Holmes was")
 _BEFORE_SUBJECT = re.compile(r"(?:[.;!?]|\b(?:and|but|when|then|that|while|though|as|if|since|until|till))\s*$")
+# where the narration between two parts of a quotation joins two speeches ("..., and", "...; but")
+_JOINED = re.compile(r"(?:[;,]\s*)(?:and|but)\b|;")
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
 # how far back "said the baronet" looks for the last bearer of the title named
@@ -295,6 +297,27 @@ class Attributor:
             who = self._who(m, True) or who  # the subject nearest before the verb
         return who
 
+    def _two_voices(self, gaps: list[str], post: str) -> bool:
+        """Whether the narration between a quotation's parts joins two speeches of two people into one
+        quotation: ``"...," was Mr Hale's reply, and "...," was his daughter's`` (a name before "and" or "but",
+        and after it another speaker's possessive or a "was" that tags one)."""
+        for k, gap in enumerate(gaps):
+            cuts = list(_JOINED.finditer(gap))
+            if not cuts:
+                continue
+            cut = cuts[-1]
+            first = [m for m in self.who_re.finditer(gap, 0, cut.start()) if m.group("name") or m.group("desc")]
+            rest = gap[cut.end() :] + " " + (gaps[k + 1] if k + 1 < len(gaps) else post)
+            second = [
+                m
+                for m in self.who_re.finditer(rest)
+                if (m.group("name") or m.group("desc"))
+                and (rest.startswith(("'s", "\u2019s"), m.end()) or rest[: m.start()].rstrip().endswith("was"))
+            ]
+            if first and second and first[0].group(0) != second[0].group(0):
+                return True
+        return False
+
     def _beat(self, sentence: str) -> _Who | None:
         """The subject of an action sentence beside the quotation (weak)."""
         if self.listening_re.search(sentence):
@@ -381,6 +404,9 @@ class Attributor:
                 elif who.pronoun and len(tags) == 1:
                     # resolved once turns are known
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
+            if self._two_voices(gaps, post):
+                names = [(OUTSIDER, "explicit")]
+                tags = tags[:1]
             distinct = {n for n, _ in names if n is not None}
             # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
             agree = len(distinct) == 1 and all(
