@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from persona_rag.builder.cast import Character
+from persona_rag.builder.cast import CastCounter, Character
 from persona_rag.builder.quotes import find_quotes
 from persona_rag.builder.speakers import Attributor
 
@@ -65,3 +65,18 @@ def test_two_speeches_of_two_people_run_into_one_quotation_are_nobodys() -> None
     )
     got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
     assert len(got) == 2 and [a.speaker for a in got] == ["Rudd", None]
+
+
+def test_a_bare_surname_that_two_men_bear_is_nobodys() -> None:
+    text = (
+        "Miss Rosa Lind came too. Rosa Lind sat. Rosa spoke. Rosa wept. Rosa Lind left. "
+        '"Go," said Rosa. "Stay," said Rosa. Mr Lind came. Mr Lind left. Mr Lind spoke. "No," said Lind. '
+        "Tom Lind rode in. Tom Lind sat. Tom Lind woke. Tom laughed, and he sang. Tom ran, and he fell. "
+        "Tom ate, and he slept. Tom rose, and he left. Tom came, and he stayed. Lind waved. Lind nodded.\n"
+    )
+    counter = CastCounter()
+    counter.add(text)
+    cast = {c.name: set(c.aliases) for c in counter.cast()}
+    assert "Tom Lind" in cast and "Mr Lind" in cast
+    # the father (Mr Lind) and the son (Tom Lind) both answer to "Lind": it names neither for certain
+    assert all("Lind" not in aliases for aliases in cast.values())
