@@ -80,3 +80,21 @@ def test_a_bare_surname_that_two_men_bear_is_nobodys() -> None:
     assert "Tom Lind" in cast and "Mr Lind" in cast
     # the father (Mr Lind) and the son (Tom Lind) both answer to "Lind": it names neither for certain
     assert all("Lind" not in aliases for aliases in cast.values())
+
+
+def test_a_stranger_called_by_what_he_is_answers_the_call() -> None:
+    source = (
+        '"Is the boat ready?" said Rudd.\n\n"Nearly," said Pike.\n\n'
+        '"May I ask, my lad," said Rudd, "where you are going?"\n\n"To the mill, sir," he said.\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Rudd", "Pike", "Rudd", None]  # the lad, not Pike
+
+
+def test_the_answer_to_a_quotation_spoken_to_a_stranger_is_the_strangers() -> None:
+    source = (
+        '"Is it far?" said Rudd.\n\n"Not far," said Pike.\n\n'
+        '"Pray," said Rudd, turning to the waiter, "which road is it?"\n\n"The left one, sir."\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Rudd", "Pike", "Rudd", None]  # the waiter's, not Pike's turn

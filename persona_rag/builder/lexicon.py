@@ -23,6 +23,7 @@ class Lexicon:
     maiden: frozenset[str]
     companions: frozenset[str]
     persons: frozenset[str]
+    called: frozenset[str]
     not_speech: frozenset[str]
     listening: frozenset[str]
     latter: frozenset[str]

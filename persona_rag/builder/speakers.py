@@ -212,6 +212,12 @@ class Attributor:
         )
         self.not_speech_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.not_speech))})\b", re.IGNORECASE)
         self.listening_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.listening))})\b", re.IGNORECASE)
+        called = "|".join(sorted(self.lex.called))
+        # "May I ask, my lad, ...": a stranger called by what he is
+        self.called_re = re.compile(rf"(?:^|[,!?]\s*)(?:my\s+(?:good\s+)?)?(?:{called})(?=\s*[,!?])", re.IGNORECASE)
+        # '"...," turning to the waiter': a stranger spoken to
+        strangers = "|".join(sorted(self.lex.persons))
+        self.to_stranger_re = re.compile(rf"\bto\s+(?:the|a|an)\s+(?:\w+\s+)?(?:{strangers})\b", re.IGNORECASE)
         self.first_word = re.compile(rf"^\s*(?-i:[A-Z]\w*,?\s+)?(?:{who})", re.IGNORECASE)
 
     # ------------------------------------------------------------------ helpers
@@ -392,7 +398,10 @@ class Attributor:
                         break
             out[i].addressees = self._vocatives(text, qt)
             self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
-            self._outsider[i] = not out[i].addressees and self._calls_outsider(text, qt)
+            narration = " ".join([pre, *gaps, post])
+            self._outsider[i] = (not out[i].addressees and self._calls_outsider(text, qt)) or self._to_stranger(
+                narration
+            )
             names: list[tuple[str | None, str]] = []
             for who in tags:
                 if who.outsider:
@@ -420,6 +429,12 @@ class Attributor:
         # paragraph -> the last quotation that ends in it
         self._ends_para = {qt.last_paragraph: j for j, qt in enumerate(quotes)}
         self._keep_present_addressees(quotes, q, speakers, out, convo)
+        for i in list(pending):
+            qt = quotes[i]
+            if i > 0 and self._outsider[i - 1] and qt.paragraph == quotes[i - 1].last_paragraph + 1:
+                # '"May I ask, my lad, ...?" / "Commissionaire, sir," he said': the stranger called answers
+                speakers[i] = OUTSIDER
+                del pending[i]
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
         for i, (pronoun, cue, _, described) in list(pending.items()):
@@ -703,8 +718,17 @@ class Attributor:
                     found.append(name)
         return found
 
+    def _to_stranger(self, narration: str) -> bool:
+        """Whether a quotation's narration says it is spoken to a stranger (``turning to the waiter``)."""
+        return any(
+            not self.holders.get(m.group(0).split()[-1].lower()) for m in self.to_stranger_re.finditer(narration)
+        )
+
     def _calls_outsider(self, text: str, qt: Quote) -> bool:
-        """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``)."""
+        """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``), or by
+        what a stranger is (``May I ask, my lad, ...``)."""
+        if any(self.called_re.search(text, a, b) for a, b in qt.spans):
+            return True
         for a, b in qt.spans:
             for m in _CALLED.finditer(text, a, b):
                 word = m.group(1)
