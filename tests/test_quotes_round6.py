@@ -98,3 +98,14 @@ def test_the_answer_to_a_quotation_spoken_to_a_stranger_is_the_strangers() -> No
     )
     got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Rudd", "Pike", "Rudd", None]  # the waiter's, not Pike's turn
+
+
+def test_my_friend_is_the_one_the_narrator_speaks_with_most_when_the_scene_has_him() -> None:
+    source = (
+        '"Cold," said Rudd.\n\n"Very," I said.\n\n"Colder to-morrow," said Rudd.\n\n'
+        "Pike came in with the post and laid a letter by the lamp.\n\n"
+        '"Nothing of interest," my friend remarked, tossing it aside.\n'
+    )
+    cast = [*MEN, Character("Ned", ["Ned"], 3)]
+    got = Attributor(cast, {**MALE, "Ned": "m"}, [(0, "Ned")]).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Rudd", "Ned", "Rudd", "Rudd"]  # not Pike, who came in

@@ -17,6 +17,8 @@
    description no title of the cast bears (``said the waiter``, ``cried the old woman``) is the one
    its own paragraph names or the turn before calls by name, else a stranger: no speaker, and a
    turn that breaks the chain (whose turn comes after it is not guessed through it).
+   ``said my friend`` in a first-person work is, failing a name in its paragraph, the narrator's
+   companion (the one the narrator's works tag by name most often) when the scene has him.
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
@@ -426,6 +428,13 @@ class Attributor:
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
         self._quoted = set(by_para)
+        # each narrator's companion: the one tagged by name most often in the narrator's works
+        tagged: dict[str, Counter[str]] = {}
+        for i, qt in enumerate(quotes):
+            narrator = self.narrator_at(qt.start)
+            if narrator and speakers[i] not in (None, OUTSIDER, narrator) and out[i].cue == "explicit":
+                tagged.setdefault(narrator, Counter())[speakers[i] or ""] += 1
+        self._companions = {n: c.most_common(1)[0][0] for n, c in tagged.items()}
         # paragraph -> the last quotation that ends in it
         self._ends_para = {qt.last_paragraph: j for j, qt in enumerate(quotes)}
         self._keep_present_addressees(quotes, q, speakers, out, convo)
@@ -528,6 +537,10 @@ class Attributor:
             unknown = {n for n, subj in self._mentions(masked, a, qt.start) if subj and fits(n, unknown=True)}
             if len(unknown) == 1:
                 return unknown.pop()
+        companion = self._companions.get(narrator or "")
+        if pronoun == "any" and not local and fits(companion) and companion in self._present[i]:
+            # "my friend remarked": the one the narrator speaks with most, when the scene has him
+            return companion
         lead = self._lead_in(i, qt, q)
         if lead is not None:
             # the tag stands in the narration that leads into this paragraph ("Sir Walter only nodded. But
@@ -704,6 +717,7 @@ class Attributor:
             here.update(name for name, _ in self._mentions(self._masked, a, b))
             here.update(n for n in (speakers[i], self.narrator_at(qt.start)) if n)
         self._called = [[n for n in a.addressees if n in present[convo[i]]] for i, a in enumerate(out)]
+        self._present = [present[c] for c in convo]
 
     def _vocatives(self, text: str, qt: Quote) -> list[str]:
         """Characters named in the vocative inside the quotation (``Well, Watson, ...``)."""
