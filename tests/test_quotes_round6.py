@@ -109,3 +109,13 @@ def test_my_friend_is_the_one_the_narrator_speaks_with_most_when_the_scene_has_h
     cast = [*MEN, Character("Ned", ["Ned"], 3)]
     got = Attributor(cast, {**MALE, "Ned": "m"}, [(0, "Ned")]).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Rudd", "Ned", "Rudd", "Rudd"]  # not Pike, who came in
+
+
+def test_a_known_speakers_turn_after_a_short_sentence_of_narration_still_takes_its_turn() -> None:
+    source = (
+        '"Cold," said Rudd.\n\nI looked out at the rain. "Very cold," I said.\n\n'
+        '"Colder to-morrow."\n\n"Then we stay in."\n'
+    )
+    cast = [Character("Rudd", ["Rudd"], 3), Character("Ned", ["Ned"], 3)]
+    got = Attributor(cast, {"Rudd": "m", "Ned": "m"}, [(0, "Ned")]).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Rudd", "Ned", "Rudd", "Ned"]

@@ -21,7 +21,8 @@
    companion (the one the narrator's works tag by name most often) when the scene has him.
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
-4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
+4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
+   short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
    is not spoken by them, and the next one is likely their answer. A paragraph with no
    letter in it ("* * *") ends a conversation.
@@ -57,6 +58,8 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 _BEFORE_SUBJECT = re.compile(r"(?:[.;!?]|\b(?:and|but|when|then|that|while|though|as|if|since|until|till))\s*$")
 # where the narration between two parts of a quotation joins two speeches ("..., and", "...; but")
 _JOINED = re.compile(r"(?:[;,]\s*)(?:and|but)\b|;")
+# a narration sentence before a quotation in its paragraph shorter than this still leaves it a turn of the exchange
+SHORT_LEAD = 80
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
 # how far back "said the baronet" looks for the last bearer of the title named
@@ -764,7 +767,16 @@ class Attributor:
     ) -> None:
         """Fill untagged quotations of a conversation by alternation, checked against vocatives."""
         n = len(quotes)
-        opens = [quotes[i].start == q.paragraphs[quotes[i].paragraph][0] + 1 for i in range(n)]
+        # a turn: a paragraph opened by its quotation, or a known speaker's after one short sentence of narration
+        opens = [
+            quotes[i].start == q.paragraphs[quotes[i].paragraph][0] + 1
+            or (
+                speakers[i] is not None
+                and (i == 0 or quotes[i - 1].last_paragraph < quotes[i].paragraph)
+                and len(self._masked[q.paragraphs[quotes[i].paragraph][0] : quotes[i].start].strip()) < SHORT_LEAD
+            )
+            for i in range(n)
+        ]
         # i and i + 1 are turns of one exchange: consecutive paragraphs, each opened by its quotation
         adjacent = [
             i + 1 < n and opens[i] and opens[i + 1] and quotes[i + 1].paragraph == quotes[i].last_paragraph + 1
