@@ -59,7 +59,7 @@ _BEFORE_SUBJECT = re.compile(r"(?:[.;!?]|\b(?:and|but|when|then|that|while|thoug
 # where the narration between two parts of a quotation joins two speeches ("..., and", "...; but")
 _JOINED = re.compile(r"(?:[;,]\s*)(?:and|but)\b|;")
 # a narration sentence before a quotation in its paragraph shorter than this still leaves it a turn of the exchange
-SHORT_LEAD = 80
+SHORT_LEAD = 150
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
 # how far back "said the baronet" looks for the last bearer of the title named
