@@ -119,3 +119,14 @@ def test_a_known_speakers_turn_after_a_short_sentence_of_narration_still_takes_i
     cast = [Character("Rudd", ["Rudd"], 3), Character("Ned", ["Ned"], 3)]
     got = Attributor(cast, {"Rudd": "m", "Ned": "m"}, [(0, "Ned")]).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Rudd", "Ned", "Rudd", "Ned"]
+
+
+def test_he_in_a_conversation_of_the_narrator_and_his_companion_alone_is_the_companion() -> None:
+    source = (
+        '"Cold," said Rudd.\n\n"Very," I said. "I will light the fire."\n\nThe wood was wet.\n\n'
+        '"It will not burn," I said.\n\nI tried again.\n\n"Nor now," I said.\n\nThe match went out.\n\n'
+        '"Nor now," I said.\n\nThe kettle was cold.\n\n"Leave it," he said.\n'
+    )
+    cast = [Character("Rudd", ["Rudd"], 3), Character("Ned", ["Ned"], 3)]
+    got = Attributor(cast, {"Rudd": "m", "Ned": "m"}, [(0, "Ned")]).attribute(find_quotes(source))
+    assert got[-1].speaker == "Rudd"

@@ -625,6 +625,13 @@ class Attributor:
             p -= 1
         if prev and fits(prev[-1]):
             return prev[-1]
+        if fits(companion) and companion in self._present[i]:
+            # "he said" in a conversation whose only speakers known are the narrator and his companion
+            c = self._convo[i]
+            lo, hi = bisect.bisect_left(self._convo, c), bisect.bisect_right(self._convo, c)
+            voices = set(speakers[lo:hi])
+            if voices - {None, narrator} == {companion}:
+                return companion
         return None
 
     def _last_holder(self, title: str, qt: Quote, narrator: str | None, addressed: list[str]) -> str | None:
@@ -721,6 +728,7 @@ class Attributor:
             here.update(n for n in (speakers[i], self.narrator_at(qt.start)) if n)
         self._called = [[n for n in a.addressees if n in present[convo[i]]] for i, a in enumerate(out)]
         self._present = [present[c] for c in convo]
+        self._convo = convo
 
     def _vocatives(self, text: str, qt: Quote) -> list[str]:
         """Characters named in the vocative inside the quotation (``Well, Watson, ...``)."""
