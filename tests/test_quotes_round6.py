@@ -130,3 +130,13 @@ def test_he_in_a_conversation_of_the_narrator_and_his_companion_alone_is_the_com
     cast = [Character("Rudd", ["Rudd"], 3), Character("Ned", ["Ned"], 3)]
     got = Attributor(cast, {"Rudd": "m", "Ned": "m"}, [(0, "Ned")]).attribute(find_quotes(source))
     assert got[-1].speaker == "Rudd"
+
+
+def test_a_he_after_the_name_that_opens_a_lead_in_sentence_is_that_name() -> None:
+    source = (
+        '"Will you sell the boat?" said Pike.\n\n"Perhaps," said Rudd.\n\n"For how much?"\n\n'
+        "Rudd laughed, as he knew he must, and then added--\n\n"
+        '"For as much as you have in your pocket."\n'
+    )
+    got = Attributor(MEN, {"Pike": "m"}, []).attribute(find_quotes(source))  # Rudd's gender never learnt
+    assert got[3].speaker == "Rudd" and got[3].cue == "explicit"

@@ -303,9 +303,14 @@ class Attributor:
         if not said or read:
             return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
         verbs = list(self.verb_re.finditer(sentence))
-        who = None
-        for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2):
-            who = self._who(m, True) or who  # the subject nearest before the verb
+        found = [w for w in (self._who(m, True) for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2)) if w]
+        who = found[-1] if found else None  # the subject nearest before the verb
+        if who is not None and who.pronoun in ("he", "she") and not who.described:
+            # "Mr Hale laughed, as he knew he must, and then added--": a he/she after the sentence's name is that name
+            want = {"he": "m", "she": "f"}[who.pronoun]
+            named = [w for w in found if w.name and self.genders.get(w.name, want) == want]
+            if named:
+                return named[0]
         return who
 
     def _two_voices(self, gaps: list[str], post: str) -> bool:
