@@ -140,3 +140,12 @@ def test_a_he_after_the_name_that_opens_a_lead_in_sentence_is_that_name() -> Non
     )
     got = Attributor(MEN, {"Pike": "m"}, []).attribute(find_quotes(source))  # Rudd's gender never learnt
     assert got[3].speaker == "Rudd" and got[3].cue == "explicit"
+
+
+def test_one_of_a_group_is_nobody_in_particular() -> None:
+    source = (
+        '"Where is the key?" said Rudd.\n\n"In the shed," said Pike.\n\n"Which shed?" said Rudd.\n\n'
+        'As Rudd walked on with the men, one of them said, "The old one."\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Rudd", "Pike", "Rudd", None]  # not Rudd, who walks with them
