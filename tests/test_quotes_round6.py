@@ -149,3 +149,13 @@ def test_one_of_a_group_is_nobody_in_particular() -> None:
     )
     got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
     assert [a.speaker for a in got] == ["Rudd", "Pike", "Rudd", None]  # not Rudd, who walks with them
+
+
+def test_a_he_that_goes_on_from_the_object_of_the_sentence_before_is_the_other_voice() -> None:
+    source = (
+        '"You will sell the boat, Pike," said Rudd.\n\n"Never," said Pike.\n\n'
+        "Rudd scolded him for his pride. He only shrugged.\n\n"
+        '"It was my father\'s boat," said he.\n'
+    )
+    got = Attributor(MEN, MALE, []).attribute(find_quotes(source))
+    assert got[2].speaker == "Pike"  # the one scolded, not the one who scolded

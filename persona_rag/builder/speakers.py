@@ -439,6 +439,7 @@ class Attributor:
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
         self._quoted = set(by_para)
+        self._qstarts = [qt.start for qt in quotes]
         # each narrator's companion: the one tagged by name most often in the narrator's works
         tagged: dict[str, Counter[str]] = {}
         for i, qt in enumerate(quotes):
@@ -695,6 +696,12 @@ class Attributor:
             s, e = q.paragraphs[p]
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if subjects:
+                if self._object_goes_on(pronoun, subjects[-1], masked, s, e):
+                    # "The Admiral abused him ... . He defended himself": the "he" is the one abused, the
+                    # other voice of the exchange, if the turns before tell who
+                    i = bisect.bisect_left(self._qstarts, qt.start)
+                    others = [n for n in speakers[max(0, i - 4) : i] if n != subjects[-1] and fits(n)]
+                    return others[-1] if others else None
                 return subjects[-1]
             if said is None:
                 said = self._ends_para.get(p)
@@ -702,6 +709,16 @@ class Attributor:
         if said is not None and fits(speakers[said]):
             return speakers[said]
         return None
+
+    def _object_goes_on(self, pronoun: str, name: str, masked: str, start: int, end: int) -> bool:
+        """Whether, after ``name``'s last mention as a subject in ``masked[start:end]``, its sentence has an
+        object "him" (or "her") and the next sentence opens with "He" (or "She"): the chain goes on from the object."""
+        obj = "him" if pronoun == "he" else "her"
+        at = [b for a, b, n in self._found_in(start, end) if n == name]
+        if not at:
+            return False
+        rx = rf"[^.;!?]*\b{obj}\b[^.!?]*[.!?]\s+{pronoun.capitalize()}\b"
+        return re.match(rx, masked[at[-1] : end]) is not None
 
     def _back_reference(self, masked: str, start: int, sentence: int) -> str | None:
         """Who "The latter ..." (or "The former ...") opening the sentence at ``sentence`` means: the
