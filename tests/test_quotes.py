@@ -219,7 +219,7 @@ def test_bad_books_give_a_notice_and_no_dialogues(tmp_path: Path) -> None:
 
 FLOORS = {  # measured on the test gold with the automatic cast (see README, "Your own character, from a book")
     "hound": ("sherlock_canon.txt", 0.618, 0.903),
-    "persuasion": ("persuasion.txt", 0.782, 0.871),
+    "persuasion": ("persuasion.txt", 0.792, 0.877),
 }
 
 

@@ -353,10 +353,12 @@ class CastCounter:
                     target = (title_word, f[0])
                     chars.setdefault(target, Character(f"{title_word} {f[0]}", [], 0)).count += n
                     if kind == "m" and owner in chars and owner != f and kinds[owner] <= {"f", "she", "miss"}:
-                        # the bare surname is the man's ("Harville" is Captain Harville, not Fanny Harville)
+                        # the bare surname is the man's ("Harville" is Captain Harville, not Fanny Harville),
+                        # unless another man bears it in full ("Musgrove" may be Charles Musgrove): then nobody's
                         chars[owner].aliases.remove(f[0])
-                        chars[target].aliases.append(f[0])
-                        owner_of[f[0]] = target
+                        if not any(g[0] in men for g in by_surname[f[0]]):
+                            chars[target].aliases.append(f[0])
+                            owner_of[f[0]] = target
                 if target is None:
                     continue
                 if kind:

@@ -22,6 +22,8 @@ class Lexicon:
     female: frozenset[str]
     maiden: frozenset[str]
     companions: frozenset[str]
+    persons: frozenset[str]
+    called: frozenset[str]
     not_speech: frozenset[str]
     listening: frozenset[str]
     latter: frozenset[str]

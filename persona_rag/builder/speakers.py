@@ -13,10 +13,16 @@
    pronoun; one after a narration paragraph that goes on about "he" carries that chain on. A
    description by rank or office (``said the inspector``) looks first among those whose names
    bear that title (``Inspector Lestrade``; the titles are data in ``speech.txt``), then at the
-   last bearer named in the narration before (``cried the baronet``: the story's baronet).
+   last bearer named in the narration before (``cried the baronet``: the story's baronet). A
+   description no title of the cast bears (``said the waiter``, ``cried the old woman``) is the one
+   its own paragraph names or the turn before calls by name, else a stranger: no speaker, and a
+   turn that breaks the chain (whose turn comes after it is not guessed through it).
+   ``said my friend`` in a first-person work is, failing a name in its paragraph, the narrator's
+   companion (the one the narrator's works tag by name most often) when the scene has him.
 3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
-4. Turn-taking: in a run of quotation paragraphs, untagged quotations alternate between the
+4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
+   short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
    is not spoken by them, and the next one is likely their answer. A paragraph with no
    letter in it ("* * *") ends a conversation.
@@ -37,6 +43,9 @@ from persona_rag.builder.cast import Character
 from persona_rag.builder.lexicon import lexicon
 from persona_rag.builder.quotes import Quotations, Quote
 
+# the speaker of a quotation tagged "said the waiter" while attributing: someone outside the cast, who takes a turn
+# (the turns around it alternate with it) and is written out as no speaker
+OUTSIDER = "\x00outsider"
 CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
 # a paragraph without a letter ("* * *") between two quotations: a new scene
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
@@ -47,6 +56,10 @@ _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
 # what a subject follows: a sentence's start, "and", "but", "then", or a word that opens a clause ("that Holmes was")
 _BEFORE_SUBJECT = re.compile(r"(?:[.;!?]|\b(?:and|but|when|then|that|while|though|as|if|since|until|till))\s*$")
+# where the narration between two parts of a quotation joins two speeches ("..., and", "...; but")
+_JOINED = re.compile(r"(?:[;,]\s*)(?:and|but)\b|;")
+# a narration sentence before a quotation in its paragraph shorter than this still leaves it a turn of the exchange
+SHORT_LEAD = 150
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
 # how far back "said the baronet" looks for the last bearer of the title named
@@ -68,6 +81,8 @@ class _Who:
     pronoun: str | None = None  # he | she | i
     strong: bool = True  # a speech verb (tag) rather than an action beat
     title: str | None = None  # "the inspector": only a character whose name bears that title
+    outsider: bool = False  # "cried both detectives": no one of the cast
+    described: bool = False  # "said the waiter": one the scene names, else someone the cast does not hold
 
 
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
@@ -181,10 +196,11 @@ class Attributor:
         self.narr = [n[1] for n in narrators]
         verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
         pron = "he|she|i"  # only a subject pronoun tags a speaker; "his wife" is a description
-        nouns = "|".join(sorted(self.lex.male | self.lex.female | self.lex.companions))
+        nouns = "|".join(sorted(self.lex.male | self.lex.female | self.lex.companions | self.lex.persons))
         who = (
             rf"(?P<pron>\b(?:{pron})\b)|(?P<name>(?-i:(?<![\w']){_RUN.pattern[10:]}))"
-            rf"|(?P<desc>\b(?:the|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})\b)"
+            r"|(?P<one>\bone\s+of\s+(?:them|us|the\s+\w+))"
+            rf"|(?P<desc>\b(?:the|an?|both|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})(?P<plural>s)?\b)"
         )
         self.who_re = re.compile(who, re.IGNORECASE)
         adv = r"(?:\w+ly\s+|then\s+|again\s+|at\s+last\s+|now\s+)?"
@@ -202,6 +218,12 @@ class Attributor:
         )
         self.not_speech_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.not_speech))})\b", re.IGNORECASE)
         self.listening_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.listening))})\b", re.IGNORECASE)
+        called = "|".join(sorted(self.lex.called))
+        # "May I ask, my lad, ...": a stranger called by what he is
+        self.called_re = re.compile(rf"(?:^|[,!?]\s*)(?:my\s+(?:good\s+)?)?(?:{called})(?=\s*[,!?])", re.IGNORECASE)
+        # '"...," turning to the waiter': a stranger spoken to
+        strangers = "|".join(sorted(self.lex.persons))
+        self.to_stranger_re = re.compile(rf"\bto\s+(?:the|a|an)\s+(?:\w+\s+)?(?:{strangers})\b", re.IGNORECASE)
         self.first_word = re.compile(rf"^\s*(?-i:[A-Z]\w*,?\s+)?(?:{who})", re.IGNORECASE)
 
     # ------------------------------------------------------------------ helpers
@@ -230,22 +252,32 @@ class Attributor:
                 return _Who(name=name, strong=strong)
             words = run.lower().split()
             g = self._gender_of_word(words[1]) if len(words) == 2 and words[0] == "the" else None
-            title = words[1] if g and self.holders.get(words[1]) else None
-            return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title) if g else None
+            if g and not self.holders.get(words[1]):  # "said the Colonel" with no colonel in the cast
+                return _Who(pronoun="he" if g == "m" else "she", strong=strong, described=True)
+            return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=words[1]) if g else None
         if m.group("pron"):
             p = m.group("pron").lower()
             if p in self.lex.i:
                 return _Who(pronoun="i", strong=strong)
             return _Who(pronoun="he" if p in self.lex.he else "she", strong=strong)
+        if m.group("one"):  # "one of them said": someone of a group, no one in particular
+            return _Who(outsider=True, strong=strong)
         if m.group("desc"):
-            if m.group("noun").lower() in self.lex.companions:  # "my friend": the narrator's, of either gender
-                mine = m.group("desc").split()[0].lower() in ("my", "our")
-                return _Who(pronoun="any", strong=strong) if mine else None
-            g = self._gender_of_word(m.group("noun"))
+            det = m.group("desc").split()[0].lower()
             noun = m.group("noun").lower()
-            title = noun if m.group("desc").split()[0].lower() == "the" and self.holders.get(noun) else None
-            if g:
-                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=title)
+            if m.group("plural"):  # "cried both detectives": several voices at once
+                return _Who(outsider=True, strong=strong)
+            if noun in self.lex.companions:  # "my friend": the narrator's, of either gender
+                return _Who(pronoun="any", strong=strong) if det in ("my", "our") else None
+            g = self._gender_of_word(noun)
+            pronoun = "he" if g == "m" else "she" if g == "f" else "any"
+            if det in ("the", "a", "an", "both") and not self.holders.get(noun):
+                # "said the waiter", "cried the old woman": a description no title of the cast bears
+                return _Who(pronoun=pronoun, strong=strong, described=True) if g or noun in self.lex.persons else None
+            if noun in self.lex.persons:  # "her maid"
+                return _Who(pronoun=pronoun, strong=strong, described=True)
+            if g:  # "cried his wife"; "said the inspector": one whose name bears that title
+                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=noun if det == "the" else None)
         return None
 
     def _tag_after(self, text: str) -> _Who | None:
@@ -266,13 +298,44 @@ class Attributor:
         sentence = _last_sentence(tail)
         if not intro:
             return self._beat(sentence)
-        if not self.verb_re.search(sentence) or self.not_speech_re.search(sentence):
+        read = list(self.not_speech_re.finditer(sentence))
+        said = list(self.verb_re.finditer(sentence))
+        if read and tail[-1] in ":-\u2014" and (not said or said[-1].start() < read[-1].start()):
+            # "Dr. Mortimer turned the manuscript to the light and read--": a text read out, no one's speech
+            return _Who(outsider=True)
+        if not said or read:
             return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
         verbs = list(self.verb_re.finditer(sentence))
-        who = None
-        for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2):
-            who = self._who(m, True) or who  # the subject nearest before the verb
+        found = [w for w in (self._who(m, True) for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2)) if w]
+        who = found[-1] if found else None  # the subject nearest before the verb
+        if who is not None and who.pronoun in ("he", "she") and not who.described:
+            # "Mr Hale laughed, as he knew he must, and then added--": a he/she after the sentence's name is that name
+            want = {"he": "m", "she": "f"}[who.pronoun]
+            named = [w for w in found if w.name and self.genders.get(w.name, want) == want]
+            if named:
+                return named[0]
         return who
+
+    def _two_voices(self, gaps: list[str], post: str) -> bool:
+        """Whether the narration between a quotation's parts joins two speeches of two people into one
+        quotation: ``"...," was Mr Hale's reply, and "...," was his daughter's`` (a name before "and" or "but",
+        and after it another speaker's possessive or a "was" that tags one)."""
+        for k, gap in enumerate(gaps):
+            cuts = list(_JOINED.finditer(gap))
+            if not cuts:
+                continue
+            cut = cuts[-1]
+            first = [m for m in self.who_re.finditer(gap, 0, cut.start()) if m.group("name") or m.group("desc")]
+            rest = gap[cut.end() :] + " " + (gaps[k + 1] if k + 1 < len(gaps) else post)
+            second = [
+                m
+                for m in self.who_re.finditer(rest)
+                if (m.group("name") or m.group("desc"))
+                and (rest.startswith(("'s", "\u2019s"), m.end()) or rest[: m.start()].rstrip().endswith("was"))
+            ]
+            if first and second and first[0].group(0) != second[0].group(0):
+                return True
+        return False
 
     def _beat(self, sentence: str) -> _Who | None:
         """The subject of an action sentence beside the quotation (weak)."""
@@ -301,7 +364,8 @@ class Attributor:
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
-        pending: dict[int, tuple[str, str, str | None]] = {}  # quotation -> (he/she, cue, title) to resolve
+        # quotation -> (he/she, cue, title, a description) to resolve
+        pending: dict[int, tuple[str, str, str | None, bool]] = {}
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
             para_start = q.paragraphs[qt.paragraph][0]
@@ -347,16 +411,24 @@ class Attributor:
                         break
             out[i].addressees = self._vocatives(text, qt)
             self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
-            self._outsider[i] = not out[i].addressees and self._calls_outsider(text, qt)
+            narration = " ".join([pre, *gaps, post])
+            self._outsider[i] = (not out[i].addressees and self._calls_outsider(text, qt)) or self._to_stranger(
+                narration
+            )
             names: list[tuple[str | None, str]] = []
             for who in tags:
-                if who.name:
+                if who.outsider:
+                    names.append((OUTSIDER, "explicit" if who.strong else "beat"))
+                elif who.name:
                     names.append((who.name, "explicit" if who.strong else "beat"))
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
                 elif who.pronoun and len(tags) == 1:
                     # resolved once turns are known
-                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title)
+                    pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
+            if self._two_voices(gaps, post):
+                names = [(OUTSIDER, "explicit")]
+                tags = tags[:1]
             distinct = {n for n, _ in names if n is not None}
             # '"...," remarked Holmes, "...," he continued': a he/she that fits the one name named is that name
             agree = len(distinct) == 1 and all(
@@ -367,12 +439,35 @@ class Attributor:
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
         self._quoted = set(by_para)
+        self._qstarts = [qt.start for qt in quotes]
+        # each narrator's companion: the one tagged by name most often in the narrator's works
+        tagged: dict[str, Counter[str]] = {}
+        for i, qt in enumerate(quotes):
+            narrator = self.narrator_at(qt.start)
+            if narrator and speakers[i] not in (None, OUTSIDER, narrator) and out[i].cue == "explicit":
+                tagged.setdefault(narrator, Counter())[speakers[i] or ""] += 1
+        self._companions = {n: c.most_common(1)[0][0] for n, c in tagged.items()}
         # paragraph -> the last quotation that ends in it
         self._ends_para = {qt.last_paragraph: j for j, qt in enumerate(quotes)}
         self._keep_present_addressees(quotes, q, speakers, out, convo)
+        for i in list(pending):
+            qt = quotes[i]
+            if i > 0 and self._outsider[i - 1] and qt.paragraph == quotes[i - 1].last_paragraph + 1:
+                # '"May I ask, my lad, ...?" / "Commissionaire, sir," he said': the stranger called answers
+                speakers[i] = OUTSIDER
+                del pending[i]
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
         self._turns(quotes, q, speakers, out, convo, skip=set(pending))
-        for i, (pronoun, cue, title) in pending.items():
+        for i, (pronoun, cue, _, described) in list(pending.items()):
+            if described:
+                # "the detective said": one the quotation's paragraph names or the turn before calls by name
+                # ("..., Gregson?"), else a stranger, whose turn breaks the chain of turns around it
+                qt = quotes[i]
+                narrator = self.narrator_at(qt.start)
+                speakers[i] = self._resolve(pronoun, i, qt, masked, q, speakers, narrator, out, local=True) or OUTSIDER
+                out[i].cue = cue
+                del pending[i]
+        for i, (pronoun, cue, title, _) in pending.items():
             qt = quotes[i]
             got = None
             if title is not None:  # "said the inspector": the nearest inspector first
@@ -384,7 +479,7 @@ class Attributor:
                 speakers[i], out[i].cue = got, cue
         self._turns(quotes, q, speakers, out, convo)
         for i, a in enumerate(out):
-            a.speaker = speakers[i]
+            a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
             a.addressees = self._called[i]
             if a.speaker is None:
                 a.cue = "none"
@@ -422,6 +517,7 @@ class Attributor:
         narrator: str | None,
         out: Sequence[Attribution],
         title: str | None = None,
+        local: bool = False,
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
         paragraph's narration, else the one the next turn calls by name, else the one the turn before
@@ -433,11 +529,11 @@ class Attributor:
         addressed = out[i].addressees
 
         def fits(name: str | None, unknown: bool = False) -> bool:
-            if name is None or name == narrator or name in addressed:
+            if name is None or name in (OUTSIDER, narrator) or name in addressed:
                 return False
             if title is not None and name not in self.holders[title]:
                 return False
-            return want is None or self.genders.get(name) == want or (unknown and name not in self.genders)
+            return want is None or self.genders.get(name) == want or ((unknown or local) and name not in self.genders)
 
         a, b = q.paragraphs[qt.paragraph]
         here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
@@ -447,6 +543,16 @@ class Attributor:
             before = [(n, subj) for n, subj in self._mentions(masked, a, qt.start) if fits(n)]
             subjects = [n for n, subj in before if subj]
             return (subjects or [n for n, _ in before])[-1] if before else here[0]
+        if want is not None:
+            # one of no known gender, the one subject the narration of the paragraph names before the quotation
+            # ("Young Stamford looked at me. '...,' he said"): a minor character the book too seldom calls he/she
+            unknown = {n for n, subj in self._mentions(masked, a, qt.start) if subj and fits(n, unknown=True)}
+            if len(unknown) == 1:
+                return unknown.pop()
+        companion = self._companions.get(narrator or "")
+        if pronoun == "any" and not local and fits(companion) and companion in self._present[i]:
+            # "my friend remarked": the one the narrator speaks with most, when the scene has him
+            return companion
         lead = self._lead_in(i, qt, q)
         if lead is not None:
             # the tag stands in the narration that leads into this paragraph ("Sir Walter only nodded. But
@@ -477,6 +583,8 @@ class Attributor:
             called = [n for n in self._called[i - 1] if fits(n) and n != speakers[i - 1]]
             if len(called) == 1:
                 return called[0]
+        if local:
+            return None
         p = qt.paragraph - 1
         if p >= 0 and p not in self._quoted:  # the subject of the last sentence of the narration just before
             s, e = q.paragraphs[p]
@@ -495,7 +603,7 @@ class Attributor:
                 if named and fits(named[-1]):
                     return named[-1]
         chained = self._chain(pronoun, qt, q, masked, speakers, fits)
-        if chained is not None:
+        if chained is not None or local:
             return chained
         qs = q.quotes
         if (
@@ -508,14 +616,16 @@ class Attributor:
             # three turns in a row, the middle one unknown: the voice two turns back ('"Read the ledger." /
             # "No, sir." / "Then take it away," he said': who asked for the ledger), not the last one named
             return speakers[i - 2]
-        prev = [speakers[j] for j in range(max(0, i - 4), i) if speakers[j]]
+        # a stranger's turn ("said the waiter") breaks the chain: only the turns after it tell whose turn it is
+        strangers = [j for j in range(max(0, i - 4), i) if speakers[j] == OUTSIDER]
+        prev = [speakers[j] for j in range(max(0, i - 4, *(j + 1 for j in strangers)), i) if speakers[j]]
         if len(prev) >= 2 and prev[-1] != prev[-2] and fits(prev[-2]):
             return prev[-2]
         recent = [n for n in reversed(prev) if fits(n) and n != prev[-1]]
         if recent:
             return recent[0]
         p = qt.paragraph - 1
-        while p >= max(0, qt.paragraph - 3):
+        while p >= max(0, qt.paragraph - 3) and speakers[self._ends_para.get(p, i)] != OUTSIDER:
             s, e = q.paragraphs[p]
             found = [(n, subj) for n, subj in self._mentions(masked, s, e) if fits(n, unknown=subj)]
             subjects = [n for n, subj in found if subj]
@@ -524,6 +634,13 @@ class Attributor:
             p -= 1
         if prev and fits(prev[-1]):
             return prev[-1]
+        if fits(companion) and companion in self._present[i]:
+            # "he said" in a conversation whose only speakers known are the narrator and his companion
+            c = self._convo[i]
+            lo, hi = bisect.bisect_left(self._convo, c), bisect.bisect_right(self._convo, c)
+            voices = set(speakers[lo:hi])
+            if voices - {None, narrator} == {companion}:
+                return companion
         return None
 
     def _last_holder(self, title: str, qt: Quote, narrator: str | None, addressed: list[str]) -> str | None:
@@ -579,6 +696,12 @@ class Attributor:
             s, e = q.paragraphs[p]
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if subjects:
+                if self._object_goes_on(pronoun, subjects[-1], masked, s, e):
+                    # "The Admiral abused him ... . He defended himself": the "he" is the one abused, the
+                    # other voice of the exchange, if the turns before tell who
+                    i = bisect.bisect_left(self._qstarts, qt.start)
+                    others = [n for n in speakers[max(0, i - 4) : i] if n != subjects[-1] and fits(n)]
+                    return others[-1] if others else None
                 return subjects[-1]
             if said is None:
                 said = self._ends_para.get(p)
@@ -586,6 +709,16 @@ class Attributor:
         if said is not None and fits(speakers[said]):
             return speakers[said]
         return None
+
+    def _object_goes_on(self, pronoun: str, name: str, masked: str, start: int, end: int) -> bool:
+        """Whether, after ``name``'s last mention as a subject in ``masked[start:end]``, its sentence has an
+        object "him" (or "her") and the next sentence opens with "He" (or "She"): the chain goes on from the object."""
+        obj = "him" if pronoun == "he" else "her"
+        at = [b for a, b, n in self._found_in(start, end) if n == name]
+        if not at:
+            return False
+        rx = rf"[^.;!?]*\b{obj}\b[^.!?]*[.!?]\s+{pronoun.capitalize()}\b"
+        return re.match(rx, masked[at[-1] : end]) is not None
 
     def _back_reference(self, masked: str, start: int, sentence: int) -> str | None:
         """Who "The latter ..." (or "The former ...") opening the sentence at ``sentence`` means: the
@@ -619,6 +752,8 @@ class Attributor:
             here.update(name for name, _ in self._mentions(self._masked, a, b))
             here.update(n for n in (speakers[i], self.narrator_at(qt.start)) if n)
         self._called = [[n for n in a.addressees if n in present[convo[i]]] for i, a in enumerate(out)]
+        self._present = [present[c] for c in convo]
+        self._convo = convo
 
     def _vocatives(self, text: str, qt: Quote) -> list[str]:
         """Characters named in the vocative inside the quotation (``Well, Watson, ...``)."""
@@ -633,8 +768,17 @@ class Attributor:
                     found.append(name)
         return found
 
+    def _to_stranger(self, narration: str) -> bool:
+        """Whether a quotation's narration says it is spoken to a stranger (``turning to the waiter``)."""
+        return any(
+            not self.holders.get(m.group(0).split()[-1].lower()) for m in self.to_stranger_re.finditer(narration)
+        )
+
     def _calls_outsider(self, text: str, qt: Quote) -> bool:
-        """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``)."""
+        """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``), or by
+        what a stranger is (``May I ask, my lad, ...``)."""
+        if any(self.called_re.search(text, a, b) for a, b in qt.spans):
+            return True
         for a, b in qt.spans:
             for m in _CALLED.finditer(text, a, b):
                 word = m.group(1)
@@ -656,7 +800,16 @@ class Attributor:
     ) -> None:
         """Fill untagged quotations of a conversation by alternation, checked against vocatives."""
         n = len(quotes)
-        opens = [quotes[i].start == q.paragraphs[quotes[i].paragraph][0] + 1 for i in range(n)]
+        # a turn: a paragraph opened by its quotation, or a known speaker's after one short sentence of narration
+        opens = [
+            quotes[i].start == q.paragraphs[quotes[i].paragraph][0] + 1
+            or (
+                speakers[i] is not None
+                and (i == 0 or quotes[i - 1].last_paragraph < quotes[i].paragraph)
+                and len(self._masked[q.paragraphs[quotes[i].paragraph][0] : quotes[i].start].strip()) < SHORT_LEAD
+            )
+            for i in range(n)
+        ]
         # i and i + 1 are turns of one exchange: consecutive paragraphs, each opened by its quotation
         adjacent = [
             i + 1 < n and opens[i] and opens[i + 1] and quotes[i + 1].paragraph == quotes[i].last_paragraph + 1
@@ -665,7 +818,7 @@ class Attributor:
         speakers_in: dict[int, set[str]] = {}
         named_in: dict[int, set[str]] = {}
         for i in range(n):
-            if speakers[i]:
+            if speakers[i] and speakers[i] != OUTSIDER:
                 speakers_in.setdefault(convo[i], set()).add(speakers[i] or "")
             first = quotes[i].paragraph - (1 if i == 0 or convo[i - 1] != convo[i] else 0)
             a = q.paragraphs[max(0, first)][0]
@@ -696,8 +849,8 @@ class Attributor:
             j = i
             while j != i + step:
                 k = j + (1 if step > 0 else -1)
-                if not (0 <= k < n) or not adjacent[min(j, k)]:
-                    return None
+                if not (0 <= k < n) or not adjacent[min(j, k)] or speakers[k] == OUTSIDER:
+                    return None  # a stranger's turn breaks the exchange
                 j = k
             return speakers[j]
 
