@@ -733,24 +733,31 @@ def verdict(
     known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
     about = frozenset(n for n in named if not _only_as_owner(question, n))
     unheard = frozenset(n for n in about if named[n][1] > stage)
-    match = match_event(
-        world,
-        known,
-        stage,
-        premise=premise,
-        margin=known_names_margin if all_known else margin,
-        known_floor=known_floor,
-        named=about,
-        all_known=all_known,
-        unheard=unheard,
-    )
-    if match.event is not None and not premise:
-        event = event_record(universe, match.event.passage, persona_id)
-        mine = _unheard(world, known, unheard)[1] if unheard else known
-        match = known_instead(match, world, mine, event, persona_id, stage, known_floor)
-    if not premise and not you and not _ABOUT_TELLING.search(question):
-        ranked = _naming(world, known, about)[0] if about else world
-        match = learnt_later(match, ranked, stage, _persona_names(universe, persona_id), universe, persona_id)
+    later = named_stage(question, universe, stage)
+    if later is not None:
+        match = _at_stage(world, known, later)
+        if match is None:
+            reason = f"the question names {universe.timeline.stages[later].label}, after this stage"
+            return Evidence("future", reason, [], named, "", "", premise)
+    else:
+        match = match_event(
+            world,
+            known,
+            stage,
+            premise=premise,
+            margin=known_names_margin if all_known else margin,
+            known_floor=known_floor,
+            named=about,
+            all_known=all_known,
+            unheard=unheard,
+        )
+        if match.event is not None and not premise:
+            event = event_record(universe, match.event.passage, persona_id)
+            mine = _unheard(world, known, unheard)[1] if unheard else known
+            match = known_instead(match, world, mine, event, persona_id, stage, known_floor)
+        if not premise and not you and not _ABOUT_TELLING.search(question):
+            ranked = _naming(world, known, about)[0] if about else world
+            match = learnt_later(match, ranked, stage, _persona_names(universe, persona_id), universe, persona_id)
     if match.event is not None:
         passage = match.event.passage
         event = event_record(universe, passage, persona_id)
@@ -848,6 +855,58 @@ def learnt_later(
         ):
             return Match(t, match.memory, top.score - chosen.score)
     return match
+
+
+_PHRASES: dict[tuple[str, int], list[tuple[str, int]]] = {}
+
+
+def stage_phrases(universe: Any) -> list[tuple[str, int]]:
+    """Each stage's own name as a phrase, with its ordinal: its label from the first word no other label has to
+    the end ("devil's foot" of "The Adventure of the Devil's Foot", "sign of the four"), where that is two words
+    or more (a stage named by a number, "Chapter 20", or by words other labels share has none). Computed once
+    per universe."""
+    timeline = getattr(universe, "timeline", None)
+    if timeline is None:
+        return []
+    key = (str(getattr(universe, "id", "")), id(universe))
+    got = _PHRASES.get(key)
+    if got is not None:
+        return got
+    labels = [_words(s.label) for s in timeline.stages]
+    count: dict[str, int] = {}
+    for words in labels:
+        for w in set(words):
+            count[w] = count.get(w, 0) + 1
+    got = []
+    for stage, words in zip(timeline.stages, labels, strict=True):
+        own = [
+            i for i, w in enumerate(words) if count[w] == 1 and not _asking(w) and re.fullmatch(r"[a-z][a-z']{2,}", w)
+        ]
+        if own and len(words) - own[0] >= 2:
+            got.append((" ".join(words[own[0] :]), stage.ordinal))
+    _PHRASES[key] = got
+    return got
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+
+
+def named_stage(question: str, universe: Any, stage: int) -> int | None:
+    """The later stage the question names by its own name ("the devil's foot powder", asked of Watson before that
+    adventure), or None."""
+    said = f" {' '.join(_words(question))} "
+    later = [o for phrase, o in stage_phrases(universe) if o > stage and f" {phrase} " in said]
+    return min(later, default=None)
+
+
+def _at_stage(world: list[Scored], known: list[Scored], stage: int) -> Match | None:
+    """The best world candidate of a ``stage`` the question names (None when there is none): the question is about
+    that stage, whatever it shares with the persona's memories."""
+    there = [c for c in world if c.passage.stage == stage]
+    if not there:
+        return None
+    return Match(there[0], known[0] if known else None, there[0].score - max((c.score for c in known), default=-1.0))
 
 
 def _only_as_owner(question: str, name: str) -> bool:

@@ -99,3 +99,24 @@ def test_what_is_learnt_only_in_a_later_telling_is_not_the_memory_that_shares_it
     idle = Scored(0.90, visit.passage, 0.62, 0.0, names)
     got = learnt_later(Match(born, heard, 0.0), [idle, born, lesson], 20, ["Harry Potter", "harry"], None, "harry")
     assert got.event is born
+
+
+def test_a_question_that_names_a_later_stage_is_about_that_stage() -> None:
+    from types import SimpleNamespace
+
+    from persona_rag.graphs.verdict import named_stage, stage_phrases
+
+    from persona_rag.timeline import Stage
+
+    labels = ["The Case of the Red Lamp", "The Case of the Glass Key", "The Man with the Bent Nail"]
+    labels += ["The Man in the Grey Coat", "Chapter 5", "Chapter 6"]
+    stages = [Stage(i, f"s{i}", label) for i, label in enumerate(labels)]
+    universe = SimpleNamespace(id="cases", timeline=SimpleNamespace(stages=stages))
+    # a label's own words, from the first no other label has ("with" is how a question asks, not a name)
+    # and of two words or more (a chapter named by its number has none)
+    assert stage_phrases(universe) == [("red lamp", 0), ("glass key", 1), ("bent nail", 2), ("grey coat", 3)]
+    assert named_stage("What did you find under the glass key's tag?", universe, 0) is None  # not as said
+    assert named_stage("Why did you and Holmes hide the glass key?", universe, 0) == 1
+    assert named_stage("Why did you and Holmes hide the glass key?", universe, 1) is None  # not a later stage
+    assert named_stage("What happened to the red lamp?", universe, 0) is None  # the stage itself
+    assert named_stage("Where was the key made of glass?", universe, 0) is None
