@@ -580,7 +580,14 @@ def tells(text: str, persona_names: list[str], overheard: bool = True) -> bool:
         return True  # not "showed Harry how to get onto the platform": that is a lesson, not a tale
     if overheard and re.search(rf"\b({who})\b[^.]*\b(overheard|eavesdropped on)\b", text, re.IGNORECASE):
         return True  # "Harry hid with Ron and Hermione ..., where they overheard Fudge ... talking about Black"
-    return bool(re.search(rf"\b(memory|memories|Pensieve)\b[^.]*\b(({who}) saw|showed ({who}))\b", text, re.IGNORECASE))
+    # a memory shown or looked into, said in either order: "In the Pensieve Harry saw ...", "Dumbledore showed
+    # Harry Morfin's memory", "used the Pensieve to show Harry how ...", "Harry looked into the Pensieve and saw"
+    for sentence in re.split(r"(?<=[.;])\s+", text):
+        if re.search(r"\b(memory|memories|Pensieve)\b", sentence, re.I) and re.search(
+            rf"\b(({who})\b(?!'s)[^.;]*\bsaw|show(ed)? ({who}))\b", sentence, re.I
+        ):
+            return True
+    return False
 
 
 def about_event(

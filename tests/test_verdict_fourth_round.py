@@ -120,3 +120,13 @@ def test_a_question_that_names_a_later_stage_is_about_that_stage() -> None:
     assert named_stage("Why did you and Holmes hide the glass key?", universe, 1) is None  # not a later stage
     assert named_stage("What happened to the red lamp?", universe, 0) is None  # the stage itself
     assert named_stage("Where was the key made of glass?", universe, 0) is None
+
+
+def test_a_memory_shown_or_looked_into_is_a_telling_in_either_order() -> None:
+    harry = ["Harry Potter", "harry"]
+    assert tells("The teacher showed Harry the old caretaker's memory of the fire.", harry)
+    assert tells("The teacher used the Pensieve to show Harry how the family had lived.", harry)
+    assert tells("While Harry waited in the office, he fell into the Pensieve and saw old trials.", harry)
+    # the one whose office it is saw nothing
+    assert not tells("While Harry waited in Dumbledore's office, he fell into the Pensieve.", ["Albus Dumbledore"])
+    assert not tells("Harry saw the castle; his memory of it stayed.", ["Albus Dumbledore"])
