@@ -240,10 +240,16 @@ def action_words(question: str, names: list[str], stop: frozenset[str]) -> set[s
     name_words = {w.removesuffix("'s") for n in names for w in re.findall(r"[a-z']+", n)}
     return {
         s
-        for w in re.findall(r"[a-z']{3,}", question.lower())
-        if w not in stop and w not in _ASKING and w.removesuffix("'s") not in name_words
+        for w in re.findall(r"[a-z']{3,}", question.lower().replace("\u2019", "'"))
+        if w not in stop and not _asking(w) and w.removesuffix("'s") not in name_words
         for s in [_stem(w)]
     }
+
+
+def _asking(word: str) -> bool:
+    """The word says how the question asks, not what happened: an asking word, also shortened with "is" ("who's")
+    or a negated helping verb ("wasn't", "couldn't", "won't"; a curly apostrophe is read as a straight one)."""
+    return word in _ASKING or word.removesuffix("'s") in _ASKING or word.endswith("n't")
 
 
 @dataclass(frozen=True)
@@ -335,11 +341,13 @@ _TELLING = re.compile(
     re.IGNORECASE,
 )
 TOLD_BAND = 0.08  # how close an earlier event must match to be the one a telling event tells of
+TOLD_SIM_GAP = 0.05  # ... and how much less like the question in meaning it may be
 
 
 def told_event(best: Scored, ranked: list[Scored]) -> Scored:
     """``best``, or the earlier event it tells of: one that matches nearly as well, with the same names and
-    action words, and is not itself a telling."""
+    action words, about as like the question in meaning (``TOLD_SIM_GAP``: a word or two it shares, "wand" and
+    "world" in a scene at the World Cup, do not make it the tale), and is not itself a telling."""
     if not _TELLING.search(best.passage.text):
         return best
     for c in ranked:
@@ -348,6 +356,7 @@ def told_event(best: Scored, ranked: list[Scored]) -> Scored:
             and c.score >= best.score - TOLD_BAND
             and c.action >= best.action - 0.01
             and set(best.names) <= set(c.names)
+            and c.similarity >= best.similarity - TOLD_SIM_GAP
             and not _TELLING.search(c.passage.text)
         ):
             return c
@@ -384,6 +393,16 @@ def _naming(world: list[Scored], known: list[Scored], named: frozenset[str]) -> 
         return bool(named & set(c.names)) or c.action >= bar
 
     return [c for c in world if keep(c)], [c for c in known if keep(c)]
+
+
+def _unheard(world: list[Scored], known: list[Scored], unheard: frozenset[str]) -> tuple[list[Scored], list[Scored]]:
+    """When some world candidates mention a name of the question the persona has not heard of yet (``unheard``),
+    only those count: what the persona knows cannot be about it. "How did Voldemort make his Horcruxes?", asked of
+    Ron before he has heard the word, is about the Horcruxes, not the servant Voldemort made in Albania."""
+    with_them = [c for c in world if unheard & set(c.names)]
+    if not with_them:
+        return world, known
+    return with_them, [c for c in known if unheard & set(c.names)]
 
 
 def _said(c: Scored) -> bool:
@@ -475,6 +494,7 @@ def match_event(
     known_floor: float,
     named: frozenset[str] = frozenset(),
     all_known: bool = False,
+    unheard: frozenset[str] = frozenset(),
 ) -> Match:
     """The event the question is about, found across the whole timeline, or the persona's own memory.
 
@@ -486,11 +506,14 @@ def match_event(
     persona already knows) for more than those names: "What's your view of Lucius Malfoy?" in Harry's second
     year is about the man he has met, not the later event that names him best; a past event decides when it matches better than
     the persona's best memory that is not an event (or, for a question that takes presence for granted,
-    whenever one is found). The persona's memory of an event is that event.
+    whenever one is found). The persona's memory of an event is that event. A name the persona has not heard of
+    by ``stage`` (``unheard``) is what the question is about (:func:`_unheard`).
     """
     best_known = known[0] if known else None
     if named:
         world, known = _naming(world, known, named)
+    if unheard:
+        world, known = _unheard(world, known, unheard)
     if not world:
         return Match(None, best_known, 0.0)
     past = [c for c in world if c.passage.stage <= stage]
@@ -553,11 +576,18 @@ def tells(text: str, persona_names: list[str], overheard: bool = True) -> bool:
     if not words:
         return False
     who = "|".join(sorted(map(re.escape, words)))
-    if re.search(rf"\b(told|explained to|revealed to|described to) ({who})\b", text, re.IGNORECASE):
+    if re.search(rf"\b(told|explained to|revealed to|described to) ({who})\b|\bshowed ({who}) that\b", text, re.I):
         return True  # not "showed Harry how to get onto the platform": that is a lesson, not a tale
     if overheard and re.search(rf"\b({who})\b[^.]*\b(overheard|eavesdropped on)\b", text, re.IGNORECASE):
         return True  # "Harry hid with Ron and Hermione ..., where they overheard Fudge ... talking about Black"
-    return bool(re.search(rf"\b(memory|memories|Pensieve)\b[^.]*\b(({who}) saw|showed ({who}))\b", text, re.IGNORECASE))
+    # a memory shown or looked into, said in either order: "In the Pensieve Harry saw ...", "Dumbledore showed
+    # Harry Morfin's memory", "used the Pensieve to show Harry how ...", "Harry looked into the Pensieve and saw"
+    for sentence in re.split(r"(?<=[.;])\s+", text):
+        if re.search(r"\b(memory|memories|Pensieve)\b", sentence, re.I) and re.search(
+            rf"\b(({who})\b(?!'s)[^.;]*\bsaw|show(ed)? ({who}))\b", sentence, re.I
+        ):
+            return True
+    return False
 
 
 def about_event(
@@ -708,19 +738,33 @@ def verdict(
     dead = who_dies(question, list(named)) if "die" in actions else ""
     world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
     known = score_candidates(known_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
-    match = match_event(
-        world,
-        known,
-        stage,
-        premise=premise,
-        margin=known_names_margin if all_known else margin,
-        known_floor=known_floor,
-        named=frozenset(n for n in named if not _only_as_owner(question, n)),
-        all_known=all_known,
-    )
-    if match.event is not None and not premise:
-        event = event_record(universe, match.event.passage, persona_id)
-        match = known_instead(match, world, known, event, persona_id, stage, known_floor)
+    about = frozenset(n for n in named if not _only_as_owner(question, n))
+    unheard = frozenset(n for n in about if named[n][1] > stage)
+    later = named_stage(question, universe, stage)
+    if later is not None:
+        match = _at_stage(world, known, later)
+        if match is None:
+            reason = f"the question names {universe.timeline.stages[later].label}, after this stage"
+            return Evidence("future", reason, [], named, "", "", premise)
+    else:
+        match = match_event(
+            world,
+            known,
+            stage,
+            premise=premise,
+            margin=known_names_margin if all_known else margin,
+            known_floor=known_floor,
+            named=about,
+            all_known=all_known,
+            unheard=unheard,
+        )
+        if match.event is not None and not premise:
+            event = event_record(universe, match.event.passage, persona_id)
+            mine = _unheard(world, known, unheard)[1] if unheard else known
+            match = known_instead(match, world, mine, event, persona_id, stage, known_floor)
+        if not premise and not you and not _ABOUT_TELLING.search(question):
+            ranked = _naming(world, known, about)[0] if about else world
+            match = learnt_later(match, ranked, stage, _persona_names(universe, persona_id), universe, persona_id)
     if match.event is not None:
         passage = match.event.passage
         event = event_record(universe, passage, persona_id)
@@ -789,6 +833,87 @@ def known_instead(
     view = _event_view_id(mine.passage)
     instead = next((c for c in world if view is not None and _key(c) == view), None)
     return Match(instead, mine, mine.score - best.score)
+
+
+def learnt_later(
+    match: Match, world: list[Scored], stage: int, persona_names: list[str], universe: Any, persona_id: str
+) -> Match:
+    """What the question asks is learnt only in a later telling: the world candidate that matches it best
+    (``world``, ranked) is one the persona has not heard of by ``stage`` and matches better than what was chosen,
+    and a later event that tells the persona (:func:`tells`) matches nearly as well (``TOLD_BAND``), with its names
+    and as much of the question's action as either (some of it, and like the question: :func:`_said`). The telling is then the match (``past-absence``: the persona is
+    told of it only later). "What was Tom Riddle like as a boy in the orphanage?", asked of Harry before Dumbledore
+    shows him the visit, is not what Harry heard of Riddle's birth in his second year."""
+    chosen = match.event or match.memory
+    if chosen is None or not world:
+        return match
+    top = world[0]
+    if _key(top) == _key(chosen) or top.score <= chosen.score or top.action <= 0 or not _said(top):
+        return match
+    if top.passage.stage <= stage and knows(event_record(universe, top.passage, persona_id), persona_id, stage):
+        return match
+    for t in world:
+        if (
+            t.passage.stage > stage
+            and t.score >= top.score - TOLD_BAND
+            and t.action >= max(top.action - 0.01, chosen.action)
+            and set(top.names) <= set(t.names)
+            and tells(t.passage.text, persona_names, overheard=True)
+        ):
+            return Match(t, match.memory, top.score - chosen.score)
+    return match
+
+
+_PHRASES: dict[tuple[str, int], list[tuple[str, int]]] = {}
+
+
+def stage_phrases(universe: Any) -> list[tuple[str, int]]:
+    """Each stage's own name as a phrase, with its ordinal: its label from the first word no other label has to
+    the end ("devil's foot" of "The Adventure of the Devil's Foot", "sign of the four"), where that is two words
+    or more (a stage named by a number, "Chapter 20", or by words other labels share has none). Computed once
+    per universe."""
+    timeline = getattr(universe, "timeline", None)
+    if timeline is None:
+        return []
+    key = (str(getattr(universe, "id", "")), id(universe))
+    got = _PHRASES.get(key)
+    if got is not None:
+        return got
+    labels = [_words(s.label) for s in timeline.stages]
+    count: dict[str, int] = {}
+    for words in labels:
+        for w in set(words):
+            count[w] = count.get(w, 0) + 1
+    got = []
+    for stage, words in zip(timeline.stages, labels, strict=True):
+        own = [
+            i for i, w in enumerate(words) if count[w] == 1 and not _asking(w) and re.fullmatch(r"[a-z][a-z']{2,}", w)
+        ]
+        if own and len(words) - own[0] >= 2:
+            got.append((" ".join(words[own[0] :]), stage.ordinal))
+    _PHRASES[key] = got
+    return got
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+
+
+def named_stage(question: str, universe: Any, stage: int) -> int | None:
+    """The later stage the question names by its own name ("the devil's foot powder", asked of Watson before that
+    adventure), or None."""
+    said = f" {' '.join(_words(question))} "
+    later = [o for phrase, o in stage_phrases(universe) if o > stage and f" {phrase} " in said]
+    return min(later, default=None)
+
+
+def _at_stage(world: list[Scored], known: list[Scored], stage: int) -> Match | None:
+    """The best world candidate of a ``stage`` the question names (None when there is none): the question is about
+    that stage, whatever it shares with the persona's memories."""
+    there = [c for c in world if c.passage.stage == stage]
+    if not there:
+        return None
+    return Match(there[0], known[0] if known else None, there[0].score - max((c.score for c in known), default=-1.0))
 
 
 def _only_as_owner(question: str, name: str) -> bool:
