@@ -298,7 +298,16 @@ def _mentions(
             i += 1
             continue
         low = tok.lower().replace("’", "'")
-        if low.removesuffix("'s") in cast.common and tok[0].isupper() and low not in _SELF and "'" not in low:
+        titles_next = (
+            low.rstrip(".") in _TITLE_GENDER and i + 1 < len(tokens) and tokens[i + 1][:1].isupper()
+        )  # "Mr Weasley": the title is part of the name (Ron's father, not Ron)
+        if (
+            low.removesuffix("'s") in cast.common
+            and tok[0].isupper()
+            and low not in _SELF
+            and "'" not in low
+            and not titles_next
+        ):
             sentence_start = False  # "Christmas", "Professor": not a name, and no part of the next one
             i += 1
             continue

@@ -239,6 +239,14 @@ CASES = [
         "Skeeter had printed gossip about Hermione herself.",
         "Skeeter had printed gossip about me.",
     ),
+    # a title before the persona's surname is its family, not the persona (the seventh round's held-out answers
+    # had Ron say "Mr me, Fred, George and I came" and "so Mr I blasted it open")
+    (
+        "ron",
+        "Mr Weasley, Fred and Ron came by Floo powder, so Mr Weasley blasted the fireplace open.",
+        "Mr Weasley, Fred and I came by Floo powder, so Mr Weasley blasted the fireplace open.",
+    ),
+    ("ron", "Mrs Weasley sent Ron a Howler.", "Mrs Weasley sent me a Howler."),
 ]
 
 
