@@ -114,6 +114,35 @@ def test_the_seventh_round_held_out_questions_are_frozen():
     assert not earlier & {r["question"] for r in rows}
 
 
+def test_the_seventh_round_labels_cover_every_held_out_answer_before_and_after() -> None:
+    """tests/data/labelled_fresh5_answers.jsonl: every answer to the fifth fresh set by the code before the seventh
+    round (2dd911f) and after it (3887264), tuned Harry, Hermione and Ron and Ron's base model, the same adapters
+    before and after, every distinct answer labelled blind on the five points."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh5_answers.jsonl").read_text().splitlines()]
+    runs = [("harry", "sft-dpo"), ("hermione", "sft-dpo"), ("ron", "base"), ("ron", "sft-dpo")]
+    codes = ("2dd911f", "3887264")
+    assert Counter((r["persona"], r["variant"], r["code"]) for r in rows) == {
+        (p, v, c): 30 for p, v in runs for c in codes
+    }
+    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH5_FILE.read_text().splitlines())}
+    for p, v in runs:
+        for code in codes:
+            got = {
+                (r["persona"], r["stage"], r["question"])
+                for r in rows
+                if (r["persona"], r["variant"], r["code"]) == (p, v, code)
+            }
+            assert got == {a for a in asked if a[0] == p}
+    labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
+    for r in rows:
+        assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
+        assert r["good"] or r["reason"].strip()
+        five = tuple(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
+        assert labels.setdefault((r["stage"], r["question"], r["answer"]), five) == five
+
+
 def test_the_answers_benchmark_questions_are_frozen():
     text = EVAL_FILE.read_bytes()
     assert hashlib.sha256(text).hexdigest() == EVAL_SHA256
