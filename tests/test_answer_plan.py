@@ -83,35 +83,38 @@ def test_the_sixth_round_labels_cover_every_held_out_answer_before_after_and_aft
     asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH4_FILE.read_text().splitlines())}
     for code in codes:
         assert {(r["persona"], r["stage"], r["question"]) for r in rows if r["code"] == code} == asked
+    _one_label_per_answer(rows)
+
+
+def _one_label_per_answer(rows: list[dict]) -> None:
+    """Each labelled row is good exactly when its five points hold, says why when it is not, and the same words to
+    the same question carry the same labels (a distinct answer is judged once)."""
     labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
     for r in rows:
-        assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
-        assert r["good"] or r["reason"].strip()
-        # one label per distinct answer: the same words to the same question are judged once
         five = tuple(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
+        assert r["good"] == all(five)
+        assert r["good"] or r["reason"].strip()
         assert labels.setdefault((r["stage"], r["question"], r["answer"]), five) == five
 
 
-def test_the_sixth_round_held_out_questions_are_frozen():
-    text = FRESH4_FILE.read_bytes()
-    assert hashlib.sha256(text).hexdigest() == FRESH4_SHA256
+def _frozen_set(path: Path, sha256: str, personas: tuple[str, ...], earlier: tuple[Path, ...]) -> None:
+    """A held-out set as it was pinned: its hash, 30 questions a persona, a gold note each, no earlier question."""
+    text = path.read_bytes()
+    assert hashlib.sha256(text).hexdigest() == sha256
     rows = [json.loads(line) for line in text.decode().splitlines()]
-    assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione")] == [30, 30]
+    assert [sum(r["persona"] == p for r in rows) for p in personas] == [30] * len(personas)
     assert all(r["gold"].strip() and r["kind"] for r in rows)
-    files = (FRESH_FILE, FRESH2_FILE, FRESH3_FILE)
-    earlier = {json.loads(line)["question"] for f in files for line in f.read_text().splitlines()}
-    assert not earlier & {r["question"] for r in rows}
+    asked = {json.loads(line)["question"] for f in earlier for line in f.read_text().splitlines()}
+    assert not asked & {r["question"] for r in rows}
+
+
+def test_the_sixth_round_held_out_questions_are_frozen():
+    _frozen_set(FRESH4_FILE, FRESH4_SHA256, ("harry", "hermione"), (FRESH_FILE, FRESH2_FILE, FRESH3_FILE))
 
 
 def test_the_seventh_round_held_out_questions_are_frozen():
-    text = FRESH5_FILE.read_bytes()
-    assert hashlib.sha256(text).hexdigest() == FRESH5_SHA256
-    rows = [json.loads(line) for line in text.decode().splitlines()]
-    assert [sum(r["persona"] == p for r in rows) for p in ("harry", "hermione", "ron")] == [30, 30, 30]
-    assert all(r["gold"].strip() and r["kind"] for r in rows)
-    files = (FRESH_FILE, FRESH2_FILE, FRESH3_FILE, FRESH4_FILE)
-    earlier = {json.loads(line)["question"] for f in files for line in f.read_text().splitlines()}
-    assert not earlier & {r["question"] for r in rows}
+    earlier = (FRESH_FILE, FRESH2_FILE, FRESH3_FILE, FRESH4_FILE)
+    _frozen_set(FRESH5_FILE, FRESH5_SHA256, ("harry", "hermione", "ron"), earlier)
 
 
 def test_the_seventh_round_labels_cover_every_held_out_answer_before_and_after() -> None:
@@ -135,12 +138,7 @@ def test_the_seventh_round_labels_cover_every_held_out_answer_before_and_after()
                 if (r["persona"], r["variant"], r["code"]) == (p, v, code)
             }
             assert got == {a for a in asked if a[0] == p}
-    labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
-    for r in rows:
-        assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
-        assert r["good"] or r["reason"].strip()
-        five = tuple(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
-        assert labels.setdefault((r["stage"], r["question"], r["answer"]), five) == five
+    _one_label_per_answer(rows)
 
 
 def test_the_answers_benchmark_questions_are_frozen():
