@@ -27,6 +27,37 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def grounds_report(files: list[str], memory: Any, settings: Any, tokens: Any) -> int:
+    """For each file: the questions that a memory answers (who, what-happened, how-felt, opinion), and how often the
+    plan's grounds hold one of the gold events its ``gold`` note lists after "events:" (any / first memory)."""
+    from persona_rag.graphs.plan import plan_question
+
+    from persona_rag.persona import Persona
+
+    cache: dict[str, Any] = {}
+    for path in files:
+        counts: Counter[tuple[str, str]] = Counter()
+        for line in Path(path).read_text().splitlines():
+            q = json.loads(line)
+            if q["kind"] not in ("who", "what-happened", "how-felt", "opinion"):
+                continue
+            persona = cache.setdefault(q["persona"], Persona.load(q["persona"], settings.corpus))
+            stage = persona.universe.timeline.resolve(q["stage"])
+            plan, _ = plan_question(memory, persona, q["question"], stage, settings, tokens)
+            gold = {e.strip() for e in q["gold"].split("events:")[-1].split(",")}
+            grounds = [g.split(":", 1)[-1] for g in plan.grounds]
+            counts[(q["persona"], "n")] += 1
+            counts[(q["persona"], "any")] += any(g in gold for g in grounds)
+            counts[(q["persona"], "first")] += bool(grounds) and grounds[0] in gold
+        people = sorted({p for p, _ in counts})
+        row = ", ".join(f"{p} {counts[(p, 'any')]}/{counts[(p, 'first')]}/{counts[(p, 'n')]}" for p in people)
+        total = [sum(counts[(p, k)] for p in people) for k in ("any", "first", "n")]
+        print(
+            f"{Path(path).name}: grounds hold gold / first memory gold / questions: {row}; all {total[0]}/{total[1]}/{total[2]}"
+        )
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calibrate", action="store_true", help="sweep the relevance floor on training-split questions")
@@ -40,6 +71,13 @@ def main() -> int:
         type=int,
         metavar="N",
         help="print the fallback answer (the plan said in the persona's words) for N training-split questions",
+    )
+    ap.add_argument(
+        "--grounds",
+        nargs="+",
+        metavar="FILE",
+        help="answer question files with gold events (benchmarks/data/answers_fresh*.jsonl): how often the plan's "
+        "grounds hold a gold event, and how often its first memory is one, per persona (who, what, feeling, view)",
     )
     ap.add_argument("--personas", default="harry,hermione,ron")
     args = ap.parse_args()
@@ -58,6 +96,9 @@ def main() -> int:
 
     def tokens(text: str) -> int:  # words stand in for tokens: only the facts' budget depends on them
         return len(text.split())
+
+    if args.grounds:
+        return grounds_report(args.grounds, memory, settings, tokens)
 
     def gold_memory(d: Any, own: list[Any]) -> tuple[float, str] | None:
         """The reference answer's memory: the persona's passage known at the question's stage that shares the most
