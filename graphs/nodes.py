@@ -200,10 +200,15 @@ def constrained_decode(
     """Greedy decoding under the plan's constraint: the token mask in the backend, and each finished word checked;
     a draft with a word outside the plan stops there and is decoded again with that word banned (at most
     :data:`MAX_BANS` times), then cut before the sentence that holds it. ``doomed_at`` (the review's early check)
-    stops a draft at a sentence end without a retry here. Returns the text and the banned words."""
+    stops a draft at a sentence end without a retry here. Returns the text and the banned words.
+
+    Decoding is greedy, so a draft decoded again with one more word banned is the same as the last one up to
+    that word: a backend that can (``continues_drafts``) continues from there instead of decoding it all again."""
     banned: list[str] = []
+    prefix = ""
+    continues = constraint is not None and bool(getattr(generator, "continues_drafts", False))
     for n in range(MAX_BANS + 1):
-        draft: list[str] = []
+        draft: list[str] = [prefix]
         bad: list[str] = []
 
         def on_token(
@@ -221,7 +226,12 @@ def constrained_decode(
             if doomed_at is not None and any(c in piece for c in ".!?") and doomed_at(text):
                 raise StopGeneration
 
-        answer = generator.generate(msgs, max_new_tokens=max_new_tokens, on_token=on_token, constraint=constraint)
+        if prefix:
+            answer = generator.generate(
+                msgs, max_new_tokens=max_new_tokens, on_token=on_token, constraint=constraint, prefix=prefix
+            )
+        else:
+            answer = generator.generate(msgs, max_new_tokens=max_new_tokens, on_token=on_token, constraint=constraint)
         if constraint is not None and not bad:
             bad = constraint.violations(answer)[:1]  # the last word is judged once the answer is finished
         if not bad or constraint is None:
@@ -230,9 +240,19 @@ def constrained_decode(
         if n == MAX_BANS:
             return cut_before(answer, bad[0]), banned
         constraint = constraint.ban(bad[0])
+        if continues:
+            prefix = _before_word(answer, bad[0])
         if on_reset is not None:
             on_reset()
+            if prefix and on_piece is not None:
+                on_piece(prefix)
     return "", banned
+
+
+def _before_word(text: str, word: str) -> str:
+    """``text`` up to the first ``word`` in it (the draft a regeneration with that word banned repeats)."""
+    at = re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text)
+    return text[: at.start()].rstrip() if at is not None else ""
 
 
 def generate(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:

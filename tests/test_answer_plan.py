@@ -311,6 +311,46 @@ def test_a_word_outside_the_plan_is_banned_and_decoded_again(settings, hp_memory
     assert text == "Hagrid lulled Fluffy to sleep." and len(banned) == MAX_BANS + 1
 
 
+def test_a_backend_that_continues_drafts_resumes_before_the_banned_word(settings, hp_memory) -> None:
+    """Greedy decoding repeats the draft up to the banned word, so a backend that can continues from there: the
+    retry is given the draft before the word, with the word banned, and the user's stream is reset to it."""
+    from persona_rag.graphs.nodes import constrained_decode
+
+    from persona_rag.backends.constraint import Constraint
+
+    class Continuing:
+        continues_drafts = True
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+        def generate(self, msgs, *, max_new_tokens, on_token=None, constraint=None, prefix=""):
+            from persona_rag.backends.base import StopGeneration
+
+            self.calls.append((prefix, constraint.banned))
+            pieces = [] if prefix else ["Fluffy"]
+            pieces += [" slept", " on", " a", " planet."] if not constraint.banned else [" was", " lulled", " to"]
+            pieces += [" sleep", " by", " Hagrid."] if constraint.banned else []
+            text = prefix
+            for piece in pieces:
+                text += piece
+                try:
+                    on_token(piece)
+                except StopGeneration:
+                    break
+            return text
+
+    c = Constraint.build(["Harry lulled Fluffy to sleep with a flute from Hagrid."])
+    gen = Continuing()
+    shown: list[str] = []
+    text, banned = constrained_decode(
+        gen, [{"role": "user", "content": "q"}], c, 40, on_piece=shown.append, on_reset=lambda: shown.append("<reset>")
+    )
+    assert banned == ["slept"] and text == "Fluffy was lulled to sleep by Hagrid."
+    assert gen.calls == [("", ()), ("Fluffy", ("slept",))]
+    assert "".join(shown[shown.index("<reset>") + 1 :]) == "Fluffy was lulled to sleep by Hagrid."
+
+
 @pytest.mark.slow
 def test_the_real_model_says_only_words_its_plan_allows_over_50_plans(real_home, hp) -> None:
     """The packaged SmolLM2 through CTranslate2 (the token mask), with the graph's check of finished words: over 50

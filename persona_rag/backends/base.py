@@ -43,7 +43,10 @@ class Generator(Protocol):
 
         ``on_token`` may raise :class:`StopGeneration`: decoding stops and the text so far is returned.
         ``constraint`` (an answer plan's allowed words): a backend that can masks word starts no allowed word
-        has and never produces a banned word; the graph checks finished words whatever the backend."""
+        has and never produces a banned word; the graph checks finished words whatever the backend.
+        A backend with ``continues_drafts = True`` also takes ``prefix``: the start of its own earlier draft for
+        these messages; it decodes on after it, returns the whole text and calls ``on_token`` with the new
+        pieces only (see :func:`persona_rag.graphs.nodes.constrained_decode`)."""
         ...
 
     def count_tokens(self, text: str) -> int: ...

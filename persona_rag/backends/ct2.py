@@ -90,6 +90,7 @@ class CT2Generator:
     """Greedy chat generation on a CTranslate2 model folder."""
 
     engine = "ctranslate2"
+    continues_drafts = True  # generate(prefix=...): see graphs.nodes.constrained_decode
 
     def __init__(self, generator: Any, tokenizer: ChatTokenizer, name: str, adapter: str | None = None) -> None:
         self.generator = generator
@@ -168,15 +169,19 @@ class CT2Generator:
         max_new_tokens: int = 96,
         on_token: OnToken | None = None,
         constraint: Constraint | None = None,
+        prefix: str = "",
     ) -> str:
         static, rest = self.prompt(messages)
         ids: list[int] = []
-        shown = ""
+        if prefix:  # the start of an earlier draft, decoded by this model for these messages: continue after it
+            ids = list(self.tokenizer.tokenizer.encode(prefix, add_special_tokens=False).ids)
+            rest = rest + self.tokenizer.tokens(prefix)
+        shown = self.tokenizer.decode(ids)
         suppress = self.suppressed(constraint)
         with self._lock:
             steps = self.generator.generate_tokens(
                 rest,
-                max_length=max_new_tokens,
+                max_length=max(1, max_new_tokens - len(ids)),  # the prefix's tokens count, as when it was decoded
                 sampling_topk=1,
                 repetition_penalty=REPETITION_PENALTY,
                 end_token=self.end_ids or None,
