@@ -212,6 +212,12 @@ class Attributor:
             rf"^[\s,;:!?\u2014-]*(?:{adv})?(?:was|were|is|had\s+been)\s+(?:{who})(?:'s)?\s+(?:\w+,?\s+){{0,3}}(?:{said})\b",
             re.IGNORECASE,
         )
+        # '"...," was therefore his answer': a possessive pronoun before a noun of speech is a he/she tag
+        self.after_possessive = re.compile(
+            rf"^[\s,;:!?\u2014-]*(?:was|were|is|had\s+been)\s+(?:\w+\s+)?(?P<poss>his|her|my)\s+(?:\w+,?\s+){{0,2}}"
+            rf"(?:{said})\b",
+            re.IGNORECASE,
+        )
         self.verb_re = re.compile(rf"\b(?:{verbs})\b|'s\s+(?:{said})\b", re.IGNORECASE)
         self.after_by = re.compile(
             rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:\w+\s+)?(?:{verbs}|uttered|spoken)\s+by\s+(?:{who})", re.IGNORECASE
@@ -224,6 +230,11 @@ class Attributor:
         # '"...," turning to the waiter': a stranger spoken to
         strangers = "|".join(sorted(self.lex.persons))
         self.to_stranger_re = re.compile(rf"\bto\s+(?:the|a|an)\s+(?:\w+\s+)?(?:{strangers})\b", re.IGNORECASE)
+        # a narration sentence whose subject is someone described by kin or station ("Her husband, however, ...")
+        kin = "|".join(sorted(self.lex.male | self.lex.female))
+        self.kin_subject = re.compile(
+            rf"\s*(?:(?:but|and|yet|so|then)\s+)?(?:his|her)\s+(?:\w+\s+)?(?P<noun>{kin})\b", re.IGNORECASE
+        )
         self.first_word = re.compile(rf"^\s*(?-i:[A-Z]\w*,?\s+)?(?:{who})", re.IGNORECASE)
 
     # ------------------------------------------------------------------ helpers
@@ -287,6 +298,10 @@ class Attributor:
             m = rx.match(head)
             if m:
                 return self._who(m, True)
+        m = self.after_possessive.match(head)
+        if m:
+            poss = m.group("poss").lower()
+            return _Who(pronoun="i" if poss == "my" else "he" if poss == "his" else "she", strong=True)
         return None
 
     def _tag_before(self, text: str) -> _Who | None:
@@ -589,6 +604,18 @@ class Attributor:
         if p >= 0 and p not in self._quoted:  # the subject of the last sentence of the narration just before
             s, e = q.paragraphs[p]
             s = e - len(_last_sentence(masked[s:e].rstrip()))
+            kin = self.kin_subject.match(masked, s, e)
+            obj = {"m": r"\b(?i:him)\b", "f": r"\b(?i:her)\b"}.get(want or "")
+            if (
+                kin
+                and obj
+                and self._gender_of_word(kin.group("noun")) == want
+                and not re.search(obj, masked[kin.end() : e])
+            ):
+                # "Her husband, however, would not agree with her ...": the he/she goes on from one the narration
+                # names only by what he is to someone, not the name after it in the sentence (unless that
+                # sentence has a "him" for the he to go on from: "His father wished him to go")
+                return None
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if len(set(subjects)) == 1:
                 return subjects[0]

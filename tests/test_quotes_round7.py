@@ -1,0 +1,48 @@
+"""Quotation speakers, round 7 (issue #21): each rule on a short invented scene (builder/speakers.py)."""
+
+from __future__ import annotations
+
+from persona_rag.builder.cast import Character
+from persona_rag.builder.quotes import find_quotes
+from persona_rag.builder.speakers import Attributor
+
+PEOPLE = [Character("Tamsin", ["Tamsin"], 3), Character("Oswin", ["Oswin"], 3), Character("Bede", ["Bede"], 3)]
+GENDERS = {"Tamsin": "f", "Oswin": "m", "Bede": "m"}
+
+
+def speakers(source: str, cast: list[Character] = PEOPLE, genders: dict[str, str] = GENDERS) -> list[str | None]:
+    return [a.speaker for a in Attributor(cast, genders, []).attribute(find_quotes(source))]
+
+
+def test_was_his_answer_tags_the_quotation_with_a_pronoun() -> None:
+    source = (
+        "Oswin leaned on the gate and watched the sheep for a while.\n\n"
+        '"The hay will keep," was therefore his answer, "if the rain holds off."\n'
+    )
+    got = Attributor(PEOPLE, GENDERS, []).attribute(find_quotes(source))
+    assert [(a.speaker, a.cue) for a in got] == [("Oswin", "pronoun")]  # a tag, not a guess from the narration
+
+
+def test_was_her_reply_is_a_she_tag() -> None:
+    source = 'Oswin came in from the yard with Tamsin behind him.\n\n"Not today, thank you," was her reply.\n'
+    assert speakers(source) == ["Tamsin"]
+
+
+def test_a_he_after_a_man_described_by_kin_is_not_the_name_after_him() -> None:
+    source = (
+        '"We shall sell the mare," said Tamsin.\n\n'
+        "Her brother, however, would not hear of it; for besides being fond of Bede, the old groom, he "
+        "liked the mare himself.\n\n"
+        '"She stays in the stable," said he.\n'
+    )
+    # "he" is her brother, whom the narration never names: not Bede, the one name after "Her brother"
+    assert speakers(source)[1] is None
+
+
+def test_a_he_after_a_kin_subject_with_him_in_the_sentence_still_goes_on() -> None:
+    source = (
+        '"Will you ride over?" said Tamsin.\n\n'
+        "Oswin sat by the fire and said nothing. His father wished him to go, and so he went.\n\n"
+        '"I shall be back by noon," said he.\n'
+    )
+    assert speakers(source)[1] == "Oswin"
