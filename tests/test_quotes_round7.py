@@ -46,3 +46,15 @@ def test_a_he_after_a_kin_subject_with_him_in_the_sentence_still_goes_on() -> No
         '"I shall be back by noon," said he.\n'
     )
     assert speakers(source)[1] == "Oswin"
+
+
+def test_the_one_a_turn_calls_did_not_say_a_quotation_whose_narration_leads_into_that_turn() -> None:
+    source = (
+        "Oswin sat mending the fire, and Bede stood by the window.\n\n"
+        '"Someone must fetch the doctor!" cried Tamsin.\n\n'
+        'He looked round at the word, and saying only "I will go," was halfway to the door, when Tamsin '
+        "called out--\n\n"
+        '"Oswin, bring the lantern after him!"\n'
+    )
+    # the call to Oswin follows the narration, not the quotation: it does not make Oswin the one who said "I will go"
+    assert speakers(source)[1] == "Bede"

@@ -584,6 +584,9 @@ class Attributor:
             nxt is not None
             and nxt.paragraph == qt.last_paragraph + 1
             and nxt.start == q.paragraphs[nxt.paragraph][0] + 1
+            # a narration after the quotation that leads into the next one ('"...," was darting away, when Anne
+            # eagerly suggested--') tells who speaks next: the next one is not an answer to this
+            and masked[qt.end + 1 : q.paragraphs[qt.last_paragraph][1]].rstrip()[-1:] not in (":", "-", "\u2014")
         ):
             called = [n for n in self._called[i + 1] if fits(n)]
             if len(called) == 1 and len(out[i + 1].addressees) == 1:  # the answer calls the speaker by name
