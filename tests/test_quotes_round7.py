@@ -58,3 +58,12 @@ def test_the_one_a_turn_calls_did_not_say_a_quotation_whose_narration_leads_into
     )
     # the call to Oswin follows the narration, not the quotation: it does not make Oswin the one who said "I will go"
     assert speakers(source)[1] == "Bede"
+
+
+def test_was_the_reply_names_no_one_and_is_not_guessed_from_the_turns() -> None:
+    source = (
+        '"The bridge is down," said Oswin.\n\n"Then we go by the ford," said Bede.\n\n'
+        '"In this flood!" was the reply.\n\n"It is that or nothing," said Bede.\n'
+    )
+    # turn-taking alone would give the third turn to Oswin; the text leaves it unnamed
+    assert speakers(source) == ["Oswin", "Bede", None, "Bede"]

@@ -83,6 +83,7 @@ class _Who:
     title: str | None = None  # "the inspector": only a character whose name bears that title
     outsider: bool = False  # "cried both detectives": no one of the cast
     described: bool = False  # "said the waiter": one the scene names, else someone the cast does not hold
+    unnamed: bool = False  # '"Indeed!" was the reply': someone of the scene the text chooses not to name
 
 
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
@@ -218,6 +219,11 @@ class Attributor:
             rf"(?:{said})\b",
             re.IGNORECASE,
         )
+        # '"Indeed!" was the reply': a tag that names no one
+        self.after_unnamed = re.compile(
+            rf"^[\s,;:!?\u2014-]*(?:was|were|is|came|had\s+been)\s+(?:\w+\s+)?the\s+(?:\w+\s+)?(?:{said})\b",
+            re.IGNORECASE,
+        )
         self.verb_re = re.compile(rf"\b(?:{verbs})\b|'s\s+(?:{said})\b", re.IGNORECASE)
         self.after_by = re.compile(
             rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:\w+\s+)?(?:{verbs}|uttered|spoken)\s+by\s+(?:{who})", re.IGNORECASE
@@ -298,6 +304,8 @@ class Attributor:
             m = rx.match(head)
             if m:
                 return self._who(m, True)
+        if self.after_unnamed.match(head):
+            return _Who(unnamed=True)
         m = self.after_possessive.match(head)
         if m:
             poss = m.group("poss").lower()
@@ -379,6 +387,7 @@ class Attributor:
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
+        self._unnamed: set[int] = set()
         # quotation -> (he/she, cue, title, a description) to resolve
         pending: dict[int, tuple[str, str, str | None, bool]] = {}
         convo = _conversations(text, q)
@@ -431,6 +440,8 @@ class Attributor:
                 narration
             )
             names: list[tuple[str | None, str]] = []
+            if len(tags) == 1 and tags[0].unnamed:
+                self._unnamed.add(i)  # a turn, but whose the text does not say: no guess from the turns around
             for who in tags:
                 if who.outsider:
                     names.append((OUTSIDER, "explicit" if who.strong else "beat"))
@@ -472,7 +483,7 @@ class Attributor:
                 speakers[i] = OUTSIDER
                 del pending[i]
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
-        self._turns(quotes, q, speakers, out, convo, skip=set(pending))
+        self._turns(quotes, q, speakers, out, convo, skip=set(pending) | self._unnamed)
         for i, (pronoun, cue, _, described) in list(pending.items()):
             if described:
                 # "the detective said": one the quotation's paragraph names or the turn before calls by name
@@ -492,7 +503,7 @@ class Attributor:
                 got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
                 speakers[i], out[i].cue = got, cue
-        self._turns(quotes, q, speakers, out, convo)
+        self._turns(quotes, q, speakers, out, convo, skip=self._unnamed)
         for i, a in enumerate(out):
             a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
             a.addressees = self._called[i]
