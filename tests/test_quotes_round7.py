@@ -67,3 +67,29 @@ def test_was_the_reply_names_no_one_and_is_not_guessed_from_the_turns() -> None:
     )
     # turn-taking alone would give the third turn to Oswin; the text leaves it unnamed
     assert speakers(source) == ["Oswin", "Bede", None, "Bede"]
+
+
+def test_replied_her_brother_tells_the_turn_before_is_not_a_mans() -> None:
+    source = (
+        '"The boat is too small for passengers," said Oswin.\n\n"Nonsense," said Bede.\n\n"It is, though."\n\n'
+        '"I have sailed in smaller," said Bede.\n\n"And I say it is too small."\n\n'
+        '"Not for me. I have crossed the bay in it twice."\n\n"That was in summer," replied her brother.\n'
+    )
+    got = speakers(source)
+    # turn-taking alone gives the sixth turn to Bede; "her brother" answers a woman
+    assert got[:5] == ["Oswin", "Bede", "Oswin", "Bede", "Oswin"] and got[5] is None
+
+
+def test_the_one_a_tag_says_is_spoken_to_answers() -> None:
+    source = 'Oswin and Tamsin sat by the fire.\n\n"Will you dance?" said Bede to Tamsin.\n\n"Gladly."\n'
+    got = Attributor(PEOPLE, GENDERS, []).attribute(find_quotes(source))
+    assert [a.speaker for a in got] == ["Bede", "Tamsin"]
+    assert got[0].addressees == ["Tamsin"]
+
+
+def test_a_she_tag_left_unresolved_is_not_given_to_a_man_by_the_turns() -> None:
+    source = (
+        '"Is this the road to the mill?" asked Oswin.\n\n"It is," said Bede.\n\n'
+        '"And how far is it?" Oswin went on.\n\n"Two miles, no more," she answered from the doorway.\n'
+    )
+    assert speakers(source) == ["Oswin", "Bede", "Oswin", None]

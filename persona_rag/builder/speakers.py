@@ -84,6 +84,7 @@ class _Who:
     outsider: bool = False  # "cried both detectives": no one of the cast
     described: bool = False  # "said the waiter": one the scene names, else someone the cast does not hold
     unnamed: bool = False  # '"Indeed!" was the reply': someone of the scene the text chooses not to name
+    of: str | None = None  # "replied her brother": the gender ("m"/"f") of the one he is the brother of
 
 
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
@@ -91,6 +92,8 @@ _RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\
 _WORD = re.compile(r"\S+")
 # a capitalised word in the vocative: after a comma or "dear", before , ! or ?
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
+# any capitalised word that may call someone: opening the quotation or after a comma, before , ! or ?
+_CALLS_ANY = re.compile(r"(?:^|[,!?]\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?])")
 
 
 class Names:
@@ -219,6 +222,8 @@ class Attributor:
             rf"(?:{said})\b",
             re.IGNORECASE,
         )
+        # '"...," said Mrs Musgrove to Mrs Croft': whom a tag says the quotation is spoken to
+        self.told_re = re.compile(rf"\b(?:{verbs})\b[^.;:!?\"\u201c\u201d]{{0,40}}?\bto\s+(?=[A-Z])")
         # '"Indeed!" was the reply': a tag that names no one
         self.after_unnamed = re.compile(
             rf"^[\s,;:!?\u2014-]*(?:was|were|is|came|had\s+been)\s+(?:\w+\s+)?the\s+(?:\w+\s+)?(?:{said})\b",
@@ -294,7 +299,10 @@ class Attributor:
             if noun in self.lex.persons:  # "her maid"
                 return _Who(pronoun=pronoun, strong=strong, described=True)
             if g:  # "cried his wife"; "said the inspector": one whose name bears that title
-                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=noun if det == "the" else None)
+                of = {"his": "m", "her": "f"}.get(det)
+                return _Who(
+                    pronoun="he" if g == "m" else "she", strong=strong, title=noun if det == "the" else None, of=of
+                )
         return None
 
     def _tag_after(self, text: str) -> _Who | None:
@@ -388,6 +396,8 @@ class Attributor:
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
         self._unnamed: set[int] = set()
+        self._of: dict[int, str] = {}  # quotation -> the gender its tag's possessive tells ("replied her brother")
+        self._tag_gender: dict[int, str] = {}  # quotation -> the gender of its he/she tag
         # quotation -> (he/she, cue, title, a description) to resolve
         pending: dict[int, tuple[str, str, str | None, bool]] = {}
         convo = _conversations(text, q)
@@ -434,12 +444,18 @@ class Attributor:
                         tags.append(beat)
                         break
             out[i].addressees = self._vocatives(text, qt)
+            told = self._told(" ".join([*gaps, post]), text, qt) if tags and tags[0].strong else None
+            if told and told not in out[i].addressees and not (tags[0].name and tags[0].name == told):
+                out[i].addressees.append(told)  # '"...," said Mrs Musgrove to Mrs Croft': Mrs Croft is spoken to
             self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
             narration = " ".join([pre, *gaps, post])
             self._outsider[i] = (not out[i].addressees and self._calls_outsider(text, qt)) or self._to_stranger(
                 narration
             )
             names: list[tuple[str | None, str]] = []
+            if len(tags) == 1 and tags[0].of and tags[0].strong and not self._calls_anyone(text, qt):
+                # "replied her brother": the turn before is hers, unless he calls someone ("Maud!" cried her father)
+                self._of[i] = tags[0].of
             if len(tags) == 1 and tags[0].unnamed:
                 self._unnamed.add(i)  # a turn, but whose the text does not say: no guess from the turns around
             for who in tags:
@@ -452,6 +468,8 @@ class Attributor:
                 elif who.pronoun and len(tags) == 1:
                     # resolved once turns are known
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
+                    if who.strong and who.pronoun in ("he", "she"):
+                        self._tag_gender[i] = "m" if who.pronoun == "he" else "f"
             if self._two_voices(gaps, post):
                 names = [(OUTSIDER, "explicit")]
                 tags = tags[:1]
@@ -815,6 +833,23 @@ class Attributor:
             not self.holders.get(m.group(0).split()[-1].lower()) for m in self.to_stranger_re.finditer(narration)
         )
 
+    def _told(self, narration: str, text: str, qt: Quote) -> str | None:
+        """The one a tag says the quotation is spoken to (``said Mrs Musgrove to Mrs Croft``): a cast name
+        right after "to" in the tag's clause, behind its speech verb."""
+        m = self.told_re.search(narration[:120])
+        if m is None:
+            return None
+        found = self.names.find(narration, m.end(), min(len(narration), m.end() + 60))
+        return found[0][2] if found and found[0][0] == m.end() else None
+
+    def _calls_anyone(self, text: str, qt: Quote) -> bool:
+        """Whether the quotation calls anyone by a capitalised name (``Susan!``, ``I tell you, Maud, ...``)."""
+        for a, b in qt.spans:
+            for m in _CALLS_ANY.finditer(text[a:b]):
+                if m.group(1).lower() not in self.lex.interjections and m.group(1) != "I":
+                    return True
+        return False
+
     def _calls_outsider(self, text: str, qt: Quote) -> bool:
         """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``), or by
         what a stranger is (``May I ask, my lad, ...``)."""
@@ -942,6 +977,10 @@ class Attributor:
                     guess = p2 if p2 is not None and p1 is None else n2 if n2 is not None and n1 is None else None
                 if guess is None or guess in out[i].addressees or guess in (p1, n1):
                     continue
+                if self.genders.get(guess, self._tag_gender.get(i)) != self._tag_gender.get(i, self.genders.get(guess)):
+                    continue  # "said he" left unresolved is not a woman's turn
+                if adjacent[i] and self._of.get(i + 1, self.genders.get(guess)) != self.genders.get(guess):
+                    continue  # the next turn is "replied her brother": this one is a woman's
                 speakers[i] = guess
                 out[i].cue = "turn"
                 speakers_in.setdefault(convo[i], set()).add(guess)
