@@ -93,3 +93,27 @@ def test_a_she_tag_left_unresolved_is_not_given_to_a_man_by_the_turns() -> None:
         '"And how far is it?" Oswin went on.\n\n"Two miles, no more," she answered from the doorway.\n'
     )
     assert speakers(source) == ["Oswin", "Bede", "Oswin", None]
+
+
+def test_one_sentence_of_action_by_a_name_before_the_quotation_that_closes_the_paragraph() -> None:
+    source = (
+        '"Where were you at ten?" said Oswin.\n\n"At home," said Bede.\n\n'
+        'Tamsin set down her cup with a clatter. "That is not true."\n'
+    )
+    assert speakers(source) == ["Oswin", "Bede", "Tamsin"]
+
+
+def test_a_sentence_that_reports_a_speech_before_the_quotation_is_not_its_tag() -> None:
+    source = (
+        '"You are late," said Oswin.\n\n'
+        'Tamsin said what was fitting about the weather and the roads. "The roads are the worst of it."\n'
+    )
+    assert speakers(source)[1] != "Tamsin"
+
+
+def test_a_name_before_a_quotation_that_the_narration_goes_on_after_is_not_a_tag() -> None:
+    source = (
+        '"You are late," said Oswin.\n\n'
+        'Tamsin was to leave in the morning. "What would they do without her?" And so it went on all evening.\n'
+    )
+    assert speakers(source)[1] is None

@@ -421,6 +421,18 @@ class Attributor:
                 before = self._tag_before(pre)
                 if before is not None and (before.strong or opens_paragraph or not pre.strip()):
                     tags.append(before)
+                elif (
+                    before is not None
+                    and before.name
+                    and k == 0
+                    and not post.strip()
+                    and _last_sentence(pre.strip()) == pre.strip()
+                    and not self.verb_re.search(pre)
+                ):
+                    # "Rance resumed his seat, without losing his puzzled look. '...'": one sentence of action whose
+                    # subject is a name opens the paragraph, and the quotation closes it (a sentence with a speech
+                    # verb, "Anne said what was proper", reports a speech that the quotation answers)
+                    tags.append(before)
             if not tags and opens_paragraph and qt.paragraph > 0:
                 pa, pb = q.paragraphs[qt.paragraph - 1]
                 if qt.paragraph - 1 in by_para:  # the narration after the last quotation of that paragraph
