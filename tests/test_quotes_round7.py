@@ -117,3 +117,11 @@ def test_a_name_before_a_quotation_that_the_narration_goes_on_after_is_not_a_tag
         'Tamsin was to leave in the morning. "What would they do without her?" And so it went on all evening.\n'
     )
     assert speakers(source)[1] is None
+
+
+def test_a_speech_verb_used_of_a_thing_does_not_report_a_speech() -> None:
+    source = (
+        '"Sit down, both of you," said Oswin.\n\n"I will stand," said Tamsin.\n\n'
+        'Bede resumed his seat by the hearth. "Then we wait for the carrier."\n'
+    )
+    assert speakers(source) == ["Oswin", "Tamsin", "Bede"]

@@ -92,6 +92,8 @@ _RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\
 _WORD = re.compile(r"\S+")
 # a capitalised word in the vocative: after a comma or "dear", before , ! or ?
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
+# a speech verb used of a thing ("resumed his seat", "returned her glance") is no speech
+_OWN_OBJECT = re.compile(r"\s+(?:his|her|their|my|our)\b")
 # any capitalised word that may call someone: opening the quotation or after a comma, before , ! or ?
 _CALLS_ANY = re.compile(r"(?:^|[,!?]\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?])")
 
@@ -427,7 +429,7 @@ class Attributor:
                     and k == 0
                     and not post.strip()
                     and _last_sentence(pre.strip()) == pre.strip()
-                    and not self.verb_re.search(pre)
+                    and not any(not _OWN_OBJECT.match(pre, v.end()) for v in self.verb_re.finditer(pre))
                 ):
                     # "Rance resumed his seat, without losing his puzzled look. '...'": one sentence of action whose
                     # subject is a name opens the paragraph, and the quotation closes it (a sentence with a speech
