@@ -125,3 +125,13 @@ def test_a_speech_verb_used_of_a_thing_does_not_report_a_speech() -> None:
         'Bede resumed his seat by the hearth. "Then we wait for the carrier."\n'
     )
     assert speakers(source) == ["Oswin", "Tamsin", "Bede"]
+
+
+def test_a_turn_answered_with_a_name_the_cast_lacks_is_not_guessed() -> None:
+    source = (
+        '"The mare is lame," said Oswin.\n\n"Then take the grey," said Bede.\n\n'
+        '"The grey is lame too."\n\n"Nonsense, Wilfrid. I rode him this morning."\n'
+    )
+    # the third turn is Wilfrid's, whom the fourth answers by name: not Oswin's by turn-taking
+    got = speakers(source)
+    assert got[:2] == ["Oswin", "Bede"] and got[2] is None

@@ -94,6 +94,8 @@ _WORD = re.compile(r"\S+")
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
 # a speech verb used of a thing ("resumed his seat", "returned her glance") is no speech
 _OWN_OBJECT = re.compile(r"\s+(?:his|her|their|my|our)\b")
+# a capitalised word that calls someone in a quotation's first sentence: "All merged in my friendship, Sophia."
+_CALLED_FIRST = re.compile(r"(?:,\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?.])")
 # any capitalised word that may call someone: opening the quotation or after a comma, before , ! or ?
 _CALLS_ANY = re.compile(r"(?:^|[,!?]\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?])")
 
@@ -398,6 +400,7 @@ class Attributor:
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
         self._unnamed: set[int] = set()
+        self._calls_stranger = [False] * len(quotes)  # the quotation calls someone by a name the cast lacks
         self._of: dict[int, str] = {}  # quotation -> the gender its tag's possessive tells ("replied her brother")
         self._tag_gender: dict[int, str] = {}  # quotation -> the gender of its he/she tag
         # quotation -> (he/she, cue, title, a description) to resolve
@@ -463,9 +466,9 @@ class Attributor:
                 out[i].addressees.append(told)  # '"...," said Mrs Musgrove to Mrs Croft': Mrs Croft is spoken to
             self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
             narration = " ".join([pre, *gaps, post])
-            self._outsider[i] = (not out[i].addressees and self._calls_outsider(text, qt)) or self._to_stranger(
-                narration
-            )
+            calls_stranger = not out[i].addressees and self._calls_outsider(text, qt)
+            self._calls_stranger[i] = not out[i].addressees and self._calls_unknown(text, qt)
+            self._outsider[i] = calls_stranger or self._to_stranger(narration)
             names: list[tuple[str | None, str]] = []
             if len(tags) == 1 and tags[0].of and tags[0].strong and not self._calls_anyone(text, qt):
                 # "replied her brother": the turn before is hers, unless he calls someone ("Maud!" cried her father)
@@ -864,6 +867,19 @@ class Attributor:
                     return True
         return False
 
+    def _calls_unknown(self, text: str, qt: Quote) -> bool:
+        """Whether the quotation's first sentence calls someone by a name the cast lacks (``All merged in my
+        friendship, Sophia.``): the first sentence answers the turn before."""
+        a, b = qt.spans[0]
+        first = re.search(r"[.!?]", text[a:b])
+        for m in _CALLED_FIRST.finditer(text[a : a + first.end() if first else b]):
+            low = m.group(1).lower()
+            if low in self.lex.interjections or low in self.lex.male or low in self.lex.female:
+                continue
+            if not self.names.split(m.group(1)):
+                return True
+        return False
+
     def _calls_outsider(self, text: str, qt: Quote) -> bool:
         """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``), or by
         what a stranger is (``May I ask, my lad, ...``)."""
@@ -959,6 +975,8 @@ class Attributor:
             for i in range(n):
                 if speakers[i] is not None or not opens[i] or (skip and i in skip) or outsider_turn[i]:
                     continue
+                if adjacent[i] and self._calls_stranger[i + 1] and not out[i + 1].addressees:
+                    continue  # the answer calls this turn's speaker by a name the cast lacks ("..., Sophia")
                 p1, n1 = known(i, -1), known(i, 1)
                 # the nearest earlier (later) speaker of the exchange who is not p1 (n1)
                 p2 = next((x for x in (known(i, -k) for k in range(2, 5)) if x is not None and x != p1), None)
