@@ -135,3 +135,19 @@ def test_a_turn_answered_with_a_name_the_cast_lacks_is_not_guessed() -> None:
     # the third turn is Wilfrid's, whom the fourth answers by name: not Oswin's by turn-taking
     got = speakers(source)
     assert got[:2] == ["Oswin", "Bede"] and got[2] is None
+
+
+def test_a_colon_after_a_sentence_that_names_no_one_and_says_nothing_shows_a_text() -> None:
+    source = (
+        "Oswin kept the old almanac on the shelf by the door. This was the line the spine always fell open at:\n\n"
+        '"BEDE OF THE LOW FARM."\n\n"Tamsin, his wife, born at Michaelmas."\n'
+    )
+    assert speakers(source) == [None, None]
+
+
+def test_a_colon_after_a_person_or_a_name_is_not_a_text_shown() -> None:
+    attributor = Attributor(PEOPLE, GENDERS, [])
+    assert attributor._shows_text("The rain had stopped. This was the notice nailed to the gate:")
+    assert not attributor._shows_text("The rain had stopped. He looked up, and then, slowly:")
+    assert not attributor._shows_text("The rain had stopped. Then Oswin, at last:")
+    assert not attributor._shows_text("The rain had stopped. And then the answer came, in a whisper:")  # a speech noun

@@ -351,6 +351,16 @@ class Attributor:
                 return named[0]
         return who
 
+    def _shows_text(self, narration: str) -> bool:
+        """Whether the last sentence of a narration that ends with a colon leads into something shown rather
+        than said: no speech verb or noun, no one named, no person for its subject ("This was the page ...:")."""
+        sentence = _last_sentence(narration)
+        if self.verb_re.search(sentence) or self.names.find(sentence):
+            return False
+        if any(w in self.lex.said_words or w in self.lex.persons for w in re.findall(r"[a-z]+", sentence.lower())):
+            return False  # "the answer came:", "a voice called out:"
+        return not re.search(r"\b(?:he|she|i|we|they|you)\b|\b(?:turning|looking)\b", sentence, re.IGNORECASE)
+
     def _two_voices(self, gaps: list[str], post: str) -> bool:
         """Whether the narration between a quotation's parts joins two speeches of two people into one
         quotation: ``"...," was Mr Hale's reply, and "...," was his daughter's`` (a name before "and" or "but",
@@ -447,6 +457,9 @@ class Attributor:
                     before = self._tag_before(prev_text)
                     if before is not None and before.strong:
                         tags.append(before)
+                    elif before is None and prev_text[-1:] == ":" and self._shows_text(prev_text):
+                        # "This was the page at which the favourite volume always opened:": a text shown, no speech
+                        tags.append(_Who(outsider=True))
             if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
