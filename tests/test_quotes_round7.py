@@ -151,3 +151,13 @@ def test_a_colon_after_a_person_or_a_name_is_not_a_text_shown() -> None:
     assert not attributor._shows_text("The rain had stopped. He looked up, and then, slowly:")
     assert not attributor._shows_text("The rain had stopped. Then Oswin, at last:")
     assert not attributor._shows_text("The rain had stopped. And then the answer came, in a whisper:")  # a speech noun
+
+
+def test_what_one_of_the_cast_asks_when_a_stranger_comes_in_the_stranger_answers() -> None:
+    source = (
+        '"We should start," said Oswin.\n\n"After breakfast," said Tamsin.\n\n'
+        "They sat down to the table. The porter came into the room soon afterwards.\n\n"
+        '"Tell me," said Oswin, "has the coach from the north come in?"\n\n"Not yet, sir; it is late again."\n'
+    )
+    # the porter answers: not Tamsin, whose turn it would be
+    assert speakers(source) == ["Oswin", "Tamsin", "Oswin", None]

@@ -244,6 +244,8 @@ class Attributor:
         self.called_re = re.compile(rf"(?:^|[,!?]\s*)(?:my\s+(?:good\s+)?)?(?:{called})(?=\s*[,!?])", re.IGNORECASE)
         # '"...," turning to the waiter': a stranger spoken to
         strangers = "|".join(sorted(self.lex.persons))
+        # a narration sentence whose subject is a stranger one calls by what he is ("The waiter came into the room.")
+        self.stranger_subject = re.compile(rf"\s*(?:the|a|an)\s+(?:\w+\s+)?(?P<noun>{called})\b(?!'s)", re.I)
         self.to_stranger_re = re.compile(rf"\bto\s+(?:the|a|an)\s+(?:\w+\s+)?(?:{strangers})\b", re.IGNORECASE)
         # a narration sentence whose subject is someone described by kin or station ("Her husband, however, ...")
         kin = "|".join(sorted(self.lex.male | self.lex.female))
@@ -512,6 +514,8 @@ class Attributor:
             if len(distinct) == 1 and (len(names) == len(tags) or agree):  # two different tags: two speakers
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
+                if speakers[i] != OUTSIDER and self._stranger_came(q, qt, i, by_para):
+                    self._outsider[i] = True  # one of the cast asks the stranger who just came in
         self._quoted = set(by_para)
         self._qstarts = [qt.start for qt in quotes]
         # each narrator's companion: the one tagged by name most often in the narrator's works
@@ -879,6 +883,16 @@ class Attributor:
                 if m.group(1).lower() not in self.lex.interjections and m.group(1) != "I":
                     return True
         return False
+
+    def _stranger_came(self, q: Quotations, qt: Quote, i: int, by_para: dict[int, list[int]]) -> bool:
+        """Whether a turn follows a narration paragraph whose last sentence brings in a stranger (``The waiter came
+        into the room soon afterwards.``): what one of the cast asks in that turn, the stranger answers."""
+        p = qt.paragraph - 1
+        if p < 0 or p in by_para or by_para[qt.paragraph][0] != i:
+            return False
+        s, e = q.paragraphs[p]
+        m = self.stranger_subject.match(_last_sentence(self._masked[s:e].rstrip()))
+        return m is not None and not self.holders.get(m.group("noun").lower())
 
     def _calls_unknown(self, text: str, qt: Quote) -> bool:
         """Whether the quotation's first sentence calls someone by a name the cast lacks (``All merged in my
