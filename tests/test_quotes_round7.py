@@ -161,3 +161,13 @@ def test_what_one_of_the_cast_asks_when_a_stranger_comes_in_the_stranger_answers
     )
     # the porter answers: not Tamsin, whose turn it would be
     assert speakers(source) == ["Oswin", "Tamsin", "Oswin", None]
+
+
+def test_a_beat_does_not_give_a_turn_to_the_one_the_next_turn_names_as_its_speaker() -> None:
+    source = (
+        '"How is the new horse?" said Tamsin.\n\nBede frowned. Oswin laughed.\n\n'
+        '"Lame since Tuesday, and eating his head off."\n\n'
+        'Oswin laughed again and said, "You bought him, Bede, not I."\n'
+    )
+    got = speakers(source)
+    assert got[0] == "Tamsin" and got[1] != "Oswin" and got[2] == "Oswin"

@@ -517,6 +517,20 @@ class Attributor:
                 if speakers[i] != OUTSIDER and self._stranger_came(q, qt, i, by_para):
                     self._outsider[i] = True  # one of the cast asks the stranger who just came in
         self._quoted = set(by_para)
+        for i in range(len(quotes) - 1):
+            following = quotes[i + 1]
+            if (
+                out[i].cue == "beat"
+                and speakers[i] not in (None, OUTSIDER)
+                and speakers[i + 1] == speakers[i]
+                and out[i + 1].cue == "explicit"
+                and following.paragraph == quotes[i].last_paragraph + 1
+                and by_para[following.paragraph][0] == i + 1
+            ):
+                # "Charles laughed." / "..." / "Charles laughed again and said, '...'": the next turn is his, so the
+                # one between, which only a beat gave him, is someone else's
+                speakers[i] = None
+                out[i].cue = "none"
         self._qstarts = [qt.start for qt in quotes]
         # each narrator's companion: the one tagged by name most often in the narrator's works
         tagged: dict[str, Counter[str]] = {}
