@@ -83,6 +83,8 @@ class _Who:
     title: str | None = None  # "the inspector": only a character whose name bears that title
     outsider: bool = False  # "cried both detectives": no one of the cast
     described: bool = False  # "said the waiter": one the scene names, else someone the cast does not hold
+    unnamed: bool = False  # '"Indeed!" was the reply': someone of the scene the text chooses not to name
+    of: str | None = None  # "replied her brother": the gender ("m"/"f") of the one he is the brother of
 
 
 _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
@@ -90,6 +92,12 @@ _RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\
 _WORD = re.compile(r"\S+")
 # a capitalised word in the vocative: after a comma or "dear", before , ! or ?
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
+# a speech verb used of a thing ("resumed his seat", "returned her glance") is no speech
+_OWN_OBJECT = re.compile(r"\s+(?:his|her|their|my|our)\b")
+# a capitalised word that calls someone in a quotation's first sentence: "All merged in my friendship, Sophia."
+_CALLED_FIRST = re.compile(r"(?:,\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?.])")
+# any capitalised word that may call someone: opening the quotation or after a comma, before , ! or ?
+_CALLS_ANY = re.compile(r"(?:^|[,!?]\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?])")
 
 
 class Names:
@@ -212,6 +220,19 @@ class Attributor:
             rf"^[\s,;:!?\u2014-]*(?:{adv})?(?:was|were|is|had\s+been)\s+(?:{who})(?:'s)?\s+(?:\w+,?\s+){{0,3}}(?:{said})\b",
             re.IGNORECASE,
         )
+        # '"...," was therefore his answer': a possessive pronoun before a noun of speech is a he/she tag
+        self.after_possessive = re.compile(
+            rf"^[\s,;:!?\u2014-]*(?:was|were|is|had\s+been)\s+(?:\w+\s+)?(?P<poss>his|her|my)\s+(?:\w+,?\s+){{0,2}}"
+            rf"(?:{said})\b",
+            re.IGNORECASE,
+        )
+        # '"...," said Mrs Musgrove to Mrs Croft': whom a tag says the quotation is spoken to
+        self.told_re = re.compile(rf"\b(?:{verbs})\b[^.;:!?\"\u201c\u201d]{{0,40}}?\bto\s+(?=[A-Z])")
+        # '"Indeed!" was the reply': a tag that names no one
+        self.after_unnamed = re.compile(
+            rf"^[\s,;:!?\u2014-]*(?:was|were|is|came|had\s+been)\s+(?:\w+\s+)?the\s+(?:\w+\s+)?(?:{said})\b",
+            re.IGNORECASE,
+        )
         self.verb_re = re.compile(rf"\b(?:{verbs})\b|'s\s+(?:{said})\b", re.IGNORECASE)
         self.after_by = re.compile(
             rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:\w+\s+)?(?:{verbs}|uttered|spoken)\s+by\s+(?:{who})", re.IGNORECASE
@@ -223,7 +244,14 @@ class Attributor:
         self.called_re = re.compile(rf"(?:^|[,!?]\s*)(?:my\s+(?:good\s+)?)?(?:{called})(?=\s*[,!?])", re.IGNORECASE)
         # '"...," turning to the waiter': a stranger spoken to
         strangers = "|".join(sorted(self.lex.persons))
+        # a narration sentence whose subject is a stranger one calls by what he is ("The waiter came into the room.")
+        self.stranger_subject = re.compile(rf"\s*(?:the|a|an)\s+(?:\w+\s+)?(?P<noun>{called})\b(?!'s)", re.I)
         self.to_stranger_re = re.compile(rf"\bto\s+(?:the|a|an)\s+(?:\w+\s+)?(?:{strangers})\b", re.IGNORECASE)
+        # a narration sentence whose subject is someone described by kin or station ("Her husband, however, ...")
+        kin = "|".join(sorted(self.lex.male | self.lex.female))
+        self.kin_subject = re.compile(
+            rf"\s*(?:(?:but|and|yet|so|then)\s+)?(?:his|her)\s+(?:\w+\s+)?(?P<noun>{kin})\b", re.IGNORECASE
+        )
         self.first_word = re.compile(rf"^\s*(?-i:[A-Z]\w*,?\s+)?(?:{who})", re.IGNORECASE)
 
     # ------------------------------------------------------------------ helpers
@@ -277,7 +305,10 @@ class Attributor:
             if noun in self.lex.persons:  # "her maid"
                 return _Who(pronoun=pronoun, strong=strong, described=True)
             if g:  # "cried his wife"; "said the inspector": one whose name bears that title
-                return _Who(pronoun="he" if g == "m" else "she", strong=strong, title=noun if det == "the" else None)
+                of = {"his": "m", "her": "f"}.get(det)
+                return _Who(
+                    pronoun="he" if g == "m" else "she", strong=strong, title=noun if det == "the" else None, of=of
+                )
         return None
 
     def _tag_after(self, text: str) -> _Who | None:
@@ -287,6 +318,12 @@ class Attributor:
             m = rx.match(head)
             if m:
                 return self._who(m, True)
+        if self.after_unnamed.match(head):
+            return _Who(unnamed=True)
+        m = self.after_possessive.match(head)
+        if m:
+            poss = m.group("poss").lower()
+            return _Who(pronoun="i" if poss == "my" else "he" if poss == "his" else "she", strong=True)
         return None
 
     def _tag_before(self, text: str) -> _Who | None:
@@ -315,6 +352,16 @@ class Attributor:
             if named:
                 return named[0]
         return who
+
+    def _shows_text(self, narration: str) -> bool:
+        """Whether the last sentence of a narration that ends with a colon leads into something shown rather
+        than said: no speech verb or noun, no one named, no person for its subject ("This was the page ...:")."""
+        sentence = _last_sentence(narration)
+        if self.verb_re.search(sentence) or self.names.find(sentence):
+            return False
+        if any(w in self.lex.said_words or w in self.lex.persons for w in re.findall(r"[a-z]+", sentence.lower())):
+            return False  # "the answer came:", "a voice called out:"
+        return not re.search(r"\b(?:he|she|i|we|they|you)\b|\b(?:turning|looking)\b", sentence, re.IGNORECASE)
 
     def _two_voices(self, gaps: list[str], post: str) -> bool:
         """Whether the narration between a quotation's parts joins two speeches of two people into one
@@ -364,6 +411,10 @@ class Attributor:
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
+        self._unnamed: set[int] = set()
+        self._calls_stranger = [False] * len(quotes)  # the quotation calls someone by a name the cast lacks
+        self._of: dict[int, str] = {}  # quotation -> the gender its tag's possessive tells ("replied her brother")
+        self._tag_gender: dict[int, str] = {}  # quotation -> the gender of its he/she tag
         # quotation -> (he/she, cue, title, a description) to resolve
         pending: dict[int, tuple[str, str, str | None, bool]] = {}
         convo = _conversations(text, q)
@@ -387,6 +438,18 @@ class Attributor:
                 before = self._tag_before(pre)
                 if before is not None and (before.strong or opens_paragraph or not pre.strip()):
                     tags.append(before)
+                elif (
+                    before is not None
+                    and before.name
+                    and k == 0
+                    and not post.strip()
+                    and _last_sentence(pre.strip()) == pre.strip()
+                    and not any(not _OWN_OBJECT.match(pre, v.end()) for v in self.verb_re.finditer(pre))
+                ):
+                    # "Rance resumed his seat, without losing his puzzled look. '...'": one sentence of action whose
+                    # subject is a name opens the paragraph, and the quotation closes it (a sentence with a speech
+                    # verb, "Anne said what was proper", reports a speech that the quotation answers)
+                    tags.append(before)
             if not tags and opens_paragraph and qt.paragraph > 0:
                 pa, pb = q.paragraphs[qt.paragraph - 1]
                 if qt.paragraph - 1 in by_para:  # the narration after the last quotation of that paragraph
@@ -396,6 +459,9 @@ class Attributor:
                     before = self._tag_before(prev_text)
                     if before is not None and before.strong:
                         tags.append(before)
+                    elif before is None and prev_text[-1:] == ":" and self._shows_text(prev_text):
+                        # "This was the page at which the favourite volume always opened:": a text shown, no speech
+                        tags.append(_Who(outsider=True))
             if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
@@ -410,12 +476,20 @@ class Attributor:
                         tags.append(beat)
                         break
             out[i].addressees = self._vocatives(text, qt)
+            told = self._told(" ".join([*gaps, post]), text, qt) if tags and tags[0].strong else None
+            if told and told not in out[i].addressees and not (tags[0].name and tags[0].name == told):
+                out[i].addressees.append(told)  # '"...," said Mrs Musgrove to Mrs Croft': Mrs Croft is spoken to
             self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
             narration = " ".join([pre, *gaps, post])
-            self._outsider[i] = (not out[i].addressees and self._calls_outsider(text, qt)) or self._to_stranger(
-                narration
-            )
+            calls_stranger = not out[i].addressees and self._calls_outsider(text, qt)
+            self._calls_stranger[i] = not out[i].addressees and self._calls_unknown(text, qt)
+            self._outsider[i] = calls_stranger or self._to_stranger(narration)
             names: list[tuple[str | None, str]] = []
+            if len(tags) == 1 and tags[0].of and tags[0].strong and not self._calls_anyone(text, qt):
+                # "replied her brother": the turn before is hers, unless he calls someone ("Maud!" cried her father)
+                self._of[i] = tags[0].of
+            if len(tags) == 1 and tags[0].unnamed:
+                self._unnamed.add(i)  # a turn, but whose the text does not say: no guess from the turns around
             for who in tags:
                 if who.outsider:
                     names.append((OUTSIDER, "explicit" if who.strong else "beat"))
@@ -426,6 +500,8 @@ class Attributor:
                 elif who.pronoun and len(tags) == 1:
                     # resolved once turns are known
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
+                    if who.strong and who.pronoun in ("he", "she"):
+                        self._tag_gender[i] = "m" if who.pronoun == "he" else "f"
             if self._two_voices(gaps, post):
                 names = [(OUTSIDER, "explicit")]
                 tags = tags[:1]
@@ -438,7 +514,23 @@ class Attributor:
             if len(distinct) == 1 and (len(names) == len(tags) or agree):  # two different tags: two speakers
                 speakers[i] = distinct.pop()
                 out[i].cue = next(c for n, c in names if n == speakers[i])
+                if speakers[i] != OUTSIDER and self._stranger_came(q, qt, i, by_para):
+                    self._outsider[i] = True  # one of the cast asks the stranger who just came in
         self._quoted = set(by_para)
+        for i in range(len(quotes) - 1):
+            following = quotes[i + 1]
+            if (
+                out[i].cue == "beat"
+                and speakers[i] not in (None, OUTSIDER)
+                and speakers[i + 1] == speakers[i]
+                and out[i + 1].cue == "explicit"
+                and following.paragraph == quotes[i].last_paragraph + 1
+                and by_para[following.paragraph][0] == i + 1
+            ):
+                # "Charles laughed." / "..." / "Charles laughed again and said, '...'": the next turn is his, so the
+                # one between, which only a beat gave him, is someone else's
+                speakers[i] = None
+                out[i].cue = "none"
         self._qstarts = [qt.start for qt in quotes]
         # each narrator's companion: the one tagged by name most often in the narrator's works
         tagged: dict[str, Counter[str]] = {}
@@ -457,7 +549,7 @@ class Attributor:
                 speakers[i] = OUTSIDER
                 del pending[i]
         # he/she are resolved with the turns around them known, then turn-taking fills what is left
-        self._turns(quotes, q, speakers, out, convo, skip=set(pending))
+        self._turns(quotes, q, speakers, out, convo, skip=set(pending) | self._unnamed)
         for i, (pronoun, cue, _, described) in list(pending.items()):
             if described:
                 # "the detective said": one the quotation's paragraph names or the turn before calls by name
@@ -477,7 +569,7 @@ class Attributor:
                 got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
                 speakers[i], out[i].cue = got, cue
-        self._turns(quotes, q, speakers, out, convo)
+        self._turns(quotes, q, speakers, out, convo, skip=self._unnamed)
         for i, a in enumerate(out):
             a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
             a.addressees = self._called[i]
@@ -569,6 +661,9 @@ class Attributor:
             nxt is not None
             and nxt.paragraph == qt.last_paragraph + 1
             and nxt.start == q.paragraphs[nxt.paragraph][0] + 1
+            # a narration after the quotation that leads into the next one ('"...," was darting away, when Anne
+            # eagerly suggested--') tells who speaks next: the next one is not an answer to this
+            and masked[qt.end + 1 : q.paragraphs[qt.last_paragraph][1]].rstrip()[-1:] not in (":", "-", "\u2014")
         ):
             called = [n for n in self._called[i + 1] if fits(n)]
             if len(called) == 1 and len(out[i + 1].addressees) == 1:  # the answer calls the speaker by name
@@ -589,6 +684,18 @@ class Attributor:
         if p >= 0 and p not in self._quoted:  # the subject of the last sentence of the narration just before
             s, e = q.paragraphs[p]
             s = e - len(_last_sentence(masked[s:e].rstrip()))
+            kin = self.kin_subject.match(masked, s, e)
+            obj = {"m": r"\b(?i:him)\b", "f": r"\b(?i:her)\b"}.get(want or "")
+            if (
+                kin
+                and obj
+                and self._gender_of_word(kin.group("noun")) == want
+                and not re.search(obj, masked[kin.end() : e])
+            ):
+                # "Her husband, however, would not agree with her ...": the he/she goes on from one the narration
+                # names only by what he is to someone, not the name after it in the sentence (unless that
+                # sentence has a "him" for the he to go on from: "His father wished him to go")
+                return None
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if len(set(subjects)) == 1:
                 return subjects[0]
@@ -774,6 +881,46 @@ class Attributor:
             not self.holders.get(m.group(0).split()[-1].lower()) for m in self.to_stranger_re.finditer(narration)
         )
 
+    def _told(self, narration: str, text: str, qt: Quote) -> str | None:
+        """The one a tag says the quotation is spoken to (``said Mrs Musgrove to Mrs Croft``): a cast name
+        right after "to" in the tag's clause, behind its speech verb."""
+        m = self.told_re.search(narration[:120])
+        if m is None:
+            return None
+        found = self.names.find(narration, m.end(), min(len(narration), m.end() + 60))
+        return found[0][2] if found and found[0][0] == m.end() else None
+
+    def _calls_anyone(self, text: str, qt: Quote) -> bool:
+        """Whether the quotation calls anyone by a capitalised name (``Susan!``, ``I tell you, Maud, ...``)."""
+        for a, b in qt.spans:
+            for m in _CALLS_ANY.finditer(text[a:b]):
+                if m.group(1).lower() not in self.lex.interjections and m.group(1) != "I":
+                    return True
+        return False
+
+    def _stranger_came(self, q: Quotations, qt: Quote, i: int, by_para: dict[int, list[int]]) -> bool:
+        """Whether a turn follows a narration paragraph whose last sentence brings in a stranger (``The waiter came
+        into the room soon afterwards.``): what one of the cast asks in that turn, the stranger answers."""
+        p = qt.paragraph - 1
+        if p < 0 or p in by_para or by_para[qt.paragraph][0] != i:
+            return False
+        s, e = q.paragraphs[p]
+        m = self.stranger_subject.match(_last_sentence(self._masked[s:e].rstrip()))
+        return m is not None and not self.holders.get(m.group("noun").lower())
+
+    def _calls_unknown(self, text: str, qt: Quote) -> bool:
+        """Whether the quotation's first sentence calls someone by a name the cast lacks (``All merged in my
+        friendship, Sophia.``): the first sentence answers the turn before."""
+        a, b = qt.spans[0]
+        first = re.search(r"[.!?]", text[a:b])
+        for m in _CALLED_FIRST.finditer(text[a : a + first.end() if first else b]):
+            low = m.group(1).lower()
+            if low in self.lex.interjections or low in self.lex.male or low in self.lex.female:
+                continue
+            if not self.names.split(m.group(1)):
+                return True
+        return False
+
     def _calls_outsider(self, text: str, qt: Quote) -> bool:
         """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``), or by
         what a stranger is (``May I ask, my lad, ...``)."""
@@ -869,6 +1016,8 @@ class Attributor:
             for i in range(n):
                 if speakers[i] is not None or not opens[i] or (skip and i in skip) or outsider_turn[i]:
                     continue
+                if adjacent[i] and self._calls_stranger[i + 1] and not out[i + 1].addressees:
+                    continue  # the answer calls this turn's speaker by a name the cast lacks ("..., Sophia")
                 p1, n1 = known(i, -1), known(i, 1)
                 # the nearest earlier (later) speaker of the exchange who is not p1 (n1)
                 p2 = next((x for x in (known(i, -k) for k in range(2, 5)) if x is not None and x != p1), None)
@@ -901,6 +1050,10 @@ class Attributor:
                     guess = p2 if p2 is not None and p1 is None else n2 if n2 is not None and n1 is None else None
                 if guess is None or guess in out[i].addressees or guess in (p1, n1):
                     continue
+                if self.genders.get(guess, self._tag_gender.get(i)) != self._tag_gender.get(i, self.genders.get(guess)):
+                    continue  # "said he" left unresolved is not a woman's turn
+                if adjacent[i] and self._of.get(i + 1, self.genders.get(guess)) != self.genders.get(guess):
+                    continue  # the next turn is "replied her brother": this one is a woman's
                 speakers[i] = guess
                 out[i].cue = "turn"
                 speakers_in.setdefault(convo[i], set()).add(guess)
