@@ -74,6 +74,7 @@ from persona_rag.timeline import Stage
 
 if TYPE_CHECKING:
     from persona_rag.memory.entities import EntityIndex
+    from persona_rag.memory.vectors import VectorCache
 
     from persona_rag.settings import Settings
 
@@ -169,12 +170,14 @@ class TemporalMemory:
         lock_timeout: float = 30.0,
         revision_ttl: float = 0.25,
         claim_timeout: float = 10.0,
+        vector_cache: VectorCache | None = None,
     ) -> None:
         if backend not in BACKENDS:
             raise UsageError(f"unknown search backend {backend!r}; valid: {', '.join(BACKENDS)}")
         self.universe = universe
         self.client = client
         self.embed_model = embed_model
+        self.vector_cache = vector_cache  # corpus passages' vectors by text, shared by every collection
         self.backend = backend
         self.collection_name = collection_name(collection or f"pr_{universe.id}")
         self._lock = FileLock(lock_path, lock_timeout)
@@ -336,7 +339,8 @@ class TemporalMemory:
                 written = 0
                 for start in range(0, len(todo), batch):
                     chunk = todo[start : start + batch]
-                    vectors = self._embed([p.text for p in chunk])
+                    texts = [p.text for p in chunk]
+                    vectors = self.vector_cache.embed(texts, self._embed) if self.vector_cache else self._embed(texts)
                     if pending is not None:
                         pending.result()
                         bar.update(start - written)
@@ -752,6 +756,9 @@ def open_memory(
         from persona_rag.memory.embeddings import load_embed_model
 
         embed_model = load_embed_model(settings)
+    from persona_rag.memory.embeddings import HashEmbedding
+    from persona_rag.memory.vectors import VectorCache
+
     memory = TemporalMemory(
         uni,
         client,
@@ -759,6 +766,10 @@ def open_memory(
         backend=backend,
         collection=collection,
         lock_path=(path / ".write.lock") if kind == "persistent" else None,
+        # the fake embeds faster than a cache reads; a real model's vectors are kept for the next collection
+        vector_cache=None
+        if isinstance(embed_model, HashEmbedding)
+        else VectorCache(settings.memory_dir / "vectors.sqlite", settings.embed_model),
     )
     if ingest:
         memory.ensure_ingested()
