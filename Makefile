@@ -34,15 +34,16 @@ lint: setup
 	$(BIN)/mypy
 
 # The suite runs on one core (OMP_NUM_THREADS=1). The README test (tests/test_readme.py: every README command with
-# the real models, several minutes) runs beside it on the second core, in its own pytest; its report is printed
-# after the suite's, and either failing fails `make test`.
+# the real models, several minutes) runs beside it on the second core, in its own pytest, with the few long
+# self-contained tests marked `second_core` (to even out the two cores); its report is printed after the suite's,
+# and either failing fails `make test`.
 test: lint
 	@rm -rf .readme-test && mkdir -p .readme-test
-	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m readme -p no:cacheprovider --basetemp=.readme-test/tmp \
-		> .readme-test/log 2>&1 & readme=$$!; \
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not readme"; suite=$$?; \
+	@OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "readme or second_core" -p no:cacheprovider \
+		--basetemp=.readme-test/tmp > .readme-test/log 2>&1 & readme=$$!; \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not readme and not second_core"; suite=$$?; \
 	wait $$readme; status=$$?; \
-	echo "== the README test (tests/test_readme.py -m readme), run beside the suite:"; tail -n 60 .readme-test/log; \
+	echo "== the README test and the second_core tests, run beside the suite:"; tail -n 60 .readme-test/log; \
 	test $$suite -eq 0 && test $$status -eq 0
 
 # The README test alone.

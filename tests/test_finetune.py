@@ -158,6 +158,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, hp: Universe) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", texts)
 
 
+@pytest.mark.second_core  # the real trainers, ~45 s: `make test` runs it beside the suite
 def test_sft_then_dpo_on_a_tiny_model(
     tiny_model: Path, settings: Settings, hp: Universe, hp_memory: TemporalMemory
 ) -> None:
