@@ -170,12 +170,21 @@ def main() -> int:
     ap.add_argument("--from-dump", type=Path, nargs="+", help="report on dumps instead of running the graph")
     ap.add_argument("--labels", type=Path, help="hand labels (tests/data/labelled_plan_answers.jsonl)")
     ap.add_argument("--verbose", action="store_true", help="print each answer as it comes")
+    ap.add_argument(
+        "--full-retries",
+        action="store_true",
+        help="decode a draft with a banned word again from the start (CTranslate2 continues it by default)",
+    )
     args = ap.parse_args()
     if args.from_dump:
         rows = []
         for dump in args.from_dump:
             rows += [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
+        if args.full_retries:
+            from persona_rag.backends.ct2 import CT2Generator
+
+            CT2Generator.continues_drafts = False
         if args.dump:
             args.dump.write_text("", encoding="utf-8")
         rows = run(args)

@@ -178,9 +178,14 @@ def answer_constraint(plan: Plan, state: PersonaState, persona: Persona) -> Cons
     return Constraint.build(texts)
 
 
+def _first(text: str, word: str) -> re.Match[str] | None:
+    """Where ``word`` first stands in ``text`` as a whole word."""
+    return re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text)
+
+
 def cut_before(text: str, word: str) -> str:
     """The whole sentences of ``text`` before the one that holds ``word``."""
-    at = re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text)
+    at = _first(text, word)
     if at is None:
         return text
     head = text[: at.start()]
@@ -253,7 +258,7 @@ def constrained_decode(
 
 def _before_word(text: str, word: str) -> str:
     """``text`` up to the first ``word`` in it (the draft a regeneration with that word banned repeats)."""
-    at = re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text)
+    at = _first(text, word)
     return text[: at.start()].rstrip() if at is not None else ""
 
 

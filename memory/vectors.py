@@ -8,6 +8,7 @@ file that cannot be read or written is left alone and the texts are embedded as 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import sys
@@ -46,7 +47,7 @@ class VectorCache:
         keys = {self._key(t): t for t in texts}
         found: dict[str, list[float]] = {}
         try:
-            with self._connect() as db:
+            with contextlib.closing(self._connect()) as db:
                 items = list(keys)
                 for start in range(0, len(items), 500):
                     part = items[start : start + 500]
@@ -56,7 +57,6 @@ class VectorCache:
                     ).fetchall()
                     for key, blob in rows:
                         found[keys[key]] = np.frombuffer(blob, dtype=np.float32).tolist()
-            db.close()
         except (sqlite3.Error, OSError, ValueError) as exc:
             self._failed(exc)
             return {}
@@ -70,9 +70,8 @@ class VectorCache:
             for t, v in zip(texts, vectors, strict=True)
         ]
         try:
-            with self._connect() as db:
+            with contextlib.closing(self._connect()) as db, db:  # closed after the commit
                 db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?, ?)", rows)
-            db.close()
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
 

@@ -174,8 +174,8 @@ class CT2Generator:
         static, rest = self.prompt(messages)
         ids: list[int] = []
         if prefix:  # the start of an earlier draft, decoded by this model for these messages: continue after it
-            ids = list(self.tokenizer.tokenizer.encode(prefix, add_special_tokens=False).ids)
-            rest = rest + self.tokenizer.tokens(prefix)
+            encoded = self.tokenizer.tokenizer.encode(prefix, add_special_tokens=False)
+            ids, rest = list(encoded.ids), rest + list(encoded.tokens)
         shown = self.tokenizer.decode(ids)
         suppress = self.suppressed(constraint)
         with self._lock:
