@@ -99,6 +99,7 @@ def resolve_stage(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict
         "stage_ref": stage,
         "notices": notices,
         "attempts": 0,
+        "retry": False,
         "leaks": [],
         "adapter": ctx.generator.adapter,
     }

@@ -64,6 +64,7 @@ class PersonaState(InputState, total=False):
     leaks: list[str]
     answered_by: str  # one of ANSWERED_BY, set by the review (model, model-retry) or the fallback
     attempts: int
+    retry: bool  # the review rejected the draft and settings.retries allows another one
     adapter: str | None
     notices: list[str]
     # The conversation of this thread_id, kept by the checkpointer.

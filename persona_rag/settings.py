@@ -80,6 +80,13 @@ class Settings:
     max_new_tokens: int = field(
         default=72, metadata={"env": "PERSONA_RAG_MAX_NEW_TOKENS", "help": "longest answer, in tokens"}
     )
+    retries: int = field(
+        default=0,
+        metadata={
+            "env": "PERSONA_RAG_RETRIES",
+            "help": "new drafts when the review rejects one (each costs a whole generation; 0: the rewrite answers)",
+        },
+    )
     max_question_words: int = field(
         default=300, metadata={"env": "PERSONA_RAG_MAX_QUESTION_WORDS", "help": "longer questions are truncated"}
     )
@@ -150,7 +157,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
                 values[f.name] = _parse(f.type, env[name])
             except ValueError:
                 raise UsageError(f"{name}={env[name]!r} is not a valid {f.type}") from None
-    return Settings(**values).with_overrides(**overrides)
+    settings = Settings(**values).with_overrides(**overrides)
+    if settings.retries < 0:
+        raise UsageError(f"PERSONA_RAG_RETRIES={settings.retries} is negative; use 0 (no second draft) or more")
+    return settings
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

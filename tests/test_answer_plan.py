@@ -433,6 +433,7 @@ def test_a_model_answer_that_denies_what_the_plan_remembers_is_not_the_answer(se
 
     denial = "I don't know what you mean. Hagrid is the Hogwarts gamekeeper."  # the rest is its memory's
     gen = ScriptedGenerator([denial, denial])
+    settings = settings.with_overrides(retries=1)
     g = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory, checkpointer=None)
     out = g.invoke(
         {"question": "Who is Hagrid, the gamekeeper who rescued you from the Dursleys?", "stage": "end of year 1"}

@@ -41,7 +41,13 @@ def test_each_answer_says_who_wrote_it(settings: Settings, hp_memory: TemporalMe
     ask = {"question": "Who is Ron Weasley, your best friend?", "stage": "year 1"}
     first = graph(settings, hp_memory, [GOOD]).invoke(ask)
     assert first["answered_by"] == "model" and first["answer"] == GOOD
-    retry = graph(settings, hp_memory, [ASSISTANT, GOOD]).invoke(ask)
+    # By default a rejected draft gives way to the rewrite at once: no second generation.
+    once = graph(settings, hp_memory, [ASSISTANT, GOOD])
+    rewritten = once.invoke(ask)
+    assert rewritten["answered_by"] == "memory" and rewritten["answer"] != GOOD and "AI" not in rewritten["answer"]
+    assert len(once.context.generator.calls) == 1
+    # With a retry allowed (PERSONA_RAG_RETRIES=1), the second draft is the model's if it passes.
+    retry = graph(settings.with_overrides(retries=1), hp_memory, [ASSISTANT, GOOD]).invoke(ask)
     assert retry["answered_by"] == "model-retry" and retry["answer"] == GOOD
     # Both attempts fail: the persona's best memory in its own words, never the model's words.
     mem = graph(settings, hp_memory, ["Ron is a dragon keeper in Romania, Zorblax said."]).invoke(ask)
@@ -63,6 +69,7 @@ def test_streams_carry_answered_by_and_reviewed_only_streams_never_withdraw(
     settings: Settings, hp_memory: TemporalMemory
 ) -> None:
     ask = {"question": "Who is Ron Weasley, your best friend?", "stage": "year 1"}
+    settings = settings.with_overrides(retries=1)
     events = list(graph(settings, hp_memory, [ASSISTANT, GOOD]).stream_events(ask))
     kinds = [k for k, _ in events]
     assert "reset" in kinds  # the native stream shows the rejected draft, then withdraws it
@@ -348,6 +355,7 @@ def test_training_data_has_inference_shape_refusals_and_no_heldout_response(
 
 def test_the_retry_is_told_why_the_first_attempt_was_rejected(settings: Settings, hp_memory: TemporalMemory) -> None:
     gen = ScriptedGenerator(["Gilderoy Lockhart is our Defence teacher.", "I've never heard of him."])
+    settings = settings.with_overrides(retries=1)
     out = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory).invoke(
         {"question": "Who is Gilderoy Lockhart?", "stage": "year 1"}
     )
@@ -385,3 +393,14 @@ def test_a_role_break_of_the_model_does_not_answer_an_innocent_question_with_a_r
     assert "I'm Harry" not in out["answer"]  # a refusal of the future, not of the role
     pushed = graph(settings, hp_memory, [ASSISTANT]).invoke({"question": "Are you an AI?", "stage": "year 1"})
     assert pushed["answered_by"] == "refusal" and "Harry" in pushed["answer"]
+
+
+def test_the_retry_count_is_a_setting_and_a_negative_one_is_refused() -> None:
+    from persona_rag.errors import UsageError
+    from persona_rag.settings import load_settings
+
+    assert load_settings(environ={}).retries == 0  # measured: a second draft rarely passes where the first failed
+    assert load_settings(environ={"PERSONA_RAG_RETRIES": "1"}).retries == 1
+    for bad in ("-1", "once"):
+        with pytest.raises(UsageError, match="PERSONA_RAG_RETRIES"):
+            load_settings(environ={"PERSONA_RAG_RETRIES": bad})

@@ -148,14 +148,20 @@ def test_event_verdicts_presence_absence_past(settings: Settings, hp_memory: Tem
 
 
 def test_future_question_gets_an_in_character_dont_know(settings: Settings, hp_memory: TemporalMemory) -> None:
-    # The model tries to describe Lockhart as a teacher: review must refuse it twice, then fall back.
-    g = make_graph(settings, hp_memory, ["Gilderoy Lockhart is our new Defence Against the Dark Arts teacher."])
-    out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"})
-    assert out["verdict"] == "future"
-    assert "teacher" not in out["answer"].lower() and "defence" not in out["answer"].lower()
-    assert out["answered_by"] == "refusal" and timecheck.admits_ignorance(out["answer"])  # one of Harry's refusals
-    assert g.context.generator.calls and len(g.context.generator.calls) == 2  # one regeneration
-    assert any("replaced after review" in n for n in out["notices"])
+    # The model tries to describe Lockhart as a teacher: the review refuses it and one of Harry's refusals answers,
+    # at once by default, after one regeneration when a retry is allowed.
+    for retries, drafts in ((0, 1), (1, 2)):
+        g = make_graph(
+            settings.with_overrides(retries=retries),
+            hp_memory,
+            ["Gilderoy Lockhart is our new Defence Against the Dark Arts teacher."],
+        )
+        out = g.invoke({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"})
+        assert out["verdict"] == "future"
+        assert "teacher" not in out["answer"].lower() and "defence" not in out["answer"].lower()
+        assert out["answered_by"] == "refusal" and timecheck.admits_ignorance(out["answer"])
+        assert len(g.context.generator.calls) == drafts
+        assert any("replaced after review" in n for n in out["notices"])
 
 
 def test_review_accepts_an_honest_answer_first_time(settings: Settings, hp_memory: TemporalMemory) -> None:
@@ -165,7 +171,11 @@ def test_review_accepts_an_honest_answer_first_time(settings: Settings, hp_memor
 
 
 def test_review_catches_future_names_in_any_answer(settings: Settings, hp_memory: TemporalMemory) -> None:
-    g = make_graph(settings, hp_memory, ["Ron is great, and so is Dobby the house-elf."] * 2 + ["Ron is great."])
+    g = make_graph(
+        settings.with_overrides(retries=1),
+        hp_memory,
+        ["Ron is great, and so is Dobby the house-elf."] * 2 + ["Ron is great."],
+    )
     out = g.invoke({"question": "What do you think of Ron?", "stage": "Halloween of year 1"})
     assert "dobby" not in out["answer"].lower()
     assert "Do not mention: dobby" in g.context.generator.calls[1][0]["content"]
@@ -326,7 +336,7 @@ def test_a_doomed_draft_is_cut_at_the_sentence_that_dooms_it(settings: Settings,
     # Year 1, asked about Lockhart (the future): two sentences that do not admit ignorance doom the draft,
     # so the rest is never decoded and the retry starts sooner; the user still gets a refusal.
     draft = "Gilderoy Lockhart is our new teacher. He writes books. He is famous and smiles at everyone all day."
-    g = make_graph(settings, hp_memory, [draft, "I've never heard of him."])
+    g = make_graph(settings.with_overrides(retries=1), hp_memory, [draft, "I've never heard of him."])
     events = list(g.stream_events({"question": "Who is Gilderoy Lockhart?", "stage": "year 1"}))
     kinds = [k for k, _ in events]
     first = "".join(v for k, v in events[: kinds.index("reset")] if k == "token")

@@ -375,7 +375,7 @@ def test_a_request_keeps_the_model_for_its_regeneration(server_settings: Setting
             gate.wait(10)
         return LEAK if lockhart else "Ron is my friend."  # too short a claim to judge: passes review
 
-    service = make_app(server_settings, memory, reply).state.service
+    service = make_app(server_settings.with_overrides(retries=1), memory, reply).state.service
     harry = service.persona("harry")
     y1 = service.stage(harry, "year 1")
     first = threading.Thread(target=service.ask, args=(harry, LOCKHART, y1))

@@ -105,7 +105,9 @@ def test_an_initial_ends_no_sentence() -> None:
 def test_a_voice_problem_goes_straight_to_the_rewrite() -> None:
     # the rewrite says the same memory as the persona: no second generation for what it alone fixes
     assert after_review({"leaks": [THIRD_PERSON], "attempts": 1}) == "fallback"  # type: ignore[typeddict-item]
-    assert after_review({"leaks": [THIRD_PERSON, "<invented Icarus>"], "attempts": 1}) == "generate"  # type: ignore[typeddict-item]
+    # another draft only where the review allowed one (settings.retries)
+    assert after_review({"leaks": [THIRD_PERSON, "<invented Icarus>"], "retry": True}) == "generate"  # type: ignore[typeddict-item]
+    assert after_review({"leaks": ["<invented Icarus>"], "retry": False}) == "fallback"  # type: ignore[typeddict-item]
     assert after_review({"leaks": [], "attempts": 1}) == "remember"  # type: ignore[typeddict-item]
 
 
