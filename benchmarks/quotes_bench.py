@@ -39,6 +39,7 @@ def book_cast(path: Path, cast_file: Path | None = None) -> tuple[list[Character
 GOLD_FILES = {
     "hound_dev": ("sherlock_canon.txt", "dev", "hound"),
     "scarlet_dev": ("sherlock_canon.txt", "dev", "scarlet"),
+    "hound_dev2": ("sherlock_canon.txt", "dev", "hound"),
     "hound_test": ("sherlock_canon.txt", "test", "hound"),
     "persuasion_dev": ("persuasion.txt", "dev", "persuasion"),
     "persuasion_dev2": ("persuasion.txt", "dev", "persuasion"),

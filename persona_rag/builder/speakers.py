@@ -64,6 +64,10 @@ SHORT_LEAD = 150
 CONVERSATION_GAP = 700
 # how far back "said the baronet" looks for the last bearer of the title named
 TITLE_REACH = 2000
+# an exchange of at least this many alternate turns may have its two voices settled for it as a whole
+PARITY_RUN = 6
+# a narration paragraph between two turns shorter than this leaves them turns of one exchange (for the pair's sides)
+PARITY_BEAT = 400
 
 
 @dataclass
@@ -91,6 +95,8 @@ _TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
 _RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\s+)?{_TOKEN})*")
 _WORD = re.compile(r"\S+")
 # a capitalised word in the vocative: after a comma or "dear", before , ! or ?
+# a quotation that opens like a letter: a salutation, then a comma and a dash ("Dear Sir,--", "My dear Anne,--")
+_LETTER = re.compile(r"\s*(?:[Mm]y\s+)?[Dd]ear\s+[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3},\s*(?:--|\u2014)")
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
 # a speech verb used of a thing ("resumed his seat", "returned her glance") is no speech
 _OWN_OBJECT = re.compile(r"\s+(?:his|her|their|my|our)\b")
@@ -476,6 +482,9 @@ class Attributor:
                         tags.append(beat)
                         break
             out[i].addressees = self._vocatives(text, qt)
+            if _LETTER.match(text, qt.start):
+                # "My dear Anne,--I make no apology ...": a letter read, nobody's turn, nobody called
+                tags, out[i].addressees = [_Who(outsider=True)], []
             told = self._told(" ".join([*gaps, post]), text, qt) if tags and tags[0].strong else None
             if told and told not in out[i].addressees and not (tags[0].name and tags[0].name == told):
                 out[i].addressees.append(told)  # '"...," said Mrs Musgrove to Mrs Croft': Mrs Croft is spoken to
@@ -570,6 +579,7 @@ class Attributor:
             if got is not None:
                 speakers[i], out[i].cue = got, cue
         self._turns(quotes, q, speakers, out, convo, skip=self._unnamed)
+        self._parity(quotes, q, speakers, out)
         for i, a in enumerate(out):
             a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
             a.addressees = self._called[i]
@@ -855,6 +865,9 @@ class Attributor:
         for i, qt in enumerate(quotes):
             here = present.setdefault(convo[i], set())
             first = qt.paragraph - (1 if i == 0 or convo[i - 1] != convo[i] else 0)
+            if i > 0 and convo[i - 1] == convo[i]:
+                # the narration paragraphs between two quotations of the conversation ("I stared at X.") are its own
+                first = min(first, quotes[i - 1].last_paragraph + 1)
             a, b = q.paragraphs[max(0, first)][0], q.paragraphs[qt.last_paragraph][1]
             here.update(name for name, _ in self._mentions(self._masked, a, b))
             here.update(n for n in (speakers[i], self.narrator_at(qt.start)) if n)
@@ -936,16 +949,10 @@ class Attributor:
                     return True
         return False
 
-    def _turns(
-        self,
-        quotes: list[Quote],
-        q: Quotations,
-        speakers: list[str | None],
-        out: list[Attribution],
-        convo: list[int],
-        skip: set[int] | None = None,
-    ) -> None:
-        """Fill untagged quotations of a conversation by alternation, checked against vocatives."""
+    def _turn_links(
+        self, quotes: list[Quote], q: Quotations, speakers: list[str | None]
+    ) -> tuple[list[bool], list[bool]]:
+        """Which quotations are turns, and which turn ``i`` is answered by turn ``i + 1``."""
         n = len(quotes)
         # a turn: a paragraph opened by its quotation, or a known speaker's after one short sentence of narration
         opens = [
@@ -962,6 +969,79 @@ class Attributor:
             i + 1 < n and opens[i] and opens[i + 1] and quotes[i + 1].paragraph == quotes[i].last_paragraph + 1
             for i in range(n)
         ]
+        return opens, adjacent
+
+    def _parity(self, quotes: list[Quote], q: Quotations, speakers: list[str | None], out: list[Attribution]) -> None:
+        """A long unbroken exchange of alternate turns whose two voices the text settles (a tag by name or by
+        "I" on one side, a name called by the turn before on the other, and nothing on either side against
+        it) gives every turn that only turn-taking guessed to the voice of its side: the pair guessed from the
+        narration before ("Mortimer had stayed to dinner") yields to the one called ("Now, listen to me, X!")."""
+        n = len(quotes)
+        opens, adjacent = self._turn_links(quotes, q, speakers)
+        for k in range(n - 1):
+            # one short narration paragraph between two turns ("I stared at him.") still leaves them one exchange
+            a, b = quotes[k], quotes[k + 1]
+            if (
+                not adjacent[k]
+                and opens[k]
+                and b.paragraph == a.last_paragraph + 2
+                and (opens[k + 1] or speakers[k + 1])
+            ):
+                between = self._masked[slice(*q.paragraphs[a.last_paragraph + 1])].strip()
+                adjacent[k] = bool(between) and len(between) < PARITY_BEAT and '"' not in between
+        # a stranger's turn, or one whose speaker the text leaves unsaid, breaks the exchange
+        broken = [speakers[k] == OUTSIDER or k in self._unnamed for k in range(n)]
+        i = 0
+        while i < n:
+            if broken[i]:
+                i += 1
+                continue
+            j = i
+            while j < n - 1 and adjacent[j] and not broken[j + 1]:
+                j += 1
+            run = range(i, j + 1)
+            i = j + 1
+            if len(run) < PARITY_RUN:
+                continue
+            seen: list[Counter[str]] = [Counter(), Counter()]
+            against: list[set[str]] = [set(), set()]
+            weak: list[set[str]] = [set(), set()]
+            for k in run:
+                side = (k - run[0]) % 2
+                who = speakers[k]
+                if who is not None and out[k].cue in ("explicit", "narrator"):
+                    seen[side][who] += 1
+                elif who is not None and out[k].cue != "turn":
+                    weak[side].add(who)  # "said he", a beat: not enough to settle a side, enough to unsettle one
+                against[side].update(self._called[k])
+                if k + 1 in run and len(self._called[k]) == 1:
+                    seen[1 - side][self._called[k][0]] += 1
+            if any(len(c) != 1 for c in seen):
+                continue
+            voice = [next(iter(c)) for c in seen]
+            if voice[0] == voice[1] or any(voice[s] in against[s] or voice[1 - s] in weak[s] for s in (0, 1)):
+                continue  # one voice on both sides, or one side calling its own voice: not two alternating voices
+            for k in run:
+                side = (k - run[0]) % 2
+                gender = self.genders.get(voice[side])
+                if self._tag_gender.get(k, gender) != gender or self._of.get(k + 1, gender) != gender:
+                    continue  # "said she" left unresolved, or the next turn "replied her brother": not this voice
+                if speakers[k] != voice[side] and out[k].cue in ("turn", "none"):
+                    speakers[k] = voice[side]
+                    out[k].cue = "turn"
+
+    def _turns(
+        self,
+        quotes: list[Quote],
+        q: Quotations,
+        speakers: list[str | None],
+        out: list[Attribution],
+        convo: list[int],
+        skip: set[int] | None = None,
+    ) -> None:
+        """Fill untagged quotations of a conversation by alternation, checked against vocatives."""
+        n = len(quotes)
+        opens, adjacent = self._turn_links(quotes, q, speakers)
         speakers_in: dict[int, set[str]] = {}
         named_in: dict[int, set[str]] = {}
         for i in range(n):
