@@ -491,11 +491,14 @@ DEED_BAND = 0.08  # how far below the persona's best past match a later event wi
 
 def later_deed(world: list[Scored], known: list[Scored], stage: int, plain: frozenset[str]) -> Scored | None:
     """The later scene a question is about, told from an earlier one alike (the same people, the same kind of scene)
-    by the question's own deed: the rarest of its action words written in lower case (``plain``: not a title or a
-    place, "Captain", "Uppercross") that some candidate has, when no candidate of the persona's past has it and the
-    best later one that has it names everyone the best past candidate names, matches nearly as well (``DEED_BAND``)
-    and about as like the question in meaning (``FUTURE_SIM_GAP``). "What did you think when Anne stayed home from
-    the play?": the evening she stayed behind in an earlier chapter shares "stayed" and "home", the play is later."""
+    by the question's own deed, of its action words written in lower case (``plain``: not a title or a place,
+    "Captain", "Uppercross") that some candidate has: the rarest of them, or (two or more) all of them together. The
+    deed decides when no candidate of the persona's past has it and the best later one that has it matches nearly
+    as well as the best past one (``DEED_BAND``), about as like the question in meaning (``FUTURE_SIM_GAP``), with
+    the names the best past one has (for all the words together: one of the question's names). "What did you think
+    when Anne stayed home from the play?": the evening she stayed behind in an earlier chapter shares "stayed" and
+    "home", the play is later; "Why did you write Anne a letter while she talked with Harville?": earlier scenes
+    have the letter and the talk, only the later one has both with the writing."""
     past = [c for c in [*world, *known] if c.passage.stage <= stage]
     if not past or not plain:
         return None
@@ -507,23 +510,31 @@ def later_deed(world: list[Scored], known: list[Scored], stage: int, plain: froz
     if not df:
         return None
     fewest = min(len(keys) for keys in df.values())
-    rare = {w for w, keys in df.items() if len(keys) == fewest}
-    if any(c.words & rare for c in past):
-        return None
-    for c in world:
-        if c.passage.stage > stage and c.words & rare:
-            lead = c.score - best.score
-            if (
-                lead >= -DEED_BAND
-                and set(best.names) <= set(c.names)
-                and (c.self_in or not best.self_in)
-                and c.similarity >= best.similarity - FUTURE_SIM_GAP
-                and _said(c)
-                and not _far(c, lead)
-            ):
-                return c
-            return None
+    rare = frozenset(w for w, keys in df.items() if len(keys) == fewest)
+    deeds = [(rare, False)] + ([(frozenset(df), True)] if len(df) >= 2 else [])
+    for deed, whole in deeds:
+        if any(_has(c, deed, whole) for c in past):
+            continue
+        got = next((w for w in world if w.passage.stage > stage and _has(w, deed, whole)), None)
+        if got is None:
+            continue
+        c = got
+        lead = c.score - best.score
+        if (
+            lead >= -DEED_BAND
+            and (bool(c.names) if whole else set(best.names) <= set(c.names))
+            and (c.self_in or not best.self_in)
+            and c.similarity >= best.similarity - FUTURE_SIM_GAP
+            and _said(c)
+            and not _far(c, lead)
+        ):
+            return c
     return None
+
+
+def _has(c: Scored, deed: frozenset[str], whole: bool) -> bool:
+    """The candidate has the deed: all its words (``whole``), or one of them."""
+    return c.words >= deed if whole else bool(c.words & deed)
 
 
 # "How did you first meet Sherlock Holmes?": the first meeting with someone the persona already knows is behind it.

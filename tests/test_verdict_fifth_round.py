@@ -118,3 +118,58 @@ def test_the_first_meeting_with_someone_the_persona_knows_is_behind_it() -> None
     assert match_event(world, known, 1, **kw).event.passage.stage == 8  # type: ignore[union-attr]
     got = match_event(world, known, 1, first_known=True, **kw)
     assert got.event is None or got.event.passage.stage <= 1
+
+
+def test_a_later_scene_with_all_the_question_s_deed_words_is_the_one_asked_about() -> None:
+    from persona_rag.graphs.verdict import later_deed
+
+    # "Why did you paint Mabel a sign while she sang with Tom?": earlier scenes have the painting or the singing,
+    # only the later one has the sign painted while she sang (its text does not say Mabel, Tom is there)
+    plain = frozenset({"paint", "sign", "sing"})
+    world = [
+        Scored(
+            0.96,
+            event("_world:later", 7, "Ned painted the sign as Tom and she sang."),
+            0.60,
+            1.0,
+            ("tom",),
+            True,
+            plain,
+        ),
+        Scored(
+            0.95,
+            event("_world:song", 2, "Mabel sang with Tom."),
+            0.65,
+            0.34,
+            ("mabel", "tom"),
+            True,
+            frozenset({"sing"}),
+        ),
+        Scored(
+            0.93,
+            event("_world:paint", 4, "Ned painted a sign for Mabel."),
+            0.64,
+            0.66,
+            ("mabel",),
+            True,
+            frozenset({"paint", "sign"}),
+        ),
+    ]
+    known = [
+        Scored(
+            0.93,
+            _mine("paint", 4, "Ned painted a sign for Mabel."),
+            0.64,
+            0.66,
+            ("mabel",),
+            True,
+            frozenset({"paint", "sign"}),
+        )
+    ]
+    got = later_deed(world, known, 5, plain)
+    assert got is not None and got.passage.id == "_world:later"
+    # once the persona has lived a scene with all of it, the later one is not the question's
+    known.append(
+        Scored(0.90, _mine("again", 3, "Ned painted a sign while Mabel sang."), 0.60, 1.0, ("mabel",), True, plain)
+    )
+    assert later_deed(world, known, 5, plain) is None
