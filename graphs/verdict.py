@@ -262,6 +262,7 @@ class Scored:
     action: float  # share of the question's action words it has (rarity-weighted)
     names: tuple[str, ...]  # the question's names it has
     self_in: bool = False  # the question says "you" and the persona takes part
+    words: frozenset[str] = frozenset()  # the question's action words it has
 
 
 def score_candidates(
@@ -296,7 +297,8 @@ def score_candidates(
         found = names_in(h.passage, names, forms)
         self_in = you and persona_id in h.passage.participants
         bonus = NAME_BONUS * (len(found) + self_in)
-        out.append(Scored(h.score + ACTION_WEIGHT * lex + bonus, h.passage, h.score, lex, tuple(found), self_in))
+        score = h.score + ACTION_WEIGHT * lex + bonus
+        out.append(Scored(score, h.passage, h.score, lex, tuple(found), self_in, frozenset(docs[id(h)])))
     return sorted(out, key=lambda c: -c.score)
 
 
@@ -484,6 +486,70 @@ def _lead(best: Scored, others: list[Scored]) -> float:
     return best.score - max((c.score for c in others if _key(c) != _key(best)), default=-1.0)
 
 
+DEED_BAND = 0.08  # how far below the persona's best past match a later event with the question's own deed may score
+
+
+def later_deed(world: list[Scored], known: list[Scored], stage: int, plain: frozenset[str]) -> Scored | None:
+    """The later scene a question is about, told from an earlier one alike (the same people, the same kind of scene)
+    by the question's own deed, of its action words written in lower case (``plain``: not a title or a place,
+    "Captain", "Uppercross") that some candidate has: the rarest of them, or (two or more) all of them together. The
+    deed decides when no candidate of the persona's past has it and the best later one that has it matches nearly
+    as well as the best past one (``DEED_BAND``), about as like the question in meaning (``FUTURE_SIM_GAP``), with
+    the names the best past one has (for all the words together: one of the question's names). "What did you think
+    when Anne stayed home from the play?": the evening she stayed behind in an earlier chapter shares "stayed" and
+    "home", the play is later; "Why did you write Anne a letter while she talked with Harville?": earlier scenes
+    have the letter and the talk, only the later one has both with the writing."""
+    past = [c for c in [*world, *known] if c.passage.stage <= stage]
+    if not past or not plain:
+        return None
+    best = max(past, key=lambda c: c.score)
+    df: dict[str, set[str]] = {}
+    for c in [*world, *known]:
+        for w in c.words & plain:
+            df.setdefault(w, set()).add(_key(c))
+    if not df:
+        return None
+    fewest = min(len(keys) for keys in df.values())
+    rare = frozenset(w for w, keys in df.items() if len(keys) == fewest)
+    deeds = [(rare, False)] + ([(frozenset(df), True)] if len(df) >= 2 else [])
+    for deed, whole in deeds:
+        if any(_has(c, deed, whole) for c in past):
+            continue
+        got = next((w for w in world if w.passage.stage > stage and _has(w, deed, whole)), None)
+        if got is None:
+            continue
+        c = got
+        lead = c.score - best.score
+        if (
+            lead >= -DEED_BAND
+            and (bool(c.names) if whole else set(best.names) <= set(c.names))
+            and (c.self_in or not best.self_in)
+            and c.similarity >= best.similarity - FUTURE_SIM_GAP
+            and _said(c)
+            and not _far(c, lead)
+        ):
+            return c
+    return None
+
+
+def _has(c: Scored, deed: frozenset[str], whole: bool) -> bool:
+    """The candidate has the deed: all its words (``whole``), or one of them."""
+    return c.words >= deed if whole else bool(c.words & deed)
+
+
+# "How did you first meet Sherlock Holmes?": the first meeting with someone the persona already knows is behind it.
+_FIRST = re.compile(
+    r"\bfirst (time )?(you )?(meet|met|see|saw|set eyes on|hear of|heard of|encounter|encountered|come across|came across)\b"
+    r"|\bfirst time (you|that you) (met|saw|heard of|came across)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_first_meeting(question: str) -> bool:
+    """The question asks how or when the persona first met (saw, heard of) someone or something."""
+    return bool(_FIRST.search(question))
+
+
 def match_event(
     world: list[Scored],
     known: list[Scored],
@@ -495,6 +561,8 @@ def match_event(
     named: frozenset[str] = frozenset(),
     all_known: bool = False,
     unheard: frozenset[str] = frozenset(),
+    plain: frozenset[str] = frozenset(),
+    first_known: bool = False,
 ) -> Match:
     """The event the question is about, found across the whole timeline, or the persona's own memory.
 
@@ -507,7 +575,9 @@ def match_event(
     year is about the man he has met, not the later event that names him best; a past event decides when it matches better than
     the persona's best memory that is not an event (or, for a question that takes presence for granted,
     whenever one is found). The persona's memory of an event is that event. A name the persona has not heard of
-    by ``stage`` (``unheard``) is what the question is about (:func:`_unheard`).
+    by ``stage`` (``unheard``) is what the question is about (:func:`_unheard`). A later scene alike an earlier
+    one is told from it by the question's rarest action word (``plain``: :func:`later_deed`). The first meeting
+    with someone the persona already knows (``first_known``) is not a later event.
     """
     best_known = known[0] if known else None
     if named:
@@ -521,7 +591,7 @@ def match_event(
     own = next((c for c in known if _event_view_id(c.passage) is None), None)
     rivals = [c.score for c in (past[:1] + known[:1])]
     top = told_event(world[0], world)
-    if top.passage.stage > stage:
+    if top.passage.stage > stage and not first_known:
         top = first_of(top, [c for c in world if c.passage.stage > stage])
         lead = top.score - max(rivals, default=-1.0)
         close = max((c.similarity for c in (past[:1] + known[:1])), default=-1.0)
@@ -533,6 +603,10 @@ def match_event(
             and top.similarity >= close - FUTURE_SIM_GAP
         ):
             return Match(top, best_known, lead)
+    deed = None if first_known else later_deed(world, known, stage, plain)
+    if deed is not None:
+        later = first_of(deed, [c for c in world if c.passage.stage > stage and c.words >= deed.words])
+        return Match(later, best_known, deed.score - max(rivals, default=-1.0))
     best_past = past[0].score if past else -1.0
     if best_known is not None and best_known.similarity >= known_floor and best_known.score >= best_past - margin:
         mine = says_more(best_known, known)
@@ -757,6 +831,8 @@ def verdict(
             named=about,
             all_known=all_known,
             unheard=unheard,
+            plain=frozenset(actions & _stems(_lower_words(question), stop)),
+            first_known=all_known and asks_first_meeting(question),
         )
         if match.event is not None and not premise:
             event = event_record(universe, match.event.passage, persona_id)
@@ -914,6 +990,11 @@ def _at_stage(world: list[Scored], known: list[Scored], stage: int) -> Match | N
     if not there:
         return None
     return Match(there[0], known[0] if known else None, there[0].score - max((c.score for c in known), default=-1.0))
+
+
+def _lower_words(question: str) -> str:
+    """The question's words written in lower case (a title, a place or a name is written with a capital)."""
+    return " ".join(w for w in re.findall(r"[A-Za-z']+", question.replace("\u2019", "'")) if w[0].islower())
 
 
 def _only_as_owner(question: str, name: str) -> bool:
