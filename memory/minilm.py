@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 
 SMALL_BATCH = 8  # up to this many texts are embedded here; larger batches go to sentence-transformers
+# ... and up to this many while sentence-transformers is not loaded yet: 32 texts here take about 0.5 s, loading
+# torch and the model 5-10 s (an answer plan embeds the persona's dialogue questions of a stage, 3 to 9 of them)
+COLD_BATCH = 32
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -162,7 +165,7 @@ class FastStartEmbedding:
     def get_text_embedding_batch(
         self, texts: Sequence[str], show_progress: bool = False, **_: Any
     ) -> list[list[float]]:
-        if len(texts) <= SMALL_BATCH:
+        if len(texts) <= (SMALL_BATCH if self._batch_model is not None else COLD_BATCH):
             return [self.get_query_embedding(t) for t in texts]
         with self._loading:
             if self._batch_model is None:

@@ -43,9 +43,10 @@ def test_vectors_equal_sentence_transformers() -> None:
     from persona_rag.memory.embeddings import load_embed_model
 
     emb = load_embed_model(load_settings(embed_model="all-minilm-l6-v2"))
-    batched = np.array(emb.get_query_embedding_batch(TEXTS * 2))
-    assert emb._batch_model is not None  # past SMALL_BATCH: the batch model did it
-    assert np.abs(batched - np.concatenate([ours, ours])).max() < 1e-5
+    times = minilm.COLD_BATCH // len(TEXTS) + 1
+    batched = np.array(emb.get_query_embedding_batch(TEXTS * times))
+    assert emb._batch_model is not None  # past COLD_BATCH: the batch model did it
+    assert np.abs(batched - np.concatenate([ours] * times)).max() < 1e-5
 
 
 def test_a_question_is_embedded_without_importing_torch(tmp_path: Path) -> None:
@@ -89,9 +90,12 @@ def test_ingest_batches_go_to_the_batch_model() -> None:
         return Batch()
 
     emb = minilm.FastStartEmbedding(minilm_folder(), load)
-    small = emb.get_text_embedding_batch(["a memory"] * minilm.SMALL_BATCH)
+    # Until an ingest batch comes, a stage's few dialogue questions are embedded here: torch is not loaded for them.
+    small = emb.get_text_embedding_batch(["a memory"] * minilm.COLD_BATCH)
     assert loads == [] and len(small[0]) == 384
-    big = emb.get_text_embedding_batch(["a memory"] * (minilm.SMALL_BATCH + 1))
+    big = emb.get_text_embedding_batch(["a memory"] * (minilm.COLD_BATCH + 1))
     assert loads == [1] and big[0] == [1.0, 0.0]
-    emb.get_text_embedding_batch(["a memory"] * 20)
-    assert loads == [1]  # loaded once
+    # Once loaded, it takes every batch past SMALL_BATCH, and is loaded once.
+    again = emb.get_text_embedding_batch(["a memory"] * (minilm.SMALL_BATCH + 1))
+    assert loads == [1] and again[0] == [1.0, 0.0]
+    assert len(emb.get_text_embedding_batch(["a memory"] * minilm.SMALL_BATCH)[0]) == 384
