@@ -141,6 +141,32 @@ def test_the_seventh_round_labels_cover_every_held_out_answer_before_and_after()
     _one_label_per_answer(rows)
 
 
+def test_the_eighth_round_labels_cover_every_answer_they_compare() -> None:
+    """tests/data/labelled_answers_round8.jsonl: the fifth fresh set answered by tuned Harry and Hermione at b6a3021
+    (one draft, PERSONA_RAG_RETRIES=0) and with answers cut at 48 tokens (not shipped), every answer; and the
+    fourth fresh set's answers that the 48-token cut changed, both versions. Labelled blind, shuffled together."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_answers_round8.jsonl").read_text().splitlines()]
+    codes = ("b6a3021", "b6a3021 max_new_tokens=48")
+    fresh5 = [r for r in rows if r["set"] == "fresh5"]
+    assert Counter((r["persona"], r["code"]) for r in fresh5) == {
+        (p, c): 30 for p in ("harry", "hermione") for c in codes
+    }
+    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH5_FILE.read_text().splitlines())}
+    for code in codes:
+        assert {(r["persona"], r["stage"], r["question"]) for r in fresh5 if r["code"] == code} == {
+            a for a in asked if a[0] in ("harry", "hermione")
+        }
+    changed = [r for r in rows if r["set"] != "fresh5"]
+    pairs = Counter((r["persona"], r["stage"], r["question"]) for r in changed)
+    assert set(pairs.values()) == {2}  # each changed answer in both versions, and they differ
+    assert all(
+        len({r["answer"] for r in changed if (r["persona"], r["stage"], r["question"]) == q}) == 2 for q in pairs
+    )
+    _one_label_per_answer(rows)
+
+
 def test_the_answers_benchmark_questions_are_frozen():
     text = EVAL_FILE.read_bytes()
     assert hashlib.sha256(text).hexdigest() == EVAL_SHA256
