@@ -358,7 +358,7 @@ def test_a_pronoun_tag_carries_on_the_chain_of_the_narration_paragraph_before() 
         '"There is no clue?" said Gregg.\n\n"None at all," said Lestry.\n\n'
         "Holm knelt by the body and looked at it for a long time. Finally, he sniffed the lips, "
         "and then glanced at the boots.\n\n"
-        '"He has not been moved at all?" he asked.\n'
+        '"Has anyone touched him since?" he asked.\n'
     )
     cast = [
         Character("Gregg", ["Gregg"], 3),
@@ -384,7 +384,7 @@ def test_less_common_speech_verbs_tag_a_speaker() -> None:
 def test_a_description_by_title_means_the_one_whose_name_bears_it() -> None:
     source = (
         "Holm, Inspector Lestry and Gregg stood in the hall with Mrs. Dunn.\n\n"
-        '"Have you found anything out yet?" she asked.\n\n'
+        '"Is there any news at all?" she asked.\n\n'
         '"We have taken every step, Mrs. Dunn," said the inspector. "Nothing will be neglected."\n'
     )
     cast = [

@@ -8,8 +8,7 @@
    subject before an object: ``that Holmes was weaving it ... he sprang``)
    (learnt from honorifics and the pronouns and reflexives that follow a name), preferring the
    one whose turn it is; "The latter yawned." just before it is the last one the sentence before
-   names. A tag in the narration that leads into the paragraph (``Sir Walter only nodded. But
-   soon afterwards, he observed--``) means the last one of its gender named there before the
+   names. A tag in the narration that leads into the paragraph (``The squire only shrugged. But a moment later, he remarked--``) means the last one of its gender named there before the
    pronoun; one after a narration paragraph that goes on about "he" carries that chain on. A
    description by rank or office (``said the inspector``) looks first among those whose names
    bear that title (``Inspector Lestrade``; the titles are data in ``speech.txt``), then at the
@@ -19,7 +18,7 @@
    turn that breaks the chain (whose turn comes after it is not guessed through it).
    ``said my friend`` in a first-person work is, failing a name in its paragraph, the narrator's
    companion (the one the narrator's works tag by name most often) when the scene has him.
-3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
+3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``);
    never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
 4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
@@ -344,7 +343,7 @@ class Attributor:
         read = list(self.not_speech_re.finditer(sentence))
         said = list(self.verb_re.finditer(sentence))
         if read and tail[-1] in ":-\u2014" and (not said or said[-1].start() < read[-1].start()):
-            # "Dr. Mortimer turned the manuscript to the light and read--": a text read out, no one's speech
+            # "The vicar held the letter up to the lamp and read--": a text read out, no one's speech
             return _Who(outsider=True)
         if not said or read:
             return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
@@ -466,7 +465,7 @@ class Attributor:
                     if before is not None and before.strong:
                         tags.append(before)
                     elif before is None and prev_text[-1:] == ":" and self._shows_text(prev_text):
-                        # "This was the page at which the favourite volume always opened:": a text shown, no speech
+                        # "These were the lines printed at the top of the notice:": a text shown, no speech
                         tags.append(_Who(outsider=True))
             if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
                 # a narration paragraph just before, whose last sentence has a character for subject
@@ -483,7 +482,7 @@ class Attributor:
                         break
             out[i].addressees = self._vocatives(text, qt)
             if _LETTER.match(text, qt.start):
-                # "My dear Anne,--I make no apology ...": a letter read, nobody's turn, nobody called
+                # "My dear Kate,--I write in great haste ...": a letter read, nobody's turn, nobody called
                 tags, out[i].addressees = [_Who(outsider=True)], []
             told = self._told(" ".join([*gaps, post]), text, qt) if tags and tags[0].strong else None
             if told and told not in out[i].addressees and not (tags[0].name and tags[0].name == told):
@@ -640,8 +639,8 @@ class Attributor:
         a, b = q.paragraphs[qt.paragraph]
         here = [n for n, _ in self._mentions(masked, a, b) if fits(n)]
         if here:
-            # "he"/"she" goes on from a subject before it rather than from an object ("Captain Wentworth walked
-            # in, where were only herself and the little invalid Charles ...: he started, and could only say")
+            # "he"/"she" goes on from a subject before it rather than from an object ("Major Hale came in,
+            # where there was only Ruth and her small nephew ...: he stopped, and could only say")
             before = [(n, subj) for n, subj in self._mentions(masked, a, qt.start) if fits(n)]
             subjects = [n for n, subj in before if subj]
             return (subjects or [n for n, _ in before])[-1] if before else here[0]
@@ -657,9 +656,9 @@ class Attributor:
             return companion
         lead = self._lead_in(i, qt, q)
         if lead is not None:
-            # the tag stands in the narration that leads into this paragraph ("Sir Walter only nodded. But
-            # soon afterwards, ... he observed--"): the last one of that gender named in it before the pronoun
-            # (a name after it in its sentence is someone else: "She said nothing ... there was only Anne to hear--")
+            # the tag stands in the narration that leads into this paragraph ("The squire only shrugged. But a
+            # moment later, ... he remarked--"): the last one of that gender named in it before the pronoun
+            # (a name after it in its sentence is someone else: "She kept quiet ... only Ruth was there to hear--")
             la, lb = lead
             tail = la + len(masked[la:lb].rstrip()) - len(_last_sentence(masked[la:lb].rstrip()))
             word = re.search(rf"\b(?i:{pronoun})\b", masked[tail:lb]) if pronoun in ("he", "she") else None
@@ -671,8 +670,8 @@ class Attributor:
             nxt is not None
             and nxt.paragraph == qt.last_paragraph + 1
             and nxt.start == q.paragraphs[nxt.paragraph][0] + 1
-            # a narration after the quotation that leads into the next one ('"...," was darting away, when Anne
-            # eagerly suggested--') tells who speaks next: the next one is not an answer to this
+            # a narration after the quotation that leads into the next one ('"...," was hurrying off, when Ruth
+            # quickly put in--') tells who speaks next: the next one is not an answer to this
             and masked[qt.end + 1 : q.paragraphs[qt.last_paragraph][1]].rstrip()[-1:] not in (":", "-", "\u2014")
         ):
             called = [n for n in self._called[i + 1] if fits(n)]
@@ -702,7 +701,7 @@ class Attributor:
                 and self._gender_of_word(kin.group("noun")) == want
                 and not re.search(obj, masked[kin.end() : e])
             ):
-                # "Her husband, however, would not agree with her ...": the he/she goes on from one the narration
+                # "Her brother, though, would not hear of it ...": the he/she goes on from one the narration
                 # names only by what he is to someone, not the name after it in the sentence (unless that
                 # sentence has a "him" for the he to go on from: "His father wished him to go")
                 return None
@@ -859,7 +858,7 @@ class Attributor:
     ) -> None:
         """Who each quotation calls by name, kept to those in the scene (named in the conversation's
         narration, tagged as one of its speakers, or its narrator): only they may be guessed to answer or
-        to have spoken. ``Ay, Miss Louisa Musgrove, that is the name`` speaks of someone absent; any name
+        to have spoken. ``Yes, Miss Jane Pell, that was her name`` speaks of someone absent; any name
         called still rules its bearer out as the speaker."""
         present: dict[int, set[str]] = {}
         for i, qt in enumerate(quotes):
@@ -912,8 +911,8 @@ class Attributor:
         return False
 
     def _stranger_came(self, q: Quotations, qt: Quote, i: int, by_para: dict[int, list[int]]) -> bool:
-        """Whether a turn follows a narration paragraph whose last sentence brings in a stranger (``The waiter came
-        into the room soon afterwards.``): what one of the cast asks in that turn, the stranger answers."""
+        """Whether a turn follows a narration paragraph whose last sentence brings in a stranger (``A porter came in
+        with the bags.``): what one of the cast asks in that turn, the stranger answers."""
         p = qt.paragraph - 1
         if p < 0 or p in by_para or by_para[qt.paragraph][0] != i:
             return False
@@ -1059,7 +1058,7 @@ class Attributor:
         def other(i: int, name: str | None, *beside: int) -> str | None:
             """The other one of the conversation's pair than ``name``; not one whom a turn ``beside`` ``i``
             (one before or after it in the exchange) speaks of by name without calling him: those turns speak
-            to the one of turn ``i`` ("Charles is as bad as any of them" is not said to Charles, nor answered
+            to the one of turn ``i`` ("Tom is no better than the rest" is not said to Tom, nor answered
             by him)."""
             pair = speakers_in.get(convo[i], set())
             if len(pair) < 2:
