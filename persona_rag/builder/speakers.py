@@ -47,6 +47,12 @@ from persona_rag.builder.quotes import Quotations, Quote
 # (the turns around it alternate with it) and is written out as no speaker
 OUTSIDER = "\x00outsider"
 CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
+# nouns too general to stand for one character even when the book once sets one beside a name ("Holmes, the stranger")
+_VAGUE = frozenset(
+    {"voice", "person", "speaker", "stranger", "visitor", "newcomer", "fellow", "writer", "child", "youth"}
+)
+# a sentence opened by a clause of what happened before ("When the butler had left us, ..."): its subject is no beat
+_PAST_CLAUSE = re.compile(r"\s*(?:When|After|Before|Until|Till|Once)\b")
 # a paragraph without a letter ("* * *") between two quotations: a new scene
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
@@ -206,6 +212,9 @@ class Attributor:
             self.holders[word] = {
                 c.name for c in self.cast for a in c.aliases if a.split() and a.split()[0].lower() in held
             }
+        self._here_descs: dict[str, str] = {}  # the descriptions learnt for the work being read ("butler")
+        self._descs: list[dict[str, str]] = []
+        self._work_at: list[int] = [0]
         self.narr_at = [n[0] for n in narrators]
         self.narr = [n[1] for n in narrators]
         verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
@@ -285,6 +294,10 @@ class Attributor:
             if name:
                 return _Who(name=name, strong=strong)
             words = run.lower().split()
+            if words == ["the"]:  # "The butler was standing ...": a description the book gave one character
+                got = self._learnt_description(m.string, m.end())
+                if got is not None:
+                    return _Who(name=got, strong=strong)
             g = self._gender_of_word(words[1]) if len(words) == 2 and words[0] == "the" else None
             if g and not self.holders.get(words[1]):  # "said the Colonel" with no colonel in the cast
                 return _Who(pronoun="he" if g == "m" else "she", strong=strong, described=True)
@@ -298,6 +311,10 @@ class Attributor:
             return _Who(outsider=True, strong=strong)
         if m.group("desc"):
             det = m.group("desc").split()[0].lower()
+            if det == "the":  # "said the butler": the one the book calls "Barrymore the butler"
+                got = self._learnt_description(m.string, m.start("desc") + 3)
+                if got is not None:
+                    return _Who(name=got, strong=strong)
             noun = m.group("noun").lower()
             if m.group("plural"):  # "cried both detectives": several voices at once
                 return _Who(outsider=True, strong=strong)
@@ -392,7 +409,7 @@ class Attributor:
 
     def _beat(self, sentence: str) -> _Who | None:
         """The subject of an action sentence beside the quotation (weak)."""
-        if self.listening_re.search(sentence):
+        if self.listening_re.search(sentence) or _PAST_CLAUSE.match(sentence):
             return None
         m = self.first_word.match(sentence)
         if not m or (m.group("pron") and m.group("pron").lower() not in ("he", "she", "i")):
@@ -413,6 +430,7 @@ class Attributor:
             by_para.setdefault(qt.paragraph, []).append(i)
         masked = self._masked = _masked(text, q)
         self._found = self.names.find(masked)
+        self._learn_descriptions(text, masked)
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
@@ -425,6 +443,7 @@ class Attributor:
         pending: dict[int, tuple[str, str, str | None, bool]] = {}
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
+            self._here_descs = self._descs[bisect.bisect_right(self._work_at, qt.start) - 1]
             para_start = q.paragraphs[qt.paragraph][0]
             siblings = by_para[qt.paragraph]
             k = siblings.index(i)
@@ -587,6 +606,63 @@ class Attributor:
                 a.cue = "none"
             a.addressees = [n for n in a.addressees if n != a.speaker]
         return out
+
+    def _learn_descriptions(self, text: str, masked: str) -> None:
+        """Descriptions the book itself sets beside one name ("Barrymore the butler", "Barrymore, the butler",
+        "the butler, Barrymore"), work by work: each one that a single character of the cast gets in a work (and
+        that no title of the cast bears) stands for that character in the work's narration ("The butler was
+        standing ...") and tags ('said the butler'), as if the name were written there."""
+        self._descs = []
+        bounds = sorted(set([0, *self.narr_at]))
+        self._work_at = bounds
+        nouns = (self.lex.persons | {"man", "woman", "gentleman"}) - _VAGUE
+        alt = "|".join(sorted(nouns))
+        phrase_re = re.compile(rf"\b[Tt]he\s+(?:(?P<adj>[a-z]+)\s+)?(?P<noun>{alt})\b(?!['\u2019]s)")
+        learnt: list[dict[str, set[str]]] = [{} for _ in bounds]
+        for m in phrase_re.finditer(text):
+            noun = m.group("noun")
+            if self.holders.get(noun):
+                continue
+            adj = m.group("adj")
+            phrase = f"{adj} {noun}" if adj else noun
+            work = bisect.bisect_right(bounds, m.start()) - 1
+            # "<Name> the butler", "<Name>, the butler": a name right before; "the butler, <Name>": right after
+            head = text[max(0, m.start() - 60) : m.start()]
+            before = re.search(r"([A-Z][\w.\-]*(?:[ \t]+[A-Z][\w.\-]*)*),?[ \t]+$", head)
+            name = self.names.whole(before.group(1)) if before else None
+            if name is None:
+                after = re.match(
+                    r",[ \t]+([A-Z][\w.\-]*(?:[ \t]+[A-Z][\w.\-]*)*)\b(?!['\u2019]s)", text[m.end() : m.end() + 60]
+                )
+                found = self.names.split(after.group(1)) if after else []
+                name = found[0][2] if found and found[0][0] == 0 else None
+            if name is not None:
+                learnt[work].setdefault(phrase, set()).add(name)
+        extra: list[tuple[int, int, str]] = []
+        for work, got in enumerate(learnt):
+            descs = {phrase: next(iter(names)) for phrase, names in got.items() if len(names) == 1}
+            self._descs.append(descs)
+            if not descs:
+                continue
+            lo, hi = bounds[work], bounds[work + 1] if work + 1 < len(bounds) else len(masked)
+            for m in phrase_re.finditer(masked, lo, hi):
+                adj, noun = m.group("adj"), m.group("noun")
+                name = descs.get(f"{adj} {noun}" if adj else noun) or (descs.get(noun) if adj is None else None)
+                if name is not None:
+                    extra.append((m.start(), m.end(), name))
+        if extra:
+            self._found = sorted(self._found + extra)
+
+    def _learnt_description(self, text: str, at: int) -> str | None:
+        """The character a description right after "the" at ``at`` stands for in the current work."""
+        descs = self._here_descs
+        if not descs:
+            return None
+        m = re.match(r"\s+(?:([a-z]+)\s+)?([a-z]+)\b", text[at : at + 40])
+        if m is None:
+            return None
+        adj, noun = m.group(1), m.group(2)
+        return descs.get(f"{adj} {noun}") if adj else descs.get(noun)
 
     def _found_in(self, start: int, end: int) -> list[tuple[int, int, str]]:
         """The cast names found in the narration between ``start`` and ``end``, possessives left out."""

@@ -1,0 +1,59 @@
+"""Quotation speakers, round 9 (issue #21): each rule on a short invented scene (builder/speakers.py)."""
+
+from __future__ import annotations
+
+from persona_rag.builder.cast import Character
+from persona_rag.builder.quotes import find_quotes
+from persona_rag.builder.speakers import Attributor
+
+PEOPLE = [Character("Tamsin", ["Tamsin"], 3), Character("Oswin", ["Oswin"], 3), Character("Pell", ["Pell"], 3)]
+GENDERS = {"Tamsin": "f", "Oswin": "m", "Pell": "m"}
+
+
+def speakers(source: str, cast: list[Character] = PEOPLE, genders: dict[str, str] = GENDERS) -> list[str | None]:
+    return [a.speaker for a in Attributor(cast, genders, []).attribute(find_quotes(source))]
+
+
+# the book says once who the porter is; later it calls him only "the porter"
+PORTER = (
+    "Pell the porter had kept the lodge gate for thirty winters.\n\n"
+    "Oswin and Tamsin walked up the lane at dusk and knocked.\n\n"
+    '"The gate shuts at nine," said the porter.\n\n'
+    '"We shall be back before then," said Oswin.\n'
+)
+
+
+def test_a_description_the_book_gives_one_character_tags_him_and_two_characters_nobody() -> None:
+    assert speakers(PORTER) == ["Pell", "Oswin"]
+    both = "Oswin, the porter, and Pell the porter were brothers.\n\n" + PORTER.split("\n\n", 1)[1]
+    assert speakers(both)[0] is None
+
+
+# the description is the subject of a narration paragraph just before a "said he"
+BEAT = (
+    "Pell, the porter, swept the yard while Oswin and Tamsin watched from the step.\n\n"
+    '"Is the coach late?" said Tamsin.\n\n'
+    '"An hour at least," said Oswin.\n\n'
+    "The porter leant on his broom and laughed.\n\n"
+    '"It will not come at all in this snow," said he.\n'
+)
+
+
+def test_a_learnt_description_as_a_subject_of_the_narration_before_is_who_he_is() -> None:
+    assert speakers(BEAT)[2] == "Pell"
+
+
+# a clause of what happened before opens the narration between two parts: its subject (the porter, who left) did not
+# speak them
+LEFT = (
+    "Pell the porter brought the letters up to the study, where Oswin sat with Tamsin.\n\n"
+    '"Two for you, sir," said the porter.\n\n'
+    '"That will do, Pell; you may go." When the porter had gone Oswin turned to Tamsin. "Well, what do you '
+    'make of it?"\n'
+)
+
+
+def test_a_when_clause_between_two_parts_is_no_beat() -> None:
+    got = speakers(LEFT)
+    assert got[0] == "Pell"  # "said the porter": the porter is Pell
+    assert got[1] != "Pell"  # spoken to Pell, who then leaves
