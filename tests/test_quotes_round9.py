@@ -57,3 +57,31 @@ def test_a_when_clause_between_two_parts_is_no_beat() -> None:
     got = speakers(LEFT)
     assert got[0] == "Pell"  # "said the porter": the porter is Pell
     assert got[1] != "Pell"  # spoken to Pell, who then leaves
+
+
+HALL_CAST = [Character("Oswin", ["Oswin", "Mr. Oswin"], 3), PEOPLE[2], Character("Wren", ["Wren"], 3)]
+HALL_GENDERS = {**GENDERS, "Wren": "m"}
+# a first-person narrator, two others in the scene: Oswin asks, the porter answers, and Oswin turns to the narrator
+HALL = (
+    "Oswin called me into the hall, where Pell stood by the door with his cap in his hands.\n\n"
+    '"Pell tells me he saw a light on the hill last night," said Oswin.\n\n'
+    "Pell was pale, but steady.\n\n"
+    '"I did, sir," said he, "and I would swear to it before anyone."\n\n'
+    '"And you did not think to wake the house?"\n\n'
+    '"I did not like to, Mr. Oswin. It was gone by the time I had my boots on."\n\n'
+    '"What do you make of it, Wren?"\n\n'
+    'I shrugged my shoulders. "A poacher, I dare say."\n'
+)
+
+
+def hall() -> list[str | None]:
+    found = find_quotes(HALL)
+    return [a.speaker for a in Attributor(HALL_CAST, HALL_GENDERS, [(0, "Wren")]).attribute(found)]
+
+
+def test_a_first_person_beat_before_the_quotation_is_the_narrator_speaking() -> None:
+    assert hall()[-1] == "Wren"
+
+
+def test_the_turns_are_guessed_again_once_a_said_he_is_known_to_be_a_third_voice() -> None:
+    assert hall() == ["Oswin", "Pell", "Oswin", "Pell", "Oswin", "Wren"]

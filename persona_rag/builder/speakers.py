@@ -465,7 +465,7 @@ class Attributor:
                     tags.append(before)
                 elif (
                     before is not None
-                    and before.name
+                    and (before.name or before.pronoun == "i")
                     and k == 0
                     and not post.strip()
                     and _last_sentence(pre.strip()) == pre.strip()
@@ -597,7 +597,16 @@ class Attributor:
                 got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
                 speakers[i], out[i].cue = got, cue
+        # the turns guessed before the he/she tags were known are guessed again with them known (a "said he" that
+        # turned out to be a third voice of the scene changes whose turn comes next); a turn the second guess
+        # leaves open keeps the first guess
+        first = {i: speakers[i] for i in range(len(quotes)) if out[i].cue == "turn"}
+        for i in first:
+            speakers[i], out[i].cue = None, "none"
         self._turns(quotes, q, speakers, out, convo, skip=self._unnamed)
+        for i, guess in first.items():
+            if speakers[i] is None:
+                speakers[i], out[i].cue = guess, "turn"
         self._parity(quotes, q, speakers, out)
         for i, a in enumerate(out):
             a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
@@ -1095,8 +1104,10 @@ class Attributor:
             if any(len(c) != 1 for c in seen):
                 continue
             voice = [next(iter(c)) for c in seen]
-            if voice[0] == voice[1] or any(voice[s] in against[s] or voice[1 - s] in weak[s] for s in (0, 1)):
-                continue  # one voice on both sides, or one side calling its own voice: not two alternating voices
+            if voice[0] == voice[1] or any(voice[s] in against[s] or weak[s] - {voice[s]} for s in (0, 1)):
+                # one voice on both sides, one side calling its own voice, or a "said he" or a beat on one side
+                # giving it another voice (a third one of the scene): not two alternating voices
+                continue
             for k in run:
                 side = (k - run[0]) % 2
                 gender = self.genders.get(voice[side])
