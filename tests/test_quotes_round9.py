@@ -85,3 +85,17 @@ def test_a_first_person_beat_before_the_quotation_is_the_narrator_speaking() -> 
 
 def test_the_turns_are_guessed_again_once_a_said_he_is_known_to_be_a_third_voice() -> None:
     assert hall() == ["Oswin", "Pell", "Oswin", "Pell", "Oswin", "Wren"]
+
+
+# the one who walks in is named after a comma, not at a sentence's start: the "he" of the next paragraph is his
+PARLOUR = (
+    '"Good night to you all," said Pell, and went home to his supper.\n\n'
+    "Late that evening, long after the others had gone, Oswin walked into the parlour, where only Tamsin sat "
+    "by the fire with a child on her knee.\n\n"
+    "To find her there alone took away all his ease: he stopped, and could only say, "
+    '"I looked for your brother here," before he turned to the window.\n'
+)
+
+
+def test_a_name_before_a_verb_after_a_comma_is_the_subject_a_he_goes_on_from() -> None:
+    assert speakers(PARLOUR) == ["Pell", "Oswin"]

@@ -53,6 +53,10 @@ _VAGUE = frozenset(
 )
 # a sentence opened by a clause of what happened before ("When the butler had left us, ..."): its subject is no beat
 _PAST_CLAUSE = re.compile(r"\s*(?:When|After|Before|Until|Till|Once)\b")
+# what follows a name that is its sentence's subject: a verb of the past ("Captain Wentworth walked in")
+_VERB_AFTER = re.compile(
+    r"[ \t\n]+(?:\w+ly[ \t\n]+)?(?:[a-z]+ed|was|had|came|went|sat|stood|took|gave|made|saw|ran|began|rose|left)\b"
+)
 # a paragraph without a letter ("* * *") between two quotations: a new scene
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
@@ -794,6 +798,12 @@ class Attributor:
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if len(set(subjects)) == 1:
                 return subjects[0]
+            if not subjects:
+                # "One morning, ..., Captain Wentworth walked into the room": no name after a sentence's start or a
+                # conjunction, but one right before a verb of the past is the subject the he/she goes on from
+                acting = {n for _, b, n in self._found_in(s, e) if _VERB_AFTER.match(masked, b) and fits(n)}
+                if len(acting) == 1:
+                    return acting.pop()
             back = self._back_reference(masked, q.paragraphs[p][0], s)
             if back is not None and fits(back):
                 return back
