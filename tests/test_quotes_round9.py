@@ -99,3 +99,17 @@ PARLOUR = (
 
 def test_a_name_before_a_verb_after_a_comma_is_the_subject_a_he_goes_on_from() -> None:
     assert speakers(PARLOUR) == ["Pell", "Oswin"]
+
+
+# the last sentence of the narration before opens with a group ("The girls"); the one character after its "and" is
+# the subject who goes on to speak
+MAP = (
+    '"Shall we find the mill on it?" said Tamsin.\n\n'
+    "The girls were all bent over the map; and Oswin could not help taking it from them, and pointing out the "
+    "roads as he went.\n\n"
+    '"Here is the mill, and there the ford."\n'
+)
+
+
+def test_the_one_main_subject_of_the_narration_before_is_a_beat_when_a_group_opens_it() -> None:
+    assert speakers(MAP) == ["Tamsin", "Oswin"]

@@ -57,6 +57,8 @@ _PAST_CLAUSE = re.compile(r"\s*(?:When|After|Before|Until|Till|Once)\b")
 _VERB_AFTER = re.compile(
     r"[ \t\n]+(?:\w+ly[ \t\n]+)?(?:[a-z]+ed|was|had|came|went|sat|stood|took|gave|made|saw|ran|began|rose|left)\b"
 )
+# what a main clause's subject follows: a sentence's or a clause's start, "and", "but", "then"
+_MAIN_SUBJECT = re.compile(r"(?:[.;!?:]|\b(?:and|but|then))\s*$")
 # a paragraph without a letter ("* * *") between two quotations: a new scene
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
@@ -495,6 +497,10 @@ class Attributor:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
                 beat = self._beat(_last_sentence(prev_text)) if prev_text else None
+                if prev_text and (beat is None or beat.outsider):
+                    # "The girls were hunting for it; and Tom could not help reading it out, observing ...": the
+                    # one character the sentence has for a subject, when it does not open the sentence
+                    beat = self._subject_beat(*q.paragraphs[qt.paragraph - 1]) or beat
                 if beat is not None:
                     tags.append(beat)
             if not tags and opens_paragraph:
@@ -665,6 +671,21 @@ class Attributor:
                     extra.append((m.start(), m.end(), name))
         if extra:
             self._found = sorted(self._found + extra)
+
+    def _subject_beat(self, start: int, end: int) -> _Who | None:
+        """The one character the last sentence of the narration ``masked[start:end]`` has for a subject (a beat)."""
+        masked = self._masked
+        end = start + len(masked[start:end].rstrip())
+        first = end - len(_last_sentence(masked[start:end]))
+        if self.listening_re.search(masked, first, end):
+            return None
+        # the subject of a main clause, not of one that "that", "when" or "as" opens ("the ships that Tom had had")
+        subjects = {
+            n
+            for a, _, n in self._found_in(first, end)
+            if _MAIN_SUBJECT.search(masked, max(first, a - 8), a) or a == first
+        }
+        return _Who(name=subjects.pop(), strong=False) if len(subjects) == 1 else None
 
     def _learnt_description(self, text: str, at: int) -> str | None:
         """The character a description right after "the" at ``at`` stands for in the current work."""
