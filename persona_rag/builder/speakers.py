@@ -17,14 +17,19 @@
    description no title of the cast bears (``said the waiter``, ``cried the old woman``) is the one
    its own paragraph names or the turn before calls by name, else a stranger: no speaker, and a
    turn that breaks the chain (whose turn comes after it is not guessed through it).
+   A description the book itself sets beside one name, and one only, in a work ("Barrymore the butler",
+   "the butler, Barrymore") is that character wherever the work's narration or tags use it.
    ``said my friend`` in a first-person work is, failing a name in its paragraph, the narrator's
    companion (the one the narrator's works tag by name most often) when the scene has him.
-3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``);
-   never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
+3. An action beat in the quotation's own paragraph (``He rose and peeped into the hut.``, ``I shrugged my
+   shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
+   before; never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
+   that a clause of what went before opens (``When the butler had left us``).
 4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
-   is not spoken by them, and the next one is likely their answer. A paragraph with no
+   is not spoken by them, and the next one is likely their answer. The turns are guessed again once the
+   he/she tags are resolved (a "said he" may be a third voice of the scene). A paragraph with no
    letter in it ("* * *") ends a conversation.
 
 A quotation no signal settles has no speaker: ``None`` is better than a guess. The words
