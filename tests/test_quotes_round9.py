@@ -113,3 +113,15 @@ MAP = (
 
 def test_the_one_main_subject_of_the_narration_before_is_a_beat_when_a_group_opens_it() -> None:
     assert speakers(MAP) == ["Tamsin", "Oswin"]
+
+
+# one sentence reports what Oswin said; the quotation after it is the answer, in the voice of the turn before
+REPORTED = (
+    '"My head has ached all morning, and nobody has come near me," said Tamsin.\n\n'
+    'Oswin said what was kind, and hoped that she would soon be well again. "Oh! my brother is out riding, '
+    'as usual. I have not seen him since breakfast."\n'
+)
+
+
+def test_a_quotation_after_a_reported_speech_is_the_answer_of_the_voice_before() -> None:
+    assert speakers(REPORTED) == ["Tamsin", "Tamsin"]

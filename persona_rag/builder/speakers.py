@@ -560,6 +560,7 @@ class Attributor:
                 if speakers[i] != OUTSIDER and self._stranger_came(q, qt, i, by_para):
                     self._outsider[i] = True  # one of the cast asks the stranger who just came in
         self._quoted = set(by_para)
+        self._by_para = by_para
         for i in range(len(quotes) - 1):
             following = quotes[i + 1]
             if (
@@ -623,6 +624,7 @@ class Attributor:
             if speakers[i] is None:
                 speakers[i], out[i].cue = guess, "turn"
         self._parity(quotes, q, speakers, out)
+        self._answers_reported(quotes, q, speakers, out)
         for i, a in enumerate(out):
             a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
             a.addressees = self._called[i]
@@ -676,6 +678,38 @@ class Attributor:
                     extra.append((m.start(), m.end(), name))
         if extra:
             self._found = sorted(self._found + extra)
+
+    def _answers_reported(
+        self, quotes: list[Quote], q: Quotations, speakers: list[str | None], out: list[Attribution]
+    ) -> None:
+        """A quotation after one sentence that reports what a character said ("Tom said what was kind, and hoped she
+        would soon be well. '...'") answers that speech: it is the voice of the turn before, when that is someone
+        else (a quotation that closes a paragraph alone, untagged)."""
+        masked = self._masked
+        for i in range(1, len(quotes)):
+            qt, last = quotes[i], quotes[i - 1]
+            if (
+                speakers[i] is not None
+                or last.last_paragraph != qt.paragraph - 1
+                or speakers[i - 1] in (None, OUTSIDER)
+            ):
+                continue
+            a, b = q.paragraphs[qt.paragraph]
+            pre = masked[a : qt.start - 1]
+            if not pre.strip() or masked[qt.end + 1 : b].strip() or len(self._quoted_in(qt.paragraph)) != 1:
+                continue
+            sentence = pre.strip()
+            if _last_sentence(sentence) != sentence or sentence[-1:] in ",:-\u2014":
+                continue
+            subject = self.first_word.match(sentence)
+            if subject is None or not subject.group("name") or not self.verb_re.search(sentence):
+                continue
+            name = self.names.whole(subject.group("name"))
+            if name is not None and name != speakers[i - 1]:
+                speakers[i], out[i].cue = speakers[i - 1], "turn"
+
+    def _quoted_in(self, paragraph: int) -> list[int]:
+        return self._by_para.get(paragraph, [])
 
     def _subject_beat(self, start: int, end: int) -> _Who | None:
         """The one character the last sentence of the narration ``masked[start:end]`` has for a subject (a beat)."""
