@@ -16,14 +16,19 @@
    description no title of the cast bears (``said the waiter``, ``cried the old woman``) is the one
    its own paragraph names or the turn before calls by name, else a stranger: no speaker, and a
    turn that breaks the chain (whose turn comes after it is not guessed through it).
+   A description the book itself sets beside one name, and one only, in a work ("Barrymore the butler",
+   "the butler, Barrymore") is that character wherever the work's narration or tags use it.
    ``said my friend`` in a first-person work is, failing a name in its paragraph, the narrator's
    companion (the one the narrator's works tag by name most often) when the scene has him.
-3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``);
-   never a sentence with a listening verb (``What Anne first heard was--`` names who hears).
+3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
+   shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
+   before; never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
+   that a clause of what went before opens (``When the butler had left us``).
 4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
-   is not spoken by them, and the next one is likely their answer. A paragraph with no
+   is not spoken by them, and the next one is likely their answer. The turns are guessed again once the
+   he/she tags are resolved (a "said he" may be a third voice of the scene). A paragraph with no
    letter in it ("* * *") ends a conversation.
 
 A quotation no signal settles has no speaker: ``None`` is better than a guess. The words
@@ -46,6 +51,18 @@ from persona_rag.builder.quotes import Quotations, Quote
 # (the turns around it alternate with it) and is written out as no speaker
 OUTSIDER = "\x00outsider"
 CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
+# nouns too general to stand for one character even when the book once sets one beside a name ("Holmes, the stranger")
+_VAGUE = frozenset(
+    {"voice", "person", "speaker", "stranger", "visitor", "newcomer", "fellow", "writer", "child", "youth"}
+)
+# a sentence opened by a clause of what happened before ("When the butler had left us, ..."): its subject is no beat
+_PAST_CLAUSE = re.compile(r"\s*(?:When|After|Before|Until|Till|Once)\b")
+# what follows a name that is its sentence's subject: a verb of the past ("Captain Wentworth walked in")
+_VERB_AFTER = re.compile(
+    r"[ \t\n]+(?:\w+ly[ \t\n]+)?(?:[a-z]+ed|was|had|came|went|sat|stood|took|gave|made|saw|ran|began|rose|left)\b"
+)
+# what a main clause's subject follows: a sentence's or a clause's start, "and", "but", "then"
+_MAIN_SUBJECT = re.compile(r"(?:[.;!?:]|\b(?:and|but|then))\s*$")
 # a paragraph without a letter ("* * *") between two quotations: a new scene
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
@@ -205,6 +222,9 @@ class Attributor:
             self.holders[word] = {
                 c.name for c in self.cast for a in c.aliases if a.split() and a.split()[0].lower() in held
             }
+        self._here_descs: dict[str, str] = {}  # the descriptions learnt for the work being read ("butler")
+        self._descs: list[dict[str, str]] = []
+        self._work_at: list[int] = [0]
         self.narr_at = [n[0] for n in narrators]
         self.narr = [n[1] for n in narrators]
         verbs = "|".join(sorted(self.lex.verbs, key=len, reverse=True))
@@ -284,6 +304,10 @@ class Attributor:
             if name:
                 return _Who(name=name, strong=strong)
             words = run.lower().split()
+            if words == ["the"]:  # "The butler was standing ...": a description the book gave one character
+                got = self._learnt_description(m.string, m.end())
+                if got is not None:
+                    return _Who(name=got, strong=strong)
             g = self._gender_of_word(words[1]) if len(words) == 2 and words[0] == "the" else None
             if g and not self.holders.get(words[1]):  # "said the Colonel" with no colonel in the cast
                 return _Who(pronoun="he" if g == "m" else "she", strong=strong, described=True)
@@ -297,6 +321,10 @@ class Attributor:
             return _Who(outsider=True, strong=strong)
         if m.group("desc"):
             det = m.group("desc").split()[0].lower()
+            if det == "the":  # "said the butler": the one the book calls "Barrymore the butler"
+                got = self._learnt_description(m.string, m.start("desc") + 3)
+                if got is not None:
+                    return _Who(name=got, strong=strong)
             noun = m.group("noun").lower()
             if m.group("plural"):  # "cried both detectives": several voices at once
                 return _Who(outsider=True, strong=strong)
@@ -391,7 +419,7 @@ class Attributor:
 
     def _beat(self, sentence: str) -> _Who | None:
         """The subject of an action sentence beside the quotation (weak)."""
-        if self.listening_re.search(sentence):
+        if self.listening_re.search(sentence) or _PAST_CLAUSE.match(sentence):
             return None
         m = self.first_word.match(sentence)
         if not m or (m.group("pron") and m.group("pron").lower() not in ("he", "she", "i")):
@@ -412,6 +440,7 @@ class Attributor:
             by_para.setdefault(qt.paragraph, []).append(i)
         masked = self._masked = _masked(text, q)
         self._found = self.names.find(masked)
+        self._learn_descriptions(text, masked)
         self._starts = [f[0] for f in self._found]
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
@@ -424,6 +453,7 @@ class Attributor:
         pending: dict[int, tuple[str, str, str | None, bool]] = {}
         convo = _conversations(text, q)
         for i, qt in enumerate(quotes):
+            self._here_descs = self._descs[bisect.bisect_right(self._work_at, qt.start) - 1]
             para_start = q.paragraphs[qt.paragraph][0]
             siblings = by_para[qt.paragraph]
             k = siblings.index(i)
@@ -445,7 +475,7 @@ class Attributor:
                     tags.append(before)
                 elif (
                     before is not None
-                    and before.name
+                    and (before.name or before.pronoun == "i")
                     and k == 0
                     and not post.strip()
                     and _last_sentence(pre.strip()) == pre.strip()
@@ -471,6 +501,10 @@ class Attributor:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
                 beat = self._beat(_last_sentence(prev_text)) if prev_text else None
+                if prev_text and (beat is None or beat.outsider):
+                    # "The girls were hunting for it; and Tom could not help reading it out, observing ...": the
+                    # one character the sentence has for a subject, when it does not open the sentence
+                    beat = self._subject_beat(*q.paragraphs[qt.paragraph - 1]) or beat
                 if beat is not None:
                     tags.append(beat)
             if not tags and opens_paragraph:
@@ -525,6 +559,7 @@ class Attributor:
                 if speakers[i] != OUTSIDER and self._stranger_came(q, qt, i, by_para):
                     self._outsider[i] = True  # one of the cast asks the stranger who just came in
         self._quoted = set(by_para)
+        self._by_para = by_para
         for i in range(len(quotes) - 1):
             following = quotes[i + 1]
             if (
@@ -577,8 +612,18 @@ class Attributor:
                 got = self._resolve(pronoun, i, qt, masked, q, speakers, self.narrator_at(qt.start), out)
             if got is not None:
                 speakers[i], out[i].cue = got, cue
+        # the turns guessed before the he/she tags were known are guessed again with them known (a "said he" that
+        # turned out to be a third voice of the scene changes whose turn comes next); a turn the second guess
+        # leaves open keeps the first guess
+        first = {i: speakers[i] for i in range(len(quotes)) if out[i].cue == "turn"}
+        for i in first:
+            speakers[i], out[i].cue = None, "none"
         self._turns(quotes, q, speakers, out, convo, skip=self._unnamed)
+        for i, guess in first.items():
+            if speakers[i] is None:
+                speakers[i], out[i].cue = guess, "turn"
         self._parity(quotes, q, speakers, out)
+        self._answers_reported(quotes, q, speakers, out)
         for i, a in enumerate(out):
             a.speaker = speakers[i] if speakers[i] != OUTSIDER else None
             a.addressees = self._called[i]
@@ -586,6 +631,110 @@ class Attributor:
                 a.cue = "none"
             a.addressees = [n for n in a.addressees if n != a.speaker]
         return out
+
+    def _learn_descriptions(self, text: str, masked: str) -> None:
+        """Descriptions the book itself sets beside one name ("Barrymore the butler", "Barrymore, the butler",
+        "the butler, Barrymore"), work by work: each one that a single character of the cast gets in a work (and
+        that no title of the cast bears) stands for that character in the work's narration ("The butler was
+        standing ...") and tags ('said the butler'), as if the name were written there."""
+        self._descs = []
+        bounds = sorted(set([0, *self.narr_at]))
+        self._work_at = bounds
+        nouns = (self.lex.persons | {"man", "woman", "gentleman"}) - _VAGUE
+        alt = "|".join(sorted(nouns))
+        phrase_re = re.compile(rf"\b[Tt]he\s+(?:(?P<adj>[a-z]+)\s+)?(?P<noun>{alt})\b(?!['\u2019]s)")
+        learnt: list[dict[str, set[str]]] = [{} for _ in bounds]
+        for m in phrase_re.finditer(text):
+            noun = m.group("noun")
+            if self.holders.get(noun):
+                continue
+            adj = m.group("adj")
+            phrase = f"{adj} {noun}" if adj else noun
+            work = bisect.bisect_right(bounds, m.start()) - 1
+            # "<Name> the butler", "<Name>, the butler": a name right before; "the butler, <Name>": right after
+            head = text[max(0, m.start() - 60) : m.start()]
+            before = re.search(r"([A-Z][\w.\-]*(?:[ \t]+[A-Z][\w.\-]*)*),?[ \t]+$", head)
+            name = self.names.whole(before.group(1)) if before else None
+            if name is None:
+                after = re.match(
+                    r",[ \t]+([A-Z][\w.\-]*(?:[ \t]+[A-Z][\w.\-]*)*)\b(?!['\u2019]s)", text[m.end() : m.end() + 60]
+                )
+                found = self.names.split(after.group(1)) if after else []
+                name = found[0][2] if found and found[0][0] == 0 else None
+            if name is not None:
+                learnt[work].setdefault(phrase, set()).add(name)
+        extra: list[tuple[int, int, str]] = []
+        for work, got in enumerate(learnt):
+            descs = {phrase: next(iter(names)) for phrase, names in got.items() if len(names) == 1}
+            self._descs.append(descs)
+            if not descs:
+                continue
+            lo, hi = bounds[work], bounds[work + 1] if work + 1 < len(bounds) else len(masked)
+            for m in phrase_re.finditer(masked, lo, hi):
+                adj, noun = m.group("adj"), m.group("noun")
+                name = descs.get(f"{adj} {noun}" if adj else noun) or (descs.get(noun) if adj is None else None)
+                if name is not None:
+                    extra.append((m.start(), m.end(), name))
+        if extra:
+            self._found = sorted(self._found + extra)
+
+    def _answers_reported(
+        self, quotes: list[Quote], q: Quotations, speakers: list[str | None], out: list[Attribution]
+    ) -> None:
+        """A quotation after one sentence that reports what a character said ("Tom said what was kind, and hoped she
+        would soon be well. '...'") answers that speech: it is the voice of the turn before, when that is someone
+        else (a quotation that closes a paragraph alone, untagged)."""
+        masked = self._masked
+        for i in range(1, len(quotes)):
+            qt, last = quotes[i], quotes[i - 1]
+            if (
+                speakers[i] is not None
+                or last.last_paragraph != qt.paragraph - 1
+                or speakers[i - 1] in (None, OUTSIDER)
+            ):
+                continue
+            a, b = q.paragraphs[qt.paragraph]
+            pre = masked[a : qt.start - 1]
+            if not pre.strip() or masked[qt.end + 1 : b].strip() or len(self._quoted_in(qt.paragraph)) != 1:
+                continue
+            sentence = pre.strip()
+            if _last_sentence(sentence) != sentence or sentence[-1:] in ",:-\u2014":
+                continue
+            subject = self.first_word.match(sentence)
+            if subject is None or not subject.group("name") or not self.verb_re.search(sentence):
+                continue
+            name = self.names.whole(subject.group("name"))
+            if name is not None and name != speakers[i - 1]:
+                speakers[i], out[i].cue = speakers[i - 1], "turn"
+
+    def _quoted_in(self, paragraph: int) -> list[int]:
+        return self._by_para.get(paragraph, [])
+
+    def _subject_beat(self, start: int, end: int) -> _Who | None:
+        """The one character the last sentence of the narration ``masked[start:end]`` has for a subject (a beat)."""
+        masked = self._masked
+        end = start + len(masked[start:end].rstrip())
+        first = end - len(_last_sentence(masked[start:end]))
+        if self.listening_re.search(masked, first, end):
+            return None
+        # the subject of a main clause, not of one that "that", "when" or "as" opens ("the ships that Tom had had")
+        subjects = {
+            n
+            for a, _, n in self._found_in(first, end)
+            if _MAIN_SUBJECT.search(masked, max(first, a - 8), a) or a == first
+        }
+        return _Who(name=subjects.pop(), strong=False) if len(subjects) == 1 else None
+
+    def _learnt_description(self, text: str, at: int) -> str | None:
+        """The character a description right after "the" at ``at`` stands for in the current work."""
+        descs = self._here_descs
+        if not descs:
+            return None
+        m = re.match(r"\s+(?:([a-z]+)\s+)?([a-z]+)\b", text[at : at + 40])
+        if m is None:
+            return None
+        adj, noun = m.group(1), m.group(2)
+        return descs.get(f"{adj} {noun}") if adj else descs.get(noun)
 
     def _found_in(self, start: int, end: int) -> list[tuple[int, int, str]]:
         """The cast names found in the narration between ``start`` and ``end``, possessives left out."""
@@ -708,6 +857,12 @@ class Attributor:
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if len(set(subjects)) == 1:
                 return subjects[0]
+            if not subjects:
+                # "One morning, ..., Captain Wentworth walked into the room": no name after a sentence's start or a
+                # conjunction, but one right before a verb of the past is the subject the he/she goes on from
+                acting = {n for _, b, n in self._found_in(s, e) if _VERB_AFTER.match(masked, b) and fits(n)}
+                if len(acting) == 1:
+                    return acting.pop()
             back = self._back_reference(masked, q.paragraphs[p][0], s)
             if back is not None and fits(back):
                 return back
@@ -1018,8 +1173,10 @@ class Attributor:
             if any(len(c) != 1 for c in seen):
                 continue
             voice = [next(iter(c)) for c in seen]
-            if voice[0] == voice[1] or any(voice[s] in against[s] or voice[1 - s] in weak[s] for s in (0, 1)):
-                continue  # one voice on both sides, or one side calling its own voice: not two alternating voices
+            if voice[0] == voice[1] or any(voice[s] in against[s] or weak[s] - {voice[s]} for s in (0, 1)):
+                # one voice on both sides, one side calling its own voice, or a "said he" or a beat on one side
+                # giving it another voice (a third one of the scene): not two alternating voices
+                continue
             for k in run:
                 side = (k - run[0]) % 2
                 gender = self.genders.get(voice[side])
