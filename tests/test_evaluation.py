@@ -184,3 +184,14 @@ def test_tuned_variants_ask_other_personas_with_their_own_adapter_or_the_base(
         assert (out["adapter"] or "").endswith(wanted) if wanted else out["adapter"] is None
     assert answer("sft-dpo", "harry", "What do you think of Hogwarts?", "y2.end")["adapter"].endswith("harry/dpo")
     assert sum(1 for a in loaded if a and a.endswith("ron/dpo")) == 1  # built once, reused
+
+
+def test_a_cached_evaluation_answer_is_tied_to_the_retry_setting() -> None:
+    from persona_rag.evaluation.variants import fingerprint
+    from persona_rag.settings import load_settings
+
+    default = load_settings(environ={})
+    assert fingerprint("sft-dpo", default, "1-2", "0.1") == fingerprint("sft-dpo", default, "1-2", "0.1")
+    assert fingerprint("sft-dpo", default, "1-2", "0.1") != fingerprint("sft-dpo", default, "3-4", "0.1")
+    retried = default.with_overrides(retries=1)
+    assert fingerprint("sft-dpo", default, "1-2", "0.1") != fingerprint("sft-dpo", retried, "1-2", "0.1")

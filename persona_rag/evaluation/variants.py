@@ -22,6 +22,13 @@ def check_adapters(settings: Any, persona: Any, variants: list[str]) -> None:
             )
 
 
+def fingerprint(variant: str, settings: Any, stamp: str, version: str) -> str:
+    """What a cached evaluation answer depends on besides the question: a change to any of these answers it again
+    (a retrained adapter changes ``stamp``; a second draft, ``retries``, can change the words)."""
+    parts = (variant, settings.model, stamp, version, settings.top_k, settings.max_new_tokens, settings.retries)
+    return "|".join(map(str, parts))
+
+
 def variant_answerer(
     settings: Any, persona: Any, variants: list[str], memory: Any
 ) -> tuple[Callable[..., dict[str, Any]], dict[str, str]]:
@@ -54,7 +61,7 @@ def variant_answerer(
         if v in adapters:
             weights = adapters[v] / "adapter_model.safetensors"
             stamp = f"{weights.stat().st_mtime_ns}-{weights.stat().st_size}"
-        fingerprints[v] = f"{v}|{settings.model}|{stamp}|{__version__}|{settings.top_k}|{settings.max_new_tokens}"
+        fingerprints[v] = fingerprint(v, settings, stamp, __version__)
 
     others: dict[tuple[str, str], PersonaGraph] = {}
 
