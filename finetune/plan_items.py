@@ -97,6 +97,253 @@ def memory_questions(passage: Any, rng: Any, per_memory: int) -> list[str]:
     return out[:per_memory]
 
 
+# Past-tense verbs that do not end in "-ed" (a clause's verb after its subject: "Hagrid gave", "I caught").
+_IRREGULAR_PAST = frozenset(
+    [
+        "became",
+        "began",
+        "bit",
+        "blew",
+        "broke",
+        "brought",
+        "built",
+        "bought",
+        "caught",
+        "chose",
+        "came",
+        "cut",
+        "dealt",
+        "did",
+        "drew",
+        "drank",
+        "drove",
+        "ate",
+        "fell",
+        "fed",
+        "felt",
+        "fought",
+        "found",
+        "fled",
+        "flew",
+        "forbade",
+        "forgot",
+        "forgave",
+        "froze",
+        "got",
+        "gave",
+        "went",
+        "grew",
+        "hung",
+        "had",
+        "heard",
+        "hid",
+        "hit",
+        "held",
+        "hurt",
+        "kept",
+        "knew",
+        "laid",
+        "led",
+        "left",
+        "lent",
+        "let",
+        "lay",
+        "lit",
+        "lost",
+        "made",
+        "meant",
+        "met",
+        "paid",
+        "put",
+        "quit",
+        "read",
+        "rode",
+        "rang",
+        "rose",
+        "ran",
+        "said",
+        "saw",
+        "sought",
+        "sold",
+        "sent",
+        "set",
+        "shook",
+        "shot",
+        "showed",
+        "shut",
+        "sang",
+        "sank",
+        "sat",
+        "slept",
+        "slid",
+        "spoke",
+        "spent",
+        "spun",
+        "spat",
+        "split",
+        "spread",
+        "stood",
+        "stole",
+        "stuck",
+        "stung",
+        "struck",
+        "swore",
+        "swept",
+        "swam",
+        "swung",
+        "took",
+        "taught",
+        "tore",
+        "told",
+        "thought",
+        "threw",
+        "understood",
+        "woke",
+        "wore",
+        "won",
+        "wrote",
+    ]
+)
+# Words that end a clause: what comes after them is another claim (a question asks about one).
+_CLAUSE_END = re.compile(
+    r"[,;:.!?()]|\s(?:and|but|so|while|where|until|before|after|because|which|who|whom|when|then|as|although)\s"
+)
+_TITLES = frozenset(
+    ["lord", "lady", "sir", "mr", "mrs", "ms", "miss", "madam", "professor", "aunt", "uncle", "doctor", "dr", "captain"]
+)
+_PRONOUNS = frozenset(["he", "him", "his", "she", "her", "hers", "they", "them", "their", "it", "its"])
+_TO_YOU = {
+    "i": "you",
+    "me": "you",
+    "my": "your",
+    "mine": "yours",
+    "myself": "yourself",
+    "we": "you",
+    "us": "you",
+    "our": "your",
+    "ours": "yours",
+    "ourselves": "yourselves",
+    "am": "are",
+}
+
+
+def call_name(name: str) -> str:
+    """The word a character is called by: its first name, past a title ("Lord Voldemort" -> "Voldemort")."""
+    words = name.split()
+    return next((w for w in words if w.lower().rstrip(".") not in _TITLES), words[0])
+
+
+def _is_past(word: str) -> bool:
+    w = word.lower()
+    return (w.endswith("ed") and len(w) > 3) or w in _IRREGULAR_PAST
+
+
+def _clause_after(sentence: str, start: int) -> str:
+    """The words from ``start`` to the end of their clause, or "" when that is too short or too long to ask of."""
+    rest = sentence[start:]
+    end = _CLAUSE_END.search(rest)
+    clause = rest[: end.start()] if end else rest
+    words = clause.split()
+    if not 3 <= len(words) <= 14 or _PRONOUNS & {w.lower().strip("'") for w in words}:
+        return ""
+    if "that" in {w.lower() for w in words[-2:]} or words[-1].lower() in ("a", "an", "the", "to", "of"):
+        return ""  # "showed me that Merope": the clause stops before it says anything
+    return " ".join(words)
+
+
+def _to_you(clause: str) -> str:
+    """A first-person clause asked back in the second person ("caught my first Snitch" -> "caught your first ...")."""
+    return re.sub(
+        r"\b(I|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself|[Ww]e|[Uu]s|[Oo]ur|[Oo]urs|[Oo]urselves|am)\b",
+        lambda m: _TO_YOU[m.group(1).lower()],
+        clause,
+    )
+
+
+def subject_clauses(said: str, names: frozenset[str]) -> list[tuple[str, str]]:
+    """(subject, clause) for each "Subject past-verb ..." in a first-person sentence: the subject is "I" or a
+    character's name (one to three capitalised words the universe knows as a name), the clause runs from the verb to
+    the end of its clause ("Malfoy conjured a snake, and I ..." -> ("Malfoy", "conjured a snake"))."""
+    out: list[tuple[str, str]] = []
+    for m in re.finditer(r"(?<![A-Za-z'])(I|(?:[A-Z][a-z]+\s){0,2}[A-Z][a-z]+)\s+([a-z]+)\b", said):
+        subject, verb = m.group(1), m.group(2)
+        if not _is_past(verb):
+            continue
+        if subject != "I":
+            words = subject.split()
+            while words and words[0].lower() not in names:
+                words = words[1:]  # "At the Duelling Club Malfoy conjured": the name is the span's end
+            if not words or words[0].lower() in _TITLES:
+                continue
+            subject = " ".join(words)
+        before = said[: m.start()].rstrip()
+        if before and before[-1] not in ",;" and not re.search(r"(?:,\s*and|\bthen|\bso|\bbut)$", before):
+            continue  # a subject inside another clause ("believed I had"): not what the sentence says happened
+        clause = _clause_after(said, m.start(2))
+        if clause:
+            out.append((subject, clause))
+    return out
+
+
+def answer_items(
+    passage: Any, persona: Any, others: Sequence[str], pick: int
+) -> list[tuple[str, str, str, str | None]]:
+    """Questions that ask one thing of a memory, with a target that answers it first and says the memory's sentence
+    that backs it, in the persona's words, and nothing more: (kind, question, target, rejected or None).
+
+    - ``who``: "Who conjured a snake?" -> "It was Malfoy. <the sentence>"; rejected: another character in the role;
+    - ``false-premise``: "It was Ron who conjured a snake, wasn't it?" -> "No, it was Malfoy. <the sentence>";
+      rejected: the premise accepted;
+    - ``what-happened``: "What happened after you <clause>?" -> the sentence that follows in the memory;
+    - ``how-felt``: "How did you feel when you <clause>?" -> the memory's sentence that says the persona's feeling.
+
+    A 135M model tuned only on "say this memory" recites it whatever the question; these teach it to answer."""
+    from persona_rag.graphs.plan import _says_feeling, split_sentences
+    from persona_rag.graphs.review import in_own_words
+
+    names = frozenset(
+        w.lower() for c in persona.universe.characters.values() for n in (c.name, *c.aliases) for w in n.split()
+    )
+    own = {w.lower() for w in persona.name.split()} | {persona.short_name.lower()}
+    sentences = split_sentences(passage.text)
+    said = [in_own_words(s, persona, " ".join(sentences[:i])) for i, s in enumerate(sentences)]
+    items: list[tuple[str, str, str, str | None]] = []
+    felt = [i for i, s in enumerate(said) if _says_feeling(s) and re.search(r"\b(?:I|me|my)\b", s)]
+    for i, s in enumerate(said):
+        for subject, clause in subject_clauses(s, names):
+            if subject == "I":
+                if i + 1 < len(said) and not any(k == "what-happened" for k, *_ in items):
+                    items.append(("what-happened", f"What happened after you {_to_you(clause)}?", said[i + 1], None))
+                later = [j for j in felt if j != i]
+                if later and not any(k == "how-felt" for k, *_ in items):
+                    items.append(("how-felt", f"How did you feel when you {_to_you(clause)}?", said[later[0]], None))
+                continue
+            whos = [q for k, q, *_ in items if k == "who"]
+            if {w.lower() for w in subject.split()} & own or len(whos) >= 2:
+                continue
+            wrong = [o for o in others if o not in passage.text and o not in subject]
+            swap = wrong[(pick + len(items)) % len(wrong)] if wrong else None
+            said_as = re.sub(r"^The\b", "the", subject)  # "It was the Sorting Hat."
+            items.append(
+                (
+                    "who",
+                    f"Who {_to_you(clause)}?",
+                    f"It was {said_as}. {s}",
+                    f"It was {swap}. {s.replace(subject, swap)}" if swap else None,
+                )
+            )
+            if swap and (pick + len(whos)) % 2 == 0:
+                items.append(
+                    (
+                        "false-premise",
+                        f"It was {swap} who {_to_you(clause)}, wasn't it?",
+                        f"No, it was {said_as}. {s}",
+                        f"Yes, it was {swap}. {s.replace(subject, swap)}",
+                    )
+                )
+    return items
+
+
 def check_target(answer: str, question: str, plan: Any, stage: Any, index: Any, persona: Any = None) -> bool:
     """The review's claim check of a target against the plan's memory (a "don't know" must admit it)."""
     from persona_rag.graphs.review import admits_ignorance, unsupported_claims
@@ -114,7 +361,7 @@ def plan_rows(
     rng: Any,
     *,
     curated: Iterable[Any] = (),
-    per_memory: int = 2,
+    per_memory: int = 1,
     progress: bool = False,
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
     """SFT/DPO rows of the plan task for one persona (train split only) and counts of what was kept/dropped."""
@@ -137,14 +384,24 @@ def plan_rows(
     for p in own_passages:
         stage = stages[min(len(stages) - 1, max(0, p.known_from))]
         asked += [(p, stage, j, q) for j, q in enumerate(memory_questions(p, rng, per_memory))]
+    others = [call_name(c.name) for pid, c in uni.characters.items() if pid != persona.id]
+    answered = [
+        (p, stages[min(len(stages) - 1, max(0, p.known_from))], item)
+        for n, p in enumerate(own_passages)
+        for item in answer_items(p, persona, others, n)
+    ]
     warm = getattr(memory, "embed_queries", None)  # all of them in one batch: planning embeds each question
     if warm is not None:
-        warm([q for q, _ in bench] + [d.question for d in curated] + [q for _, _, _, q in asked])
+        warm(
+            [q for q, _ in bench]
+            + [d.question for d in curated]
+            + [q for _, _, _, q in asked]
+            + [item[1] for _, _, item in answered]
+        )
     bench_grounds: set[str] = set()
     for q, stage_key in bench:
         plan, _ = plan_question(memory, persona, q, uni.stage(stage_key), settings, count_tokens)
         bench_grounds.update(plan.grounds)
-    others = [c.name.split()[0] for pid, c in uni.characters.items() if pid != persona.id]
 
     def later_fact(stage_ordinal: int, pick: int) -> str | None:
         later = [p for p in own_passages if p.known_from > stage_ordinal]
@@ -156,7 +413,9 @@ def plan_rows(
 
     rows: list[dict[str, Any]] = []
 
-    def add(source: str, qid: str, question: str, stage: Any, plan: Any, ev: Any, chosen: str) -> None:
+    def add(
+        source: str, qid: str, question: str, stage: Any, plan: Any, ev: Any, chosen: str, garble: str | None = None
+    ) -> None:
         if norm_question(question) in bench_text:
             counts["dropped_benchmark_question"] += 1
             return
@@ -173,7 +432,9 @@ def plan_rows(
         prompt = prompts.plan_messages(system, question, plan.kind, plan.sentences, ev.verdict, (), ev.hearsay_from)
         n = len(rows)
         rejected: tuple[str, str | None] = ("", None)
-        if plan.kind in ("memory", "hearsay", "profile"):
+        if garble and garble.strip() != chosen.strip():
+            rejected = ("wrong_role", garble)
+        elif plan.kind in ("memory", "hearsay", "profile"):
             grounds = plan.grounds[0] if plan.grounds else ""
             options: dict[str, str | None] = {
                 "wrong_role": wrong_role(chosen, persona, others, n),
@@ -224,4 +485,16 @@ def plan_rows(
             counts["dropped_plan_elsewhere"] += 1
             continue
         add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona, plan.context))
+    for p, stage, (kind, q, target, garble) in tqdm(
+        answered, desc=f"questions that ask one thing of {persona.id}'s memories", disable=not progress
+    ):
+        key = f"{norm_question(q)}@{stage.key}"
+        if key in seen or is_heldout(q):
+            continue
+        seen.add(key)
+        plan, ev = plan_question(memory, persona, q, stage, settings, count_tokens)
+        if p.id not in plan.grounds or plan.kind != "memory":
+            counts[f"dropped_plan_elsewhere_{kind}"] += 1
+            continue
+        add(f"answer-{kind}", f"{p.id}-{kind}", q, stage, plan, ev, target, garble)
     return rows, counts

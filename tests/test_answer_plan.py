@@ -922,3 +922,46 @@ def test_the_fifth_round_labels_cover_every_held_out_answer_before_and_after() -
     for r in rows:
         assert r["good"] == all(r[p] for p in ("time", "true", "answers", "first_person", "voice"))
         assert r["good"] or r["reason"].strip()
+
+
+# --- ninth round: training items that ask one thing of a memory -----------------------------------
+
+
+def test_a_question_is_asked_of_a_main_clause_subject_only() -> None:
+    """The subject of "Subject past-verb ..." opens the sentence or follows a comma: a name inside a list ("Fred
+    and Ron drank"), after a preposition or in a reported clause ("believed I had") is not what the sentence says
+    happened. Invented sentences."""
+    from persona_rag.finetune.plan_items import subject_clauses
+
+    names = frozenset({"malfoy", "ron", "fred", "hermione", "sorting", "hat", "the"})
+    assert subject_clauses("At the club Malfoy conjured a snake, and I spoke to it.", names) == []
+    assert subject_clauses("Malfoy conjured a grass snake at the club, and I froze.", names) == [
+        ("Malfoy", "conjured a grass snake at the club")
+    ]
+    assert subject_clauses("Fred and Ron drank the green potion in the bathroom.", names) == []
+    assert subject_clauses("Ron believed I had slipped my name into the cup.", names) == [
+        ("Ron", "believed I had slipped my name into the cup")
+    ]
+    assert subject_clauses("After the match, I thanked Hermione for the spell.", names) == [
+        ("I", "thanked Hermione for the spell")
+    ]
+    # Too short to ask of, or a clause that stops on "that".
+    assert subject_clauses("Hermione told me.", names) == []
+    assert subject_clauses("Hermione showed me that Malfoy, of all people, had lied.", names) == []
+
+
+def test_answer_items_answer_first_and_their_rejected_answer_puts_someone_else_in_the_role(hp) -> None:
+    from persona_rag.finetune.plan_items import answer_items
+
+    from persona_rag.persona import Persona
+
+    persona = Persona(hp, hp.persona("harry"))
+    passage = next(p for p in hp.passages() if p.persona == "harry" and "Hermione blackmailed" in p.text)
+    items = {kind: (q, target, rejected) for kind, q, target, rejected in answer_items(passage, persona, ["Ron"], 0)}
+    q, target, rejected = items["who"]
+    assert q.startswith("Who blackmailed Rita Skeeter into interviewing you")
+    assert target.startswith("It was Hermione. Hermione blackmailed Rita Skeeter into interviewing me")
+    assert rejected and rejected.startswith("It was Ron. Ron blackmailed")
+    q, target, rejected = items["false-premise"]
+    assert q.startswith("It was Ron who blackmailed") and q.endswith(", wasn't it?")
+    assert target.startswith("No, it was Hermione.") and rejected and rejected.startswith("Yes, it was Ron.")
