@@ -332,7 +332,25 @@ def dies_in(text: str, name: str) -> bool:
         or re.search(rf"\b{_KILLED}\s+(\w+\s+){{0,3}}{n}\b", low)
         or re.search(rf"\b{n}'s (death|body|murder|dead)\b", low)
         for n in map(re.escape, forms)
-    )
+    ) or _dies_as_pronoun(text, forms)
+
+
+_PRONOUN_DIES = re.compile(rf"\b(he|she) {_DIED}\b", re.IGNORECASE)
+
+
+def _dies_as_pronoun(text: str, forms: list[str]) -> bool:
+    """The "he" (or "she") who dies is the one the sentence is about, the first person it names before the pronoun
+    (the sentence's own opening capital, "As", is no name): "As Dobby fled, a knife struck him, and he died"."""
+    for sentence in re.split(r"(?<=[.;!?])\s+", text):
+        said = _PRONOUN_DIES.search(sentence)
+        if said is None:
+            continue
+        caps = [(m.start(), m.group().lower()) for m in re.finditer(r"\b[A-Z][\w']*", sentence[: said.start()])]
+        if caps and caps[0][0] == 0 and not any(f.split()[0] == caps[0][1] for f in forms):
+            caps = caps[1:]  # the sentence's first word, capitalised as any first word is
+        if caps and any(f.split()[0] == caps[0][1].removesuffix("'s") for f in forms):
+            return True
+    return False
 
 
 # An event that tells of another ("Dumbledore told Harry how ...", "In the Pensieve Harry saw ..."): a question
@@ -550,6 +568,18 @@ def asks_first_meeting(question: str) -> bool:
     return bool(_FIRST.search(question))
 
 
+# "... fifty years ago", "long ago", "before you were born": the question dates what it asks about before now.
+_AGO = re.compile(
+    r"\b(years?|months?|weeks?|days?|long|while) ago\b|\bbefore (you|he|she|they) (was|were) born\b", re.I
+)
+
+
+def dated_past(question: str) -> bool:
+    """The question itself says that what it asks about lies behind the persona's present ("ago"): no later event
+    is what it asks about."""
+    return bool(_AGO.search(question))
+
+
 def match_event(
     world: list[Scored],
     known: list[Scored],
@@ -563,6 +593,7 @@ def match_event(
     unheard: frozenset[str] = frozenset(),
     plain: frozenset[str] = frozenset(),
     first_known: bool = False,
+    ago: bool = False,
 ) -> Match:
     """The event the question is about, found across the whole timeline, or the persona's own memory.
 
@@ -577,7 +608,8 @@ def match_event(
     whenever one is found). The persona's memory of an event is that event. A name the persona has not heard of
     by ``stage`` (``unheard``) is what the question is about (:func:`_unheard`). A later scene alike an earlier
     one is told from it by the question's rarest action word (``plain``: :func:`later_deed`). The first meeting
-    with someone the persona already knows (``first_known``) is not a later event.
+    with someone the persona already knows (``first_known``) is not a later event, nor is what the question itself
+    dates before now (``ago``: :func:`dated_past`).
     """
     best_known = known[0] if known else None
     if named:
@@ -591,7 +623,7 @@ def match_event(
     own = next((c for c in known if _event_view_id(c.passage) is None), None)
     rivals = [c.score for c in (past[:1] + known[:1])]
     top = told_event(world[0], world)
-    if top.passage.stage > stage and not first_known:
+    if top.passage.stage > stage and not first_known and not ago:
         top = first_of(top, [c for c in world if c.passage.stage > stage])
         lead = top.score - max(rivals, default=-1.0)
         close = max((c.similarity for c in (past[:1] + known[:1])), default=-1.0)
@@ -603,7 +635,7 @@ def match_event(
             and top.similarity >= close - FUTURE_SIM_GAP
         ):
             return Match(top, best_known, lead)
-    deed = None if first_known else later_deed(world, known, stage, plain)
+    deed = None if first_known or ago else later_deed(world, known, stage, plain)
     if deed is not None:
         later = first_of(deed, [c for c in world if c.passage.stage > stage and c.words >= deed.words])
         return Match(later, best_known, deed.score - max(rivals, default=-1.0))
@@ -716,6 +748,26 @@ def future_names(named: dict[str, tuple[int, int]], stage: int) -> dict[str, tup
     known_here = [n for n, v in named.items() if v[1] <= stage]
     # "Tom Riddle's diary" tagged late is still something of "Tom Riddle", whom the persona knows.
     return {n: v for n, v in named.items() if v[0] > stage and not any(f"{k}'s " in n for k in known_here)}
+
+
+def own_deed_named(
+    question: str, future: dict[str, tuple[int, int]], stage: int, top: Any | None, floor: float
+) -> bool:
+    """The question asks about the persona's own deed (:data:`_OWN_ACT`), and its best memory, one of what it did
+    (``OWN_KINDS``, lived) and like the question enough to be grounds (``floor``), names every later name of it, which
+    the persona knows by ``stage``: a name of its own past that the world log tells of only later ("Why did you
+    found the Order of the Phoenix?", asked of Dumbledore, who founded it long before the story) is not its
+    future. "What happened at the Burrow?" asks about no deed of the persona's: the later events there decide."""
+    if top is None or not future or not _OWN_ACT.search(question):
+        return False
+    mine = top.passage
+    return (
+        mine.kind in OWN_KINDS
+        and bool(mine.witnessed)
+        and top.similarity >= floor
+        and all(v[1] <= stage for v in future.values())
+        and set(future) <= set(top.names)
+    )
 
 
 # A question about the persona's own deed: "Why did you ...", "How did you ...", "Have you ever ...".
@@ -833,6 +885,7 @@ def verdict(
             unheard=unheard,
             plain=frozenset(actions & _stems(_lower_words(question), stop)),
             first_known=all_known and asks_first_meeting(question),
+            ago=dated_past(question),
         )
         if match.event is not None and not premise:
             event = event_record(universe, match.event.passage, persona_id)
@@ -861,7 +914,7 @@ def verdict(
             if ev.verdict == "future":
                 ev.future_texts = [c.passage.text for c in world if c.passage.stage > stage][:3]
             return ev
-    if future:
+    if future and not own_deed_named(question, future, stage, known[0] if known else None, known_floor):
         texts = [c.passage.text for c in world if c.passage.stage > stage][:3]
         return Evidence("future", f"{', '.join(future)} first appear after this stage", texts, named, "", "", premise)
     unknown = {n: v for n, v in named.items() if v[1] > stage}
