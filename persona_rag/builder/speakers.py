@@ -485,6 +485,10 @@ class Attributor:
                     # subject is a name opens the paragraph, and the quotation closes it (a sentence with a speech
                     # verb, "Anne said what was proper", reports a speech that the quotation answers)
                     tags.append(before)
+                elif before is not None and before.name and self._runs_into(pre, qt, q):
+                    # "Tamsin admitted the inn was poor; but still "it would do for one night"": the sentence whose
+                    # subject is a name runs on into the quotation (no stop before it), so its words are hers
+                    tags.append(before)
             if not tags and opens_paragraph and qt.paragraph > 0:
                 pa, pb = q.paragraphs[qt.paragraph - 1]
                 if qt.paragraph - 1 in by_para:  # the narration after the last quotation of that paragraph
@@ -631,6 +635,18 @@ class Attributor:
                 a.cue = "none"
             a.addressees = [n for n in a.addressees if n != a.speaker]
         return out
+
+    def _runs_into(self, pre: str, qt: Quote, q: Quotations) -> bool:
+        """Whether the narration before a quotation in its paragraph is a sentence that goes on into it (no stop,
+        no closing mark, no listening verb before it) with a speech verb, naming no one else of the cast."""
+        tail = pre.rstrip()
+        if not tail or tail[-1] in '.!?"\u201d)' or self.listening_re.search(_last_sentence(tail)):
+            return False
+        sentence = _last_sentence(tail)
+        if not self.verb_re.search(sentence):  # "X had acquired the name of "...": a phrase cited, not said
+            return False
+        start = qt.start - 1 - len(pre) + len(tail) - len(sentence)
+        return len({n for _, _, n in self._found_in(start, start + len(sentence))}) == 1
 
     def _learn_descriptions(self, text: str, masked: str) -> None:
         """Descriptions the book itself sets beside one name ("Barrymore the butler", "Barrymore, the butler",
