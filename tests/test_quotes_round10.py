@@ -20,3 +20,26 @@ def test_a_named_sentence_with_a_speech_verb_that_runs_into_the_quotation_is_its
 def test_a_phrase_cited_in_a_sentence_without_a_speech_verb_is_nobody_speaking() -> None:
     cited = RUNS_ON.replace("admitted she had hoped for something better; but still", "had earned the name of")
     assert speakers(cited) == [None]
+
+
+# a long narration goes on about "he", paragraph after paragraph, from the one it named at its start
+LODGER = (
+    "Oswin was a restless lodger, and the house soon learnt his ways.\n\n"
+    "He rose before the milk cart and was gone before anyone came down.\n\n"
+    "Some days he walked the river paths until dark; on others he never left his room at all.\n\n"
+    "What he did there nobody knew, though the maid swore he kept a jar of beetles on the sill.\n\n"
+    "He read everything and remembered all of it, yet of the simplest matters he knew nothing.\n\n"
+    '"You look puzzled," he said one evening, catching my eye across the table.\n'
+)
+
+
+def test_a_he_tag_after_a_long_narration_about_he_goes_back_to_the_one_it_began_with() -> None:
+    assert speakers(LODGER) == ["Oswin"]
+
+
+def test_the_long_he_chain_stops_at_a_paragraph_that_does_not_go_on_about_he() -> None:
+    broken = LODGER.replace(
+        "He rose before the milk cart and was gone before anyone came down.",
+        "The milk cart came at six, and the baker's boy soon after.",
+    )
+    assert speakers(broken) == [None]

@@ -84,6 +84,8 @@ TITLE_REACH = 2000
 PARITY_RUN = 6
 # a narration paragraph between two turns shorter than this leaves them turns of one exchange (for the pair's sides)
 PARITY_BEAT = 400
+# how many narration paragraphs that go on about "he" (or "she") a he/she tag may reach back through
+CHAIN_REACH = 8
 
 
 @dataclass
@@ -979,7 +981,14 @@ class Attributor:
         if not (own or narrated):
             return None
         said = None
-        while p >= max(0, qt.paragraph - 3):
+        while p >= max(0, qt.paragraph - 3) or (
+            # a longer narration that goes on about "he", paragraph after paragraph with no quotation, reaches back
+            # to the one it began with ("Oswin was a restless lodger. / He slept little. / ... he said")
+            said is None
+            and p >= max(0, qt.paragraph - CHAIN_REACH)
+            and p not in self._quoted
+            and word.search(masked, *q.paragraphs[p + 1])
+        ):
             s, e = q.paragraphs[p]
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if subjects:
