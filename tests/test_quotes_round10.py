@@ -43,3 +43,16 @@ def test_the_long_he_chain_stops_at_a_paragraph_that_does_not_go_on_about_he() -
         "The milk cart came at six, and the baker's boy soon after.",
     )
     assert speakers(broken) == [None]
+
+
+# one quotation in three parts, each tagged "he ...": one voice, resolved as a single "said he"
+TWO_TAGS = (
+    '"The ford is too deep tonight," said Pell.\n\n'
+    "Oswin folded the map and put it in his coat.\n\n"
+    '"Then we take the bridge," he said; "it is longer, but dry," he went on, turning to Tamsin. "Can you walk '
+    'another hour?"\n'
+)
+
+
+def test_several_tags_of_one_he_in_a_quotation_are_one_voice() -> None:
+    assert speakers(TWO_TAGS) == ["Pell", "Oswin"]

@@ -538,6 +538,15 @@ class Attributor:
                 self._of[i] = tags[0].of
             if len(tags) == 1 and tags[0].unnamed:
                 self._unnamed.add(i)  # a turn, but whose the text does not say: no guess from the turns around
+            # '"...," he said; "...," he continued': several tags of one he/she, with nothing between them to name
+            # another, are one voice
+            one_pronoun = len(tags) > 1 and all(
+                t.pronoun in ("he", "she")
+                and t.pronoun == tags[0].pronoun
+                and t.strong
+                and not (t.title or t.described)
+                for t in tags
+            )
             for who in tags:
                 if who.outsider:
                     names.append((OUTSIDER, "explicit" if who.strong else "beat"))
@@ -545,7 +554,7 @@ class Attributor:
                     names.append((who.name, "explicit" if who.strong else "beat"))
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
-                elif who.pronoun and len(tags) == 1:
+                elif who.pronoun and (len(tags) == 1 or one_pronoun):
                     # resolved once turns are known
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
                     if who.strong and who.pronoun in ("he", "she"):
