@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.test_quotes_round9 import speakers
+from persona_rag.builder.cast import Character
+from tests.test_quotes_round9 import GENDERS, PEOPLE, speakers
 
 # a narration sentence whose subject is a name and whose verb is a speech verb runs on into the quotation, with no
 # stop before it: the quoted words are that character's
@@ -56,3 +57,17 @@ TWO_TAGS = (
 
 def test_several_tags_of_one_he_in_a_quotation_are_one_voice() -> None:
     assert speakers(TWO_TAGS) == ["Pell", "Oswin"]
+
+
+# the narration before names two men as subjects of one sentence: the one who comes in last is the "he" who speaks
+CAME_IN = (
+    '"I have nothing more to add," said Pell.\n\n'
+    "Oswin smiled to himself and seemed about to answer, when Wren, who had been out in the yard all this while, "
+    "came back into the kitchen rubbing the frost from his hands.\n\n"
+    '"Tamsin," he said, "the well is frozen solid."\n'
+)
+
+
+def test_a_said_he_after_a_narration_with_two_subjects_goes_on_from_the_last() -> None:
+    cast = [*PEOPLE, Character("Wren", ["Wren"], 3)]
+    assert speakers(CAME_IN, cast, {**GENDERS, "Wren": "m"}) == ["Pell", "Wren"]

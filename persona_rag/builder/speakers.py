@@ -798,7 +798,7 @@ class Attributor:
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
         paragraph's narration, else the one the next turn calls by name, else the one the turn before
-        called by name (an introduction is answered by the one introduced), else the subject of the last
+        called by name (an introduction is answered by the one introduced), else the (last) subject of the last
         sentence of a narration paragraph just before (or whom its "The latter" means), else whose turn
         it is, else the nearest one named (as a subject first) in the paragraphs before; never someone
         the quotation addresses."""
@@ -882,14 +882,14 @@ class Attributor:
                 # sentence has a "him" for the he to go on from: "His father wished him to go")
                 return None
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
-            if len(set(subjects)) == 1:
-                return subjects[0]
-            if not subjects:
-                # "One morning, ..., Captain Wentworth walked into the room": no name after a sentence's start or a
-                # conjunction, but one right before a verb of the past is the subject the he/she goes on from
-                acting = {n for _, b, n in self._found_in(s, e) if _VERB_AFTER.match(masked, b) and fits(n)}
-                if len(acting) == 1:
-                    return acting.pop()
+            if subjects:
+                # the last subject of that gender: "X sat down, when Y came in" -- the one who came in speaks
+                return subjects[-1]
+            # "One morning, ..., Captain Wentworth walked into the room": no name after a sentence's start or a
+            # conjunction, but one right before a verb of the past is the subject the he/she goes on from
+            acting = {n for _, b, n in self._found_in(s, e) if _VERB_AFTER.match(masked, b) and fits(n)}
+            if len(acting) == 1:
+                return acting.pop()
             back = self._back_reference(masked, q.paragraphs[p][0], s)
             if back is not None and fits(back):
                 return back
