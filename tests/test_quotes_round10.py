@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from persona_rag.builder.cast import Character
+from persona_rag.builder.quotes import find_quotes
+from persona_rag.builder.speakers import Attributor
 from tests.test_quotes_round9 import GENDERS, PEOPLE, speakers
 
 # a narration sentence whose subject is a name and whose verb is a speech verb runs on into the quotation, with no
@@ -71,3 +73,19 @@ CAME_IN = (
 def test_a_said_he_after_a_narration_with_two_subjects_goes_on_from_the_last() -> None:
     cast = [*PEOPLE, Character("Wren", ["Wren"], 3)]
     assert speakers(CAME_IN, cast, {**GENDERS, "Wren": "m"}) == ["Pell", "Wren"]
+
+
+# the sentence before has two people acting ("Oswin ..., and I ..."): no beat; the one the turn before called answers
+BACK_TURNED = (
+    '"Well, Wren, what do you make of the letter?" said Oswin.\n\n'
+    "Oswin stood at the window with his back to me, and I had not said a word about the letter in my hand.\n\n"
+    '"How did you know I was reading it?"\n\n'
+    '"I have a polished kettle in front of me," said he.\n'
+)
+
+
+def test_a_narration_sentence_with_a_second_subject_is_no_beat() -> None:
+    cast = [*PEOPLE, Character("Wren", ["Wren"], 3)]
+    found = find_quotes(BACK_TURNED)
+    got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
+    assert got == ["Oswin", "Wren", "Oswin"]

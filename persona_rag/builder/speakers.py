@@ -117,6 +117,7 @@ _WORD = re.compile(r"\S+")
 _LETTER = re.compile(r"\s*(?:[Mm]y\s+)?[Dd]ear\s+[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3},\s*(?:--|\u2014)")
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
 # a speech verb used of a thing ("resumed his seat", "returned her glance") is no speech
+_SECOND_CLAUSE = re.compile(r"[,;]\s*(?:and|but|while|whereas)\s+")
 _OWN_OBJECT = re.compile(r"\s+(?:his|her|their|my|our)\b")
 # a capitalised word that calls someone in a quotation's first sentence: "All merged in my friendship, Sophia."
 _CALLED_FIRST = re.compile(r"(?:,\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?.])")
@@ -511,6 +512,13 @@ class Attributor:
                     # "The girls were hunting for it; and Tom could not help reading it out, observing ...": the
                     # one character the sentence has for a subject, when it does not open the sentence
                     beat = self._subject_beat(*q.paragraphs[qt.paragraph - 1]) or beat
+                if (
+                    beat is not None
+                    and (beat.name or beat.pronoun in ("he", "she"))
+                    and self._second_subject(_last_sentence(prev_text), beat.name)
+                ):
+                    # "Oswin sat with his back to me, and I had said nothing": two people act in the sentence
+                    beat = None
                 if beat is not None:
                     tags.append(beat)
             if not tags and opens_paragraph:
@@ -646,6 +654,18 @@ class Attributor:
                 a.cue = "none"
             a.addressees = [n for n in a.addressees if n != a.speaker]
         return out
+
+    def _second_subject(self, sentence: str, name: str | None) -> bool:
+        """Whether a clause after ", and" (or "; but", ...) of the sentence has a subject other than ``name``: "I",
+        "we" or another character of the cast."""
+        for m in _SECOND_CLAUSE.finditer(sentence):
+            rest = sentence[m.end() :]
+            if re.match(r"(?:I|we|We)\b", rest):
+                return True
+            got = self.names.find(rest[:40])
+            if got and got[0][0] == 0 and got[0][2] != name:
+                return True
+        return False
 
     def _runs_into(self, pre: str, qt: Quote, q: Quotations) -> bool:
         """Whether the narration before a quotation in its paragraph is a sentence that goes on into it (no stop,
