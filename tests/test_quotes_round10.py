@@ -89,3 +89,16 @@ def test_a_narration_sentence_with_a_second_subject_is_no_beat() -> None:
     found = find_quotes(BACK_TURNED)
     got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
     assert got == ["Oswin", "Wren", "Oswin"]
+
+
+# "they both asked": two voices at once, nobody of the cast alone
+THEY_BOTH = (
+    '"The ford is closed," said Pell.\n\n'
+    '"Then how are we to cross?" said Oswin.\n\n'
+    "Tamsin and Oswin looked at the porter with some impatience.\n\n"
+    '"And what would you have us do?" they both asked.\n'
+)
+
+
+def test_a_they_tag_is_several_voices_and_nobody() -> None:
+    assert speakers(THEY_BOTH) == ["Pell", "Oswin", None]

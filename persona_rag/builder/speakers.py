@@ -235,7 +235,7 @@ class Attributor:
         nouns = "|".join(sorted(self.lex.male | self.lex.female | self.lex.companions | self.lex.persons))
         who = (
             rf"(?P<pron>\b(?:{pron})\b)|(?P<name>(?-i:(?<![\w']){_RUN.pattern[10:]}))"
-            r"|(?P<one>\bone\s+of\s+(?:them|us|the\s+\w+))"
+            r"|(?P<one>\bone\s+of\s+(?:them|us|the\s+\w+)|\b(?:they|we)\b(?:\s+(?:both|all))?)"
             rf"|(?P<desc>\b(?:the|an?|both|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})(?P<plural>s)?\b)"
         )
         self.who_re = re.compile(who, re.IGNORECASE)
@@ -320,7 +320,7 @@ class Attributor:
             if p in self.lex.i:
                 return _Who(pronoun="i", strong=strong)
             return _Who(pronoun="he" if p in self.lex.he else "she", strong=strong)
-        if m.group("one"):  # "one of them said": someone of a group, no one in particular
+        if m.group("one"):  # "one of them said", "they both asked": someone of a group, or several voices
             return _Who(outsider=True, strong=strong)
         if m.group("desc"):
             det = m.group("desc").split()[0].lower()
