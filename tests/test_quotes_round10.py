@@ -102,3 +102,22 @@ THEY_BOTH = (
 
 def test_a_they_tag_is_several_voices_and_nobody() -> None:
     assert speakers(THEY_BOTH) == ["Pell", "Oswin", None]
+
+
+# a first-person work: "remarked my friend" and "he continued" in one quotation are the narrator's companion
+COMPANION = (
+    '"Shall we walk?" said Oswin.\n\n'
+    '"If you like," said I.\n\n'
+    '"The lane, then," said Oswin.\n\n'
+    "Pell the porter met us at the gate.\n\n"
+    '"Will you look at the lock, sirs?" said the porter.\n\n'
+    '"It would be a shame to spoil your work," remarked my friend. "You have done so well." He smiled at the '
+    'man. "If you want me," he continued, "send a boy."\n'
+)
+
+
+def test_my_friend_and_a_he_tag_in_one_quotation_are_the_companion() -> None:
+    cast = [*PEOPLE, Character("Wren", ["Wren"], 3)]
+    found = find_quotes(COMPANION)
+    got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
+    assert got == ["Oswin", "Wren", "Oswin", "Pell", "Oswin"]

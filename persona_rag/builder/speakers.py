@@ -546,15 +546,15 @@ class Attributor:
                 self._of[i] = tags[0].of
             if len(tags) == 1 and tags[0].unnamed:
                 self._unnamed.add(i)  # a turn, but whose the text does not say: no guess from the turns around
-            # '"...," he said; "...," he continued': several tags of one he/she, with nothing between them to name
-            # another, are one voice
-            one_pronoun = len(tags) > 1 and all(
-                t.pronoun in ("he", "she")
-                and t.pronoun == tags[0].pronoun
-                and t.strong
-                and not (t.title or t.described)
-                for t in tags
+            # '"...," he said; "...," he continued' (or 'remarked my friend ... he continued'): several tags of one
+            # he/she, with nothing between them to name another, are one voice
+            one_pronoun = (
+                len(tags) > 1
+                and all(t.pronoun in ("he", "she", "any") and t.strong and not (t.title or t.described) for t in tags)
+                and len({t.pronoun for t in tags} - {"any"}) <= 1
             )
+            if one_pronoun:  # "my friend" last, the one kept: the narrator's companion, of the gender "he" says
+                tags.sort(key=lambda t: t.pronoun == "any")
             for who in tags:
                 if who.outsider:
                     names.append((OUTSIDER, "explicit" if who.strong else "beat"))
