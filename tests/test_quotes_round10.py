@@ -121,3 +121,22 @@ def test_my_friend_and_a_he_tag_in_one_quotation_are_the_companion() -> None:
     found = find_quotes(COMPANION)
     got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
     assert got == ["Oswin", "Wren", "Oswin", "Pell", "Oswin"]
+
+
+# three in the scene: the one the last sentence of the turn before calls answers, not the voice two turns back
+CALLED = (
+    '"I found it pushed under the door this morning, sir," said Pell.\n\n'
+    '"Well, Wren, what do you make of this?" said Oswin.\n\n'
+    '"A threat, and a clumsy one."\n'
+)
+
+
+def test_the_one_called_in_the_last_sentence_of_the_turn_before_answers_in_a_scene_of_three() -> None:
+    cast = [*PEOPLE, Character("Wren", ["Wren"], 3)]
+    found = find_quotes(CALLED)
+    got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
+    assert got == ["Pell", "Oswin", "Wren"]
+    aside = CALLED.replace("Well, Wren, what do you make of this?", "A clever fellow, Wren. But the bolt?")
+    found = find_quotes(aside)
+    got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
+    assert got == ["Pell", "Oswin", "Pell"]

@@ -667,6 +667,13 @@ class Attributor:
                 return True
         return False
 
+    def _called_last(self, qt: Quote, text: str, name: str) -> bool:
+        """Whether the last sentence of a quotation names ``name`` (the one it calls)."""
+        a, b = qt.spans[-1]
+        words = text[a:b].rstrip()
+        start = a + len(words) - len(_last_sentence(words))
+        return any(n == name for _, _, n in self.names.find(text, start, b))
+
     def _runs_into(self, pre: str, qt: Quote, q: Quotations) -> bool:
         """Whether the narration before a quotation in its paragraph is a sentence that goes on into it (no stop,
         no closing mark, no listening verb before it) with a speech verb, naming no one else of the cast."""
@@ -1315,7 +1322,12 @@ class Attributor:
                 guess: str | None = None
                 if p1 is not None:
                     voc = [a for a in self._called[i - 1] if a != p1]
-                    if p2 is not None:
+                    if len(voc) == 1 and self._called_last(quotes[i - 1], q.text, voc[0]):
+                        # "Well, Wren, what do you make of it?": the one the last sentence of the turn before
+                        # calls answers, even in a scene of three ("This is a clever man, Wren. But the
+                        # marks?" is answered by the one asked about the marks)
+                        guess = voc[0]
+                    elif p2 is not None:
                         guess = p2
                     elif len(voc) == 1:
                         guess = voc[0]
