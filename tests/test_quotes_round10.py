@@ -140,3 +140,19 @@ def test_the_one_called_in_the_last_sentence_of_the_turn_before_answers_in_a_sce
     found = find_quotes(aside)
     got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
     assert got == ["Pell", "Oswin", "Pell"]
+
+
+# an address broken off by a dash still calls its name ("Well, Oswin--"), and the one called answers
+BROKEN_OFF = (
+    "Oswin waited by the door with his hat in his hands.\n\n"
+    '"Shall I send the letter, then?" said Pell.\n\n'
+    '"Not yet," said Tamsin. "Well, Oswin--"\n\n'
+    '"I will take it myself in the morning, madam."\n'
+)
+
+
+def test_a_name_before_a_dash_is_called() -> None:
+    found = find_quotes(BROKEN_OFF)
+    got = Attributor(PEOPLE, GENDERS, []).attribute(found)
+    assert got[1].addressees == ["Oswin"]
+    assert [a.speaker for a in got] == ["Pell", "Tamsin", "Oswin"]

@@ -109,7 +109,8 @@ class _Who:
     of: str | None = None  # "replied her brother": the gender ("m"/"f") of the one he is the brother of
 
 
-_TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
+# a capitalised word, hyphens inside it only ("Barrymore--" is the name and a dash)
+_TOKEN = r"[A-Z]\w*(?:-\w+)*(?:'(?!s\b)\w+(?:-\w+)*)*\.?"
 _RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\s+)?{_TOKEN})*")
 _WORD = re.compile(r"\S+")
 # a capitalised word in the vocative: after a comma or "dear", before , ! or ?
@@ -1098,7 +1099,8 @@ class Attributor:
                 before = text[max(a, ms - 12) : ms]
                 after = text[me : me + 2]
                 start_ok = ms == a or re.search(r"(?:[,!?]\s*|\bdear\s+|\bOh,?\s+|\bmy\s+)$", before)
-                end_ok = me == b or after[:1] in ",!?." or after.startswith(" -")
+                # "Well, Oswin--": an address broken off by a dash still calls him
+                end_ok = me == b or after[:1] in ",!?.-\u2014" or after.startswith(" -")
                 if start_ok and end_ok and name not in found:
                     found.append(name)
         return found
