@@ -156,3 +156,19 @@ def test_a_name_before_a_dash_is_called() -> None:
     got = Attributor(PEOPLE, GENDERS, []).attribute(found)
     assert got[1].addressees == ["Oswin"]
     assert [a.speaker for a in got] == ["Pell", "Tamsin", "Oswin"]
+
+
+# whose voice the lead-in speaks of is who speaks, though what follows is only what someone heard
+VOICE = (
+    "Pell sat down on the bench by the orchard wall, and soon heard Tamsin and Oswin coming back along the "
+    "path behind it. Tamsin's voice was the first he could make out. What he heard was--\n\n"
+    '"And so I told her she must go, whatever her aunt might say."\n\n'
+    '"She would have stayed at home, but for you?"\n\n'
+    '"She would. I am almost ashamed of her."\n'
+)
+
+
+def test_the_voice_a_lead_in_names_speaks() -> None:
+    got = speakers(VOICE)
+    assert got[0] == "Tamsin" and got[2] == "Tamsin"
+    assert got[1] in (None, "Oswin")  # Pell, who listens, is in the scene too: the pair is not settled

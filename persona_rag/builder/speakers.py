@@ -119,6 +119,7 @@ _LETTER = re.compile(r"\s*(?:[Mm]y\s+)?[Dd]ear\s+[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
 # a speech verb used of a thing ("resumed his seat", "returned her glance") is no speech
 _SECOND_CLAUSE = re.compile(r"[,;]\s*(?:and|but|while|whereas)\s+")
+_VOICE = re.compile(r"(?:'s|\u2019s)\s+(?:[a-z]+\s+)?voice\b")
 _OWN_OBJECT = re.compile(r"\s+(?:his|her|their|my|our)\b")
 # a capitalised word that calls someone in a quotation's first sentence: "All merged in my friendship, Sophia."
 _CALLED_FIRST = re.compile(r"(?:,\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?.])")
@@ -505,6 +506,11 @@ class Attributor:
                     elif before is None and prev_text[-1:] == ":" and self._shows_text(prev_text):
                         # "These were the lines printed at the top of the notice:": a text shown, no speech
                         tags.append(_Who(outsider=True))
+                    else:
+                        # "Tamsin's voice was the first she could make out. What she heard was--": whose voice
+                        voice = self._voice_of(pa, pa + len(prev_text))
+                        if voice is not None:
+                            tags.append(_Who(name=voice))
             if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
@@ -674,6 +680,13 @@ class Attributor:
         words = text[a:b].rstrip()
         start = a + len(words) - len(_last_sentence(words))
         return any(n == name for _, _, n in self.names.find(text, start, b))
+
+    def _voice_of(self, start: int, end: int) -> str | None:
+        """The one character whose voice the narration in ``[start, end)`` speaks of ("Tamsin's voice", "Oswin's
+        low voice"), if only one."""
+        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
+        voices = {n for _, b, n in self._found[lo:hi] if _VOICE.match(self._masked, b)}
+        return voices.pop() if len(voices) == 1 else None
 
     def _runs_into(self, pre: str, qt: Quote, q: Quotations) -> bool:
         """Whether the narration before a quotation in its paragraph is a sentence that goes on into it (no stop,
