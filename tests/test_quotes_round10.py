@@ -172,3 +172,17 @@ def test_the_voice_a_lead_in_names_speaks() -> None:
     got = speakers(VOICE)
     assert got[0] == "Tamsin" and got[2] == "Tamsin"
     assert got[1] in (None, "Oswin")  # Pell, who listens, is in the scene too: the pair is not settled
+
+
+# two tags by name of two people in one quotation: two voices joined, nobody's, and no turn to guess
+JOINED = (
+    '"I saw the boy at noon," said Oswin.\n\n'
+    '"Where is he now?" said Pell.\n\n'
+    '"Oh! he is out with the dogs," cried Oswin, "since--" Tamsin interrupted him. "He is in the loft, and you '
+    'know it."\n\n'
+    '"Then fetch him down," said Pell.\n'
+)
+
+
+def test_a_quotation_tagged_with_two_names_is_nobody_s() -> None:
+    assert speakers(JOINED) == ["Oswin", "Pell", None, "Pell"]

@@ -588,6 +588,11 @@ class Attributor:
                 out[i].cue = next(c for n, c in names if n == speakers[i])
                 if speakers[i] != OUTSIDER and self._stranger_came(q, qt, i, by_para):
                     self._outsider[i] = True  # one of the cast asks the stranger who just came in
+            elif len({n for n, c in names if n not in (None, OUTSIDER) and c == "explicit"}) >= 2:
+                # '"Oh! he talks of you," cried Oswin, "in such--" Tamsin interrupted him': two tags by name of two
+                # people, two voices joined in one quotation: nobody's, and no turn of either to guess
+                speakers[i] = OUTSIDER
+                out[i].cue = "explicit"
         self._quoted = set(by_para)
         self._by_para = by_para
         for i in range(len(quotes) - 1):
