@@ -186,3 +186,21 @@ JOINED = (
 
 def test_a_quotation_tagged_with_two_names_is_nobody_s() -> None:
     assert speakers(JOINED) == ["Oswin", "Pell", None, "Pell"]
+
+
+# a first-person work: the narrator weighs what to say in a narration paragraph of his own, then says it
+WEIGHING = (
+    '"I see the boy cross the common every noon with a basket," said Oswin.\n\n'
+    "Here was news indeed! Yet I kept my face still. If I could learn where the basket went, it might save me "
+    "a long search. But seeming not to care was my best card.\n\n"
+    '"A farmer\'s lad taking his father his dinner, I should think."\n'
+)
+
+
+def test_a_narration_paragraph_of_the_narrator_s_own_thoughts_before_a_turn_is_the_narrator_speaking() -> None:
+    cast = [*PEOPLE, Character("Wren", ["Wren"], 3)]
+    found = find_quotes(WEIGHING)
+    got = [a.speaker for a in Attributor(cast, {**GENDERS, "Wren": "m"}, [(0, "Wren")]).attribute(found)]
+    assert got == ["Oswin", "Wren"]
+    # the same paragraph in a third-person work tells nothing
+    assert speakers(WEIGHING) == ["Oswin", None]

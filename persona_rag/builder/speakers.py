@@ -528,6 +528,10 @@ class Attributor:
                     beat = None
                 if beat is not None:
                     tags.append(beat)
+                elif narrator and prev_text and self._own_thought(_last_sentence(prev_text)):
+                    # "If I could learn more, it might save me a long hunt. But patience was my best card.": the
+                    # narrator weighing what to say, then saying it
+                    tags.append(_Who(pronoun="i", strong=False))
             if not tags and opens_paragraph:
                 for piece in [*gaps, post]:
                     sent = piece.strip(" ,;:-\u2014()")
@@ -692,6 +696,13 @@ class Attributor:
         lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
         voices = {n for _, b, n in self._found[lo:hi] if _VOICE.match(self._masked, b)}
         return voices.pop() if len(voices) == 1 else None
+
+    def _own_thought(self, sentence: str) -> bool:
+        """Whether a narration sentence is the first-person narrator's own (an "I", "my" or "me" in it) and
+        speaks of no one else (no he, she or they, no one of the cast)."""
+        if not re.search(r"\b(?:I|my|me)\b", sentence) or re.search(r"\b(?i:he|she|they|his|her|him)\b", sentence):
+            return False
+        return not self.names.find(sentence)
 
     def _runs_into(self, pre: str, qt: Quote, q: Quotations) -> bool:
         """Whether the narration before a quotation in its paragraph is a sentence that goes on into it (no stop,
