@@ -20,14 +20,25 @@
    "the butler, Barrymore") is that character wherever the work's narration or tags use it.
    ``said my friend`` in a first-person work is, failing a name in its paragraph, the narrator's
    companion (the one the narrator's works tag by name most often) when the scene has him.
+   Several tags of one he/she in one quotation (``he said; ... he went on``, ``remarked my friend ... he
+   continued``) are one voice; a "they" or "we" tag (``they both asked``) is several voices, nobody; two tags
+   by name of two people in one quotation are two voices joined, nobody. A he/she chain reaches back through
+   a long narration that goes on about he/she, paragraph after paragraph, to the one it began with; after a
+   narration sentence with several subjects of its gender it goes on from the last ("X sat down, when Y came
+   in"). The one character whose voice a lead-in names ("X's voice was the first she made out. What she
+   heard was--") speaks; a named sentence with a speech verb that runs on into the quotation with no stop
+   ("X admitted ...; but still "..."") is that character's.
 3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
-   before; never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
+   before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
+   first-person work, a last sentence that is the narrator's own, "I"/"my" and no one else, is the narrator's
+   beat); never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
    that a clause of what went before opens (``When the butler had left us``).
 4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
-   is not spoken by them, and the next one is likely their answer. The turns are guessed again once the
+   is not spoken by them, and the next one is likely their answer (in a scene of three, the one the last
+   sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too). The turns are guessed again once the
    he/she tags are resolved (a "said he" may be a third voice of the scene). A paragraph with no
    letter in it ("* * *") ends a conversation.
 
