@@ -39,8 +39,8 @@
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
    is not spoken by them, and the next one is likely their answer (in a scene of three, the one the last
    sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too).
-   The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the scene). A paragraph with no
-   letter in it ("* * *") ends a conversation.
+   The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
+   scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
 A quotation no signal settles has no speaker: ``None`` is better than a guess. The words
 the sieve reads (speech verbs, pronouns, gendered honorifics) are data in ``speech.txt``.
