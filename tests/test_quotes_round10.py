@@ -204,3 +204,20 @@ def test_a_narration_paragraph_of_the_narrator_s_own_thoughts_before_a_turn_is_t
     assert got == ["Oswin", "Wren"]
     # the same paragraph in a third-person work tells nothing
     assert speakers(WEIGHING) == ["Oswin", None]
+
+
+# the narrator turns upon someone to ask; after one short sentence of narration, "he said" is the one asked
+TURNING = (
+    "Oswin had gone up to his room, and Pell walked with me to the corner of the street.\n\n"
+    '"Tell me," I asked, stopping and turning upon Pell, "how did he know where I had been?"\n\n'
+    'My companion gave a small smile. "That is his way," he said. "He will not tell you either."\n'
+)
+
+
+def test_a_said_he_after_a_short_beat_is_the_one_the_turn_before_turned_upon() -> None:
+    cast = [*PEOPLE, Character("Wren", ["Wren"], 3)]
+    found = find_quotes(TURNING)
+    # Pell's gender is not known to the attributor: being called is enough
+    got = Attributor(cast, {"Oswin": "m", "Wren": "m", "Tamsin": "f"}, [(0, "Wren")]).attribute(found)
+    assert got[0].addressees == ["Pell"]
+    assert [a.speaker for a in got] == ["Wren", "Pell"]

@@ -268,7 +268,9 @@ class Attributor:
             re.IGNORECASE,
         )
         # '"...," said Mrs Musgrove to Mrs Croft': whom a tag says the quotation is spoken to
-        self.told_re = re.compile(rf"\b(?:{verbs})\b[^.;:!?\"\u201c\u201d]{{0,40}}?\bto\s+(?=[A-Z])")
+        self.told_re = re.compile(
+            rf"\b(?:{verbs})\b[^.;:!?\"\u201c\u201d]{{0,40}}?\b(?:to|turning\s+(?:up)?on)\s+(?=[A-Z])"
+        )
         # '"Indeed!" was the reply': a tag that names no one
         self.after_unnamed = re.compile(
             rf"^[\s,;:!?\u2014-]*(?:was|were|is|came|had\s+been)\s+(?:\w+\s+)?the\s+(?:\w+\s+)?(?:{said})\b",
@@ -925,10 +927,19 @@ class Attributor:
         if (
             last is not None
             and last.last_paragraph == qt.paragraph - 1
-            and qt.start == q.paragraphs[qt.paragraph][0] + 1
+            # the paragraph opens with the quotation, or with one short sentence of narration naming no one
+            # ("Her companion smiled. '...,' she said")
+            and (
+                qt.start == q.paragraphs[qt.paragraph][0] + 1
+                or (
+                    len(opening := masked[q.paragraphs[qt.paragraph][0] : qt.start].strip()) < SHORT_LEAD
+                    and _last_sentence(opening) == opening
+                    and not self.names.find(opening)
+                )
+            )
         ):
             # the one the turn before called by name answers it ("Dr. Watson, Mr. Holmes," said Stamford, introducing us.)
-            called = [n for n in self._called[i - 1] if fits(n) and n != speakers[i - 1]]
+            called = [n for n in self._called[i - 1] if fits(n, unknown=True) and n != speakers[i - 1]]
             if len(called) == 1:
                 return called[0]
         if local:
