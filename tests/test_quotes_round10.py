@@ -221,3 +221,16 @@ def test_a_said_he_after_a_short_beat_is_the_one_the_turn_before_turned_upon() -
     got = Attributor(cast, {"Oswin": "m", "Wren": "m", "Tamsin": "f"}, [(0, "Wren")]).attribute(found)
     assert got[0].addressees == ["Pell"]
     assert [a.speaker for a in got] == ["Wren", "Pell"]
+
+
+# a stranger answers the one who spoke to him; the untagged turn after the stranger's is that one going on
+STRANGER = (
+    "Tamsin and Oswin found the old waiter alone in the empty dining room.\n\n"
+    'Oswin held out a shilling. "We should like to hear what you saw last night," he said.\n\n'
+    '"I shall be glad to tell you all of it, sir," the waiter answered.\n\n'
+    '"Then begin at the beginning, and leave nothing out."\n'
+)
+
+
+def test_the_turn_after_a_stranger_s_answer_is_the_one_who_spoke_to_him() -> None:
+    assert speakers(STRANGER) == ["Oswin", None, "Oswin"]

@@ -1403,6 +1403,18 @@ class Attributor:
                     # two turns away, with one unknown turn between: the same voice (the other may be nobody in the cast)
                     p2, n2 = known(i, -2), known(i, 2)
                     guess = p2 if p2 is not None and p1 is None else n2 if n2 is not None and n1 is None else None
+                if (
+                    guess is None
+                    and i >= 2
+                    and speakers[i - 1] == OUTSIDER
+                    and adjacent[i - 1]
+                    and adjacent[i - 2]
+                    and speakers[i - 2] not in (None, OUTSIDER)
+                    and (i < 3 or not adjacent[i - 3] or speakers[i - 3] in (None, OUTSIDER))
+                ):
+                    # "'Tell us all of it,' said X. / 'Gladly,' the porter answered. / 'From the start, then.'": the
+                    # one who spoke to the stranger goes on, when no third voice came just before
+                    guess = speakers[i - 2]
                 if guess is None or guess in out[i].addressees or guess in (p1, n1):
                     continue
                 if self.genders.get(guess, self._tag_gender.get(i)) != self._tag_gender.get(i, self.genders.get(guess)):
