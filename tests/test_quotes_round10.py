@@ -234,3 +234,15 @@ STRANGER = (
 
 def test_the_turn_after_a_stranger_s_answer_is_the_one_who_spoke_to_him() -> None:
     assert speakers(STRANGER) == ["Oswin", None, "Oswin"]
+
+
+# "of his having said": the speech is his, not that of the sentence's subject
+GERUND = (
+    "Oswin had been sulking by the window all afternoon.\n\n"
+    "Tamsin kept a clear memory of his having said, in a cross voice, "
+    '"You should have left the dog alone; I told you so twice;" and she never quite forgave it.\n'
+)
+
+
+def test_a_possessive_before_having_said_is_the_speaker() -> None:
+    assert speakers(GERUND) == ["Oswin"]

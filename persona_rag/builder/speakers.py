@@ -394,6 +394,11 @@ class Attributor:
         if not said or read:
             return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
         verbs = list(self.verb_re.finditer(sentence))
+        gerund = re.search(r"\b(his|her|my)\s+(?:having\s+)?$", sentence[: verbs[-1].start()], re.IGNORECASE)
+        if gerund is not None:
+            # "She had an impression of his having said, ...": the one whose saying it is, not the sentence's subject
+            poss = gerund.group(1).lower()
+            return _Who(pronoun="i" if poss == "my" else "he" if poss == "his" else "she", strong=True)
         found = [w for w in (self._who(m, True) for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2)) if w]
         who = found[-1] if found else None  # the subject nearest before the verb
         if who is not None and who.pronoun in ("he", "she") and not who.described:
