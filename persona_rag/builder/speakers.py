@@ -27,7 +27,7 @@
    narration sentence with several subjects of its gender it goes on from the last ("X sat down, when Y came
    in"). The one character whose voice a lead-in names ("X's voice was the first she made out. What she
    heard was--") speaks; a named sentence with a speech verb that runs on into the quotation with no stop
-   ("X admitted ...; but still "..."") is that character's.
+   ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his.
 3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
    before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
@@ -38,7 +38,8 @@
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
    is not spoken by them, and the next one is likely their answer (in a scene of three, the one the last
-   sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too).
+   sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too; "I asked,
+   turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger).
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
