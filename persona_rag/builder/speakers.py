@@ -20,16 +20,28 @@
    "the butler, Barrymore") is that character wherever the work's narration or tags use it.
    ``said my friend`` in a first-person work is, failing a name in its paragraph, the narrator's
    companion (the one the narrator's works tag by name most often) when the scene has him.
+   Several tags of one he/she in one quotation (``he said; ... he went on``, ``remarked my friend ... he
+   continued``) are one voice; a "they" or "we" tag (``they both asked``) is several voices, nobody; two tags
+   by name of two people in one quotation are two voices joined, nobody. A he/she chain reaches back through
+   a long narration that goes on about he/she, paragraph after paragraph, to the one it began with; after a
+   narration sentence with several subjects of its gender it goes on from the last ("X sat down, when Y came
+   in"). The one character whose voice a lead-in names ("X's voice was the first she made out. What she
+   heard was--") speaks; a named sentence with a speech verb that runs on into the quotation with no stop
+   ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his.
 3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
-   before; never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
+   before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
+   first-person work, a last sentence that is the narrator's own, "I"/"my" and no one else, is the narrator's
+   beat); never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
    that a clause of what went before opens (``When the butler had left us``).
 4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
-   is not spoken by them, and the next one is likely their answer. The turns are guessed again once the
-   he/she tags are resolved (a "said he" may be a third voice of the scene). A paragraph with no
-   letter in it ("* * *") ends a conversation.
+   is not spoken by them, and the next one is likely their answer (in a scene of three, the one the last
+   sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too; "I asked,
+   turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger).
+   The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
+   scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
 A quotation no signal settles has no speaker: ``None`` is better than a guess. The words
 the sieve reads (speech verbs, pronouns, gendered honorifics) are data in ``speech.txt``.
@@ -84,6 +96,8 @@ TITLE_REACH = 2000
 PARITY_RUN = 6
 # a narration paragraph between two turns shorter than this leaves them turns of one exchange (for the pair's sides)
 PARITY_BEAT = 400
+# how many narration paragraphs that go on about "he" (or "she") a he/she tag may reach back through
+CHAIN_REACH = 8
 
 
 @dataclass
@@ -107,7 +121,8 @@ class _Who:
     of: str | None = None  # "replied her brother": the gender ("m"/"f") of the one he is the brother of
 
 
-_TOKEN = r"[A-Z][\w\-]*(?:'(?!s\b)[\w\-]+)*\.?"
+# a capitalised word, hyphens inside it only ("Barrymore--" is the name and a dash)
+_TOKEN = r"[A-Z]\w*(?:-\w+)*(?:'(?!s\b)\w+(?:-\w+)*)*\.?"
 _RUN = re.compile(rf"(?<![\w'])(?:the\s+)?{_TOKEN}(?:[ \t]*\n?[ \t]*(?:of\s+|de\s+)?{_TOKEN})*")
 _WORD = re.compile(r"\S+")
 # a capitalised word in the vocative: after a comma or "dear", before , ! or ?
@@ -115,6 +130,8 @@ _WORD = re.compile(r"\S+")
 _LETTER = re.compile(r"\s*(?:[Mm]y\s+)?[Dd]ear\s+[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,3},\s*(?:--|\u2014)")
 _CALLED = re.compile(r"(?:,|\bdear)\s+([A-Z][a-z]+)(?=[,!?])")
 # a speech verb used of a thing ("resumed his seat", "returned her glance") is no speech
+_SECOND_CLAUSE = re.compile(r"[,;]\s*(?:and|but|while|whereas)\s+")
+_VOICE = re.compile(r"(?:'s|\u2019s)\s+(?:[a-z]+\s+)?voice\b")
 _OWN_OBJECT = re.compile(r"\s+(?:his|her|their|my|our)\b")
 # a capitalised word that calls someone in a quotation's first sentence: "All merged in my friendship, Sophia."
 _CALLED_FIRST = re.compile(r"(?:,\s+|\bdear\s+)([A-Z][a-z]+)(?=[,!?.])")
@@ -232,7 +249,7 @@ class Attributor:
         nouns = "|".join(sorted(self.lex.male | self.lex.female | self.lex.companions | self.lex.persons))
         who = (
             rf"(?P<pron>\b(?:{pron})\b)|(?P<name>(?-i:(?<![\w']){_RUN.pattern[10:]}))"
-            r"|(?P<one>\bone\s+of\s+(?:them|us|the\s+\w+))"
+            r"|(?P<one>\bone\s+of\s+(?:them|us|the\s+\w+)|\b(?:they|we)\b(?:\s+(?:both|all))?)"
             rf"|(?P<desc>\b(?:the|an?|both|his|her|my|our|their)\s+(?:\w+\s+)?(?P<noun>{nouns})(?P<plural>s)?\b)"
         )
         self.who_re = re.compile(who, re.IGNORECASE)
@@ -252,7 +269,9 @@ class Attributor:
             re.IGNORECASE,
         )
         # '"...," said Mrs Musgrove to Mrs Croft': whom a tag says the quotation is spoken to
-        self.told_re = re.compile(rf"\b(?:{verbs})\b[^.;:!?\"\u201c\u201d]{{0,40}}?\bto\s+(?=[A-Z])")
+        self.told_re = re.compile(
+            rf"\b(?:{verbs})\b[^.;:!?\"\u201c\u201d]{{0,40}}?\b(?:to|turning\s+(?:up)?on)\s+(?=[A-Z])"
+        )
         # '"Indeed!" was the reply': a tag that names no one
         self.after_unnamed = re.compile(
             rf"^[\s,;:!?\u2014-]*(?:was|were|is|came|had\s+been)\s+(?:\w+\s+)?the\s+(?:\w+\s+)?(?:{said})\b",
@@ -317,7 +336,7 @@ class Attributor:
             if p in self.lex.i:
                 return _Who(pronoun="i", strong=strong)
             return _Who(pronoun="he" if p in self.lex.he else "she", strong=strong)
-        if m.group("one"):  # "one of them said": someone of a group, no one in particular
+        if m.group("one"):  # "one of them said", "they both asked": someone of a group, or several voices
             return _Who(outsider=True, strong=strong)
         if m.group("desc"):
             det = m.group("desc").split()[0].lower()
@@ -376,6 +395,11 @@ class Attributor:
         if not said or read:
             return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
         verbs = list(self.verb_re.finditer(sentence))
+        gerund = re.search(r"\b(his|her|my)\s+(?:having\s+)?$", sentence[: verbs[-1].start()], re.IGNORECASE)
+        if gerund is not None:
+            # "She had an impression of his having said, ...": the one whose saying it is, not the sentence's subject
+            poss = gerund.group(1).lower()
+            return _Who(pronoun="i" if poss == "my" else "he" if poss == "his" else "she", strong=True)
         found = [w for w in (self._who(m, True) for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2)) if w]
         who = found[-1] if found else None  # the subject nearest before the verb
         if who is not None and who.pronoun in ("he", "she") and not who.described:
@@ -485,6 +509,10 @@ class Attributor:
                     # subject is a name opens the paragraph, and the quotation closes it (a sentence with a speech
                     # verb, "Anne said what was proper", reports a speech that the quotation answers)
                     tags.append(before)
+                elif before is not None and before.name and self._runs_into(pre, qt, q):
+                    # "Tamsin admitted the inn was poor; but still "it would do for one night"": the sentence whose
+                    # subject is a name runs on into the quotation (no stop before it), so its words are hers
+                    tags.append(before)
             if not tags and opens_paragraph and qt.paragraph > 0:
                 pa, pb = q.paragraphs[qt.paragraph - 1]
                 if qt.paragraph - 1 in by_para:  # the narration after the last quotation of that paragraph
@@ -497,6 +525,11 @@ class Attributor:
                     elif before is None and prev_text[-1:] == ":" and self._shows_text(prev_text):
                         # "These were the lines printed at the top of the notice:": a text shown, no speech
                         tags.append(_Who(outsider=True))
+                    else:
+                        # "Tamsin's voice was the first she could make out. What she heard was--": whose voice
+                        voice = self._voice_of(pa, pa + len(prev_text))
+                        if voice is not None:
+                            tags.append(_Who(name=voice))
             if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
@@ -505,8 +538,19 @@ class Attributor:
                     # "The girls were hunting for it; and Tom could not help reading it out, observing ...": the
                     # one character the sentence has for a subject, when it does not open the sentence
                     beat = self._subject_beat(*q.paragraphs[qt.paragraph - 1]) or beat
+                if (
+                    beat is not None
+                    and (beat.name or beat.pronoun in ("he", "she"))
+                    and self._second_subject(_last_sentence(prev_text), beat.name)
+                ):
+                    # "Oswin sat with his back to me, and I had said nothing": two people act in the sentence
+                    beat = None
                 if beat is not None:
                     tags.append(beat)
+                elif narrator and prev_text and self._own_thought(_last_sentence(prev_text)):
+                    # "If I could learn more, it might save me a long hunt. But patience was my best card.": the
+                    # narrator weighing what to say, then saying it
+                    tags.append(_Who(pronoun="i", strong=False))
             if not tags and opens_paragraph:
                 for piece in [*gaps, post]:
                     sent = piece.strip(" ,;:-\u2014()")
@@ -532,6 +576,15 @@ class Attributor:
                 self._of[i] = tags[0].of
             if len(tags) == 1 and tags[0].unnamed:
                 self._unnamed.add(i)  # a turn, but whose the text does not say: no guess from the turns around
+            # '"...," he said; "...," he continued' (or 'remarked my friend ... he continued'): several tags of one
+            # he/she, with nothing between them to name another, are one voice
+            one_pronoun = (
+                len(tags) > 1
+                and all(t.pronoun in ("he", "she", "any") and t.strong and not (t.title or t.described) for t in tags)
+                and len({t.pronoun for t in tags} - {"any"}) <= 1
+            )
+            if one_pronoun:  # "my friend" last, the one kept: the narrator's companion, of the gender "he" says
+                tags.sort(key=lambda t: t.pronoun == "any")
             for who in tags:
                 if who.outsider:
                     names.append((OUTSIDER, "explicit" if who.strong else "beat"))
@@ -539,7 +592,7 @@ class Attributor:
                     names.append((who.name, "explicit" if who.strong else "beat"))
                 elif who.pronoun == "i":
                     names.append((narrator, "narrator"))
-                elif who.pronoun and len(tags) == 1:
+                elif who.pronoun and (len(tags) == 1 or one_pronoun):
                     # resolved once turns are known
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
                     if who.strong and who.pronoun in ("he", "she"):
@@ -558,6 +611,11 @@ class Attributor:
                 out[i].cue = next(c for n, c in names if n == speakers[i])
                 if speakers[i] != OUTSIDER and self._stranger_came(q, qt, i, by_para):
                     self._outsider[i] = True  # one of the cast asks the stranger who just came in
+            elif len({n for n, c in names if n not in (None, OUTSIDER) and c == "explicit"}) >= 2:
+                # '"Oh! he talks of you," cried Oswin, "in such--" Tamsin interrupted him': two tags by name of two
+                # people, two voices joined in one quotation: nobody's, and no turn of either to guess
+                speakers[i] = OUTSIDER
+                out[i].cue = "explicit"
         self._quoted = set(by_para)
         self._by_para = by_para
         for i in range(len(quotes) - 1):
@@ -631,6 +689,51 @@ class Attributor:
                 a.cue = "none"
             a.addressees = [n for n in a.addressees if n != a.speaker]
         return out
+
+    def _second_subject(self, sentence: str, name: str | None) -> bool:
+        """Whether a clause after ", and" (or "; but", ...) of the sentence has a subject other than ``name``: "I",
+        "we" or another character of the cast."""
+        for m in _SECOND_CLAUSE.finditer(sentence):
+            rest = sentence[m.end() :]
+            if re.match(r"(?:I|we|We)\b", rest):
+                return True
+            got = self.names.find(rest[:40])
+            if got and got[0][0] == 0 and got[0][2] != name:
+                return True
+        return False
+
+    def _called_last(self, qt: Quote, text: str, name: str) -> bool:
+        """Whether the last sentence of a quotation names ``name`` (the one it calls)."""
+        a, b = qt.spans[-1]
+        words = text[a:b].rstrip()
+        start = a + len(words) - len(_last_sentence(words))
+        return any(n == name for _, _, n in self.names.find(text, start, b))
+
+    def _voice_of(self, start: int, end: int) -> str | None:
+        """The one character whose voice the narration in ``[start, end)`` speaks of ("Tamsin's voice", "Oswin's
+        low voice"), if only one."""
+        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
+        voices = {n for _, b, n in self._found[lo:hi] if _VOICE.match(self._masked, b)}
+        return voices.pop() if len(voices) == 1 else None
+
+    def _own_thought(self, sentence: str) -> bool:
+        """Whether a narration sentence is the first-person narrator's own (an "I", "my" or "me" in it) and
+        speaks of no one else (no he, she or they, no one of the cast)."""
+        if not re.search(r"\b(?:I|my|me)\b", sentence) or re.search(r"\b(?i:he|she|they|his|her|him)\b", sentence):
+            return False
+        return not self.names.find(sentence)
+
+    def _runs_into(self, pre: str, qt: Quote, q: Quotations) -> bool:
+        """Whether the narration before a quotation in its paragraph is a sentence that goes on into it (no stop,
+        no closing mark, no listening verb before it) with a speech verb, naming no one else of the cast."""
+        tail = pre.rstrip()
+        if not tail or tail[-1] in '.!?"\u201d)' or self.listening_re.search(_last_sentence(tail)):
+            return False
+        sentence = _last_sentence(tail)
+        if not self.verb_re.search(sentence):  # "X had acquired the name of "...": a phrase cited, not said
+            return False
+        start = qt.start - 1 - len(pre) + len(tail) - len(sentence)
+        return len({n for _, _, n in self._found_in(start, start + len(sentence))}) == 1
 
     def _learn_descriptions(self, text: str, masked: str) -> None:
         """Descriptions the book itself sets beside one name ("Barrymore the butler", "Barrymore, the butler",
@@ -771,7 +874,7 @@ class Attributor:
     ) -> str | None:
         """He/she (or "my friend", of either gender): the one character of that gender named in this
         paragraph's narration, else the one the next turn calls by name, else the one the turn before
-        called by name (an introduction is answered by the one introduced), else the subject of the last
+        called by name (an introduction is answered by the one introduced), else the (last) subject of the last
         sentence of a narration paragraph just before (or whom its "The latter" means), else whose turn
         it is, else the nearest one named (as a subject first) in the paragraphs before; never someone
         the quotation addresses."""
@@ -830,10 +933,19 @@ class Attributor:
         if (
             last is not None
             and last.last_paragraph == qt.paragraph - 1
-            and qt.start == q.paragraphs[qt.paragraph][0] + 1
+            # the paragraph opens with the quotation, or with one short sentence of narration naming no one
+            # ("Her companion smiled. '...,' she said")
+            and (
+                qt.start == q.paragraphs[qt.paragraph][0] + 1
+                or (
+                    len(opening := masked[q.paragraphs[qt.paragraph][0] : qt.start].strip()) < SHORT_LEAD
+                    and _last_sentence(opening) == opening
+                    and not self.names.find(opening)
+                )
+            )
         ):
             # the one the turn before called by name answers it ("Dr. Watson, Mr. Holmes," said Stamford, introducing us.)
-            called = [n for n in self._called[i - 1] if fits(n) and n != speakers[i - 1]]
+            called = [n for n in self._called[i - 1] if fits(n, unknown=True) and n != speakers[i - 1]]
             if len(called) == 1:
                 return called[0]
         if local:
@@ -855,14 +967,14 @@ class Attributor:
                 # sentence has a "him" for the he to go on from: "His father wished him to go")
                 return None
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
-            if len(set(subjects)) == 1:
-                return subjects[0]
-            if not subjects:
-                # "One morning, ..., Captain Wentworth walked into the room": no name after a sentence's start or a
-                # conjunction, but one right before a verb of the past is the subject the he/she goes on from
-                acting = {n for _, b, n in self._found_in(s, e) if _VERB_AFTER.match(masked, b) and fits(n)}
-                if len(acting) == 1:
-                    return acting.pop()
+            if subjects:
+                # the last subject of that gender: "X sat down, when Y came in" -- the one who came in speaks
+                return subjects[-1]
+            # "One morning, ..., Captain Wentworth walked into the room": no name after a sentence's start or a
+            # conjunction, but one right before a verb of the past is the subject the he/she goes on from
+            acting = {n for _, b, n in self._found_in(s, e) if _VERB_AFTER.match(masked, b) and fits(n)}
+            if len(acting) == 1:
+                return acting.pop()
             back = self._back_reference(masked, q.paragraphs[p][0], s)
             if back is not None and fits(back):
                 return back
@@ -963,7 +1075,14 @@ class Attributor:
         if not (own or narrated):
             return None
         said = None
-        while p >= max(0, qt.paragraph - 3):
+        while p >= max(0, qt.paragraph - 3) or (
+            # a longer narration that goes on about "he", paragraph after paragraph with no quotation, reaches back
+            # to the one it began with ("Oswin was a restless lodger. / He slept little. / ... he said")
+            said is None
+            and p >= max(0, qt.paragraph - CHAIN_REACH)
+            and p not in self._quoted
+            and word.search(masked, *q.paragraphs[p + 1])
+        ):
             s, e = q.paragraphs[p]
             subjects = [n for n, subj in self._mentions(masked, s, e) if subj and fits(n)]
             if subjects:
@@ -1037,7 +1156,8 @@ class Attributor:
                 before = text[max(a, ms - 12) : ms]
                 after = text[me : me + 2]
                 start_ok = ms == a or re.search(r"(?:[,!?]\s*|\bdear\s+|\bOh,?\s+|\bmy\s+)$", before)
-                end_ok = me == b or after[:1] in ",!?." or after.startswith(" -")
+                # "Well, Oswin--": an address broken off by a dash still calls him
+                end_ok = me == b or after[:1] in ",!?.-\u2014" or after.startswith(" -")
                 if start_ok and end_ok and name not in found:
                     found.append(name)
         return found
@@ -1261,7 +1381,12 @@ class Attributor:
                 guess: str | None = None
                 if p1 is not None:
                     voc = [a for a in self._called[i - 1] if a != p1]
-                    if p2 is not None:
+                    if len(voc) == 1 and self._called_last(quotes[i - 1], q.text, voc[0]):
+                        # "Well, Wren, what do you make of it?": the one the last sentence of the turn before
+                        # calls answers, even in a scene of three ("This is a clever man, Wren. But the
+                        # marks?" is answered by the one asked about the marks)
+                        guess = voc[0]
+                    elif p2 is not None:
                         guess = p2
                     elif len(voc) == 1:
                         guess = voc[0]
@@ -1284,6 +1409,18 @@ class Attributor:
                     # two turns away, with one unknown turn between: the same voice (the other may be nobody in the cast)
                     p2, n2 = known(i, -2), known(i, 2)
                     guess = p2 if p2 is not None and p1 is None else n2 if n2 is not None and n1 is None else None
+                if (
+                    guess is None
+                    and i >= 2
+                    and speakers[i - 1] == OUTSIDER
+                    and adjacent[i - 1]
+                    and adjacent[i - 2]
+                    and speakers[i - 2] not in (None, OUTSIDER)
+                    and (i < 3 or not adjacent[i - 3] or speakers[i - 3] in (None, OUTSIDER))
+                ):
+                    # "'Tell us all of it,' said X. / 'Gladly,' the porter answered. / 'From the start, then.'": the
+                    # one who spoke to the stranger goes on, when no third voice came just before
+                    guess = speakers[i - 2]
                 if guess is None or guess in out[i].addressees or guess in (p1, n1):
                     continue
                 if self.genders.get(guess, self._tag_gender.get(i)) != self._tag_gender.get(i, self.genders.get(guess)):
