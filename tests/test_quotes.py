@@ -218,8 +218,8 @@ def test_bad_books_give_a_notice_and_no_dialogues(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- the gold (shared texts)
 
 FLOORS = {  # measured on the test gold with the automatic cast (see README, "Your own character, from a book")
-    "hound": ("sherlock_canon.txt", 0.683, 0.929),
-    "persuasion": ("persuasion.txt", 0.805, 0.879),
+    "hound": ("sherlock_canon.txt", 0.743, 0.940),
+    "persuasion": ("persuasion.txt", 0.805, 0.884),
 }
 
 
