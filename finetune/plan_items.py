@@ -12,6 +12,9 @@ Where the targets come from (counted in the data manifest, ``plan_items``):
 - ``rewrite``: questions a user would ask about each of the persona's memories at the stage it knows them
   (about the names the memory holds: who, what happened, how do you feel, what do you think), whose plan picks
   that memory; the target is the first-person rewrite of the plan's sentences (graphs.review.in_own_words);
+- ``answer-who``, ``answer-false-premise``, ``answer-what-happened``, ``answer-how-felt``: questions that ask one
+  thing of a memory sentence, whose target answers first and says the one sentence that backs it
+  (:func:`answer_items`);
 - every target passes the claim check against its memory, and a rewrite that still names the persona in the
   third person is dropped (counted).
 
