@@ -39,7 +39,8 @@
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
    is not spoken by them, and the next one is likely their answer (in a scene of three, the one the last
    sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too; "I asked,
-   turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger).
+   turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger;
+   "replied her brother" tells that every second turn of its exchange, the side it answers, is a woman's).
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
@@ -98,6 +99,8 @@ PARITY_RUN = 6
 PARITY_BEAT = 400
 # how many narration paragraphs that go on about "he" (or "she") a he/she tag may reach back through
 CHAIN_REACH = 8
+# how many turns away a tag that tells the gender of one side of an exchange ("replied her brother") still tells it
+SIDE_REACH = 8
 
 
 @dataclass
@@ -1223,6 +1226,9 @@ class Attributor:
                     return True
         return False
 
+    def _side_gender(self, i: int, adjacent: list[bool], n: int) -> str | None:
+        return _side_gender_of(self._of, i, adjacent, n)
+
     def _turn_links(
         self, quotes: list[Quote], q: Quotations, speakers: list[str | None]
     ) -> tuple[list[bool], list[bool]]:
@@ -1427,12 +1433,27 @@ class Attributor:
                     continue  # "said he" left unresolved is not a woman's turn
                 if adjacent[i] and self._of.get(i + 1, self.genders.get(guess)) != self.genders.get(guess):
                     continue  # the next turn is "replied her brother": this one is a woman's
+                if self._side_gender(i, adjacent, n) not in (None, self.genders.get(guess)):
+                    continue  # a turn of her side two or four turns away was answered by "her brother"
                 speakers[i] = guess
                 out[i].cue = "turn"
                 speakers_in.setdefault(convo[i], set()).add(guess)
                 changed = True
             if not changed:
                 break
+
+
+def _side_gender_of(of: dict[int, str], i: int, adjacent: list[bool], n: int) -> str | None:
+    """The gender ("m"/"f") that a tag such as "replied her brother" tells of turn ``i``'s side of an unbroken
+    exchange of alternate turns: the tag of turn ``j + 1`` tells of turn ``j``, and every second turn is one voice."""
+    lo = i
+    while lo > 0 and adjacent[lo - 1] and i - lo < SIDE_REACH:
+        lo -= 1
+    hi = i
+    while hi < n - 1 and adjacent[hi] and hi - i < SIDE_REACH:
+        hi += 1
+    told = {of[j + 1] for j in range(lo + (i - lo) % 2, hi, 2) if j + 1 in of and j + 1 <= hi}
+    return told.pop() if len(told) == 1 else None
 
 
 def _last_sentence(text: str) -> str:

@@ -1,0 +1,25 @@
+"""Quotation speakers, round 11 (issue #21): each rule on a short invented scene (builder/speakers.py)."""
+
+from __future__ import annotations
+
+from tests.test_quotes_round9 import speakers
+
+# "replied her brother" tells that the turn before is a woman's, and so is every second turn of the exchange: the
+# man who spoke before it (Oswin) is not guessed for her side
+HER_BROTHER = (
+    "Pell sat by the inn fire with his boots off, and Tamsin sat across from him with her sewing.\n\n"
+    '"The boats will be late with this wind," said Oswin, and went out to look at the sky.\n\n'
+    '"Oh! Pell! You cannot mean to sail in it. A sensible man would wait for the morning."\n\n'
+    '"Wind or no wind, I have sailed in worse," replied her brother. "You forget how long I was at sea."\n\n'
+    '"And you forget that you have a wife who wishes you home."\n\n'
+    '"I forget nothing, my dear girl. But a promise is a promise."\n\n'
+    '"Then keep it, and drown."\n\n'
+    '"I shall keep it, and come back dry."\n\n'
+    '"We shall see."\n'
+)
+
+
+def test_a_her_brother_tag_tells_the_gender_of_every_second_turn_of_the_exchange() -> None:
+    got = speakers(HER_BROTHER)
+    assert got[0] == "Oswin" and got[2::2] == ["Pell", "Pell", "Pell"]
+    assert "Oswin" not in got[1::2]
