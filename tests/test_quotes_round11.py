@@ -23,3 +23,24 @@ def test_a_her_brother_tag_tells_the_gender_of_every_second_turn_of_the_exchange
     got = speakers(HER_BROTHER)
     assert got[0] == "Oswin" and got[2::2] == ["Pell", "Pell", "Pell"]
     assert "Oswin" not in got[1::2]
+
+
+# the other voice of a conversation's pair is not guessed for a turn before the conversation has shown it (speaking,
+# named in its narration, or called): Tamsin comes in only after the reply
+LATE_COMER = (
+    "Oswin came in from the yard, stamping the snow from his boots.\n\n"
+    '"The road to the mill is shut," said Oswin.\n\n'
+    '"Since when?"\n\n'
+    '"Since the bridge went down in the night."\n\n'
+    "A chair scraped in the next room, and Tamsin came to the door with a lamp.\n\n"
+    '"Then the flour will not come this week," said Tamsin.\n'
+)
+
+
+def test_a_turn_is_not_given_to_one_who_comes_into_the_conversation_only_later() -> None:
+    assert speakers(LATE_COMER) == ["Oswin", None, "Oswin", "Tamsin"]
+
+
+def test_a_turn_goes_to_the_other_voice_once_the_narration_has_shown_it() -> None:
+    shown = LATE_COMER.replace("Oswin came in from the yard,", "Oswin came in to Tamsin from the yard,")
+    assert speakers(shown)[:2] == ["Oswin", "Tamsin"]

@@ -40,7 +40,8 @@
    is not spoken by them, and the next one is likely their answer (in a scene of three, the one the last
    sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too; "I asked,
    turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger;
-   "replied her brother" tells that every second turn of its exchange, the side it answers, is a woman's).
+   "replied her brother" tells that every second turn of its exchange, the side it answers, is a woman's; the
+   other voice of the conversation's pair is not guessed for a turn before the conversation has shown it).
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
@@ -1326,6 +1327,9 @@ class Attributor:
         opens, adjacent = self._turn_links(quotes, q, speakers)
         speakers_in: dict[int, set[str]] = {}
         named_in: dict[int, set[str]] = {}
+        # (conversation, name) -> the first quotation by which the conversation has shown that one: speaking,
+        # named in its narration, or called
+        seen_at: dict[tuple[int, str], int] = {}
         for i in range(n):
             if speakers[i] and speakers[i] != OUTSIDER:
                 speakers_in.setdefault(convo[i], set()).add(speakers[i] or "")
@@ -1333,10 +1337,14 @@ class Attributor:
             a = q.paragraphs[max(0, first)][0]
             b = q.paragraphs[quotes[i].last_paragraph][1]
             named = named_in.setdefault(convo[i], set())
-            named.update(name for name, _ in self._mentions(self._masked, a, b))
+            shown = {name for name, _ in self._mentions(self._masked, a, b)}
+            named.update(shown)
             narrator = self.narrator_at(quotes[i].start)
             if narrator:
                 named.add(narrator)
+            for who in (*shown, *self._called[i], speakers[i], narrator):
+                if who and who != OUTSIDER:
+                    seen_at.setdefault((convo[i], who), i)
 
         def other(i: int, name: str | None, *beside: int) -> str | None:
             """The other one of the conversation's pair than ``name``; not one whom a turn ``beside`` ``i``
@@ -1350,6 +1358,9 @@ class Attributor:
                 return None
             guess = next(iter(pair - {name}))
             if any(guess in self._spoken_of[j] and guess not in out[j].addressees for j in beside):
+                return None
+            if seen_at.get((convo[i], guess), n) > i:
+                # the other voice of the pair comes into the conversation only later: no one has shown it yet
                 return None
             return guess
 
@@ -1438,6 +1449,7 @@ class Attributor:
                 speakers[i] = guess
                 out[i].cue = "turn"
                 speakers_in.setdefault(convo[i], set()).add(guess)
+                seen_at[convo[i], guess] = min(i, seen_at.get((convo[i], guess), n))
                 changed = True
             if not changed:
                 break
