@@ -44,3 +44,20 @@ def test_a_turn_is_not_given_to_one_who_comes_into_the_conversation_only_later()
 def test_a_turn_goes_to_the_other_voice_once_the_narration_has_shown_it() -> None:
     shown = LATE_COMER.replace("Oswin came in from the yard,", "Oswin came in to Tamsin from the yard,")
     assert speakers(shown)[:2] == ["Oswin", "Tamsin"]
+
+
+# narration between two parts of a quotation, not a tag, in which another of the cast speaks: two voices joined
+JOINED_REPLY = (
+    "Pell had been talking of leaving before the frost. Tamsin could well believe Pell to have said that "
+    '"he was only in the way, and would be off by Monday;" for Oswin was answering at once, "You are no trouble '
+    'to anybody, and we will not hear of it."\n'
+)
+
+
+def test_another_character_speaking_between_two_parts_of_a_quotation_makes_it_nobodys() -> None:
+    assert speakers(JOINED_REPLY) == [None]
+
+
+def test_the_narration_between_two_parts_that_names_no_one_speaking_leaves_the_tag_its_speaker() -> None:
+    one_voice = JOINED_REPLY.replace("for Oswin was answering at once", "for he was never one to stay")
+    assert speakers(one_voice) == ["Pell"]

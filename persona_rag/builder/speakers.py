@@ -27,7 +27,9 @@
    narration sentence with several subjects of its gender it goes on from the last ("X sat down, when Y came
    in"). The one character whose voice a lead-in names ("X's voice was the first she made out. What she
    heard was--") speaks; a named sentence with a speech verb that runs on into the quotation with no stop
-   ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his.
+   ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his. Narration
+   between two parts of a quotation in which another of the cast speaks ("...;" for X was replying, "...") joins
+   two voices: nobody's.
 3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
    before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
@@ -69,6 +71,8 @@ CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
 _VAGUE = frozenset(
     {"voice", "person", "speaker", "stranger", "visitor", "newcomer", "fellow", "writer", "child", "youth"}
 )
+# what stands between a name and its speech verb in narration between two parts of a quotation ("Tamsin was replying")
+_GAP_VERB = re.compile(r"\s+(?:was\s+|were\s+)?(?:\w+ly\s+|then\s+|again\s+|now\s+)?")
 # a sentence opened by a clause of what happened before ("When the butler had left us, ..."): its subject is no beat
 _PAST_CLAUSE = re.compile(r"\s*(?:When|After|Before|Until|Till|Once)\b")
 # what follows a name that is its sentence's subject: a verb of the past ("Captain Wentworth walked in")
@@ -445,6 +449,21 @@ class Attributor:
                 return True
         return False
 
+    def _gap_voice(self, gaps: list[str], tagged: set[str | None]) -> bool:
+        """Whether the narration between two parts of a quotation, a sentence and not a tag, has another character
+        of the cast than the one its tags name speaking ("...;" for Tamsin was replying, "...": two voices joined):
+        a name, then its speech verb ("Tamsin answered", "Tamsin was replying")."""
+        for gap in gaps:
+            if self._tag_after(gap) is not None:
+                continue
+            for _, b, name in self.names.find(gap):
+                if name in tagged or gap.startswith(("'s", "\u2019s"), b):
+                    continue
+                m = _GAP_VERB.match(gap, b)
+                if m is not None and self.verb_re.match(gap, m.end()):
+                    return True
+        return False
+
     def _beat(self, sentence: str) -> _Who | None:
         """The subject of an action sentence beside the quotation (weak)."""
         if self.listening_re.search(sentence) or _PAST_CLAUSE.match(sentence):
@@ -601,7 +620,7 @@ class Attributor:
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
                     if who.strong and who.pronoun in ("he", "she"):
                         self._tag_gender[i] = "m" if who.pronoun == "he" else "f"
-            if self._two_voices(gaps, post):
+            if self._two_voices(gaps, post) or self._gap_voice(gaps, {n for n, _ in names}):
                 names = [(OUTSIDER, "explicit")]
                 tags = tags[:1]
             distinct = {n for n, _ in names if n is not None}
