@@ -61,3 +61,18 @@ def test_another_character_speaking_between_two_parts_of_a_quotation_makes_it_no
 def test_the_narration_between_two_parts_that_names_no_one_speaking_leaves_the_tag_its_speaker() -> None:
     one_voice = JOINED_REPLY.replace("for Oswin was answering at once", "for he was never one to stay")
     assert speakers(one_voice) == ["Pell"]
+
+
+# two people joined as the one subject of the sentence that leads into a quotation: several voices, nobody's
+TWO_SUBJECTS = (
+    "How the mill was to be paid for was the question, and a question which neither Tamsin nor Pell thought "
+    'small. "A loan was always to be had, at a price; the price was what mattered."\n'
+)
+
+
+def test_two_names_joined_as_the_subject_of_a_lead_in_are_several_voices() -> None:
+    assert speakers(TWO_SUBJECTS) == [None]
+
+
+def test_one_name_as_the_subject_of_a_lead_in_still_speaks() -> None:
+    assert speakers(TWO_SUBJECTS.replace("neither Tamsin nor Pell", "Pell never")) == ["Pell"]

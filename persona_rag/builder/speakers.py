@@ -29,7 +29,7 @@
    heard was--") speaks; a named sentence with a speech verb that runs on into the quotation with no stop
    ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his. Narration
    between two parts of a quotation in which another of the cast speaks ("...;" for X was replying, "...") joins
-   two voices: nobody's.
+   two voices: nobody's; so is a lead-in whose subject is two names joined ("neither X nor Y thought").
 3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
    before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
@@ -73,6 +73,8 @@ _VAGUE = frozenset(
 )
 # what stands between a name and its speech verb in narration between two parts of a quotation ("Tamsin was replying")
 _GAP_VERB = re.compile(r"\s+(?:was\s+|were\s+)?(?:\w+ly\s+|then\s+|again\s+|now\s+)?")
+# what joins two names into one subject ("Tom and Ruth", "neither Tom nor Ruth")
+_JOINED_NAMES = re.compile(r",?\s+(?:and|nor|or)\s+")
 # a sentence opened by a clause of what happened before ("When the butler had left us, ..."): its subject is no beat
 _PAST_CLAUSE = re.compile(r"\s*(?:When|After|Before|Until|Till|Once)\b")
 # what follows a name that is its sentence's subject: a verb of the past ("Captain Wentworth walked in")
@@ -408,6 +410,15 @@ class Attributor:
             # "She had an impression of his having said, ...": the one whose saying it is, not the sentence's subject
             poss = gerund.group(1).lower()
             return _Who(pronoun="i" if poss == "my" else "he" if poss == "his" else "she", strong=True)
+        named = self.names.find(sentence, 0, verbs[-1].start())
+        if (
+            len(named) >= 2
+            and named[-1][2] != named[-2][2]
+            and _JOINED_NAMES.fullmatch(sentence, named[-2][1], named[-1][0])
+            and _JUST_BEFORE.fullmatch(sentence, named[-1][1], verbs[-1].start())
+        ):
+            # "Neither Tom nor Ruth thought it unimportant: '...'": two people as one subject, several voices
+            return _Who(outsider=True)
         found = [w for w in (self._who(m, True) for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2)) if w]
         who = found[-1] if found else None  # the subject nearest before the verb
         if who is not None and who.pronoun in ("he", "she") and not who.described:
