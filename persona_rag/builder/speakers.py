@@ -410,12 +410,12 @@ class Attributor:
             # "She had an impression of his having said, ...": the one whose saying it is, not the sentence's subject
             poss = gerund.group(1).lower()
             return _Who(pronoun="i" if poss == "my" else "he" if poss == "his" else "she", strong=True)
-        named = self.names.find(sentence, 0, verbs[-1].start())
+        subjects = self.names.find(sentence, 0, verbs[-1].start())
         if (
-            len(named) >= 2
-            and named[-1][2] != named[-2][2]
-            and _JOINED_NAMES.fullmatch(sentence, named[-2][1], named[-1][0])
-            and _JUST_BEFORE.fullmatch(sentence, named[-1][1], verbs[-1].start())
+            len(subjects) >= 2
+            and subjects[-1][2] != subjects[-2][2]
+            and _JOINED_NAMES.fullmatch(sentence, subjects[-2][1], subjects[-1][0])
+            and _JUST_BEFORE.fullmatch(sentence, subjects[-1][1], verbs[-1].start())
         ):
             # "Neither Tom nor Ruth thought it unimportant: '...'": two people as one subject, several voices
             return _Who(outsider=True)
