@@ -27,7 +27,9 @@
    narration sentence with several subjects of its gender it goes on from the last ("X sat down, when Y came
    in"). The one character whose voice a lead-in names ("X's voice was the first she made out. What she
    heard was--") speaks; a named sentence with a speech verb that runs on into the quotation with no stop
-   ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his.
+   ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his. Narration
+   between two parts of a quotation in which another of the cast speaks ("...;" for X was replying, "...") joins
+   two voices: nobody's; so is a lead-in whose subject is two names joined ("neither X nor Y thought").
 3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
    before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
@@ -39,7 +41,9 @@
    last two speakers; a quotation that names someone in the vocative (``Well, Watson, ...``)
    is not spoken by them, and the next one is likely their answer (in a scene of three, the one the last
    sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too; "I asked,
-   turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger).
+   turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger;
+   "replied her brother" tells that every second turn of its exchange, the side it answers, is a woman's; the
+   other voice of the conversation's pair is not guessed for a turn before the conversation has shown it).
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
@@ -67,6 +71,10 @@ CUES = ("explicit", "pronoun", "narrator", "beat", "turn", "vocative", "none")
 _VAGUE = frozenset(
     {"voice", "person", "speaker", "stranger", "visitor", "newcomer", "fellow", "writer", "child", "youth"}
 )
+# what stands between a name and its speech verb in narration between two parts of a quotation ("Tamsin was replying")
+_GAP_VERB = re.compile(r"\s+(?:was\s+|were\s+)?(?:\w+ly\s+|then\s+|again\s+|now\s+)?")
+# what joins two names into one subject ("Tom and Ruth", "neither Tom nor Ruth")
+_JOINED_NAMES = re.compile(r",?\s+(?:and|nor|or)\s+")
 # a sentence opened by a clause of what happened before ("When the butler had left us, ..."): its subject is no beat
 _PAST_CLAUSE = re.compile(r"\s*(?:When|After|Before|Until|Till|Once)\b")
 # what follows a name that is its sentence's subject: a verb of the past ("Captain Wentworth walked in")
@@ -98,6 +106,8 @@ PARITY_RUN = 6
 PARITY_BEAT = 400
 # how many narration paragraphs that go on about "he" (or "she") a he/she tag may reach back through
 CHAIN_REACH = 8
+# how many turns away a tag that tells the gender of one side of an exchange ("replied her brother") still tells it
+SIDE_REACH = 8
 
 
 @dataclass
@@ -400,6 +410,15 @@ class Attributor:
             # "She had an impression of his having said, ...": the one whose saying it is, not the sentence's subject
             poss = gerund.group(1).lower()
             return _Who(pronoun="i" if poss == "my" else "he" if poss == "his" else "she", strong=True)
+        subjects = self.names.find(sentence, 0, verbs[-1].start())
+        if (
+            len(subjects) >= 2
+            and subjects[-1][2] != subjects[-2][2]
+            and _JOINED_NAMES.fullmatch(sentence, subjects[-2][1], subjects[-1][0])
+            and _JUST_BEFORE.fullmatch(sentence, subjects[-1][1], verbs[-1].start())
+        ):
+            # "Neither Tom nor Ruth thought it unimportant: '...'": two people as one subject, several voices
+            return _Who(outsider=True)
         found = [w for w in (self._who(m, True) for m in self.who_re.finditer(sentence, 0, verbs[-1].start() + 2)) if w]
         who = found[-1] if found else None  # the subject nearest before the verb
         if who is not None and who.pronoun in ("he", "she") and not who.described:
@@ -439,6 +458,21 @@ class Attributor:
             ]
             if first and second and first[0].group(0) != second[0].group(0):
                 return True
+        return False
+
+    def _gap_voice(self, gaps: list[str], tagged: set[str | None]) -> bool:
+        """Whether the narration between two parts of a quotation, a sentence and not a tag, has another character
+        of the cast than the one its tags name speaking ("...;" for Tamsin was replying, "...": two voices joined):
+        a name, then its speech verb ("Tamsin answered", "Tamsin was replying")."""
+        for gap in gaps:
+            if self._tag_after(gap) is not None:
+                continue
+            for _, b, name in self.names.find(gap):
+                if name in tagged or gap.startswith(("'s", "\u2019s"), b):
+                    continue
+                m = _GAP_VERB.match(gap, b)
+                if m is not None and self.verb_re.match(gap, m.end()):
+                    return True
         return False
 
     def _beat(self, sentence: str) -> _Who | None:
@@ -597,7 +631,7 @@ class Attributor:
                     pending[i] = (who.pronoun, "pronoun" if who.strong else "beat", who.title, who.described)
                     if who.strong and who.pronoun in ("he", "she"):
                         self._tag_gender[i] = "m" if who.pronoun == "he" else "f"
-            if self._two_voices(gaps, post):
+            if self._two_voices(gaps, post) or self._gap_voice(gaps, {n for n, _ in names}):
                 names = [(OUTSIDER, "explicit")]
                 tags = tags[:1]
             distinct = {n for n, _ in names if n is not None}
@@ -1223,6 +1257,9 @@ class Attributor:
                     return True
         return False
 
+    def _side_gender(self, i: int, adjacent: list[bool], n: int) -> str | None:
+        return _side_gender_of(self._of, i, adjacent, n)
+
     def _turn_links(
         self, quotes: list[Quote], q: Quotations, speakers: list[str | None]
     ) -> tuple[list[bool], list[bool]]:
@@ -1320,6 +1357,9 @@ class Attributor:
         opens, adjacent = self._turn_links(quotes, q, speakers)
         speakers_in: dict[int, set[str]] = {}
         named_in: dict[int, set[str]] = {}
+        # (conversation, name) -> the first quotation by which the conversation has shown that one: speaking,
+        # named in its narration, or called
+        seen_at: dict[tuple[int, str], int] = {}
         for i in range(n):
             if speakers[i] and speakers[i] != OUTSIDER:
                 speakers_in.setdefault(convo[i], set()).add(speakers[i] or "")
@@ -1327,10 +1367,14 @@ class Attributor:
             a = q.paragraphs[max(0, first)][0]
             b = q.paragraphs[quotes[i].last_paragraph][1]
             named = named_in.setdefault(convo[i], set())
-            named.update(name for name, _ in self._mentions(self._masked, a, b))
+            shown = {name for name, _ in self._mentions(self._masked, a, b)}
+            named.update(shown)
             narrator = self.narrator_at(quotes[i].start)
             if narrator:
                 named.add(narrator)
+            for who in (*shown, *self._called[i], speakers[i], narrator):
+                if who and who != OUTSIDER:
+                    seen_at.setdefault((convo[i], who), i)
 
         def other(i: int, name: str | None, *beside: int) -> str | None:
             """The other one of the conversation's pair than ``name``; not one whom a turn ``beside`` ``i``
@@ -1344,6 +1388,9 @@ class Attributor:
                 return None
             guess = next(iter(pair - {name}))
             if any(guess in self._spoken_of[j] and guess not in out[j].addressees for j in beside):
+                return None
+            if seen_at.get((convo[i], guess), n) > i:
+                # the other voice of the pair comes into the conversation only later: no one has shown it yet
                 return None
             return guess
 
@@ -1427,12 +1474,28 @@ class Attributor:
                     continue  # "said he" left unresolved is not a woman's turn
                 if adjacent[i] and self._of.get(i + 1, self.genders.get(guess)) != self.genders.get(guess):
                     continue  # the next turn is "replied her brother": this one is a woman's
+                if self._side_gender(i, adjacent, n) not in (None, self.genders.get(guess)):
+                    continue  # a turn of her side two or four turns away was answered by "her brother"
                 speakers[i] = guess
                 out[i].cue = "turn"
                 speakers_in.setdefault(convo[i], set()).add(guess)
+                seen_at[convo[i], guess] = min(i, seen_at.get((convo[i], guess), n))
                 changed = True
             if not changed:
                 break
+
+
+def _side_gender_of(of: dict[int, str], i: int, adjacent: list[bool], n: int) -> str | None:
+    """The gender ("m"/"f") that a tag such as "replied her brother" tells of turn ``i``'s side of an unbroken
+    exchange of alternate turns: the tag of turn ``j + 1`` tells of turn ``j``, and every second turn is one voice."""
+    lo = i
+    while lo > 0 and adjacent[lo - 1] and i - lo < SIDE_REACH:
+        lo -= 1
+    hi = i
+    while hi < n - 1 and adjacent[hi] and hi - i < SIDE_REACH:
+        hi += 1
+    told = {of[j + 1] for j in range(lo + (i - lo) % 2, hi, 2) if j + 1 in of and j + 1 <= hi}
+    return told.pop() if len(told) == 1 else None
 
 
 def _last_sentence(text: str) -> str:
