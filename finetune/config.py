@@ -28,6 +28,13 @@ class TrainConfig:
         metadata={"help": "share of each rejected kind in the DPO pairs"},
     )
     base_model_limit: int = field(default=24, metadata={"help": "most base-model answers generated as rejected"})
+    answer_items: bool = field(
+        default=False,
+        metadata={
+            "help": "also train questions that ask one thing of a memory, with targets that answer first (off: "
+            "no gain measured, README ninth round)"
+        },
+    )
     # LoRA
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
@@ -59,6 +66,7 @@ class TrainConfig:
             "context_tokens": self.context_tokens,
             "rejected_mix": self.rejected_mix,
             "base_model_limit": self.base_model_limit,
+            "answer_items": self.answer_items,
             "seed": self.seed,
         }
 

@@ -100,6 +100,14 @@ class DataConfig:
             "questions on every memory with its first-person rewrite (finetune/plan_items.py)"
         },
     )
+    answer_items: bool = field(
+        default=False,
+        metadata={
+            "help": "with plan_items, also questions that ask one thing of a memory (who, a false premise, what "
+            "happened after, how it felt) whose targets answer first (finetune/plan_items.py answer_items); off by "
+            "default: on the sixth fresh set it did not raise the good share (README, ninth round)"
+        },
+    )
 
 
 def temporal_prompt(
@@ -226,6 +234,8 @@ def build_datasets(
             count_tokens,
             rng,
             curated=[d for d in own if d.id not in book.ids],
+            answers=config.answer_items,
+            per_memory=1 if config.answer_items else 2,
             progress=progress,
         )
         if config.plan_items

@@ -12,9 +12,9 @@ Where the targets come from (counted in the data manifest, ``plan_items``):
 - ``rewrite``: questions a user would ask about each of the persona's memories at the stage it knows them
   (about the names the memory holds: who, what happened, how do you feel, what do you think), whose plan picks
   that memory; the target is the first-person rewrite of the plan's sentences (graphs.review.in_own_words);
-- ``answer-who``, ``answer-false-premise``, ``answer-what-happened``, ``answer-how-felt``: questions that ask one
-  thing of a memory sentence, whose target answers first and says the one sentence that backs it
-  (:func:`answer_items`);
+- ``answer-who``, ``answer-false-premise``, ``answer-what-happened``, ``answer-how-felt`` (only with ``answers``,
+  the data option ``answer_items``, off by default): questions that ask one thing of a memory sentence, whose
+  target answers first and says the one sentence that backs it (:func:`answer_items`);
 - every target passes the claim check against its memory, and a rewrite that still names the persona in the
   third person is dropped (counted).
 
@@ -364,7 +364,8 @@ def plan_rows(
     rng: Any,
     *,
     curated: Iterable[Any] = (),
-    per_memory: int = 1,
+    answers: bool = False,
+    per_memory: int = 2,
     progress: bool = False,
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
     """SFT/DPO rows of the plan task for one persona (train split only) and counts of what was kept/dropped."""
@@ -390,7 +391,7 @@ def plan_rows(
     others = [call_name(c.name) for pid, c in uni.characters.items() if pid != persona.id]
     answered = [
         (p, stages[min(len(stages) - 1, max(0, p.known_from))], item)
-        for n, p in enumerate(own_passages)
+        for n, p in enumerate(own_passages if answers else [])
         for item in answer_items(p, persona, others, n)
     ]
     warm = getattr(memory, "embed_queries", None)  # all of them in one batch: planning embeds each question

@@ -151,6 +151,21 @@ def test_the_seventh_round_labels_cover_every_held_out_answer_before_and_after()
     _one_label_per_answer(rows)
 
 
+def test_the_ninth_round_labels_cover_every_held_out_answer_of_each_variant() -> None:
+    """tests/data/labelled_fresh6_answers.jsonl: every answer to the sixth fresh set by Harry's base model, by Harry
+    tuned with the quick recipe on the default data, and tuned on the data with answer_items on (not the default),
+    the same inference code for all three; every distinct answer labelled blind, the variants shuffled together."""
+    from collections import Counter
+
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh6_answers.jsonl").read_text().splitlines()]
+    variants = ("base", "sft-dpo", "sft-dpo-answer-items")
+    assert Counter((r["persona"], r["variant"]) for r in rows) == {("harry", v): 30 for v in variants}
+    asked = {(r["stage"], r["question"]) for r in map(json.loads, FRESH6_FILE.read_text().splitlines())}
+    for v in variants:
+        assert {(r["stage"], r["question"]) for r in rows if r["variant"] == v} == asked
+    _one_label_per_answer(rows)
+
+
 def test_the_eighth_round_labels_cover_every_answer_they_compare() -> None:
     """tests/data/labelled_answers_round8.jsonl: the fifth fresh set answered by tuned Harry and Hermione at b6a3021
     (one draft, PERSONA_RAG_RETRIES=0) and with answers cut at 48 tokens (not shipped), every answer; and the

@@ -319,7 +319,8 @@ def test_training_data_has_inference_shape_refusals_and_no_heldout_response(
 
     from persona_rag.settings import load_settings
 
-    cfg = DataConfig(persona="harry", base_model_limit=0, synthetic_per_kind=12)
+    # answer_items on (off by default): the same shape holds for them, and they are checked below too.
+    cfg = DataConfig(persona="harry", base_model_limit=0, synthetic_per_kind=12, answer_items=True)
     manifest = build_datasets(cfg, hp, hp_memory, tmp_path)
     rows = {
         n: [json.loads(x) for x in (tmp_path / f"{n}.jsonl").read_text().splitlines()]
@@ -348,6 +349,15 @@ def test_training_data_has_inference_shape_refusals_and_no_heldout_response(
     )
     # DPO negatives that leak a later fact and that ignore the memory.
     assert manifest["rejected_kinds"].get("leaks_later") and manifest["rejected_kinds"].get("ignores_memory")
+    # Answer-first items: "Who ...?" -> "It was X. ...", their DPO pair puts someone else in the role.
+    whos = [r for r in rows["sft_train"] if r.get("source") == "answer-who"]
+    assert whos and manifest["plan_items"]["kept_answer-who"] == len(whos)
+    assert all(r["question"].startswith("Who ") and r["completion"][0]["content"].startswith("It was ") for r in whos)
+    pairs = {r["id"]: r for r in rows["dpo_train"] if r.get("source") == "answer-who"}
+    for r in whos:
+        if r["id"] in pairs:
+            chosen, rejected = r["completion"][0]["content"], pairs[r["id"]]["rejected"][0]["content"]
+            assert rejected.startswith("It was ") and rejected.split(".")[0] != chosen.split(".")[0]
 
 
 # --- the retry and the hearsay fallback ---------------------------------------------------------
