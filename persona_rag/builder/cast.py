@@ -322,6 +322,13 @@ class CastCounter:
             if f[0] in families:
                 continue
             owner = owner_of.get(f[0])
+            # a couple ("Captain Hale" and "Mrs Hale", each named often) whose full name ("Nora Hale") the book
+            # never tells the gender of: the full name is neither of them, each title is a person of its own
+            couple = {
+                k: sum(n for t, n in titles_seen.items() if title_kind(t) == k and n >= min_count) for k in ("m", "f")
+            }
+            unknown_owner = owner is not None and len(owner) >= 2 and not kinds.get(owner) and owner[0] not in men
+            apart = unknown_owner and bool(couple["m"]) and bool(couple["f"])
             # a bare surname alone goes with the man of its titles (a book calls men, not women, "Croft")
             top = max(titles_seen.values())
             ranked = sorted(
@@ -347,17 +354,21 @@ class CastCounter:
                         continue
                 elif len(carriers) == 1:
                     target = carriers[0]
-                elif owner is not None and owner in chars and _fits(kind, kinds[owner]) and not eldest:
+                elif owner is not None and owner in chars and _fits(kind, kinds[owner]) and not eldest and not apart:
                     target = owner
                 elif kind and n >= min_count and f[0] in surnames:
                     target = (title_word, f[0])
                     chars.setdefault(target, Character(f"{title_word} {f[0]}", [], 0)).count += n
-                    if kind == "m" and owner in chars and owner != f and kinds[owner] <= {"f", "she", "miss"}:
+                    mine = owner is not None and owner in chars and owner != f and f[0] in chars[owner].aliases
+                    if kind == "m" and owner is not None and mine and kinds[owner] <= {"f", "she", "miss"}:
                         # the bare surname is the man's ("Harville" is Captain Harville, not Fanny Harville),
                         # unless another man bears it in full ("Musgrove" may be Charles Musgrove): then nobody's
                         chars[owner].aliases.remove(f[0])
+                        bare = min(forms[f], chars[owner].count - 1)
+                        chars[owner].count -= bare
                         if not any(g[0] in men for g in by_surname[f[0]]):
                             chars[target].aliases.append(f[0])
+                            chars[target].count += bare
                             owner_of[f[0]] = target
                 if target is None:
                     continue
