@@ -219,7 +219,7 @@ def test_bad_books_give_a_notice_and_no_dialogues(tmp_path: Path) -> None:
 
 FLOORS = {  # measured on the test gold with the automatic cast (see README, "Your own character, from a book")
     "hound": ("sherlock_canon.txt", 0.743, 0.940),
-    "persuasion": ("persuasion.txt", 0.801, 0.883),
+    "persuasion": ("persuasion.txt", 0.810, 0.889),
 }
 
 
