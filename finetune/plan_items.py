@@ -479,26 +479,26 @@ def plan_rows(
         plan, ev = plan_question(memory, persona, d.question, d.stage, settings, count_tokens)
         add("curated", d.id, d.question, d.stage, plan, ev, d.response)
     seen: set[str] = set()
-    for p, stage, j, q in tqdm(asked, desc=f"questions on {persona.id}'s memories", disable=not progress):
+
+    def planned(p: Any, stage: Any, q: str, dropped: str) -> tuple[Any, Any] | None:
+        """The plan of a question asked of memory ``p``, when it is new, not held out, and rests on ``p``."""
         key = f"{norm_question(q)}@{stage.key}"
         if key in seen or is_heldout(q):
-            continue
+            return None
         seen.add(key)
         plan, ev = plan_question(memory, persona, q, stage, settings, count_tokens)
         if p.id not in plan.grounds or plan.kind != "memory":
-            counts["dropped_plan_elsewhere"] += 1
-            continue
-        add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona, plan.context))
+            counts[dropped] += 1
+            return None
+        return plan, ev
+
+    for p, stage, j, q in tqdm(asked, desc=f"questions on {persona.id}'s memories", disable=not progress):
+        if got := planned(p, stage, q, "dropped_plan_elsewhere"):
+            plan, ev = got
+            add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona, plan.context))
     for p, stage, (kind, q, target, garble) in tqdm(
         answered, desc=f"questions that ask one thing of {persona.id}'s memories", disable=not progress
     ):
-        key = f"{norm_question(q)}@{stage.key}"
-        if key in seen or is_heldout(q):
-            continue
-        seen.add(key)
-        plan, ev = plan_question(memory, persona, q, stage, settings, count_tokens)
-        if p.id not in plan.grounds or plan.kind != "memory":
-            counts[f"dropped_plan_elsewhere_{kind}"] += 1
-            continue
-        add(f"answer-{kind}", f"{p.id}-{kind}", q, stage, plan, ev, target, garble)
+        if got := planned(p, stage, q, f"dropped_plan_elsewhere_{kind}"):
+            add(f"answer-{kind}", f"{p.id}-{kind}", q, stage, *got, target, garble)
     return rows, counts
