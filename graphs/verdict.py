@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -401,21 +400,17 @@ class Match:
 ACTION_LEAD = 0.15  # a candidate without the question's names still counts when it has this much more action
 
 
-def _naming(
-    world: list[Scored], known: list[Scored], named: frozenset[str], cast: dict[str, str] | None = None
-) -> tuple[list[Scored], list[Scored]]:
+def _naming(world: list[Scored], known: list[Scored], named: frozenset[str]) -> tuple[list[Scored], list[Scored]]:
     """When some world candidates mention a name of the question (``named``), only the candidates (world and
     memory) that mention one count, and those that say clearly more of what happened than any of them
-    ("teaching friends in secret" without "Defence Against the Dark Arts"). With ``cast`` (a name -> its
-    character), a candidate whose event has the named character taking part counts too (:func:`_cast_names`)."""
+    ("teaching friends in secret" without "Defence Against the Dark Arts")."""
     with_names = [c for c in world if named & set(c.names)]
     if not with_names:
         return world, known
     bar = max(c.action for c in with_names) + ACTION_LEAD
-    ids = {cast[n] for n in named if n in cast} if cast else set()
 
     def keep(c: Scored) -> bool:
-        return bool(named & set(c.names)) or c.action >= bar or bool(ids & set(c.passage.participants))
+        return bool(named & set(c.names)) or c.action >= bar
 
     return [c for c in world if keep(c)], [c for c in known if keep(c)]
 
@@ -512,13 +507,7 @@ def _lead(best: Scored, others: list[Scored]) -> float:
 DEED_BAND = 0.08  # how far below the persona's best past match a later event with the question's own deed may score
 
 
-def later_deed(
-    world: list[Scored],
-    known: list[Scored],
-    stage: int,
-    plain: frozenset[str],
-    cast: dict[str, str] | None = None,
-) -> Scored | None:
+def later_deed(world: list[Scored], known: list[Scored], stage: int, plain: frozenset[str]) -> Scored | None:
     """The later scene a question is about, told from an earlier one alike (the same people, the same kind of scene)
     by the question's own deed, of its action words written in lower case (``plain``: not a title or a place,
     "Captain", "Uppercross") that some candidate has: the rarest of them, or (two or more) all of them together. The
@@ -527,9 +516,7 @@ def later_deed(
     the names the best past one has (for all the words together: one of the question's names). "What did you think
     when Anne stayed home from the play?": the evening she stayed behind in an earlier chapter shares "stayed" and
     "home", the play is later; "Why did you write Anne a letter while she talked with Harville?": earlier scenes
-    have the letter and the talk, only the later one has both with the writing." A name of the best past one counts
-    as the later one's when the one it names takes part in the later scene (``cast``: a name -> the character it
-    names), though its passage says "he" or "she": the same people. Of words equally rare, each is tried alone too."""
+    have the letter and the talk, only the later one has both with the writing."""
     past = [c for c in [*world, *known] if c.passage.stage <= stage]
     if not past or not plain:
         return None
@@ -542,9 +529,7 @@ def later_deed(
         return None
     fewest = min(len(keys) for keys in df.values())
     rare = frozenset(w for w, keys in df.items() if len(keys) == fewest)
-    # of words equally rare, one the past lacks is the deed though another ("ask") is in an earlier scene
-    alone = [(frozenset({w}), False) for w in sorted(rare)] if len(rare) >= 2 else []
-    deeds = [(rare, False), *alone] + ([(frozenset(df), True)] if len(df) >= 2 else [])
+    deeds = [(rare, False)] + ([(frozenset(df), True)] if len(df) >= 2 else [])
     for deed, whole in deeds:
         if any(_has(c, deed, whole) for c in past):
             continue
@@ -555,7 +540,7 @@ def later_deed(
         lead = c.score - best.score
         if (
             lead >= -DEED_BAND
-            and (bool(c.names) if whole else set(best.names) <= _cast_names(c, best.names, cast or {}))
+            and (bool(c.names) if whole else set(best.names) <= set(c.names))
             and (c.self_in or not best.self_in)
             and c.similarity >= best.similarity - FUTURE_SIM_GAP
             and _said(c)
@@ -563,11 +548,6 @@ def later_deed(
         ):
             return c
     return None
-
-
-def _cast_names(c: Scored, names: tuple[str, ...], cast: dict[str, str]) -> set[str]:
-    """The names ``c`` has, and those of ``names`` whose character takes part in its event."""
-    return set(c.names) | {n for n in names if cast.get(n) in c.passage.participants}
 
 
 def _has(c: Scored, deed: frozenset[str], whole: bool) -> bool:
@@ -614,7 +594,6 @@ def match_event(
     plain: frozenset[str] = frozenset(),
     first_known: bool = False,
     ago: bool = False,
-    cast: dict[str, str] | None = None,
 ) -> Match:
     """The event the question is about, found across the whole timeline, or the persona's own memory.
 
@@ -633,8 +612,6 @@ def match_event(
     dates before now (``ago``: :func:`dated_past`).
     """
     best_known = known[0] if known else None
-    # a later scene may name its people as "he" or "she": for the deed, those taking part count (``cast``)
-    scene = _naming(world, known, named, cast) if named and cast else (world, known)
     if named:
         world, known = _naming(world, known, named)
     if unheard:
@@ -658,11 +635,7 @@ def match_event(
             and top.similarity >= close - FUTURE_SIM_GAP
         ):
             return Match(top, best_known, lead)
-    deed = (
-        None
-        if first_known or ago
-        else later_deed(*(_unheard(*scene, unheard) if unheard else scene), stage, plain, cast)
-    )
+    deed = None if first_known or ago else later_deed(world, known, stage, plain)
     if deed is not None:
         later = first_of(deed, [c for c in world if c.passage.stage > stage and c.words >= deed.words])
         return Match(later, best_known, deed.score - max(rivals, default=-1.0))
@@ -856,33 +829,6 @@ def _why(match: Match) -> str:
     )
 
 
-DEEP_K = 200  # how deep the world log is searched for a deed of the question that no candidate has
-
-
-def deeper_hits(
-    plain: frozenset[str], pool: list[Any], deeper: Callable[[int], list[Any]], stop: frozenset[str]
-) -> list[Any]:
-    """For each of the question's own deeds (``plain``) that no candidate has, the world event most like the
-    question (of the ``DEEP_K`` best) that has it: "Why did you offer her your umbrella?" is about the scene with
-    the umbrella, though scenes with the same people and more of the question's other words are more like it."""
-    have: set[str] = set()
-    for h in pool:
-        have |= passage_stems(h.passage, stop) & plain
-    missing = sorted(plain - have)
-    if not missing:
-        return []
-    seen = {h.passage.id for h in pool}
-    out = []
-    hits = deeper(DEEP_K)
-    for w in missing:
-        for h in hits:
-            if h.passage.id not in seen and w in h.passage.text.lower() and w in passage_stems(h.passage, stop):
-                out.append(h)
-                seen.add(h.passage.id)
-                break
-    return out
-
-
 def verdict(
     question: str,
     stage: int,
@@ -895,14 +841,12 @@ def verdict(
     margin: float = 0.05,
     known_names_margin: float = 0.05,
     known_floor: float = 0.45,
-    deeper: Callable[[int], list[Any]] | None = None,
 ) -> Evidence:
     """Decide the time verdict.
 
     ``world_hits``: the universe's event log searched across all stages; ``known_hits``: the
     persona's memory at ``stage``. Hits have ``.passage`` and ``.score``. ``universe`` gives each
-    event's ``learned_by`` (without it, only presence is known). ``deeper(k)``: the world log's ``k`` best hits
-    for the question, for a deed no hit has (:func:`deeper_hits`).
+    event's ``learned_by`` (without it, only presence is known).
     """
     named = entities.mentioned(question)
     premise = asks_presence(question)
@@ -916,9 +860,6 @@ def verdict(
     # made ..."); one it names in full ("Hermione Granger": the full name and "Hermione") is looked for as said.
     forms = {n: every[n] for n in named if n in every and not any(o != n and o in every[n] for o in named)}
     you = bool(_YOU.search(question)) and not _OPINION.search(question)
-    plain = frozenset(actions & _stems(_lower_words(question), stop))
-    if deeper is not None and plain and not premise:
-        world_hits = [*world_hits, *deeper_hits(plain, [*world_hits, *known_hits], deeper, stop)]
     pool = [*world_hits, *known_hits]
     dead = who_dies(question, list(named)) if "die" in actions else ""
     world = score_candidates(world_hits, list(named), actions, stop, persona_id, you, pool, dead, forms)
@@ -942,10 +883,9 @@ def verdict(
             named=about,
             all_known=all_known,
             unheard=unheard,
-            plain=plain,
+            plain=frozenset(actions & _stems(_lower_words(question), stop)),
             first_known=all_known and asks_first_meeting(question),
             ago=dated_past(question),
-            cast=_cast(universe),
         )
         if match.event is not None and not premise:
             event = event_record(universe, match.event.passage, persona_id)
@@ -1127,13 +1067,6 @@ def _teller(universe: Any, event: EventRecord, persona_id: str) -> str:
     return str(character.name) if character is not None else other
 
 
-def _cast(universe: Any) -> dict[str, str]:
-    """Each name and alias of the universe's characters (lower case) -> the character's id."""
-    if universe is None:
-        return {}
-    return {str(n).lower(): cid for cid, c in universe.characters.items() for n in (c.name, *c.aliases)}
-
-
 def _persona_names(universe: Any, persona_id: str) -> list[str]:
     character = universe.characters.get(persona_id) if universe is not None else None
     if character is None:
@@ -1170,5 +1103,4 @@ def time_verdict(
         persona_id,
         universe=universe,
         known_floor=known_floor,
-        deeper=lambda k: memory.search(WORLD, query, k=k, all_stages=True),
     )
