@@ -37,6 +37,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from persona_rag.vocabulary import TITLES
+
 QUESTION_TEMPLATES = (
     "What do you know about {n}?",
     "Tell me about {n}.",
@@ -211,9 +213,6 @@ _IRREGULAR_PAST = frozenset(
 _CLAUSE_END = re.compile(
     r"[,;:.!?()]|\s(?:and|but|so|while|where|until|before|after|because|which|who|whom|when|then|as|although)\s"
 )
-_TITLES = frozenset(
-    ["lord", "lady", "sir", "mr", "mrs", "ms", "miss", "madam", "professor", "aunt", "uncle", "doctor", "dr", "captain"]
-)
 _PRONOUNS = frozenset(["he", "him", "his", "she", "her", "hers", "they", "them", "their", "it", "its"])
 _TO_YOU = {
     "i": "you",
@@ -228,12 +227,6 @@ _TO_YOU = {
     "ourselves": "yourselves",
     "am": "are",
 }
-
-
-def call_name(name: str) -> str:
-    """The word a character is called by: its first name, past a title ("Lord Voldemort" -> "Voldemort")."""
-    words = name.split()
-    return next((w for w in words if w.lower().rstrip(".") not in _TITLES), words[0])
 
 
 def _is_past(word: str) -> bool:
@@ -263,7 +256,7 @@ def _to_you(clause: str) -> str:
     )
 
 
-def subject_clauses(said: str, names: frozenset[str]) -> list[tuple[str, str]]:
+def subject_clauses(said: str, names: frozenset[str], titles: frozenset[str] = TITLES) -> list[tuple[str, str]]:
     """(subject, clause) for each "Subject past-verb ..." in a first-person sentence: the subject is "I" or a
     character's name (one to three capitalised words the universe knows as a name), the clause runs from the verb to
     the end of its clause ("Malfoy conjured a snake, and I ..." -> ("Malfoy", "conjured a snake"))."""
@@ -276,7 +269,7 @@ def subject_clauses(said: str, names: frozenset[str]) -> list[tuple[str, str]]:
             words = subject.split()
             while words and words[0].lower() not in names:
                 words = words[1:]  # "At the Duelling Club Malfoy conjured": the name is the span's end
-            if not words or words[0].lower() in _TITLES:
+            if not words or words[0].lower() in titles:
                 continue
             subject = " ".join(words)
         before = said[: m.start()].rstrip()
@@ -313,7 +306,7 @@ def answer_items(
     items: list[tuple[str, str, str, str | None]] = []
     felt = [i for i, s in enumerate(said) if _says_feeling(s) and re.search(r"\b(?:I|me|my)\b", s)]
     for i, s in enumerate(said):
-        for subject, clause in subject_clauses(s, names):
+        for subject, clause in subject_clauses(s, names, persona.universe.vocabulary.titles):
             if subject == "I":
                 if i + 1 < len(said) and not any(k == "what-happened" for k, *_ in items):
                     items.append(("what-happened", f"What happened after you {_to_you(clause)}?", said[i + 1], None))
@@ -388,7 +381,7 @@ def plan_rows(
     for p in own_passages:
         stage = stages[min(len(stages) - 1, max(0, p.known_from))]
         asked += [(p, stage, j, q) for j, q in enumerate(memory_questions(p, rng, per_memory))]
-    others = [call_name(c.name) for pid, c in uni.characters.items() if pid != persona.id]
+    others = [uni.vocabulary.short_name(c.name) for pid, c in uni.characters.items() if pid != persona.id]
     answered = [
         (p, stages[min(len(stages) - 1, max(0, p.known_from))], item)
         for n, p in enumerate(own_passages if answers else [])
