@@ -1257,9 +1257,6 @@ class Attributor:
                     return True
         return False
 
-    def _side_gender(self, i: int, adjacent: list[bool], n: int) -> str | None:
-        return _side_gender_of(self._of, i, adjacent, n)
-
     def _turn_links(
         self, quotes: list[Quote], q: Quotations, speakers: list[str | None]
     ) -> tuple[list[bool], list[bool]]:
@@ -1474,7 +1471,7 @@ class Attributor:
                     continue  # "said he" left unresolved is not a woman's turn
                 if adjacent[i] and self._of.get(i + 1, self.genders.get(guess)) != self.genders.get(guess):
                     continue  # the next turn is "replied her brother": this one is a woman's
-                if self._side_gender(i, adjacent, n) not in (None, self.genders.get(guess)):
+                if _side_gender_of(self._of, i, adjacent, n) not in (None, self.genders.get(guess)):
                     continue  # a turn of her side two or four turns away was answered by "her brother"
                 speakers[i] = guess
                 out[i].cue = "turn"
