@@ -256,7 +256,10 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-_NOT_OWNED = _words("first again out back away off too later alone instead anyway once home")
+_NOT_OWNED = _words(
+    "first again out back away off too later alone instead anyway once home go come be know stay quiet safe free down "
+    "up there here now"
+)  # "let her go", "keeps her quiet": her is whom, not whose
 _DETERMINERS = _words("the a an this these those its every any some each no")  # not "that": "that Snape hated"
 _TITLE_GENDER = {
     **dict.fromkeys(("mr", "mister", "sir", "lord", "uncle", "master", "king", "prince", "father", "brother"), "he"),
@@ -438,6 +441,7 @@ def _resolve(
         if gender is None:
             continue
         avoid = None
+        avoid_group: frozenset[Any] = frozenset()
         if m.form == "subject":
             # "He took Harry to Diagon Alley": he is not whom he took
             obj = next((x for x in out[n + 1 :] if x.start <= m.start + 3 and x.form == "name"), None)
@@ -452,6 +456,7 @@ def _resolve(
                 and x.form in ("subject", "name")
                 and x.entity is not None
                 and _before_verb(tokens, x.end)
+                and not infinitive_object(tokens, x.start)
                 and _verbs_between(tokens, x.end, m.start) <= 2  # its own verb, not one further back
             ),
             None,
@@ -460,8 +465,29 @@ def _resolve(
             m.entity = doer.entity  # "Dumbledore had weakened himself"
             recent.append(doer.entity)  # type: ignore[arg-type]
             continue
+        if (
+            m.reflexive
+            and doer is None
+            and subject is not None
+            and first < n
+            and fits(subject, gender)
+            and not any(x.start >= start and x.form == "name" for k, x in people if k < n)
+        ):
+            # "Hermione altered their memories so that they believed ..., and erased herself from their lives":
+            # a clause with no doer of its own is the sentence's subject's
+            m.entity = subject
+            recent.append(subject)
+            continue
         if m.form == "object" and not m.reflexive:
             avoid = doer.entity if doer is not None else None  # "Snape told him": him is not Snape
+            if doer is not None:
+                # "Ron and Hermione saw the wounds and urged him": him is neither of them
+                at = {k: x for x in out if x.entity is not None for k in range(x.start, x.end)}
+                group = {e for e in _group(doer, tokens, at, -1) if e is not None}
+                group |= {e for e in _group(doer, tokens, at, 1) if e is not None}
+                avoid_group = frozenset(group - {doer.entity})
+            else:
+                avoid_group = frozenset()
             relative = [t.lower() for t in tokens[max(0, m.start - 3) : m.start] if t.lower() in ("who", "which")]
             if relative == ["who"]:
                 # "Hagrid, the gamekeeper who rescued him": him is not the one "who" stands for
@@ -470,8 +496,19 @@ def _resolve(
             elif relative == ["which"]:
                 avoid = None  # "the Mirror, which showed him": the doer is a thing
 
-        def ok(cand: frozenset[str] | None, avoid: frozenset[str] | None = avoid, gender: str = gender) -> bool:
-            return cand is not None and cand != avoid and not (speaker and cand == PERSONA) and fits(cand, gender)
+        def ok(
+            cand: frozenset[str] | None,
+            avoid: frozenset[str] | None = avoid,
+            gender: str = gender,
+            others: frozenset[Any] = avoid_group,
+        ) -> bool:
+            return (
+                cand is not None
+                and cand != avoid
+                and cand not in others
+                and not (speaker and cand == PERSONA)
+                and fits(cand, gender)
+            )
 
         in_clause = [
             k
@@ -515,11 +552,25 @@ def _resolve(
             # "Harry knows Lockhart is a fraud ...; his own memory charm backfired": after a semicolon a new
             # sentence in all but name begins, and "his" is the last fitting person's, not the first sentence's
             m.entity = last
-        elif not speaker and subject == PERSONA and first < n and m.form != "object" and ok(PERSONA):
+        elif (
+            not speaker
+            and subject == PERSONA
+            and first < n
+            and (m.form != "object" or (doer is not None and out[first].start < start))
+            and ok(PERSONA)
+        ):
+            # "Harry refused, although Ron saw the wounds and urged him": an object in a clause with a doer of its
+            # own is the sentence's subject's (never its own clause's doer: "Harry distrusts him")
             m.entity = PERSONA
         else:
             m.entity = next((c for c in reversed(recent) if ok(c)), None)
-            if m.form == "subject" and subject is not None and m.entity not in (None, subject) and ok(subject):
+            if (
+                m.form == "subject"
+                and subject is not None
+                and first < n  # named before the pronoun: "His temper is short, he feels ... Voldemort" is not his
+                and m.entity not in (None, subject)
+                and ok(subject)
+            ):
                 # "Black had been Harry's godfather, that he had betrayed the Potters": a person said only as
                 # whose ("Harry's") is not what a later "he" stands for; the sentence's subject is
                 forms: list[str] = [x.form for k, x in people if k < n and x.entity == m.entity]
@@ -556,6 +607,24 @@ def _reporter(
     if doer is not None:
         return doer.entity, True
     return (subject if tokens[k - 1].lower() == "and" else None), False
+
+
+# Verbs whose "to" clause may open with its own doer ("wanted to prove Harry had lied"); after any other, a name
+# is the verb's object ("died to save Harry", "tried to stop Harry").
+_CLAUSE_TAKING = _words(
+    "prove show believe think know say tell claim suggest suspect find realise realize learn hear see ensure mean "
+    "pretend insist explain admit deny"
+)
+
+
+def infinitive_object(tokens: list[str], k: int) -> bool:
+    """The name at ``k`` follows "to <verb>": that verb's object ("Lily's death to save Harry had left a
+    protection"), never the doer of what comes next. Not after a verb that takes a clause ("to prove Harry had")."""
+    if k < 2 or tokens[k - 2].lower() != "to":
+        return False
+    verb = tokens[k - 1]
+    low = verb.lower()
+    return verb.isalpha() and verb.islower() and low not in _FUNCTION and low not in _CLAUSE_TAKING
 
 
 def _gender_known(entity: frozenset[str] | None, learnt: dict[frozenset[str], str], cast: Cast) -> bool:

@@ -3,10 +3,10 @@
 A 135M model given three passages pastes one onto the wrong person; given ONE memory that answers the question
 and trained to say it as itself, it can. So between the time check and generation this node picks:
 
-- ``memory``: the one memory (at most two about the same thing) that answers the question, cut to the
+- ``memory``: the one memory that answers the question, cut to the
   sentences that answer it. Relevance is judged per sentence against the question: the question's names must be
   in the sentence (or in the passage it opens), and its other content words count, on top of the passage's
-  embedding score. For ``past-presence`` the memory includes the event the verdict matched.
+  embedding score. For ``past-presence`` the memory is the event the verdict matched.
 - ``hearsay``: the persona was not there but heard of it: the matched event, as heard.
 - ``dont-know``: the question is about the persona's future or an event it missed (the verdict says so), or
   nothing it knows answers the question clearly (below :data:`RELEVANCE_FLOOR`).
@@ -43,11 +43,7 @@ RELEVANCE_FLOOR = 0.42
 EMBED_WEIGHT = 0.5
 # A sentence without the names the question asks about keeps this share of its relevance.
 MISSING_NAME_FACTOR = 0.6
-# A second memory joins the plan when its best sentence is this close to the first and about the same names.
-SECOND_MEMORY_MARGIN = 0.05
 MAX_SENTENCES = 3
-# A sentence that repeats this share of what the plan already says adds nothing (the same event told twice).
-REPEAT_SHARE = 0.6
 # Memories the plan chooses from: more than the prompt's top-k, since the passage that answers is often ranked lower
 # by the embedding alone (one more search of the numpy index, the question's vector is cached).
 PLAN_K = 8
@@ -389,13 +385,6 @@ def asks_what_will_happen(question: str) -> bool:
             continue  # the noun: "What was in Dumbledore's will for Ron?", "against his will"
         return True
     return False
-    for m in _WILL_HAPPEN.finditer(question):
-        before = question[: m.start()].split()
-        owner = before[-1].lower() if before else ""
-        if m.group(0).lower().startswith("will") and (owner in _WILL_OWNERS or owner.endswith(("'s", "’s"))):
-            continue  # the noun: "What was in Dumbledore's will for Ron?", "against his will"
-        return True
-    return False
 
 
 _WILL_OWNERS = frozenset(["the", "a", "his", "her", "their", "its", "my", "your", "our", "own", "free", "last"])
@@ -608,15 +597,18 @@ def make_plan(
             if sentences:
                 return Plan("profile", [], sentences, score, f"{_BELOW_FLOOR}: opinion from the profile ({why})")
         return Plan("dont-know", [], [], score, f"{_BELOW_FLOOR} (best {score:.2f} < floor {floor:.2f})")
-    other: _Scored | None = None  # past-presence: the best memory that is not the event the verdict matched
+    view: _Scored | None = None
+    passed_over: _Scored | None = None  # the best other memory, when the verdict's event is said instead
     if event is not None and best.passage is not event:
-        top = next(s for s in ranked if s.passage is event)
-        if not _repeats(top.sentences[top.index], [best.sentences[i] for i in _cut(best, ranked)], stop):
-            other = best
-        # The event the verdict matched is said first: the verdict weighed the question's action and people, and
-        # where the two differ it is the memory that answers more often (15 of 19 times on the dev sets). The best
-        # other memory follows it; the same thing told twice is said once, as the event.
-        best = top
+        # The event the verdict matched is what the plan says: the verdict weighed the question's action and
+        # people, and where the two differ it is the memory that answers more often (15 of 19 times on the dev
+        # sets). The best other memory is not said after it: on the first six fresh sets it answered where the
+        # event did not 9 times, and was a second, unrelated story after a right one 22 times. Except the view a
+        # view is asked for: "What's your take on ...?" is answered by "I think ...", said after the event.
+        if asks_view(question) and states_view(best.sentences[best.index], persona):
+            view = best
+        passed_over = best
+        best = next(s for s in ranked if s.passage is event)
     # "Who is Luna?" is answered by the sentence that says who she is; what happened next is another answer (and
     # every sentence more is a second or so more to wait)
     cut = _cut(best, ranked, outcome=not asks_who(question))
@@ -624,32 +616,22 @@ def make_plan(
     context = [_before(best, i) for i in cut]
     grounds = [best.passage["id"]]
     why = f"best sentence {best.score:.2f}"
-    second: _Scored | None = None
     if event is not None and best.passage is event:
         why = f"the event the verdict matched ({event['id']}), best sentence {best.score:.2f}"
-    if other is not None:
-        second = other
-        sentences, context = sentences[: MAX_SENTENCES - 1], context[: MAX_SENTENCES - 1]
-        why += f"; then the best other memory ({other.score:.2f})"
-    else:
-        # the best other memory within the margin that is about the same thing (at most one)
-        second = next(
-            (
-                s
-                for s in ranked
-                if s.passage is not best.passage
-                and s.score >= best.score - SECOND_MEMORY_MARGIN
-                and (not asked_names or _names_in(s.sentences[s.index], asked_names))
-                and _same_thing(s.sentences[s.index], sentences, question, stop, persona)
-                and not _repeats(s.sentences[s.index], sentences, stop)
-                and len(sentences) < MAX_SENTENCES
-            ),
-            None,
+        if passed_over is not None:
+            why += f", over {passed_over.passage['id']} ({passed_over.score:.2f})"
+    # One memory: a second one, even about the same names, read as a second story stitched on (the blind labels of
+    # the fresh sets fail such answers on voice), and on those sets it was unrelated to the question 17 times in 40.
+    if view is not None:
+        sentences, context = (
+            [*sentences[: MAX_SENTENCES - 1], view.sentences[view.index]],
+            [
+                *context[: MAX_SENTENCES - 1],
+                _before(view, view.index),
+            ],
         )
-    if second is not None:
-        sentences.append(second.sentences[second.index])
-        context.append(_before(second, second.index))
-        grounds.append(second.passage["id"])
+        grounds.append(view.passage["id"])
+        why += f"; then the view it asks for ({view.passage['id']})"
     if asks_feeling(question) and not _says_feeling(" ".join(sentences)):
         # "How were you holding up?" told only what happened: what the profile says the persona felt at this
         # stage, when it is about what the question or the memory names
@@ -680,24 +662,6 @@ def feeling_in_notes(persona: Any, stage: Any, question: str, stop: frozenset[st
         if _says_feeling(sentence) and n > shared:
             best, shared = sentence, n
     return best
-
-
-def _repeats(sentence: str, chosen: Sequence[str], stop: frozenset[str]) -> bool:
-    """``sentence`` mostly says what ``chosen`` already says ("On Dudley's birthday the Dursleys took Harry to the
-    zoo, where a boa constrictor ..." after "On a trip to the zoo for Dudley's birthday, Harry ... a boa
-    constrictor ..."): said twice, it reads as a recital."""
-    have = stems(sentence, stop)
-    said = set().union(*(stems(s, stop) for s in chosen)) if chosen else set()
-    return bool(have) and len(have & said) / len(have) >= REPEAT_SHARE
-
-
-def _same_thing(sentence: str, chosen: Sequence[str], question: str, stop: frozenset[str], persona: Any) -> bool:
-    """A second memory is about the same thing as the first: beyond the question's own words, it shares one
-    with the sentences already chosen ("the Forest of Dean" and "the Forbidden Forest" share only the asked
-    "forest": two different things)."""
-    asked = stems(question, stop) | _persona_words(persona)
-    have = stems(sentence, stop) - asked
-    return bool(have & set().union(*(stems(s, stop) for s in chosen)))
 
 
 # The persona's own answers (its universe's dialogues: curated, or its lines in a book) stand as a memory for a

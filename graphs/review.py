@@ -322,7 +322,17 @@ def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str]
     """The plan's sentences in the persona's own words, one by one; ``context``: for each, what its passage
     says just before it (whom its pronouns stand for)."""
     before = list(context) if len(context) == len(sentences) else [""] * len(sentences)
-    return " ".join(in_own_words(s, persona, c) for s, c in zip(sentences, before, strict=True) if s.strip())
+    # Sentences that follow one another in their passage are said together: the first one's context is all that
+    # is read unsaid, so "He" after "Dumbledore told me ..." stays "He" (said just before, it needs no name put in)
+    runs: list[tuple[list[str], str]] = []
+    for sentence, ctx in zip(sentences, before, strict=True):
+        if not sentence.strip():
+            continue
+        if runs and ctx.strip() and ctx.strip().endswith(runs[-1][0][-1].strip()):
+            runs[-1][0].append(sentence.strip())
+        else:
+            runs.append(([sentence.strip()], ctx))
+    return " ".join(in_own_words(" ".join(run), persona, ctx) for run, ctx in runs)
 
 
 def say_plan(plan: dict[str, Any], persona: Any) -> str:

@@ -10,7 +10,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from persona_rag.graphs.claims import PERSONA, Cast, genders_of, persona_gender, persona_names, read_mentions
+from persona_rag.graphs.claims import (
+    PERSONA,
+    Cast,
+    genders_of,
+    infinitive_object,
+    persona_gender,
+    persona_names,
+    read_mentions,
+)
 
 from persona_rag.vocabulary import GENERIC_WORDS
 
@@ -53,7 +61,7 @@ _IRREGULAR_PAST = _words(
     "went saw took thought made gave got came became knew found felt told taught left kept heard met fought won lost "
     "said ran began bought brought caught held led stood sat wrote spoke broke chose drew flew grew hid fell sent "
     "spent swore might may must should shall drove rode threw wore bit hid shook woke rose struck stole swam dug "
-    "slept crept wept forgave forgot understood cast put set hit cut shut burst spread"
+    "slept crept wept forgave forgot understood cast put set hit cut shut burst spread let"
 )
 _CLAUSE_WORDS = _words(
     "and but when that while because so if as until after before where though although since whom who or "
@@ -177,10 +185,13 @@ def first_person(
         group_before = with_others
         if n_sentence < skip:  # the context: read, not said
             with_others = _we(tokens, list(tokens), words, mentions, group_before)
-            for m in mentions:
-                if m.entity not in (None, PERSONA) and m.form in ("name", "owner") and not m.thing:
-                    name = " ".join(tokens[words[k]] for k in range(m.start, m.end))
-                    surface[m.entity] = re.sub(r"['’]s$", "", name)  # type: ignore[index]
+            # only the doer of the sentence just before can be named for an opening "He": "Harry woke, where
+            # Dumbledore told him ... leaving Quirrell to die. He explained" is not sure enough to name anyone
+            surface.clear()
+            doer = next((m for m in mentions if m.form in ("name", "subject") and not m.thing and not m.quoted), None)
+            if doer is not None and doer.entity not in (None, PERSONA) and doer.form == "name":
+                name = " ".join(tokens[words[k]] for k in range(doer.start, doer.end))
+                surface[doer.entity] = re.sub(r"['’]s$", "", name)  # type: ignore[index]
             continue
         new = list(tokens)
         for m in mentions:
@@ -219,6 +230,8 @@ def first_person(
                 word = "I"
             elif prev in _SAID and _after_quote(tokens, words, m.start - 1):
                 word = "I"  # '"...," said Elizabeth'
+            elif infinitive_object([tokens[k] for k in words], m.start):
+                word = "me"  # "Lily's death to save Harry had left a protection" -> "to save me"
             else:
                 # a verb right before the name, with its own doer before it: the name is its object
                 doer = {x.end for x in mentions if x.form in ("subject", "name")}

@@ -6,6 +6,7 @@ data (finetune), so a tuned adapter sees exactly the prompt format it learned.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -229,14 +230,33 @@ def refusal(profile: dict[str, Any], kind: str, seed: str = "", name: str = "") 
     return lines[pick].replace("{name}", name or "myself").strip()
 
 
+# A question that asks to be agreed with: "..., didn't you?", "..., weren't you?", "..., right?", "Isn't it true that ...?"
+_CONFIRM = re.compile(
+    r"(?:,\s*(?:(?:did|do|does|was|were|is|are|had|have|has|will|would|could|can|should)(?:n't|\s+not)?\s+"
+    r"(?:you|he|she|it|they|we|i|there)|right|yes|no|surely|eh)\s*\?\s*$|^\W*(?:isn't it true|surely|so you)\b)",
+    re.IGNORECASE,
+)
+# A recall lead that agrees with what it was asked ("Right. {memory}", "Yes, ...").
+_AGREES = re.compile(r"^\W*(?:right|yes|yeah|yep|sure|exactly|indeed|of course|quite)\b", re.IGNORECASE)
+
+
+def asks_to_confirm(question: str) -> bool:
+    """A question that puts words in the persona's mouth and asks it to agree (a tag question)."""
+    return bool(_CONFIRM.search(question.strip()))
+
+
 def recall(profile: dict[str, Any], memory: str, seed: str = "", names: frozenset[str] = frozenset()) -> str:
     """The grounded fallback: a memory already in the persona's words, led in by one of the profile's
-    ``recall`` lines ("Right. {memory}") when it has any. After a lead that does not end a sentence ("Well,")
+    ``recall`` lines ("Right. {memory}") when it has any; never one that agrees ("Right.") when ``seed``, the
+    question, asks to be agreed with ("You read it, didn't you?"): the memory may say otherwise. After a lead that does not end a sentence ("Well,")
     the memory's first word is lower-cased when it is a common word ("Well, below the trapdoor ..."), never
     when it is a name (``names``: the lower-case words of the universe's names) or "I"."""
     import hashlib
 
     leads = [str(x) for x in profile.get("recall") or [] if "{memory}" in str(x)]
+    if asks_to_confirm(seed):
+        # "You read every word, didn't you?": a lead that agrees ("Right.") would accept what the memory may deny
+        leads = [x for x in leads if not _AGREES.match(x)] or ["{memory}"]
     if not leads:
         return memory
     lead = leads[int(hashlib.sha256(f"recall|{seed}".encode()).hexdigest(), 16) % len(leads)]

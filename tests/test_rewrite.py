@@ -471,3 +471,97 @@ def test_a_pronoun_after_a_reporting_verb_is_the_one_who_reports() -> None:
     assert said == "Ron visited me in the hospital wing and admitted he had lied about the map."
     told = first_person("Hagrid told Harry that he is a wizard.", ["Harry Potter", "Harry"], "he", known=known)
     assert told == "Hagrid told me that I am a wizard."
+
+
+# ----------------------------------------------------------------------------- tenth round (issue #20)
+# Invented sentences for each slip the fallback made on the development sets (the first six fresh sets).
+
+
+@pytest.mark.parametrize(
+    ("pid", "memory", "said"),
+    [
+        # the object of "to <verb>" is "me", never "I", even when a verb follows it
+        (
+            "harry",
+            "Neville's courage to save Harry had won the House Cup for them.",
+            "Neville's courage to save me had won the House Cup for them.",
+        ),
+        ("harry", "Dumbledore refused to let Harry go.", "Dumbledore refused to let me go."),
+        # a verb that takes a clause keeps the name as that clause's doer
+        ("harry", "Ron wanted to prove Harry had lied.", "Ron wanted to prove I had lied."),
+        # "him" is neither of the people who do the clause's verb: the persona, who opened the sentence
+        (
+            "harry",
+            "Harry kept quiet about the scar, although Ron and Hermione saw it and begged him to tell Dumbledore.",
+            "I kept quiet about the scar, although Ron and Hermione saw it and begged me to tell Dumbledore.",
+        ),
+        # a later "he" is not the sentence's subject when that subject is only named after it
+        (
+            "harry",
+            "His nerves are frayed, he feels alone, and the link with Voldemort keeps him awake.",
+            "My nerves are frayed, I feel alone, and the link with Voldemort keeps me awake.",
+        ),
+        # "her" before "go" or "quiet" is whom, not whose; a clause with no doer of its own is the subject's
+        (
+            "hermione",
+            "Pansy trapped Hermione in the tower and would only let her go at dawn.",
+            "Pansy trapped me in the tower and would only let me go at dawn.",
+        ),
+        (
+            "hermione",
+            "Hermione packed the tent, mended the kettle and hid herself from the Snatchers.",
+            "I packed the tent, mended the kettle and hid myself from the Snatchers.",
+        ),
+        # but another person named in that clause keeps the reflexive (the old reading)
+        (
+            "harry",
+            "Harry sleeps in the attic, while Dudley has the whole floor to himself.",
+            "I sleep in the attic, while Dudley has the whole floor to himself.",
+        ),
+        # "let" is a verb: the name before it does it
+        (
+            "harry",
+            "In the storm, with Ron soaked under Harry as captain, Harry let the team rest.",
+            "In the storm, with Ron soaked under me as captain, I let the team rest.",
+        ),
+    ],
+)
+def test_tenth_round_pronouns(pid: str, memory: str, said: str) -> None:
+    assert in_own_words(memory, Persona.load(pid)) == said
+
+
+def test_sentences_said_together_name_nobody_a_guess_would_have_named() -> None:
+    """The plan's sentences that follow one another are rewritten together: 'He' after a sentence that named
+    Dumbledore and Quirrell stays 'He' (a guess put 'Quirrell' there); cut from its context, an opening 'He' is named
+    only when the sentence before was that person's (its doer)."""
+    from persona_rag.graphs.review import say_sentences
+
+    harry = Persona.load("harry")
+    first = "Harry woke in the library, where Lupin told him that the map had been found and that Pettigrew had fled."
+    second = "He explained that the map could not lie and gave it back."
+    together = say_sentences([first, second], harry, ["", first])
+    assert together == (
+        "I woke in the library, where Lupin told me that the map had been found and that Pettigrew had fled. "
+        "He explained that the map could not lie and gave it back."
+    )
+    # alone, the guess is not made either (the sentence before was Harry's own)
+    assert say_sentences([second], harry, [first]) == second
+    # the sentence before is Lupin's: he is named
+    assert say_sentences([second], harry, ["Lupin found the map in the office."]) == (
+        "Lupin explained that the map could not lie and gave it back."
+    )
+
+
+def test_a_question_that_asks_to_be_agreed_with_gets_no_agreeing_lead() -> None:
+    """Harry's recall leads include "Right. {memory}": after "..., didn't you?" it would accept a premise the memory
+    may deny, so only the others are used (every seed tried; the same questions without the tag can get "Right.")."""
+    profile = {"recall": ["Right. {memory}", "{memory}", "Well, {memory}"]}
+    memory = "Uncle Vernon burnt every letter before I could read one."
+    for n in range(40):
+        for tag in (", didn't you?", ", right?", ", did you?"):
+            said = prompts.recall(profile, memory, f"You read letter number {n} the moment it came{tag}")
+            assert not said.startswith("Right"), said
+    plain = {prompts.recall(profile, memory, f"What happened to the letters, part {n}?") for n in range(40)}
+    assert any(s.startswith("Right. ") for s in plain)
+    assert prompts.asks_to_confirm("It was Draco who did it, wasn't it?")
+    assert not prompts.asks_to_confirm("Was it Draco who did it?")
