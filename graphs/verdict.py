@@ -79,8 +79,8 @@ def event_query(question: str, persona_name: str = "") -> str:
     """What a presence question says happened, in the third person, for searching the world log."""
     rest = _WRAPPER.sub("", question.strip(), count=1).strip() or question
     if persona_name:
-        rest = re.sub(r"\byour\b", f"{persona_name}'s", rest, flags=re.IGNORECASE)
-        rest = re.sub(r"\byou(rself)?\b", persona_name, rest, flags=re.IGNORECASE)
+        rest = re.sub(r"(?<!-)\byour\b(?!-)", f"{persona_name}'s", rest, flags=re.IGNORECASE)
+        rest = re.sub(r"(?<!-)\byou(rself)?\b(?!-)", persona_name, rest, flags=re.IGNORECASE)
     return rest
 
 
@@ -568,9 +568,13 @@ def asks_first_meeting(question: str) -> bool:
     return bool(_FIRST.search(question))
 
 
-# "... fifty years ago", "long ago", "before you were born": the question dates what it asks about before now.
+# "... fifty years ago", "long ago", "before you were born", "when you were a baby", "when she was a girl": the question
+# dates what it asks about before now (a childhood is behind whoever is asked about it).
 _AGO = re.compile(
-    r"\b(years?|months?|weeks?|days?|long|while) ago\b|\bbefore (you|he|she|they) (was|were) born\b", re.I
+    r"\b(years?|months?|weeks?|days?|long|while) ago\b|\bbefore (you|he|she|they) (was|were) born\b"
+    r"|\bwhen (you|he|she|they) (was|were) (just |only |still )?(an? )?"
+    r"(baby|babies|child|children|boy|boys|girl|girls|kid|kids|toddler|infant|little|young|youngster)\b",
+    re.I,
 )
 
 
@@ -578,6 +582,91 @@ def dated_past(question: str) -> bool:
     """The question itself says that what it asks about lies behind the persona's present ("ago"): no later event
     is what it asks about."""
     return bool(_AGO.search(question))
+
+
+# "What did the Death Eaters do before You-Know-Who fell?": a time clause that dates what the question asks about by
+# another event, the anchor. Its words tell the anchor, not what the question asks happened.
+_BEFORE = re.compile(r"\bbefore\s+([^,;:?.!]+)", re.I)
+_CLAUSE_END = re.compile(r"\b(and|but|so|because|while|when|or)\b", re.I)
+
+
+def before_clause(question: str) -> str:
+    """The clause after "before" that dates the question ("" when there is none): "You-Know-Who fell"."""
+    said = _BEFORE.search(question)
+    return _CLAUSE_END.split(said.group(1), maxsplit=1)[0].strip() if said else ""
+
+
+def anchor_stage(
+    hits: list[Any], actions: set[str], names: list[str], stop: frozenset[str], forms: dict[str, tuple[str, ...]]
+) -> int | None:
+    """The stage of the event a "before" clause names: the earliest world event that has all the clause's action words
+    (``actions``) and one of its ``names``; None when none has, or the clause has no action or no name ("before it
+    ended" says too little to find its event)."""
+    if not actions or not names:
+        return None
+    return min(
+        (
+            h.passage.stage
+            for h in hits
+            if actions <= passage_stems(h.passage, stop) and names_in(h.passage, names, forms)
+        ),
+        default=None,
+    )
+
+
+# Family words: "your aunt" is the persona's aunt, named where its own memory says "his aunt Petunia".
+FAMILY = (
+    "aunt uncle cousin mother father mum dad mom sister brother wife husband son daughter godfather godmother "
+    "grandmother grandfather grandson granddaughter nephew niece fiance fiancee"
+)
+_FAMILY = re.compile(rf"(?<!-)\byour\s+(?:own\s+)?({FAMILY.replace(' ', '|')})\b(?!-)", re.I)
+_KIN: dict[tuple[str, int, str], dict[str, str]] = {}
+
+
+def relatives(universe: Any, persona_id: str) -> dict[str, str]:
+    """The persona's relatives by family word, as its own memories name them ("his aunt Petunia", "Aunt Petunia",
+    "Harry's aunt Petunia": "aunt" -> "Petunia"), for each word said of one name only. Computed once per persona."""
+    if universe is None:
+        return {}
+    key = (str(getattr(universe, "id", "")), id(universe), persona_id)
+    got = _KIN.get(key)
+    if got is not None:
+        return got
+    owners = "|".join(sorted({re.escape(w) for n in _persona_names(universe, persona_id) for w in n.split()}))
+    words = FAMILY.replace(" ", "|")
+    said = re.compile(
+        rf"(?:\b(?:his|her|{owners})(?:'s)?\s+({words})),?\s+([A-Z][a-z']+)|\b({words.title()})\s+([A-Z][a-z']+)"
+    )
+    count: set[tuple[str, str]] = set()
+    for row in (getattr(universe, "personal", None) or {}).get(persona_id) or []:
+        for m in said.finditer(str(row.get("text", ""))):
+            word, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            count.add((word.lower(), name.removesuffix("'s")))
+    names: dict[str, set[str]] = {}
+    for word, name in count:
+        names.setdefault(word, set()).add(name)
+    # a word said of several ("his brother Bill", "his brother Percy") names no one
+    got = {word: next(iter(them)) for word, them in names.items() if len(them) == 1}
+    _KIN[key] = got
+    return got
+
+
+def family_named(question: str, universe: Any, persona_id: str) -> tuple[str, list[str]]:
+    """The question with each "your <family word>" followed by the relative's name where the persona's memory names
+    them ("your aunt" -> "your aunt Petunia"), and the family words so named (they stand for a name: no action)."""
+    if not _FAMILY.search(question):
+        return question, []
+    kin = relatives(universe, persona_id)
+    said: list[str] = []
+
+    def name(m: re.Match[str]) -> str:
+        who = kin.get(m.group(1).lower())
+        if who is None or who.lower() in question.lower():
+            return m.group(0)
+        said.append(m.group(1).lower())
+        return f"{m.group(0)} {who}"
+
+    return _FAMILY.sub(name, question), said
 
 
 def match_event(
@@ -776,7 +865,8 @@ _OWN_ACT = re.compile(
     r".*(\b(did|didn't|have|had) you\b|\byou (\w+ed|made|broke|told|took|gave|went|won|ran|flew|got)\b)",
     re.IGNORECASE,
 )
-_YOU = re.compile(r"\b(you|yourself)\b", re.I)  # the persona as one who acts or undergoes ("your owl" is not)
+# the persona as one who acts or undergoes ("your owl" is not, nor the "You" of a hyphenated name, "You-Know-Who")
+_YOU = re.compile(r"(?<!-)\b(you|yourself)\b(?!-)", re.I)
 # ... but not as the holder of an opinion: "What do you think of spiders?" is not about the persona's deeds.
 _OPINION = re.compile(
     r"\b(think|thoughts?|opinion|feel|feelings) (of|about|on)\b|\bdo you (like|love|hate|trust)\b", re.I
@@ -848,17 +938,27 @@ def verdict(
     persona's memory at ``stage``. Hits have ``.passage`` and ``.score``. ``universe`` gives each
     event's ``learned_by`` (without it, only presence is known).
     """
-    named = entities.mentioned(question)
+    said, kin = family_named(question, universe, persona_id)
+    named = entities.mentioned(said)
     premise = asks_presence(question)
     all_known = bool(named) and all(v[1] <= stage for v in named.values())
     future = future_names(named, stage)
     stop = entities.vocab.stop_words
     self_names = [n.lower() for n in _persona_names(universe, persona_id)]
-    actions = action_words(question, list(named) + self_names, stop)
+    actions = action_words(question, list(named) + self_names + kin, stop)
     every = character_forms(universe, entities.world_first)
     # A character the question names once is looked for under all its names ("Voldemort" is in "Tom Riddle
     # made ..."); one it names in full ("Hermione Granger": the full name and "Hermione") is looked for as said.
     forms = {n: every[n] for n in named if n in every and not any(o != n and o in every[n] for o in named)}
+    ago = dated_past(question)
+    clause = before_clause(said)
+    if clause:  # the question is dated before an event the persona has lived or heard of: what came after is not it
+        then = {n: v for n, v in named.items() if f" {n} " in _norm(clause)}
+        dating = action_words(clause, list(then) + self_names + kin, stop)
+        anchor = anchor_stage(world_hits, dating, list(then), stop, forms)
+        if then and anchor is not None and anchor <= stage and dating <= actions:
+            ago, actions = True, actions - dating
+            world_hits = [h for h in world_hits if h.passage.stage <= anchor] or world_hits
     you = bool(_YOU.search(question)) and not _OPINION.search(question)
     pool = [*world_hits, *known_hits]
     dead = who_dies(question, list(named)) if "die" in actions else ""
@@ -885,7 +985,7 @@ def verdict(
             unheard=unheard,
             plain=frozenset(actions & _stems(_lower_words(question), stop)),
             first_known=all_known and asks_first_meeting(question),
-            ago=dated_past(question),
+            ago=ago,
         )
         if match.event is not None and not premise:
             event = event_record(universe, match.event.passage, persona_id)
@@ -1091,9 +1191,10 @@ def time_verdict(
     from persona_rag.corpus import WORLD
 
     universe = getattr(memory, "universe", None)
-    query = event_query(question, persona_name(universe, persona_id)) if asks_presence(question) else question
+    said = family_named(question, universe, persona_id)[0]  # "your aunt" is searched for as "your aunt Petunia"
+    query = event_query(said, persona_name(universe, persona_id)) if asks_presence(question) else said
     world = memory.search(WORLD, query, k=WORLD_K, all_stages=True)
-    known = known_hits if known_hits is not None else memory.search(persona_id, question, stage, k=VERDICT_K)
+    known = known_hits if known_hits is not None else memory.search(persona_id, said, stage, k=VERDICT_K)
     return verdict(
         question,
         stage.ordinal,
