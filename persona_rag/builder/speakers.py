@@ -29,7 +29,12 @@
    heard was--") speaks; a named sentence with a speech verb that runs on into the quotation with no stop
    ("X admitted ...; but still "..."") is that character's, and "of his having said, '...'" is his. Narration
    between two parts of a quotation in which another of the cast speaks ("...;" for X was replying, "...") joins
-   two voices: nobody's; so is a lead-in whose subject is two names joined ("neither X nor Y thought").
+   two voices: nobody's; so is a lead-in whose subject is two names joined ("neither X nor Y thought"), a
+   lead-in that says the words were not said ("had no power of saying to herself"), and a quotation that a group
+   repeats in the narration after it ("Many had repeated the name"). "... were the first words which broke from X"
+   is X's. A first name the cast lacks, said only in the vocative ("..., Sophy,"), is the one who answers that
+   call in a tag by name when the book names her only by title and surname ("replied Mrs Tilney"), and so is its
+   pet form's full name ("Sophia").
 3. An action beat in the quotation's own paragraph (``He stood up and looked out at the rain.``, ``I shrugged my
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
    before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
@@ -43,7 +48,9 @@
    sentence of the turn before calls answers, before the voice two turns back; "Well, X--" calls X too; "I asked,
    turning upon X" speaks to X; the turn right after a stranger's answer is the one who spoke to the stranger;
    "replied her brother" tells that every second turn of its exchange, the side it answers, is a woman's; the
-   other voice of the conversation's pair is not guessed for a turn before the conversation has shown it).
+   other voice of the conversation's pair is not guessed for a turn before the conversation has shown it; the one
+   the turn before calls answers across one short narration sentence that names no one acting: "Every face was
+   turned towards her."). Who is in a scene includes whom the narration names just before its first quotation.
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
@@ -83,6 +90,10 @@ _VERB_AFTER = re.compile(
 )
 # what a main clause's subject follows: a sentence's or a clause's start, "and", "but", "then"
 _MAIN_SUBJECT = re.compile(r"(?:[.;!?:]|\b(?:and|but|then))\s*$")
+# what comes before a verb of saying (_SAY) that the sentence says was not used: "had no power of saying", "could not
+# say", "never said", "without saying" (not "could not help saying": that was said; "never thought" is no saying)
+_SAY = frozenset({"say", "says", "said", "saying", "speak", "speaks", "spoke", "uttered"})
+_UNSAID = re.compile(r"\b(?:no\s+(?:power|means|way|need)\s+of|could\s+not|cannot|can't|never|without|did\s+not)\s+$")
 # a paragraph without a letter ("* * *") between two quotations: a new scene
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
@@ -98,6 +109,8 @@ _JOINED = re.compile(r"(?:[;,]\s*)(?:and|but)\b|;")
 SHORT_LEAD = 150
 # narration between paragraphs longer than this ends a conversation (turn-taking starts again)
 CONVERSATION_GAP = 700
+# how far back before a conversation's first quotation the narration setting its scene is read for who is there
+SCENE_REACH = 1500
 # how far back "said the baronet" looks for the last bearer of the title named
 TITLE_REACH = 2000
 # an exchange of at least this many alternate turns may have its two voices settled for it as a whole
@@ -242,6 +255,22 @@ class Attributor:
         self.lex = lexicon()
         self.cast = list(cast)
         self.names = Names(self.cast)
+        self._base_owner = dict(self.names.owner)
+        # the cast members named only by title and surname ("Mrs Tilney", "Tilney"): their first name the book may
+        # give only in the vocative, inside quotations
+        heads = self.lex.male | self.lex.female
+        self._no_first_name: set[str] = set()
+        for c in self.cast:
+            titled = [a.split() for a in c.aliases if len(a.split()) > 1]
+            surnames = {w[-1] for w in titled}
+            if (
+                titled
+                and all(w[0].lower().rstrip(".") in heads for w in titled)
+                and all(len(a.split()) > 1 or a in surnames for a in c.aliases)
+            ):
+                self._no_first_name.add(c.name)
+        # every word of the cast's names: a surname called ("..., Tilney,") is no first name to learn
+        self._cast_words = {w for c in self.cast for a in c.aliases for w in a.split()}
         self.genders = genders or {}
         # description word -> the cast members whose names bear that title ("inspector" -> Lestrade, Gregson)
         self.holders: dict[str, set[str]] = {}
@@ -290,6 +319,17 @@ class Attributor:
         self.verb_re = re.compile(rf"\b(?:{verbs})\b|'s\s+(?:{said})\b", re.IGNORECASE)
         self.after_by = re.compile(
             rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:\w+\s+)?(?:{verbs}|uttered|spoken)\s+by\s+(?:{who})", re.IGNORECASE
+        )
+        # '"Help!" were the first words which broke from Pell': words or a cry that came from someone
+        self.after_from = re.compile(
+            rf"^[\s,;:!?\u2014-]*(?:was|were)\s+(?:the\s+|his\s+|her\s+)?(?:\w+\s+)?(?:words?|cry|exclamation)\s+"
+            rf"(?:which|that)\s+(?:\w+\s+){{1,2}}?from\s+(?:{who})",
+            re.IGNORECASE,
+        )
+        # the first sentence of the narration after a quotation, in which a group speaks: "Many had repeated the name"
+        self.group_said_re = re.compile(
+            rf"[^.!?;]*?\b(?:many|all|everybody|everyone|several)\s+(?:had\s+|have\s+|of\s+them\s+)?(?:{verbs})\b",
+            re.IGNORECASE,
         )
         self.not_speech_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.not_speech))})\b", re.IGNORECASE)
         self.listening_re = re.compile(rf"\b(?:{'|'.join(sorted(self.lex.listening))})\b", re.IGNORECASE)
@@ -376,7 +416,7 @@ class Attributor:
     def _tag_after(self, text: str) -> _Who | None:
         """A tag right after a closing mark (or between two parts)."""
         head = text[:120]
-        for rx in (self.after_verb_first, self.after_who_first, self.after_was, self.after_by):
+        for rx in (self.after_verb_first, self.after_who_first, self.after_was, self.after_by, self.after_from):
             m = rx.match(head)
             if m:
                 return self._who(m, True)
@@ -405,6 +445,9 @@ class Attributor:
         if not said or read:
             return self._beat(sentence) if not self.not_speech_re.search(sentence) else None
         verbs = list(self.verb_re.finditer(sentence))
+        if verbs[-1].group(0).lower() in _SAY and _UNSAID.search(sentence[: verbs[-1].start()]):
+            # "Tamsin had no power of saying to herself, '...'": words the lead-in says were not said, nobody's
+            return _Who(outsider=True)
         gerund = re.search(r"\b(his|her|my)\s+(?:having\s+)?$", sentence[: verbs[-1].start()], re.IGNORECASE)
         if gerund is not None:
             # "She had an impression of his having said, ...": the one whose saying it is, not the sentence's subject
@@ -497,6 +540,7 @@ class Attributor:
         for i, qt in enumerate(quotes):
             by_para.setdefault(qt.paragraph, []).append(i)
         masked = self._masked = _masked(text, q)
+        self._learn_called_names(q, masked)
         self._found = self.names.find(masked)
         self._learn_descriptions(text, masked)
         self._starts = [f[0] for f in self._found]
@@ -585,6 +629,9 @@ class Attributor:
                     # "If I could learn more, it might save me a long hunt. But patience was my best card.": the
                     # narrator weighing what to say, then saying it
                     tags.append(_Who(pronoun="i", strong=False))
+            if not tags and self.group_said_re.match(post.strip()):
+                # '"Pell!" Many had looked at each other, and many had repeated the name ...': a group said it
+                tags.append(_Who(outsider=True))
             if not tags and opens_paragraph:
                 for piece in [*gaps, post]:
                     sent = piece.strip(" ,;:-\u2014()")
@@ -723,6 +770,75 @@ class Attributor:
                 a.cue = "none"
             a.addressees = [n for n in a.addressees if n != a.speaker]
         return out
+
+    def _learn_called_names(self, q: Quotations, masked: str) -> None:
+        """First names the cast lacks, learnt from the answers to the turns that call them: '"..., Sophy," said Mr
+        Tilney. / "We had better not," replied Mrs Tilney.' -- "Sophy" is Mrs Tilney, when the book names her only by
+        title and surname (a name of hers with a first name would have been in the cast). A called name shared with
+        another answerer is nobody's; a pet form of a learnt name (its stem: "Sophia" beside "Sophy") is hers too."""
+        self.names.owner = dict(self._base_owner)
+        quotes, paras = q.quotes, q.paragraphs
+        votes: dict[str, set[str]] = {}
+        unknown: set[str] = set()
+        for i, qt in enumerate(quotes):
+            words = [w for w in self._unknown_calls(q.text, qt) if w not in votes or len(votes[w]) == 1]
+            unknown.update(words)
+            if not words or i + 1 == len(quotes):
+                continue
+            nxt = quotes[i + 1]
+            if nxt.paragraph != qt.last_paragraph + 1 or nxt.start != paras[nxt.paragraph][0] + 1:
+                continue
+            end = nxt.spans[1][0] - 1 if len(nxt.spans) > 1 else paras[nxt.last_paragraph][1]
+            if i + 2 < len(quotes) and quotes[i + 2].start < end:
+                end = quotes[i + 2].start - 1
+            tag = self._tag_after(masked[nxt.spans[0][1] + 1 : end])
+            if tag is not None and tag.name and tag.strong and tag.name in self._no_first_name:
+                for w in words:
+                    votes.setdefault(w, set()).add(tag.name)
+        if not votes:
+            return
+        # a name the narration itself uses is one the cast had the chance to count: only a name said alone is learnt
+        narrated = set(re.findall(r"\b[A-Z][a-z]+\b", masked))
+        unknown -= narrated
+        learnt = {w: next(iter(n)) for w, n in votes.items() if len(n) == 1 and w in unknown}
+        for w in unknown - set(learnt):
+            stems = {n for k, n in learnt.items() if _pet_form(w, k)}
+            if len(stems) == 1:
+                learnt[w] = stems.pop()
+        self.names.owner.update(learnt)
+
+    def _unknown_calls(self, text: str, qt: Quote) -> list[str]:
+        """The capitalised words a quotation calls someone by (``..., Sophy,``) that the cast lacks."""
+        out = []
+        for a, b in qt.spans:
+            for m in _CALLED_FIRST.finditer(text, a, b):
+                w = m.group(1)
+                low = w.lower()
+                if low in self.lex.interjections or low in self.lex.male or low in self.lex.female or w == "I":
+                    continue
+                if w not in self._cast_words and w not in out:
+                    out.append(w)
+        return out
+
+    def _called_across(
+        self, i: int, quotes: list[Quote], q: Quotations, speakers: list[str | None], adjacent: list[bool]
+    ) -> str | None:
+        """The one the turn before calls by name answers it across one short sentence of narration that names no
+        one as its subject ('"Tamsin, Tamsin, what now?" cried Pell. / Oswin's eyes turned to her too. / "Now we
+        wait."': Tamsin), however the turns after go."""
+        if i == 0 or adjacent[i - 1] or speakers[i - 1] in (None, OUTSIDER):
+            return None
+        last, qt = quotes[i - 1], quotes[i]
+        if qt.paragraph != last.last_paragraph + 2 or qt.start != q.paragraphs[qt.paragraph][0] + 1:
+            return None
+        a, b = q.paragraphs[last.last_paragraph + 1]
+        between = self._masked[a:b].strip()
+        if not between or len(between) >= SHORT_LEAD or _last_sentence(between) != between:
+            return None
+        if any(subj for _, subj in self._mentions(self._masked, a, b)) or self._beat(between) is not None:
+            return None
+        called = [n for n in self._called[i - 1] if n != speakers[i - 1]]
+        return called[0] if len(called) == 1 else None
 
     def _second_subject(self, sentence: str, name: str | None) -> bool:
         """Whether a clause after ", and" (or "; but", ...) of the sentence has a subject other than ``name``: "I",
@@ -1170,7 +1286,12 @@ class Attributor:
         called still rules its bearer out as the speaker."""
         present: dict[int, set[str]] = {}
         for i, qt in enumerate(quotes):
-            here = present.setdefault(convo[i], set())
+            if convo[i] not in present:
+                # the narration that sets the scene before the conversation's first quotation ("Sir Tom sat at the
+                # head of the table ...", a page before anyone speaks): whom it names are there too
+                lo = max(0, qt.start - SCENE_REACH)
+                present[convo[i]] = {n for n, _ in self._mentions(self._masked, lo, qt.start)}
+            here = present[convo[i]]
             first = qt.paragraph - (1 if i == 0 or convo[i - 1] != convo[i] else 0)
             if i > 0 and convo[i - 1] == convo[i]:
                 # the narration paragraphs between two quotations of the conversation ("I stared at X.") are its own
@@ -1422,8 +1543,8 @@ class Attributor:
                 # the nearest earlier (later) speaker of the exchange who is not p1 (n1)
                 p2 = next((x for x in (known(i, -k) for k in range(2, 5)) if x is not None and x != p1), None)
                 n2 = next((x for x in (known(i, k) for k in range(2, 5)) if x is not None and x != n1), None)
-                guess: str | None = None
-                if p1 is not None:
+                guess = self._called_across(i, quotes, q, speakers, adjacent)
+                if guess is None and p1 is not None:
                     voc = [a for a in self._called[i - 1] if a != p1]
                     if len(voc) == 1 and self._called_last(quotes[i - 1], q.text, voc[0]):
                         # "Well, Wren, what do you make of it?": the one the last sentence of the turn before
@@ -1480,6 +1601,13 @@ class Attributor:
                 changed = True
             if not changed:
                 break
+
+
+def _pet_form(word: str, known: str) -> bool:
+    """Whether two first names are one name and its pet form: the shorter (five letters at
+    least), less its last letter, opens the longer ("Sophy" and "Sophia"; not "Charles" and "Charlotte")."""
+    short, long = sorted((word, known), key=len)
+    return word != known and len(short) >= 5 and long.startswith(short[:-1])
 
 
 def _side_gender_of(of: dict[int, str], i: int, adjacent: list[bool], n: int) -> str | None:
