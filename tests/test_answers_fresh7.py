@@ -24,3 +24,26 @@ def test_the_tenth_round_held_out_questions_are_frozen() -> None:
     earlier = sorted((ROOT / "benchmarks" / "data").glob("answers_*.jsonl"))
     asked = {json.loads(line)["question"] for f in earlier if f != FRESH7_FILE for line in f.read_text().splitlines()}
     assert not asked & {r["question"] for r in rows}
+
+
+def test_the_tenth_round_labels_cover_every_held_out_answer_before_and_after() -> None:
+    """tests/data/labelled_fresh7_answers.jsonl: every answer to the seventh fresh set by the base model with the code
+    before the tenth round (9bfd388) and after it (0dc8f82), each distinct answer labelled once, blind, shuffled, on
+    the five points; the counts the README's table gives."""
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh7_answers.jsonl").read_text().splitlines()]
+    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH7_FILE.read_text().splitlines())}
+    labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
+    for r in rows:
+        five = tuple(bool(r[k]) for k in ("time", "true", "answers", "first_person", "voice"))
+        assert r["good"] == all(five)
+        assert r["good"] or r["reason"].strip()  # every bad answer says why
+        assert labels.setdefault((r["stage"], r["question"], r["answer"]), five) == five  # labelled once
+    for code in ("9bfd388", "0dc8f82"):
+        base = [r for r in rows if r["variant"] == "base" and r["code"] == code]
+        assert {(r["persona"], r["stage"], r["question"]) for r in base} == asked and len(base) == 36
+        assert sum(r["good"] for r in base) == 3
+    before = [r for r in rows if r["variant"] == "base" and r["code"] == "9bfd388"]
+    after = [r for r in rows if r["variant"] == "base" and r["code"] == "0dc8f82"]
+    # the round's trade: fewer false, third-person and stitched answers, more that do not answer what was asked
+    assert [sum(not r[k] for r in before) for k in ("true", "first_person", "voice", "answers")] == [12, 10, 21, 26]
+    assert [sum(not r[k] for r in after) for k in ("true", "first_person", "voice", "answers")] == [9, 7, 17, 29]
