@@ -603,8 +603,8 @@ def make_plan(
         # The event the verdict matched is what the plan says: the verdict weighed the question's action and
         # people, and where the two differ it is the memory that answers more often (15 of 19 times on the dev
         # sets). The best other memory is not said after it: on the first six fresh sets it answered where the
-        # event did not 9 times, and was a second, unrelated story after a right one 22 times. Except the view a
-        # view is asked for: "What's your take on ...?" is answered by "I think ...", said after the event.
+        # event did not 9 times, and was a second, unrelated story after a right one 22 times. Except a view the
+        # question asks for: "What's your take on ...?" is answered by "I think ...", said after the event.
         if asks_view(question) and states_view(best.sentences[best.index], persona):
             view = best
         passed_over = best
@@ -621,7 +621,8 @@ def make_plan(
         if passed_over is not None:
             why += f", over {passed_over.passage['id']} ({passed_over.score:.2f})"
     # One memory: a second one, even about the same names, read as a second story stitched on (the blind labels of
-    # the fresh sets fail such answers on voice), and on those sets it was unrelated to the question 17 times in 40.
+    # the fresh sets fail such answers on voice); the one that joined by sharing words with the first was unrelated
+    # to the question after a right first memory 17 times in 40 on those sets, and held the answer 15 times.
     if view is not None:
         sentences, context = (
             [*sentences[: MAX_SENTENCES - 1], view.sentences[view.index]],
