@@ -27,9 +27,9 @@ def test_the_tenth_round_held_out_questions_are_frozen() -> None:
 
 
 def test_the_tenth_round_labels_cover_every_held_out_answer_before_and_after() -> None:
-    """tests/data/labelled_fresh7_answers.jsonl: every answer to the seventh fresh set by the base model with the code
-    before the tenth round (9bfd388) and after it (0dc8f82), each distinct answer labelled once, blind, shuffled, on
-    the five points; the counts the README's table gives."""
+    """tests/data/labelled_fresh7_answers.jsonl: every answer to the seventh fresh set by the base model, and Harry's
+    by his quick-recipe adapter, with the code before the tenth round (9bfd388) and after it (0dc8f82), each distinct
+    answer labelled once, blind, shuffled, on the five points; the counts the README's table gives."""
     rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh7_answers.jsonl").read_text().splitlines()]
     asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH7_FILE.read_text().splitlines())}
     labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
@@ -42,6 +42,11 @@ def test_the_tenth_round_labels_cover_every_held_out_answer_before_and_after() -
         base = [r for r in rows if r["variant"] == "base" and r["code"] == code]
         assert {(r["persona"], r["stage"], r["question"]) for r in base} == asked and len(base) == 36
         assert sum(r["good"] for r in base) == 3
+    # Harry's quick-recipe adapter (trained once, at 9bfd388), answering with the code before and after
+    for code, good in (("9bfd388", 1), ("0dc8f82", 2)):
+        tuned = [r for r in rows if r["variant"] == "sft-dpo" and r["code"] == code]
+        assert {(r["persona"], r["stage"], r["question"]) for r in tuned} == {a for a in asked if a[0] == "harry"}
+        assert sum(r["good"] for r in tuned) == good
     before = [r for r in rows if r["variant"] == "base" and r["code"] == "9bfd388"]
     after = [r for r in rows if r["variant"] == "base" and r["code"] == "0dc8f82"]
     # the round's trade: fewer false, third-person and stitched answers, more that do not answer what was asked
