@@ -63,7 +63,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from persona_rag.builder.cast import Character
@@ -811,14 +811,18 @@ class Attributor:
         """The capitalised words a quotation calls someone by (``..., Sophy,``) that the cast lacks."""
         out = []
         for a, b in qt.spans:
-            for m in _CALLED_FIRST.finditer(text, a, b):
-                w = m.group(1)
-                low = w.lower()
-                if low in self.lex.interjections or low in self.lex.male or low in self.lex.female or w == "I":
-                    continue
+            for w in self._called_words(_CALLED_FIRST, text, a, b):
                 if w not in self._cast_words and w not in out:
                     out.append(w)
         return out
+
+    def _called_words(self, pattern: re.Pattern[str], text: str, a: int, b: int) -> Iterator[str]:
+        """The words ``pattern`` (group 1) finds someone called by in ``text[a:b]``, less interjections and
+        words of address ("Oh", "Sir", "Madam")."""
+        for m in pattern.finditer(text, a, b):
+            low = m.group(1).lower()
+            if low not in self.lex.interjections and low not in self.lex.male and low not in self.lex.female:
+                yield m.group(1)
 
     def _called_across(
         self, i: int, quotes: list[Quote], q: Quotations, speakers: list[str | None], adjacent: list[bool]
@@ -1355,28 +1359,15 @@ class Attributor:
         friendship, Sophia.``): the first sentence answers the turn before."""
         a, b = qt.spans[0]
         first = re.search(r"[.!?]", text[a:b])
-        for m in _CALLED_FIRST.finditer(text[a : a + first.end() if first else b]):
-            low = m.group(1).lower()
-            if low in self.lex.interjections or low in self.lex.male or low in self.lex.female:
-                continue
-            if not self.names.split(m.group(1)):
-                return True
-        return False
+        sentence = text[a : a + first.end() if first else b]
+        return any(not self.names.split(w) for w in self._called_words(_CALLED_FIRST, sentence, 0, len(sentence)))
 
     def _calls_outsider(self, text: str, qt: Quote) -> bool:
         """Whether the quotation calls someone by a name the cast does not know (``Now, Tobin, ...``), or by
         what a stranger is (``May I ask, my lad, ...``)."""
         if any(self.called_re.search(text, a, b) for a, b in qt.spans):
             return True
-        for a, b in qt.spans:
-            for m in _CALLED.finditer(text, a, b):
-                word = m.group(1)
-                low = word.lower()
-                if low in self.lex.interjections or low in self.lex.male or low in self.lex.female or word == "I":
-                    continue
-                if not self.names.split(word):
-                    return True
-        return False
+        return any(not self.names.split(w) for a, b in qt.spans for w in self._called_words(_CALLED, text, a, b))
 
     def _turn_links(
         self, quotes: list[Quote], q: Quotations, speakers: list[str | None]
