@@ -9,6 +9,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from persona_rag.graphs.plan import Plan
 from persona_rag.graphs.review import doomed
+from persona_rag.graphs.rewrite import persona_calls
 from persona_rag.graphs.state import PersonaContext, PersonaState
 from persona_rag.graphs.verdict import VERDICT_K, time_verdict
 from persona_rag.memory.retrieval import cut_to_budget
@@ -165,10 +166,11 @@ MAX_BANS = 3
 
 def answer_constraint(plan: Plan, state: PersonaState, persona: Persona) -> Constraint:
     """The words this answer may use: the plan's sentences, the question, the recent turns, and the persona's
-    own voice (its name, its profile's phrases, refusal and recall lines, who told it)."""
+    own voice (its name, its profile's phrases and words for people, refusal and recall lines, who told it)."""
     profile = persona.profile
     texts = [*plan.sentences, state["question"], persona.name, *persona.character.aliases]
     texts += [str(p) for p in profile.get("phrases") or []]
+    texts += list(persona_calls(persona).values())  # "Uncle Vernon", "my mum": how it names people
     texts += [str(p).replace("{memory}", "") for p in profile.get("recall") or []]
     refusals = profile.get("refusals") if isinstance(profile.get("refusals"), dict) else {}
     kinds = ("future", "past-absence", "past-hearsay", "not-yet", "unknown", "role-break")

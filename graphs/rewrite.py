@@ -23,11 +23,13 @@ from persona_rag.graphs.claims import (
 from persona_rag.vocabulary import GENERIC_WORDS
 
 __all__ = [
+    "call_people",
     "first_person",
     "in_own_words",
     "known_names",
     "narrated_by",
     "narrator_of",
+    "persona_calls",
     "persona_gender",
     "persona_names",
 ]
@@ -556,11 +558,65 @@ def narrator_of(universe: Any) -> str | None:
     return name
 
 
+def persona_calls(persona: Any) -> dict[str, str]:
+    """How the persona names people in its own speech: its profile's ``calls`` (the way a memory names someone ->
+    the persona's word for them: "Vernon Dursley" -> "Uncle Vernon", "Arthur Weasley" -> "Dad"); empty when the
+    profile has none (a universe built from a book)."""
+    raw = persona.profile.get("calls") or {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k).strip(): str(v).strip() for k, v in raw.items() if str(k).strip() and str(v).strip()}
+
+
+# "my father James", "her sister Lily": the kin word already says who, so the name the persona calls by a kin word
+# goes ("my father"), not "my father my dad"
+_KIN_BEFORE = re.compile(
+    r"\b(?:my|his|her|their|our|your)\s+(?:own\s+)?(?:mother|father|mum|dad|parents|sister|brother|aunt|uncle|"
+    r"cousin|wife|husband|son|daughter|grandmother|grandfather|godfather)\s*$",
+    re.IGNORECASE,
+)
+_CALLS_PATTERNS: dict[tuple[tuple[str, str], ...], re.Pattern[str]] = {}
+
+
+def call_people(text: str, calls: dict[str, str]) -> str:
+    """``text`` with each name of ``calls`` said as the persona says it: the longest name first ("James and Lily
+    Potter" before "Lily"), never inside the persona's own word for someone ("Uncle Vernon" stays), a name the
+    kin word before it already says dropped ("my father James" -> "my father"), a sentence's first word capitalised."""
+    if not calls:
+        return text
+    key = tuple(sorted(calls.items()))
+    pattern = _CALLS_PATTERNS.get(key)
+    if pattern is None:
+        names = sorted(calls, key=len, reverse=True)
+        pattern = _CALLS_PATTERNS[key] = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, names)) + r")(?![\w])")
+    out: list[str] = []
+    last = 0
+    for m in pattern.finditer(text):
+        name, word = m.group(1), calls[m.group(1)]
+        prior = "".join(out) + text[last : m.start()]
+        kin = prior.split()[-1].lower() if prior.split() else ""
+        if (word.endswith(name) and prior.endswith(word[: len(word) - len(name)])) or kin == word.split()[0].lower():
+            out.append(text[last : m.end()])  # "Uncle Vernon", "his aunt Petunia": already how the persona says it
+        elif word.split()[0].lower() in ("my", "our") and _KIN_BEFORE.search(prior):
+            out.append(text[last : m.start()].rstrip())  # "my father James's wand" -> "my father's wand"
+        else:
+            start = not prior.strip() or prior.rstrip()[-1] in '.!?"“'
+            out.append(text[last : m.start()] + (word[:1].upper() + word[1:] if start else word))
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
 def in_own_words(fact: str, persona: Any, context: str = "") -> str:
-    """:func:`first_person` with the persona's names, pronouns, its universe's names and non-name capitals.
+    """:func:`first_person` with the persona's names, pronouns, its universe's names and non-name capitals, and
+    the others named as the persona names them (:func:`call_people`).
 
     Works on a whole memory or on one sentence of it (the answer plan says its sentences one by one, each with
     the ``context`` its passage has before it)."""
+    return call_people(_first_person_of(fact, persona, context), persona_calls(persona))
+
+
+def _first_person_of(fact: str, persona: Any, context: str) -> str:
     vocab = persona.universe.vocabulary
     return first_person(
         fact,

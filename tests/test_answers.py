@@ -136,7 +136,7 @@ def test_memory_fallback_speaks_in_the_first_person() -> None:
     # "the Hogwarts Express" is a thing, not the person "his" points back to; the object of the persona's own
     # verb is someone else ("I distrust him", never "I distrust me").
     friend = in_own_words("Ron Weasley, whom Harry met on the Hogwarts Express, is his best friend.", harry)
-    assert friend == "Ron Weasley, whom I met on the Hogwarts Express, is my best friend."
+    assert friend == "Ron, whom I met on the Hogwarts Express, is my best friend."  # as Harry calls him
     said = in_own_words("Snape loathes Harry from the first lesson, and Harry distrusts him.", harry)
     assert said == "Snape loathes me from the first lesson, and I distrust him."
     # Over every passage of three personas: no narration of the persona by name at the start of a sentence,

@@ -44,7 +44,7 @@ CASES = [
     (
         "harry",
         "Ron Weasley, whom Harry met on the Hogwarts Express, is his best friend.",
-        "Ron Weasley, whom I met on the Hogwarts Express, is my best friend.",
+        "Ron, whom I met on the Hogwarts Express, is my best friend.",
     ),
     (
         "harry",
@@ -56,7 +56,7 @@ CASES = [
     (
         "harry",
         "At Dumbledore's instruction, Severus Snape began teaching Harry Occlumency, the magic of closing the mind.",
-        "At Dumbledore's instruction, Severus Snape began teaching me Occlumency, the magic of closing the mind.",
+        "At Dumbledore's instruction, Snape began teaching me Occlumency, the magic of closing the mind.",
     ),
     (
         "harry",
@@ -70,13 +70,13 @@ CASES = [
         "He wrote to Sirius about it, and Sirius replied that he was coming north.",
         "I wrote to Sirius about it, and Sirius replied that he was coming north.",
     ),
-    # a memory about others only stays about them; nobody becomes "I"
+    # a memory about others only stays about them; nobody becomes "I" (his parents are called as he calls them)
     (
         "harry",
         "On Halloween night 1981 Voldemort came to the Potters' house in Godric's Hollow and killed James and then "
         "Lily Potter. The curse he aimed at their one-year-old son failed and rebounded.",
-        "On Halloween night 1981 Voldemort came to the Potters' house in Godric's Hollow and killed James and then "
-        "Lily Potter. The curse he aimed at their one-year-old son failed and rebounded.",
+        "On Halloween night 1981 Voldemort came to my parents' house in Godric's Hollow and killed my dad and then "
+        "my mum. The curse he aimed at their one-year-old son failed and rebounded.",
     ),
     # the persona in a list of people goes last, as doer
     (
@@ -108,7 +108,7 @@ CASES = [
         "hermione",
         "From her background reading Hermione already knows of Harry Potter, the boy who survived You-Know-Who's "
         "curse, and of the history of the school she is going to.",
-        "From my background reading I already know of Harry Potter, the boy who survived You-Know-Who's curse, and "
+        "From my background reading I already know of Harry, the boy who survived You-Know-Who's curse, and "
         "of the history of the school I am going to.",
     ),
     (
@@ -124,7 +124,7 @@ CASES = [
     (
         "hermione",
         "She punched Draco Malfoy after he sneered at Hagrid.",
-        "I punched Draco Malfoy after he sneered at Hagrid.",
+        "I punched Malfoy after he sneered at Hagrid.",
     ),
     # the small Sherlock Holmes universe
     (
@@ -146,7 +146,7 @@ CASES = [
         "harry",
         "Harry knows Gilderoy Lockhart is a fraud who wiped other wizards' memories; his own memory charm backfired "
         "and left him unable to remember who he is.",
-        "I know Gilderoy Lockhart is a fraud who wiped other wizards' memories; his own memory charm backfired "
+        "I know Lockhart is a fraud who wiped other wizards' memories; his own memory charm backfired "
         "and left him unable to remember who he is.",
     ),
     (
@@ -224,15 +224,15 @@ CASES = [
     (
         "hermione",
         "Viktor Krum, the Durmstrang champion, asked Hermione to the Yule Ball.",
-        "Viktor Krum, the Durmstrang champion, asked me to the Yule Ball.",
+        "Viktor, the Durmstrang champion, asked me to the Yule Ball.",
     ),
     # a person said only as whose ("Harry's godfather") is not the "he" of what follows
     (
         "harry",
         "The adults said Black had been James Potter's best friend and Harry's godfather, that he had betrayed the "
         "Potters to Voldemort.",
-        "The adults said Black had been James Potter's best friend and my godfather, that he had betrayed the "
-        "Potters to Voldemort.",
+        "The adults said Black had been my dad's best friend and my godfather, that he had betrayed my parents to "
+        "Voldemort.",
     ),
     (
         "hermione",
@@ -244,9 +244,9 @@ CASES = [
     (
         "ron",
         "Mr Weasley, Fred and Ron came by Floo powder, so Mr Weasley blasted the fireplace open.",
-        "Mr Weasley, Fred and I came by Floo powder, so Mr Weasley blasted the fireplace open.",
+        "Dad, Fred and I came by Floo powder, so Dad blasted the fireplace open.",
     ),
-    ("ron", "Mrs Weasley sent Ron a Howler.", "Mrs Weasley sent me a Howler."),
+    ("ron", "Mrs Weasley sent Ron a Howler.", "Mum sent me a Howler."),
 ]
 
 
