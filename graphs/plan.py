@@ -29,7 +29,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from persona_rag.graphs.claims import persona_gender
-from persona_rag.graphs.state import NOT_YET, SAID_PREFIX, PersonaContext, PersonaState
+from persona_rag.graphs.state import NOT_YET, OWN_WORDS, SAID_PREFIX, PersonaContext, PersonaState
 
 from persona_rag.prompts import asks_to_confirm
 from persona_rag.vocabulary import STOP_WORDS
@@ -648,7 +648,15 @@ def make_plan(
         )
         grounds.append(view.passage["id"])
         why += f"; then the view it asks for ({view.passage['id']})"
-    if asks_feeling(question) and not _says_feeling(" ".join(sentences)):
+    felt = event_feeling(persona, best.passage["id"]) if asks_feeling(question) or asks_view(question) else ""
+    if felt and (view is None or asks_feeling(question)):
+        # "How did it feel when ...?", "Was that fair?": the memory tells what happened, the persona's feelings
+        # file what it felt there and made of it (in place of the memory's last sentence when the plan is full)
+        if asks_feeling(question):  # what it felt is the answer: the one sentence of what happened it was about
+            sentences, context = [best.sentences[best.index]], [_before(best, best.index)]
+        sentences, context = [*sentences[: MAX_SENTENCES - 1], felt], [*context[: MAX_SENTENCES - 1], OWN_WORDS]
+        why += "; with what it felt there (its feelings file)"
+    elif asks_feeling(question) and not _says_feeling(" ".join(sentences)):
         # "How were you holding up?" told only what happened: what the profile says the persona felt at this
         # stage, when it is about what the question or the memory names
         felt = feeling_in_notes(persona, stage, question, stop)
@@ -656,6 +664,13 @@ def make_plan(
             sentences, context = [*sentences[: MAX_SENTENCES - 1], felt], [*context[: MAX_SENTENCES - 1], ""]
             why += "; with what the profile says it felt at this stage"
     return Plan(kind, grounds, sentences, round(best.score, 4), why, context)
+
+
+def event_feeling(persona: Any, passage_id: str) -> str:
+    """How the persona felt at the event a memory tells, and what it made of it (its universe's
+    ``feelings/<persona>.jsonl``), or "" (not an event, not there, or not written)."""
+    feelings = getattr(persona.universe, "feelings", None) or {}
+    return str(feelings.get(persona.id, {}).get(passage_id.split(":", 1)[-1], ""))
 
 
 def _says_feeling(text: str) -> bool:

@@ -22,13 +22,15 @@ from persona_rag.graphs.claims import (  # noqa: F401  (the claim check's public
     unsupported_claims,
 )
 from persona_rag.graphs.rewrite import (  # noqa: F401
+    call_people,
     first_person,
     in_own_words,
     known_names,
+    persona_calls,
     persona_gender,
     persona_names,
 )
-from persona_rag.graphs.state import NOT_YET, PersonaContext, PersonaState, own_words
+from persona_rag.graphs.state import NOT_YET, OWN_WORDS, PersonaContext, PersonaState, own_words
 from persona_rag.graphs.voice import VOICE_PROBLEMS, voice_problems
 from persona_rag.memory.entities import EntityIndex
 
@@ -328,11 +330,17 @@ def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str]
     for sentence, ctx in zip(sentences, before, strict=True):
         if not sentence.strip():
             continue
-        if runs and ctx.strip() and ctx.strip().endswith(runs[-1][0][-1].strip()):
+        if ctx == OWN_WORDS:  # already the persona's own words (its feelings file)
+            runs.append(([sentence.strip()], OWN_WORDS))
+        elif runs and ctx.strip() and ctx.strip().endswith(runs[-1][0][-1].strip()):
             runs[-1][0].append(sentence.strip())
         else:
             runs.append(([sentence.strip()], ctx))
-    return " ".join(in_own_words(" ".join(run), persona, ctx) for run, ctx in runs)
+    calls = persona_calls(persona)
+    return " ".join(
+        call_people(" ".join(run), calls) if ctx == OWN_WORDS else in_own_words(" ".join(run), persona, ctx)
+        for run, ctx in runs
+    )
 
 
 def say_plan(plan: dict[str, Any], persona: Any) -> str:

@@ -20,6 +20,11 @@ NOT_YET = "asks what is going to happen: not known yet"
 SAID_PREFIX = "dialogue:"
 
 
+# The context of a plan sentence that is in the persona's own words already (a line of its feelings file): said as
+# it is, never put through the third-to-first-person rewrite.
+OWN_WORDS = "<own words>"
+
+
 def own_words(plan: dict[str, Any] | None) -> bool:
     """The plan's sentences are the persona's own words (its answer in a dialogue), said as they are: the
     third-to-first-person rewrite of a memory would turn its "He hates me" into "I hate me"."""

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from persona_rag.graphs.rewrite import in_own_words, persona_gender, persona_names
+from persona_rag.graphs.state import OWN_WORDS
 
 from persona_rag.vocabulary import STOP_WORDS
 
@@ -101,7 +102,7 @@ def voice_problems(
     own = (
         list(plan_sentences)
         if spoken
-        else [in_own_words(s, persona, c) for s, c in zip(plan_sentences, before, strict=True)]
+        else [s if c == OWN_WORDS else in_own_words(s, persona, c) for s, c in zip(plan_sentences, before, strict=True)]
     )
     plan_words = [_content(s) for s in plan_sentences]
     gender = persona_gender(persona.profile)

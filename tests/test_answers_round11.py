@@ -96,3 +96,58 @@ def test_a_tag_question_about_its_own_life_is_answered_from_a_weaker_memory_not_
     # not for what it never lived: its future, or something it missed
     assert make_plan(tag, "future", "", memory, harry, stage, []).kind == "dont-know"
     assert make_plan(tag, "past-absence", "", memory, harry, stage, []).kind == "dont-know"
+
+
+def test_corpus_check_reports_a_feeling_for_an_unknown_event_or_one_the_persona_missed(tmp_path) -> None:
+    import json
+    import shutil
+
+    from persona_rag.corpus import check_corpus, load_universe
+    from persona_rag.corpus.load import corpora_root
+
+    root = tmp_path / "hp"
+    shutil.copytree(corpora_root() / "harry_potter", root)
+    events = [json.loads(line) for f in sorted((root / "events").glob("*.jsonl")) for line in f.open()]
+    there = next(e["id"] for e in events if "harry" in e["participants"])
+    missed = next(e["id"] for e in events if "harry" not in e["participants"])
+    (root / "feelings").mkdir(exist_ok=True)
+    rows = [
+        {"event": there, "text": "I was thrilled."},
+        {"event": "ev-9-no-such-thing", "text": "I was sad."},
+        {"event": missed, "text": "I was cross."},
+        {"event": there, "text": "I was thrilled again."},
+        {"event": there},
+        {"event": there, "text": "Harry was thrilled."},
+    ]
+    (root / "feelings" / "harry.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    problems = [str(p) for p in check_corpus(root)]
+    assert any(":2:" in p and "unknown event 'ev-9-no-such-thing'" in p for p in problems)
+    assert any(":3:" in p and f"'harry' is not a participant of {missed!r}" in p for p in problems)
+    assert any(":4:" in p and "a second feeling" in p for p in problems)
+    assert any(":5:" in p and "needs 'event'" in p for p in problems)
+    assert any(":6:" in p and "in the first person" in p for p in problems)  # it is said as it is written
+    (root / "feelings" / "harry.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    assert check_corpus(root) == []
+    assert load_universe(root).feelings["harry"] == {there: "I was thrilled."}
+
+
+def test_asked_how_it_felt_the_plan_says_what_happened_and_what_its_feelings_file_says_it_felt(people) -> None:
+    from persona_rag.graphs.plan import make_plan
+    from persona_rag.graphs.review import say_plan
+
+    harry = people["harry"]
+    hp = harry.universe
+    event = hp.events_by_id["ev-4-first-task-horntail"]
+    felt = hp.feelings["harry"]["ev-4-first-task-horntail"]  # corpora/harry_potter/feelings/harry.jsonl
+    memory = [_passage("harry:ev-4-first-task-horntail", event["text"], 0.6)]
+    stage = hp.stage("y4.christmas")
+    question = "How did you feel when you drew the Horntail in the first task?"
+    plan = make_plan(question, "past-presence", "ev-4-first-task-horntail", memory, harry, stage, [])
+    assert plan.kind == "memory" and plan.sentences[-1] == felt and len(plan.sentences) == 2
+    said = say_plan(plan.as_dict(), harry)
+    assert said.split(". ")[-1].startswith("I was") and "Harry" not in said  # said as himself
+    # asked what happened, or who, the memory alone
+    plan = make_plan(
+        "What happened in the first task?", "past-presence", "ev-4-first-task-horntail", memory, harry, stage, []
+    )
+    assert felt not in plan.sentences

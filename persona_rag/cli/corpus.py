@@ -28,9 +28,10 @@ def cmd_check(path: str) -> int:
     events = len(uni.events)
     personal = sum(len(v) for v in uni.personal.values())
     dialogues = sum(len(v) for v in uni.dialogues.values())
+    feelings = sum(len(v) for v in uni.feelings.values())
     print(
         f"ok: {uni.id}: {len(uni.timeline.stages)} stages, {len(uni.characters)} characters, {events} events, "
-        f"{personal} personal passages, {len(uni.profiles)} profiles, {dialogues} dialogues"
+        f"{personal} personal passages, {len(uni.profiles)} profiles, {dialogues} dialogues, {feelings} feelings"
     )
     return 0
 

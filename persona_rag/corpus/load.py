@@ -8,6 +8,7 @@ first problems when a corpus is unusable.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -385,6 +386,28 @@ def _read_dialogues(root: Path, uni: Universe, check: _RowChecker, problems: lis
                 )
 
 
+def _read_feelings(root: Path, uni: Universe, problems: list[Problem]) -> None:
+    """feelings/<persona>.jsonl: how the persona felt at an event it was at (``event``, ``text``)."""
+    events = uni.events_by_id
+    for path in _persona_files(root, "feelings", "*.jsonl", uni, problems):
+        rel = _rel(path, root)
+        persona_id = path.stem
+        for n, row in _read_jsonl(path, root, problems):
+            event, text = row.get("event"), row.get("text")
+            if not isinstance(event, str) or not isinstance(text, str) or not text.strip():
+                problems.append(Problem(rel, n, "a feeling needs 'event' (an event id) and 'text'"))
+            elif event not in events:
+                problems.append(Problem(rel, n, f"unknown event {event!r}"))
+            elif persona_id not in (events[event].get("participants") or []):
+                problems.append(Problem(rel, n, f"{persona_id!r} is not a participant of {event!r}"))
+            elif not re.search(r"\b(?:I|me|my|myself)\b", text):
+                problems.append(Problem(rel, n, "a feeling is said as it is written: write it in the first person"))
+            elif event in uni.feelings.get(persona_id, {}):
+                problems.append(Problem(rel, n, f"a second feeling for {event!r}"))
+            else:
+                uni.feelings.setdefault(persona_id, {})[event] = " ".join(text.split())
+
+
 def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
     """Read a universe folder: the universe (None if its config is unusable) and every problem found."""
     problems: list[Problem] = []
@@ -397,6 +420,7 @@ def _read(root: Path) -> tuple[Universe | None, list[Problem]]:
     _read_personal(root, uni, check, problems)
     _read_profiles(root, uni, problems)
     _read_dialogues(root, uni, check, problems)
+    _read_feelings(root, uni, problems)
     return uni, problems
 
 

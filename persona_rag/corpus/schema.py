@@ -127,6 +127,8 @@ class Universe:
     personal: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     dialogues: dict[str, list[Dialogue]] = field(default_factory=dict)
+    # persona id -> event id -> how the persona felt at that event and what it thought of it (feelings/<id>.jsonl)
+    feelings: dict[str, dict[str, str]] = field(default_factory=dict)
     description: str = ""
     config: dict[str, Any] = field(default_factory=dict)  # the whole universe.yaml: titles, stage phrases, demo
     _fingerprint: str = field(default="", repr=False, compare=False)  # computed once: the corpus is read-only
