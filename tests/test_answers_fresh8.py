@@ -24,3 +24,39 @@ def test_the_eleventh_round_held_out_questions_are_frozen() -> None:
     earlier = sorted((ROOT / "benchmarks" / "data").glob("answers_*.jsonl"))
     asked = {json.loads(line)["question"] for f in earlier if f != FRESH8_FILE for line in f.read_text().splitlines()}
     assert not asked & {r["question"] for r in rows}
+
+
+def test_the_eleventh_round_labels_cover_every_held_out_answer_before_and_after() -> None:
+    """tests/data/labelled_fresh8_answers.jsonl: every answer to the eighth fresh set by the base model, and Harry's by
+    a quick-recipe adapter, with the code before the eleventh round (a9fdf5e) and after it (d979df1), each distinct
+    answer labelled once, blind, shuffled, on the five points; the counts the README's table gives."""
+    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh8_answers.jsonl").read_text().splitlines()]
+    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH8_FILE.read_text().splitlines())}
+    labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
+    for r in rows:
+        five = tuple(bool(r[k]) for k in ("time", "true", "answers", "first_person", "voice"))
+        assert r["good"] == all(five)
+        assert r["good"] or r["reason"].strip()  # every bad answer says why
+        assert labels.setdefault((r["stage"], r["question"], r["answer"]), five) == five  # labelled once
+    for code, good in (("a9fdf5e", 10), ("d979df1", 12)):
+        base = [r for r in rows if r["variant"] == "base" and r["code"] == code]
+        assert {(r["persona"], r["stage"], r["question"]) for r in base} == asked and len(base) == 36
+        assert sum(r["good"] for r in base) == good
+    harry = {a for a in asked if a[0] == "harry"}
+    for adapter, code, good in TUNED_GOOD:
+        tuned = [r for r in rows if r["variant"] == "sft-dpo" and r["adapter"] == adapter and r["code"] == code]
+        assert {(r["persona"], r["stage"], r["question"]) for r in tuned} == harry and len(tuned) == 18
+        assert sum(r["good"] for r in tuned) == good
+    before = [r for r in rows if r["variant"] == "base" and r["code"] == "a9fdf5e"]
+    after = [r for r in rows if r["variant"] == "base" and r["code"] == "d979df1"]
+    # what the round changed: two answers that now say what the persona felt, fewer voice failures, none worse
+    assert [sum(not r[k] for r in before) for k in ("answers", "voice")] == [18, 13]
+    assert [sum(not r[k] for r in after) for k in ("answers", "voice")] == [16, 11]
+    assert not any(b["good"] and not a["good"] for b, a in zip(before, after, strict=True))
+
+
+# Harry's quick-recipe adapters: the tenth round's (trained at 9bfd388) with the code before and after the round
+TUNED_GOOD = (
+    ("quick, trained at 9bfd388", "a9fdf5e", 3),
+    ("quick, trained at 9bfd388", "d979df1", 4),
+)
