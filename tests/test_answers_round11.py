@@ -49,6 +49,20 @@ def test_the_fallback_names_family_as_family_and_school_friends_as_they_are_call
     assert persona_calls(harry)["Vernon Dursley"] == "Uncle Vernon" and persona_calls(ron)["Arthur Weasley"] == "Dad"
 
 
+def test_corpus_check_refuses_calls_that_are_not_names_to_words(tmp_path) -> None:
+    import shutil
+
+    from persona_rag.corpus import check_corpus
+    from persona_rag.corpus.load import corpora_root
+
+    root = tmp_path / "hp"
+    shutil.copytree(corpora_root() / "harry_potter", root)
+    profile = root / "profiles" / "ron.yaml"
+    profile.write_text(profile.read_text().replace("  Arthur Weasley: Dad\n", "  Arthur Weasley: [Dad, Father]\n"))
+    problems = [str(p) for p in check_corpus(root)]
+    assert any(p.startswith("hp/profiles/ron.yaml:") and "'calls' must map names" in p for p in problems)
+
+
 def test_a_profile_without_calls_says_names_as_the_memory_writes_them(people) -> None:
     from persona_rag.graphs.rewrite import persona_calls
 

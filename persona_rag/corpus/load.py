@@ -357,6 +357,14 @@ def _read_profiles(root: Path, uni: Universe, problems: list[Problem]) -> None:
                 frm = entry.get("from") if isinstance(entry, dict) else entry
                 problems.append(Problem(rel, _line_of(text, f"from: {frm}"), f"unknown stage {frm!r} in 'from'"))
                 ok = False
+        calls = data.get("calls")
+        if calls is not None and (
+            not isinstance(calls, dict) or not all(isinstance(v, str) and v.strip() for v in calls.values())
+        ):
+            problems.append(
+                Problem(rel, _line_of(text, "calls:"), "'calls' must map names to the persona's word for them")
+            )
+            ok = False
         if ok:
             uni.profiles[path.stem] = data
 
