@@ -50,7 +50,12 @@
    "replied her brother" tells that every second turn of its exchange, the side it answers, is a woman's; the
    other voice of the conversation's pair is not guessed for a turn before the conversation has shown it; the one
    the turn before calls answers across one short narration sentence that names no one acting: "Every face was
-   turned towards her."). Who is in a scene includes whom the narration names just before its first quotation.
+   turned towards her."; a name of the scene opening a sentence of the turn before that asks or says "you", "Tom,
+   may we call on them?", calls Tom, who answers before the voice two turns back). In a work told in the third
+   person, a question put by a known voice and answered with no tag nothing else settles is answered by the
+   point-of-view character (the one the work's narration names far more often than anyone else), when the scene
+   has her and the answer does not name her. Who is in a scene includes whom the narration names just before its
+   first quotation.
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
@@ -98,6 +103,8 @@ _UNSAID = re.compile(r"\b(?:no\s+(?:power|means|way|need)\s+of|could\s+not|canno
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
 _SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A-Z])[.!?](?=\s+[A-Z\"\u201c])")
+# the end of a sentence inside a quotation: a stop, not the dot of a short capitalised abbreviation ("Mr.")
+_SENTENCE_STOP = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?](?=\s|$)")
 # what may stand between a subject and its verb ("Louisa spoke", "Anne quietly said")
 _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
@@ -119,6 +126,10 @@ PARITY_RUN = 6
 PARITY_BEAT = 400
 # how many narration paragraphs that go on about "he" (or "she") a he/she tag may reach back through
 CHAIN_REACH = 8
+# a work's point-of-view character is named in its narration at least this many times as often as anyone else
+FOCAL_LEAD = 1.5
+# a work whose narration says "I" more than once in this many characters is told in the first person
+FOCAL_I_CHARS = 20000
 # how many turns away a tag that tells the gender of one side of an exchange ("replied her brother") still tells it
 SIDE_REACH = 8
 
@@ -544,6 +555,7 @@ class Attributor:
         self._found = self.names.find(masked)
         self._learn_descriptions(text, masked)
         self._starts = [f[0] for f in self._found]
+        self._learn_focal()
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
@@ -934,6 +946,27 @@ class Attributor:
                     extra.append((m.start(), m.end(), name))
         if extra:
             self._found = sorted(self._found + extra)
+
+    def _learn_focal(self) -> None:
+        """Each work's point-of-view character: in a work told in the third person (no narrator found, and its
+        narration says "I" at most once in ``FOCAL_I_CHARS`` characters, so a first-person work whose narrator went
+        unfound is left out), the one its narration names far more often than anyone else (at least ``FOCAL_LEAD``
+        times the next one); else none."""
+        bounds = self._work_at
+        counts: list[Counter[str]] = [Counter() for _ in bounds]
+        for a, _, name in self._found:
+            counts[bisect.bisect_right(bounds, a) - 1][name] += 1
+        self._focal: list[str | None] = []
+        for k, (start, got) in enumerate(zip(bounds, counts, strict=True)):
+            end = bounds[k + 1] if k + 1 < len(bounds) else len(self._masked)
+            first_person = len(re.findall(r"\bI\b", self._masked[start:end])) * FOCAL_I_CHARS > end - start
+            top = got.most_common(2)
+            lead = bool(top) and (len(top) == 1 or top[0][1] >= FOCAL_LEAD * top[1][1])
+            third = self.narrator_at(start) is None and not first_person
+            self._focal.append(top[0][0] if lead and third else None)
+
+    def focal_at(self, offset: int) -> str | None:
+        return self._focal[bisect.bisect_right(self._work_at, offset) - 1]
 
     def _answers_reported(
         self, quotes: list[Quote], q: Quotations, speakers: list[str | None], out: list[Attribution]
@@ -1336,6 +1369,34 @@ class Attributor:
         found = self.names.find(narration, m.end(), min(len(narration), m.end() + 60))
         return found[0][2] if found and found[0][0] == m.end() else None
 
+    def _asks(self, qt: Quote, text: str) -> bool:
+        """Whether the last part of a quotation ends with a question."""
+        return text[qt.spans[-1][0] : qt.spans[-1][1]].rstrip().endswith("?")
+
+    def _opening_names(self, qt: Quote, text: str, speaker: str | None, i: int) -> list[str]:
+        """The names of the scene (not the quotation's own speaker) that open a sentence of the quotation before a
+        comma ("Tom, may we ...?"): calls the vocatives leave out, so the quotation may be put to them."""
+        got: list[str] = []
+        for a, b in qt.spans:
+            for start, end, name in self.names.find(text, a, b):
+                stop = _SENTENCE_STOP.search(text, end, qt.end)
+                if (
+                    text.startswith(",", end)
+                    and (start == a or re.search(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?]\s+$", text[a:start]))
+                    and self._speaks_to(text[end : stop.end() if stop else qt.end])
+                    and name not in (speaker, self.narrator_at(a))
+                    and name in self._present[i]
+                    and name not in got
+                ):
+                    got.append(name)
+        return got
+
+    @staticmethod
+    def _speaks_to(sentence: str) -> bool:
+        """Whether a sentence after a name and a comma speaks to that one: a question, or "you" ("Tom, do ask her
+        where your brother went"), not the narration of what he did ("Tom, looking out, saw the man")."""
+        return sentence.rstrip().endswith("?") or bool(re.search(r"\b(?:you|your|yourself)\b", sentence, re.I))
+
     def _calls_anyone(self, text: str, qt: Quote) -> bool:
         """Whether the quotation calls anyone by a capitalised name (``Susan!``, ``I tell you, Maud, ...``)."""
         for a, b in qt.spans:
@@ -1542,6 +1603,9 @@ class Attributor:
                         # calls answers, even in a scene of three ("This is a clever man, Wren. But the
                         # marks?" is answered by the one asked about the marks)
                         guess = voc[0]
+                    elif len(opening := self._opening_names(quotes[i - 1], q.text, p1, i - 1)) == 1:
+                        # "... Tom, may we venture to call?": the one a sentence of the turn before opens by calling
+                        guess = opening[0]
                     elif p2 is not None:
                         guess = p2
                     elif len(voc) == 1:
@@ -1577,6 +1641,18 @@ class Attributor:
                     # "'Tell us all of it,' said X. / 'Gladly,' the porter answered. / 'From the start, then.'": the
                     # one who spoke to the stranger goes on, when no third voice came just before
                     guess = speakers[i - 2]
+                if (
+                    (guess is None or guess in out[i].addressees or guess in (p1, n1))
+                    and p1 is not None
+                    and p1 != OUTSIDER
+                    and self._asks(quotes[i - 1], q.text)
+                    and not self._opening_names(quotes[i - 1], q.text, p1, i - 1)
+                ):
+                    # a question put by another to the scene of a point-of-view character, answered with no tag:
+                    # the one whose eyes the narration follows answers it
+                    focal = self.focal_at(quotes[i].start)
+                    if focal is not None and focal in self._present[i] and focal not in self._spoken_of[i]:
+                        guess = focal
                 if guess is None or guess in out[i].addressees or guess in (p1, n1):
                     continue
                 if self.genders.get(guess, self._tag_gender.get(i)) != self._tag_gender.get(i, self.genders.get(guess)):
