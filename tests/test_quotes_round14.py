@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from persona_rag.builder.cast import CastCounter
 from tests.test_quotes_round9 import speakers
 
 # three at the fire; the second turn opens its second sentence by calling Tamsin and asks her something
@@ -53,3 +54,31 @@ def test_a_first_person_narration_has_no_point_of_view_character_to_answer() -> 
         "Tamsin woke before the bell.", "I saw that Tamsin woke before the bell, and I said nothing."
     )
     assert speakers(told) == ["Pell", None]
+
+
+def cast_of(text: str) -> dict[str, set[str]]:
+    counter = CastCounter()
+    counter.add(text)
+    return {c.name: set(c.aliases) for c in counter.cast()}
+
+
+# two sisters: the younger called "Miss Tamsin Pellow", the elder "Miss Pellow" and, once in full, "Jenna Pellow"
+SISTERS = (
+    "Sir Oswin Pellow had two daughters. Jenna Pellow was the elder. Tamsin Pellow was the younger. "
+    "Miss Pellow ruled the house. Miss Pellow chose the dinners. Miss Pellow gave the orders. "
+    "Miss Tamsin walked alone. Miss Tamsin read. Miss Tamsin Pellow sighed. Miss Tamsin Pellow smiled. "
+    '"We dine at six," said Jenna. "Very well," said Tamsin. "Not a minute later," said Jenna. "Ring," said Jenna. '
+    '"Now," cried Jenna. Jenna rang the bell. Jenna waited. Sir Oswin Pellow came in. Sir Oswin Pellow sat down.\n'
+)
+
+
+def test_miss_and_a_surname_alone_is_the_elder_sister_named_once_in_full() -> None:
+    cast = cast_of(SISTERS)
+    assert "Miss Pellow" in cast["Jenna"]
+    assert "Miss Pellow" not in cast  # no person of its own
+    assert "Miss Pellow" not in cast["Tamsin Pellow"]
+
+
+def test_miss_and_a_surname_stays_apart_when_no_sister_is_named_in_full() -> None:
+    cast = cast_of(SISTERS.replace("Jenna Pellow was the elder.", "The elder was Jenna."))
+    assert "Miss Pellow" not in cast["Jenna"]
