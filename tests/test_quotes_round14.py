@@ -82,3 +82,9 @@ def test_miss_and_a_surname_alone_is_the_elder_sister_named_once_in_full() -> No
 def test_miss_and_a_surname_stays_apart_when_no_sister_is_named_in_full() -> None:
     cast = cast_of(SISTERS.replace("Jenna Pellow was the elder.", "The elder was Jenna."))
     assert "Miss Pellow" not in cast["Jenna"]
+
+
+def test_a_name_that_mentioned_a_word_runs_on_into_it() -> None:
+    # "mentioned" is a verb of saying: the sentence whose subject is Oswin runs on into the word he said
+    text = 'The inn was full that night. Oswin had once mentioned the word "harbour," but never dared say it again.\n'
+    assert speakers(text) == ["Oswin"]
