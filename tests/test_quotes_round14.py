@@ -88,3 +88,17 @@ def test_a_name_that_mentioned_a_word_runs_on_into_it() -> None:
     # "mentioned" is a verb of saying: the sentence whose subject is Oswin runs on into the word he said
     text = 'The inn was full that night. Oswin had once mentioned the word "harbour," but never dared say it again.\n'
     assert speakers(text) == ["Oswin"]
+
+
+def test_an_answer_that_calls_the_voice_before_sir_is_the_point_of_view_characters() -> None:
+    # no question, but the answer calls the man who spoke "sir": it answers him, and the one followed answers
+    invited = FOLLOWED.replace("Where have you been all the morning?", "Sit by the fire and warm yourself.")
+    assert speakers(invited.replace("At the mill, watching the wheel.", "Not now, sir, I thank you.")) == [
+        "Pell",
+        "Tamsin",
+    ]
+    # "madam" does not answer Pell
+    assert speakers(invited.replace("At the mill, watching the wheel.", "Not now, madam, I thank you.")) == [
+        "Pell",
+        None,
+    ]

@@ -52,10 +52,10 @@
    the turn before calls answers across one short narration sentence that names no one acting: "Every face was
    turned towards her."; a name of the scene opening a sentence of the turn before that asks or says "you", "Tom,
    may we call on them?", calls Tom, who answers before the voice two turns back). In a work told in the third
-   person, a question put by a known voice and answered with no tag nothing else settles is answered by the
-   point-of-view character (the one the work's narration names far more often than anyone else), when the scene
-   has her and the answer does not name her. Who is in a scene includes whom the narration names just before its
-   first quotation.
+   person, a question put by a known voice (or any turn of his that the answer calls "sir", of hers "madam") and
+   answered with no tag nothing else settles is answered by the point-of-view character (the one the work's
+   narration names far more often than anyone else), when the scene has her and the answer does not name her. Who
+   is in a scene includes whom the narration names just before its first quotation.
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
@@ -1373,6 +1373,13 @@ class Attributor:
         """Whether the last part of a quotation ends with a question."""
         return text[qt.spans[-1][0] : qt.spans[-1][1]].rstrip().endswith("?")
 
+    def _sirs(self, qt: Quote, text: str, name: str) -> bool:
+        """Whether a quotation calls someone of ``name``'s gender by a polite address ("..., sir,", "madam")."""
+        said = text[qt.spans[0][0] : qt.spans[-1][1]]
+        words = {m.group(1).lower() for m in re.finditer(r"\b(sir|madam|ma'am)\b[,.!?;]", said, re.IGNORECASE)}
+        gender = self.genders.get(name)
+        return gender is not None and gender in {"m" if w == "sir" else "f" for w in words}
+
     def _opening_names(self, qt: Quote, text: str, speaker: str | None, i: int) -> list[str]:
         """The names of the scene (not the quotation's own speaker) that open a sentence of the quotation before a
         comma ("Tom, may we ...?"): calls the vocatives leave out, so the quotation may be put to them."""
@@ -1645,7 +1652,7 @@ class Attributor:
                     (guess is None or guess in out[i].addressees or guess in (p1, n1))
                     and p1 is not None
                     and p1 != OUTSIDER
-                    and self._asks(quotes[i - 1], q.text)
+                    and (self._asks(quotes[i - 1], q.text) or self._sirs(quotes[i], q.text, p1))
                     and not self._opening_names(quotes[i - 1], q.text, p1, i - 1)
                 ):
                     # a question put by another to the scene of a point-of-view character, answered with no tag:
