@@ -102,3 +102,11 @@ def test_an_answer_that_calls_the_voice_before_sir_is_the_point_of_view_characte
         "Pell",
         None,
     ]
+
+
+def test_a_turn_that_asks_then_goes_on_is_answered_by_the_point_of_view_character() -> None:
+    asked = FOLLOWED.replace(
+        '"Where have you been all the morning?" asked Pell.',
+        '"Where have you been?" asked Pell. "The fire has been lit this hour."',
+    )
+    assert speakers(asked) == ["Pell", "Tamsin"]

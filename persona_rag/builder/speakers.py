@@ -1370,8 +1370,8 @@ class Attributor:
         return found[0][2] if found and found[0][0] == m.end() else None
 
     def _asks(self, qt: Quote, text: str) -> bool:
-        """Whether the last part of a quotation ends with a question."""
-        return text[qt.spans[-1][0] : qt.spans[-1][1]].rstrip().endswith("?")
+        """Whether a quotation asks something ("How is Tom?" said she. "He looked pale."): a question mark in it."""
+        return any("?" in text[a:b] for a, b in qt.spans)
 
     def _sirs(self, qt: Quote, text: str, name: str) -> bool:
         """Whether a quotation calls someone of ``name``'s gender by a polite address ("..., sir,", "madam")."""
