@@ -105,6 +105,8 @@ _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 _SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A-Z])[.!?](?=\s+[A-Z\"\u201c])")
 # the end of a sentence inside a quotation: a stop, not the dot of a short capitalised abbreviation ("Mr.")
 _SENTENCE_STOP = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?](?=\s|$)")
+# such a stop closing the text before a word: the word opens a sentence
+_AFTER_STOP = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?]\s+$")
 # what may stand between a subject and its verb ("Louisa spoke", "Anne quietly said")
 _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
@@ -1389,7 +1391,7 @@ class Attributor:
                 stop = _SENTENCE_STOP.search(text, end, qt.end)
                 if (
                     text.startswith(",", end)
-                    and (start == a or re.search(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?]\s+$", text[a:start]))
+                    and (start == a or _AFTER_STOP.search(text, a, start))
                     and self._speaks_to(text[end : stop.end() if stop else qt.end])
                     and name not in (speaker, self.narrator_at(a))
                     and name in self._present[i]
