@@ -561,6 +561,7 @@ class Attributor:
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
+        self._span_names: list[list[list[tuple[int, int, str]]]] = [[] for _ in quotes]  # found in each part
         self._unnamed: set[int] = set()
         self._calls_stranger = [False] * len(quotes)  # the quotation calls someone by a name the cast lacks
         self._of: dict[int, str] = {}  # quotation -> the gender its tag's possessive tells ("replied her brother")
@@ -653,14 +654,15 @@ class Attributor:
                     if beat is not None:
                         tags.append(beat)
                         break
-            out[i].addressees = self._vocatives(text, qt)
+            self._span_names[i] = [self.names.find(text, a, b) for a, b in qt.spans]
+            out[i].addressees = self._vocatives(text, qt, self._span_names[i])
             if _LETTER.match(text, qt.start):
                 # "My dear Kate,--I write in great haste ...": a letter read, nobody's turn, nobody called
                 tags, out[i].addressees = [_Who(outsider=True)], []
             told = self._told(" ".join([*gaps, post]), text, qt) if tags and tags[0].strong else None
             if told and told not in out[i].addressees and not (tags[0].name and tags[0].name == told):
                 out[i].addressees.append(told)  # '"...," said Mrs Musgrove to Mrs Croft': Mrs Croft is spoken to
-            self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
+            self._spoken_of[i] = {n for found in self._span_names[i] for _, _, n in found}
             narration = " ".join([pre, *gaps, post])
             calls_stranger = not out[i].addressees and self._calls_outsider(text, qt)
             self._calls_stranger[i] = not out[i].addressees and self._calls_unknown(text, qt)
@@ -1342,11 +1344,12 @@ class Attributor:
         self._present = [present[c] for c in convo]
         self._convo = convo
 
-    def _vocatives(self, text: str, qt: Quote) -> list[str]:
-        """Characters named in the vocative inside the quotation (``Well, Watson, ...``)."""
+    def _vocatives(self, text: str, qt: Quote, names: list[list[tuple[int, int, str]]]) -> list[str]:
+        """Characters named in the vocative inside the quotation (``Well, Watson, ...``), from the names found in
+        each of its parts."""
         found: list[str] = []
-        for a, b in qt.spans:
-            for ms, me, name in self.names.find(text, a, b):
+        for (a, b), here in zip(qt.spans, names, strict=True):
+            for ms, me, name in here:
                 before = text[max(a, ms - 12) : ms]
                 after = text[me : me + 2]
                 start_ok = ms == a or re.search(r"(?:[,!?]\s*|\bdear\s+|\bOh,?\s+|\bmy\s+)$", before)
@@ -1386,17 +1389,14 @@ class Attributor:
         """The names of the scene (not the quotation's own speaker) that open a sentence of the quotation before a
         comma ("Tom, may we ...?"): calls the vocatives leave out, so the quotation may be put to them."""
         got: list[str] = []
-        for a, b in qt.spans:
-            for start, end, name in self.names.find(text, a, b):
+        for (a, _), here in zip(qt.spans, self._span_names[i], strict=True):
+            for start, end, name in here:
+                if not text.startswith(",", end) or name in got or name not in self._present[i]:
+                    continue
+                if name in (speaker, self.narrator_at(a)) or (start != a and not _AFTER_STOP.search(text, a, start)):
+                    continue
                 stop = _SENTENCE_STOP.search(text, end, qt.end)
-                if (
-                    text.startswith(",", end)
-                    and (start == a or _AFTER_STOP.search(text, a, start))
-                    and self._speaks_to(text[end : stop.end() if stop else qt.end])
-                    and name not in (speaker, self.narrator_at(a))
-                    and name in self._present[i]
-                    and name not in got
-                ):
+                if self._speaks_to(text[end : stop.end() if stop else qt.end]):
                     got.append(name)
         return got
 
