@@ -110,3 +110,23 @@ def test_a_turn_that_asks_then_goes_on_is_answered_by_the_point_of_view_characte
         '"Where have you been?" asked Pell. "The fire has been lit this hour."',
     )
     assert speakers(asked) == ["Pell", "Tamsin"]
+
+
+ASKED = (
+    "The three of them sat by the fire of the inn.\n\n"
+    '"The cart will come at noon," said Pell.\n\n'
+    "After supper Tamsin asked Oswin what he meant to do in the spring.\n\n"
+    '"Sail for Dover, if the wind allows."\n'
+)
+
+
+def test_the_one_a_narration_sentence_says_was_asked_answers_in_the_next_paragraph() -> None:
+    assert speakers(ASKED)[-1] == "Oswin"
+
+
+def test_a_lead_in_that_asks_someone_is_the_askers() -> None:
+    # "Tamsin asked Oswin:" leads into Tamsin's own question
+    lead_in = ASKED.replace("asked Oswin what he meant to do in the spring.", "asked Oswin:").replace(
+        "Sail for Dover, if the wind allows.", "What do you mean to do in the spring?"
+    )
+    assert speakers(lead_in)[-1] != "Oswin"

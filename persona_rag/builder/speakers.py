@@ -39,7 +39,8 @@
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
    before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
    first-person work, a last sentence that is the narrator's own, "I"/"my" and no one else, is the narrator's
-   beat); never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
+   beat; when that sentence says someone was asked something, "Tom asked Ruth what she meant to do.", the one
+   asked answers); never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
    that a clause of what went before opens (``When the butler had left us``).
 4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
@@ -105,6 +106,11 @@ _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 _SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A-Z])[.!?](?=\s+[A-Z\"\u201c])")
 # the end of a sentence inside a quotation: a stop, not the dot of a short capitalised abbreviation ("Mr.")
 _SENTENCE_STOP = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?](?=\s|$)")
+# a sentence telling that someone was asked something: "Tom asked Ruth what ...", "he inquired of me whether ..."
+_ASKED = re.compile(
+    r"\b(?:asked|questioned|(?:inquired|enquired)\s+of)\s+(?P<obj>me|[A-Z][\w.]*(?:[ \t]+[A-Z][\w.]*)*)(?![\w'\u2019])"
+    r"(?=\s+(?:what|whether|if|why|how|where|when|who|which|about|for|to)\b)"
+)
 # such a stop closing the text before a word: the word opens a sentence
 _AFTER_STOP = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?]\s+$")
 # what may stand between a subject and its verb ("Louisa spoke", "Anne quietly said")
@@ -626,8 +632,9 @@ class Attributor:
             if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
-                beat = self._beat(_last_sentence(prev_text)) if prev_text else None
-                if prev_text and (beat is None or beat.outsider):
+                asked = self._asked(_last_sentence(prev_text), narrator) if prev_text else None
+                beat = asked or (self._beat(_last_sentence(prev_text)) if prev_text else None)
+                if prev_text and asked is None and (beat is None or beat.outsider):
                     # "The girls were hunting for it; and Tom could not help reading it out, observing ...": the
                     # one character the sentence has for a subject, when it does not open the sentence
                     beat = self._subject_beat(*q.paragraphs[qt.paragraph - 1]) or beat
@@ -859,6 +866,20 @@ class Attributor:
             return None
         called = [n for n in self._called[i - 1] if n != speakers[i - 1]]
         return called[0] if len(called) == 1 else None
+
+    def _asked(self, sentence: str, narrator: str | None) -> _Who | None:
+        """The one a narration sentence says was asked something ("Tom asked Ruth what she meant to do.", "He asked
+        me whether I had seen it."): the one who answers, in the quotation that opens the next paragraph. Not a
+        lead-in ("Tom asked Ruth:"), whose quotation is the asker's."""
+        if not sentence.endswith((".", "?")):
+            return None
+        m = _ASKED.search(sentence)
+        if m is None:
+            return None
+        if m.group("obj") == "me":
+            return _Who(name=narrator, strong=False) if narrator else None
+        name = self.names.whole(m.group("obj"))
+        return _Who(name=name, strong=False) if name else None
 
     def _second_subject(self, sentence: str, name: str | None) -> bool:
         """Whether a clause after ", and" (or "; but", ...) of the sentence has a subject other than ``name``: "I",
