@@ -76,6 +76,24 @@ def _fits(kind: str | None, carried: set[str]) -> bool:
     return kind is None or carried <= allowed.get(kind, {kind})
 
 
+def _elder_sister(
+    surname: str,
+    younger: set[str],
+    forms: Counter[tuple[str, ...]],
+    chars: dict[tuple[str, ...], Character],
+    kinds: dict[tuple[str, ...], set[str]],
+) -> tuple[str, ...] | None:
+    """Who "Miss <Surname>" alone is, when a younger sister is "Miss <First> <Surname>": the one daughter the book
+    names in full at least once ("Elizabeth Elliot") and otherwise by her first name alone, a person of her own (not
+    a younger sister, nor a man); else none."""
+    daughters = [
+        (first,)
+        for first, *rest in forms
+        if rest == [surname] and (first,) in chars and first not in younger and "m" not in kinds.get((first,), set())
+    ]
+    return daughters[0] if len(daughters) == 1 else None
+
+
 def _clean(word: str) -> str:
     word = word.rstrip(".")
     for end in ("'s", "'"):
@@ -343,10 +361,13 @@ class CastCounter:
                 ]
                 # "Miss Elliot" alone is the eldest daughter, not the one called "Miss Anne"
                 eldest = kind == "miss" and any(titled_forms.get((g[0],), Counter())[title_word] >= 2 for g in carriers)
+                sister = _elder_sister(f[0], {g[0] for g in carriers}, forms, chars, kinds) if eldest else None
                 if eldest:
                     carriers = []
                 target: tuple[str, ...] | None = None
-                if kind == "f" and f[0] in men and f[0] not in by_surname:
+                if sister is not None:
+                    target = sister
+                elif kind == "f" and f[0] in men and f[0] not in by_surname:
                     # "Mrs Charles": the wife of the one Charles who has one
                     married = {w for g, w in wives.items() if g[0] == f[0]}
                     target = married.pop() if len(married) == 1 else None

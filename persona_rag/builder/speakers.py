@@ -39,7 +39,8 @@
    shoulders.`` before it: the narrator), or the one main-clause subject of the narration paragraph just
    before (not when a second clause has another subject: "X sat with his back to me, and I ..."; in a
    first-person work, a last sentence that is the narrator's own, "I"/"my" and no one else, is the narrator's
-   beat); never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
+   beat; when that sentence says someone was asked something, "Tom asked Ruth what she meant to do.", the one
+   asked answers); never a sentence with a listening verb (``What Anne first heard was--`` names who hears), nor one
    that a clause of what went before opens (``When the butler had left us``).
 4. Turn-taking: in a run of quotation paragraphs (a known speaker's paragraph may open with one
    short sentence of narration: "I was amazed. 'Surely,' I cried"), untagged quotations alternate between the
@@ -50,7 +51,12 @@
    "replied her brother" tells that every second turn of its exchange, the side it answers, is a woman's; the
    other voice of the conversation's pair is not guessed for a turn before the conversation has shown it; the one
    the turn before calls answers across one short narration sentence that names no one acting: "Every face was
-   turned towards her."). Who is in a scene includes whom the narration names just before its first quotation.
+   turned towards her."; a name of the scene opening a sentence of the turn before that asks or says "you", "Tom,
+   may we call on them?", calls Tom, who answers before the voice two turns back). In a work told in the third
+   person, a question put by a known voice (or any turn of his that the answer calls "sir", of hers "madam") and
+   answered with no tag nothing else settles is answered by the point-of-view character (the one the work's
+   narration names far more often than anyone else), when the scene has her and the answer does not name her. Who
+   is in a scene includes whom the narration names just before its first quotation.
    The turns are guessed again once the he/she tags are resolved (a "said he" may be a third voice of the
    scene). A paragraph with no letter in it ("* * *") ends a conversation.
 
@@ -98,6 +104,15 @@ _UNSAID = re.compile(r"\b(?:no\s+(?:power|means|way|need)\s+of|could\s+not|canno
 _SCENE_BREAK = re.compile(r"\n[ \t]*\n[^\w\n]*[^\w\s][^\w\n]*\n[ \t]*\n")
 # a sentence's end, not the dot of a short capitalised abbreviation ("Mr.", "Dr.", "Mrs.")
 _SENTENCE_END_NOT_TITLE = re.compile(r"(?<![A-Z][a-z])(?<![A-Z][a-z]{2})(?<!\b[A-Z])[.!?](?=\s+[A-Z\"\u201c])")
+# the end of a sentence inside a quotation: a stop, not the dot of a short capitalised abbreviation ("Mr.")
+_SENTENCE_STOP = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?](?=\s|$)")
+# a sentence telling that someone was asked something: "Tom asked Ruth what ...", "he inquired of me whether ..."
+_ASKED = re.compile(
+    r"\b(?:asked|questioned|(?:inquired|enquired)\s+of)\s+(?P<obj>me|[A-Z][\w.]*(?:[ \t]+[A-Z][\w.]*)*)(?![\w'\u2019])"
+    r"(?=\s+(?:what|whether|if|why|how|where|when|who|which|about|for|to)\b)"
+)
+# such a stop closing the text before a word: the word opens a sentence
+_AFTER_STOP = re.compile(r"(?<!\b[A-Z][a-z])(?<!\b[A-Z])[.!?]\s+$")
 # what may stand between a subject and its verb ("Louisa spoke", "Anne quietly said")
 _JUST_BEFORE = re.compile(r"\s*(?:\w+ly\s+|then\s+|again\s+|now\s+)?$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z\"\u201c])|\n\s*\n")
@@ -119,6 +134,10 @@ PARITY_RUN = 6
 PARITY_BEAT = 400
 # how many narration paragraphs that go on about "he" (or "she") a he/she tag may reach back through
 CHAIN_REACH = 8
+# a work's point-of-view character is named in its narration at least this many times as often as anyone else
+FOCAL_LEAD = 1.5
+# a work whose narration says "I" more than once in this many characters is told in the first person
+FOCAL_I_CHARS = 20000
 # how many turns away a tag that tells the gender of one side of an exchange ("replied her brother") still tells it
 SIDE_REACH = 8
 
@@ -544,9 +563,11 @@ class Attributor:
         self._found = self.names.find(masked)
         self._learn_descriptions(text, masked)
         self._starts = [f[0] for f in self._found]
+        self._learn_focal()
         speakers: list[str | None] = [None] * len(quotes)
         self._outsider = [False] * len(quotes)  # the quotation calls by name someone outside the cast
         self._spoken_of: list[set[str]] = [set() for _ in quotes]  # the cast names a quotation holds
+        self._span_names: list[list[list[tuple[int, int, str]]]] = [[] for _ in quotes]  # found in each part
         self._unnamed: set[int] = set()
         self._calls_stranger = [False] * len(quotes)  # the quotation calls someone by a name the cast lacks
         self._of: dict[int, str] = {}  # quotation -> the gender its tag's possessive tells ("replied her brother")
@@ -611,8 +632,9 @@ class Attributor:
             if not tags and opens_paragraph and qt.paragraph > 0 and qt.paragraph - 1 not in by_para:
                 # a narration paragraph just before, whose last sentence has a character for subject
                 prev_text = masked[slice(*q.paragraphs[qt.paragraph - 1])].strip()
-                beat = self._beat(_last_sentence(prev_text)) if prev_text else None
-                if prev_text and (beat is None or beat.outsider):
+                asked = self._asked(_last_sentence(prev_text), narrator) if prev_text else None
+                beat = asked or (self._beat(_last_sentence(prev_text)) if prev_text else None)
+                if prev_text and asked is None and (beat is None or beat.outsider):
                     # "The girls were hunting for it; and Tom could not help reading it out, observing ...": the
                     # one character the sentence has for a subject, when it does not open the sentence
                     beat = self._subject_beat(*q.paragraphs[qt.paragraph - 1]) or beat
@@ -639,14 +661,15 @@ class Attributor:
                     if beat is not None:
                         tags.append(beat)
                         break
-            out[i].addressees = self._vocatives(text, qt)
+            self._span_names[i] = [self.names.find(text, a, b) for a, b in qt.spans]
+            out[i].addressees = self._vocatives(text, qt, self._span_names[i])
             if _LETTER.match(text, qt.start):
                 # "My dear Kate,--I write in great haste ...": a letter read, nobody's turn, nobody called
                 tags, out[i].addressees = [_Who(outsider=True)], []
             told = self._told(" ".join([*gaps, post]), text, qt) if tags and tags[0].strong else None
             if told and told not in out[i].addressees and not (tags[0].name and tags[0].name == told):
                 out[i].addressees.append(told)  # '"...," said Mrs Musgrove to Mrs Croft': Mrs Croft is spoken to
-            self._spoken_of[i] = {n for a, b in qt.spans for _, _, n in self.names.find(text, a, b)}
+            self._spoken_of[i] = {n for found in self._span_names[i] for _, _, n in found}
             narration = " ".join([pre, *gaps, post])
             calls_stranger = not out[i].addressees and self._calls_outsider(text, qt)
             self._calls_stranger[i] = not out[i].addressees and self._calls_unknown(text, qt)
@@ -844,6 +867,20 @@ class Attributor:
         called = [n for n in self._called[i - 1] if n != speakers[i - 1]]
         return called[0] if len(called) == 1 else None
 
+    def _asked(self, sentence: str, narrator: str | None) -> _Who | None:
+        """The one a narration sentence says was asked something ("Tom asked Ruth what she meant to do.", "He asked
+        me whether I had seen it."): the one who answers, in the quotation that opens the next paragraph. Not a
+        lead-in ("Tom asked Ruth:"), whose quotation is the asker's."""
+        if not sentence.endswith((".", "?")):
+            return None
+        m = _ASKED.search(sentence)
+        if m is None:
+            return None
+        if m.group("obj") == "me":
+            return _Who(name=narrator, strong=False) if narrator else None
+        name = self.names.whole(m.group("obj"))
+        return _Who(name=name, strong=False) if name else None
+
     def _second_subject(self, sentence: str, name: str | None) -> bool:
         """Whether a clause after ", and" (or "; but", ...) of the sentence has a subject other than ``name``: "I",
         "we" or another character of the cast."""
@@ -934,6 +971,27 @@ class Attributor:
                     extra.append((m.start(), m.end(), name))
         if extra:
             self._found = sorted(self._found + extra)
+
+    def _learn_focal(self) -> None:
+        """Each work's point-of-view character: in a work told in the third person (no narrator found, and its
+        narration says "I" at most once in ``FOCAL_I_CHARS`` characters, so a first-person work whose narrator went
+        unfound is left out), the one its narration names far more often than anyone else (at least ``FOCAL_LEAD``
+        times the next one); else none."""
+        bounds = self._work_at
+        counts: list[Counter[str]] = [Counter() for _ in bounds]
+        for a, _, name in self._found:
+            counts[bisect.bisect_right(bounds, a) - 1][name] += 1
+        self._focal: list[str | None] = []
+        for k, (start, got) in enumerate(zip(bounds, counts, strict=True)):
+            end = bounds[k + 1] if k + 1 < len(bounds) else len(self._masked)
+            first_person = len(re.findall(r"\bI\b", self._masked[start:end])) * FOCAL_I_CHARS > end - start
+            top = got.most_common(2)
+            lead = bool(top) and (len(top) == 1 or top[0][1] >= FOCAL_LEAD * top[1][1])
+            third = self.narrator_at(start) is None and not first_person
+            self._focal.append(top[0][0] if lead and third else None)
+
+    def focal_at(self, offset: int) -> str | None:
+        return self._focal[bisect.bisect_right(self._work_at, offset) - 1]
 
     def _answers_reported(
         self, quotes: list[Quote], q: Quotations, speakers: list[str | None], out: list[Attribution]
@@ -1307,11 +1365,12 @@ class Attributor:
         self._present = [present[c] for c in convo]
         self._convo = convo
 
-    def _vocatives(self, text: str, qt: Quote) -> list[str]:
-        """Characters named in the vocative inside the quotation (``Well, Watson, ...``)."""
+    def _vocatives(self, text: str, qt: Quote, names: list[list[tuple[int, int, str]]]) -> list[str]:
+        """Characters named in the vocative inside the quotation (``Well, Watson, ...``), from the names found in
+        each of its parts."""
         found: list[str] = []
-        for a, b in qt.spans:
-            for ms, me, name in self.names.find(text, a, b):
+        for (a, b), here in zip(qt.spans, names, strict=True):
+            for ms, me, name in here:
                 before = text[max(a, ms - 12) : ms]
                 after = text[me : me + 2]
                 start_ok = ms == a or re.search(r"(?:[,!?]\s*|\bdear\s+|\bOh,?\s+|\bmy\s+)$", before)
@@ -1335,6 +1394,38 @@ class Attributor:
             return None
         found = self.names.find(narration, m.end(), min(len(narration), m.end() + 60))
         return found[0][2] if found and found[0][0] == m.end() else None
+
+    def _asks(self, qt: Quote, text: str) -> bool:
+        """Whether a quotation asks something ("How is Tom?" said she. "He looked pale."): a question mark in it."""
+        return any("?" in text[a:b] for a, b in qt.spans)
+
+    def _sirs(self, qt: Quote, text: str, name: str) -> bool:
+        """Whether a quotation calls someone of ``name``'s gender by a polite address ("..., sir,", "madam")."""
+        said = text[qt.spans[0][0] : qt.spans[-1][1]]
+        words = {m.group(1).lower() for m in re.finditer(r"\b(sir|madam|ma'am)\b[,.!?;]", said, re.IGNORECASE)}
+        gender = self.genders.get(name)
+        return gender is not None and gender in {"m" if w == "sir" else "f" for w in words}
+
+    def _opening_names(self, qt: Quote, text: str, speaker: str | None, i: int) -> list[str]:
+        """The names of the scene (not the quotation's own speaker) that open a sentence of the quotation before a
+        comma ("Tom, may we ...?"): calls the vocatives leave out, so the quotation may be put to them."""
+        got: list[str] = []
+        for (a, _), here in zip(qt.spans, self._span_names[i], strict=True):
+            for start, end, name in here:
+                if not text.startswith(",", end) or name in got or name not in self._present[i]:
+                    continue
+                if name in (speaker, self.narrator_at(a)) or (start != a and not _AFTER_STOP.search(text, a, start)):
+                    continue
+                stop = _SENTENCE_STOP.search(text, end, qt.end)
+                if self._speaks_to(text[end : stop.end() if stop else qt.end]):
+                    got.append(name)
+        return got
+
+    @staticmethod
+    def _speaks_to(sentence: str) -> bool:
+        """Whether a sentence after a name and a comma speaks to that one: a question, or "you" ("Tom, do ask her
+        where your brother went"), not the narration of what he did ("Tom, looking out, saw the man")."""
+        return sentence.rstrip().endswith("?") or bool(re.search(r"\b(?:you|your|yourself)\b", sentence, re.I))
 
     def _calls_anyone(self, text: str, qt: Quote) -> bool:
         """Whether the quotation calls anyone by a capitalised name (``Susan!``, ``I tell you, Maud, ...``)."""
@@ -1542,6 +1633,9 @@ class Attributor:
                         # calls answers, even in a scene of three ("This is a clever man, Wren. But the
                         # marks?" is answered by the one asked about the marks)
                         guess = voc[0]
+                    elif len(opening := self._opening_names(quotes[i - 1], q.text, p1, i - 1)) == 1:
+                        # "... Tom, may we venture to call?": the one a sentence of the turn before opens by calling
+                        guess = opening[0]
                     elif p2 is not None:
                         guess = p2
                     elif len(voc) == 1:
@@ -1577,6 +1671,18 @@ class Attributor:
                     # "'Tell us all of it,' said X. / 'Gladly,' the porter answered. / 'From the start, then.'": the
                     # one who spoke to the stranger goes on, when no third voice came just before
                     guess = speakers[i - 2]
+                if (
+                    (guess is None or guess in out[i].addressees or guess in (p1, n1))
+                    and p1 is not None
+                    and p1 != OUTSIDER
+                    and (self._asks(quotes[i - 1], q.text) or self._sirs(quotes[i], q.text, p1))
+                    and not self._opening_names(quotes[i - 1], q.text, p1, i - 1)
+                ):
+                    # a question put by another to the scene of a point-of-view character, answered with no tag:
+                    # the one whose eyes the narration follows answers it
+                    focal = self.focal_at(quotes[i].start)
+                    if focal is not None and focal in self._present[i] and focal not in self._spoken_of[i]:
+                        guess = focal
                 if guess is None or guess in out[i].addressees or guess in (p1, n1):
                     continue
                 if self.genders.get(guess, self._tag_gender.get(i)) != self._tag_gender.get(i, self.genders.get(guess)):
