@@ -28,7 +28,7 @@ def test_the_eleventh_round_held_out_questions_are_frozen() -> None:
 
 def test_the_eleventh_round_labels_cover_every_held_out_answer_before_and_after() -> None:
     """tests/data/labelled_fresh8_answers.jsonl: every answer to the eighth fresh set by the base model, and Harry's by
-    a quick-recipe adapter, with the code before the eleventh round (a9fdf5e) and after it (d979df1), each distinct
+    quick-recipe adapters, with the code before the eleventh round (a9fdf5e) and after it (d979df1), each distinct
     answer labelled once, blind, shuffled, on the five points; the counts the README's table gives."""
     rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh8_answers.jsonl").read_text().splitlines()]
     asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH8_FILE.read_text().splitlines())}
@@ -55,8 +55,10 @@ def test_the_eleventh_round_labels_cover_every_held_out_answer_before_and_after(
     assert not any(b["good"] and not a["good"] for b, a in zip(before, after, strict=True))
 
 
-# Harry's quick-recipe adapters: the tenth round's (trained at 9bfd388) with the code before and after the round
+# Harry's quick-recipe adapters: the tenth round's (trained at 9bfd388) with the code before and after the round,
+# and one trained on the code after (its training targets say the feelings and the family's names)
 TUNED_GOOD = (
     ("quick, trained at 9bfd388", "a9fdf5e", 3),
     ("quick, trained at 9bfd388", "d979df1", 4),
+    ("quick, trained at d979df1", "d979df1", 5),
 )
