@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import Counter
-from pathlib import Path
+from tests.held_out import ROOT, check_frozen, read_labels
 
-ROOT = Path(__file__).resolve().parents[1]
 FRESH7_FILE = ROOT / "benchmarks" / "data" / "answers_fresh7.jsonl"
 # Written blind by a helper that read only the corpus and the earlier question sets (never the code, the tests or
 # any answer), 18 questions for Harry and 9 each for Hermione and Ron, and committed alone before the tenth round's
@@ -16,28 +12,14 @@ FRESH7_SHA256 = "2678d77748198b338c021c7b7b828c093cd613e571878aa4689486cb73f4798
 
 
 def test_the_tenth_round_held_out_questions_are_frozen() -> None:
-    text = FRESH7_FILE.read_bytes()
-    assert hashlib.sha256(text).hexdigest() == FRESH7_SHA256
-    rows = [json.loads(line) for line in text.decode().splitlines()]
-    assert Counter(r["persona"] for r in rows) == {"harry": 18, "hermione": 9, "ron": 9}
-    assert all(r["gold"].strip() and r["kind"] and r["stage"] for r in rows)
-    earlier = sorted((ROOT / "benchmarks" / "data").glob("answers_*.jsonl"))
-    asked = {json.loads(line)["question"] for f in earlier if f != FRESH7_FILE for line in f.read_text().splitlines()}
-    assert not asked & {r["question"] for r in rows}
+    check_frozen(FRESH7_FILE, FRESH7_SHA256, {"harry": 18, "hermione": 9, "ron": 9})
 
 
 def test_the_tenth_round_labels_cover_every_held_out_answer_before_and_after() -> None:
     """tests/data/labelled_fresh7_answers.jsonl: every answer to the seventh fresh set by the base model, and Harry's
     by his quick-recipe adapter, with the code before the tenth round (9bfd388) and after it (0dc8f82), each distinct
     answer labelled once, blind, shuffled, on the five points; the counts the README's table gives."""
-    rows = [json.loads(line) for line in (ROOT / "tests/data/labelled_fresh7_answers.jsonl").read_text().splitlines()]
-    asked = {(r["persona"], r["stage"], r["question"]) for r in map(json.loads, FRESH7_FILE.read_text().splitlines())}
-    labels: dict[tuple[str, str, str], tuple[bool, ...]] = {}
-    for r in rows:
-        five = tuple(bool(r[k]) for k in ("time", "true", "answers", "first_person", "voice"))
-        assert r["good"] == all(five)
-        assert r["good"] or r["reason"].strip()  # every bad answer says why
-        assert labels.setdefault((r["stage"], r["question"], r["answer"]), five) == five  # labelled once
+    rows, asked = read_labels(ROOT / "tests/data/labelled_fresh7_answers.jsonl", FRESH7_FILE)
     for code in ("9bfd388", "0dc8f82"):
         base = [r for r in rows if r["variant"] == "base" and r["code"] == code]
         assert {(r["persona"], r["stage"], r["question"]) for r in base} == asked and len(base) == 36
