@@ -267,6 +267,16 @@ _TITLE_GENDER = {
 }
 
 
+# Words that open a clause of its own inside a sentence: "because he feared" goes on with the clause's doer.
+_SUBORDINATORS = frozenset(
+    ["because", "so", "as", "while", "although", "though", "since", "when", "until", "before", "after", "if", "unless"]
+)
+# A name right after one of these is a place, never what "he" or "she" stands for.
+_PLACE_BEFORE = frozenset(
+    ["in", "at", "into", "inside", "onto", "through", "across", "towards", "toward", "outside", "beneath"]
+)
+
+
 def _mentions(
     tokens: list[str],
     cast: Cast,
@@ -359,7 +369,24 @@ def _mentions(
                         and (
                             before[-1] in _DETERMINERS | _POSSESSIVES.keys() | {"my", "our", "your"}
                             or (len(before) == 2 and before[0] in ("a", "an"))
-                            or before[-1] in ("in", "at", "into", "inside")  # "in Gryffindor", "at Privet Drive"
+                            or before[-1] in _PLACE_BEFORE  # "in Gryffindor", "onto Platform Nine"
+                            # "Harry's Hogsmeade permission form": a name between an owner and its noun
+                            or (
+                                before[-1].endswith(("'s", "’s"))
+                                and j < len(tokens)
+                                and tokens[j].isalpha()
+                                and tokens[j].islower()
+                                and not _looks_verb(tokens[j])
+                                and tokens[j] not in _FUNCTION
+                            )
+                            # "onto Platform Nine and Three-Quarters": listed after a thing, and no doer
+                            or (
+                                before[-1] == "and"
+                                and bool(out)
+                                and len(out) - 1 in things
+                                and out[-1].end == i - 1
+                                and not _before_verb(tokens, j)
+                            )
                         )
                     )
                     or run[-1].lower().removesuffix("'s") in cast.places  # "Diagon Alley", "the Great Hall"
@@ -520,6 +547,21 @@ def _resolve(
         near_at = None
         if m.form == "object":
             near_at = next((k for k in in_clause if _gender_known(out[k].entity, learnt, cast)), None)
+        if near_at is None and m.form == "subject" and m.start > 0 and tokens[m.start - 1].lower() in _SUBORDINATORS:
+            # "explained that he had kept the boggart from Harry because he feared": the clause's doer, not the
+            # name its verb acted on
+            near_at = next(
+                (k for k in in_clause if out[k].form == "subject" and out[k].entity is not None),
+                None,
+            )
+            if near_at is not None and _verbs_between(tokens, out[near_at].end, m.start) > 2:
+                near_at = None
+            if near_at is not None and any(
+                out[k].form == "name" and out[k].end < len(tokens) and _looks_verb(tokens[out[k].end].lower())
+                for k in in_clause
+                if k > near_at
+            ):
+                near_at = None  # a doer named after it is nearer
         if near_at is None:
             near_at = in_clause[0] if in_clause else None
         near = out[near_at].entity if near_at is not None else None
@@ -534,8 +576,8 @@ def _resolve(
         ):
             # "Hagrid ... was Harry's friend, and Harry often visits his hut": the hut is the topic's
             near = subject
-        teller, direct = _reporter(m, n, out, tokens, subject) if m.form == "subject" else (None, False)
-        if teller is not None and ok(teller) and (direct or teller == PERSONA or _gender_known(teller, learnt, cast)):
+        teller = _reporter(m, n, out, tokens, subject) if m.form == "subject" else None
+        if teller is not None and ok(teller):
             near = teller  # "Dobby visited Harry and admitted he had sealed the barrier": he is Dobby
         if near is not None:
             m.entity = near
@@ -594,19 +636,30 @@ _REPORTING = _words(
 
 def _reporter(
     m: _Mention, n: int, out: list[_Mention], tokens: list[str], subject: frozenset[str] | None
-) -> tuple[frozenset[str] | None, bool]:
-    """Who says or thinks what a subject pronoun opens: the doer of the reporting verb just before it, and
-    whether it is named right before the verb ("Ron admitted he ...") rather than, after "and", the sentence's
-    subject ("Dobby visited Harry and admitted he ...": only where the subject's gender is known to fit)."""
+) -> frozenset[str] | None:
+    """Who says or thinks what a subject pronoun opens: the doer of the reporting verb just before it, named
+    right before the verb ("Ron admitted he ...") or, after "and", the last one named doing something before it
+    ("Dobby visited Harry and admitted he ...", "Filch accused Harry, but Dumbledore found the cat ... and said
+    she": Dumbledore's clause, not the sentence's first); the caller keeps it only where the gender fits."""
     k = m.start - 1
     if k >= 0 and tokens[k].lower() == "that":
         k -= 1
     if k < 1 or tokens[k].lower() not in _REPORTING:
-        return None, False
+        return None
     doer = next((x for x in out[:n] if x.end == k and x.form in ("name", "subject") and not x.thing), None)
     if doer is not None:
-        return doer.entity, True
-    return (subject if tokens[k - 1].lower() == "and" else None), False
+        return doer.entity
+    if tokens[k - 1].lower() != "and":
+        return None
+    last = next(
+        (
+            x
+            for x in reversed(out[:n])
+            if x.form == "name" and not x.thing and x.entity is not None and _verb_after(tokens, x.end)
+        ),
+        None,
+    )
+    return last.entity if last is not None else subject
 
 
 # Verbs whose "to" clause may open with its own doer ("wanted to prove Harry had lied"); after any other, a name
@@ -637,6 +690,15 @@ def _verbs_between(tokens: list[str], a: int, b: int) -> int:
 
 
 _AUX = _words("had has have was were is are did does do been")
+
+
+def _verb_after(tokens: list[str], k: int) -> bool:
+    """A verb's form follows the token at ``k`` (past a "then", an "also", an adverb): "Dumbledore also explained"."""
+    while k < len(tokens) and (
+        tokens[k].lower() in _GAP or (tokens[k].islower() and tokens[k].endswith("ly") and len(tokens[k]) > 4)
+    ):
+        k += 1
+    return k < len(tokens) and tokens[k].islower() and _looks_verb(tokens[k])
 
 
 def _before_verb(tokens: list[str], k: int) -> bool:

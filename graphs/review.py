@@ -50,6 +50,22 @@ _AI = re.compile(r"\bA\.?I\b")
 _NOT_A_MACHINE = re.compile(r"\bI(?:'m| am) not (?:an? )?(?:I|robot|machine|computer|program|bot)\b", re.IGNORECASE)
 
 
+# An answer that opens by wondering whether the persona can or should say anything ("I'm not sure if I can say
+# that.", "I'm not sure if I've heard the right thing to say"): talk about talking, not an answer. Every one of the
+# 19 labelled on the earlier held-out sets was bad (evasive, or it went on to claim what it did not know).
+_HEDGE = re.compile(
+    r"^\W*(?:(?:well|hmm|right|look),?\s+)?I(?:'m| am) not sure (?:if|whether) I(?:'ve|'d|'m| can| could| should|"
+    r" have| am| even| really| ought)\b",
+    re.IGNORECASE,
+)
+HEDGES = "<wonders whether it can say>"
+
+
+def hedges(answer: str) -> bool:
+    """The answer opens by wondering whether the persona can say it ("I'm not sure if I can say that.")."""
+    return bool(_HEDGE.search(answer))
+
+
 # An answer that ends by promising to tell ("I'm not sure what to say, but I'll tell you."): the promise is all.
 _DANGLING_PROMISE = re.compile(
     r"\b(?:I'll|I will|let me|I can)(?: still)? tell you(?: that| this| something)?\W*$", re.I
@@ -193,6 +209,8 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         leaks.append("<role break>")
     if repeats_itself(answer):
         leaks.append("<repeats itself>")
+    if hedges(answer):
+        leaks.append(HEDGES)
     if not partial and _DANGLING_PROMISE.search(answer):
         leaks.append("<promises what it does not say>")
     if (state.get("plan") or {}).get("kind") == "role-break" and _ROLE_QUESTION.search(answer):

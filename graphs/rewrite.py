@@ -366,6 +366,12 @@ def _we(tokens: list[str], new: list[str], words: list[int], mentions: Sequence[
             anchored = anchored or listed or along
             if listed:
                 anchor_end = w_i + 1
+                # "left Harry, Ron and Hermione to catch them": the group ends where its list does
+                j = w_i + 1
+                while j < len(words) and (j in people or tokens[words[j]].lower() in (",", "and")):
+                    if j in people:
+                        anchor_end = j + 1
+                    j += 1
             # the persona alone ("... and Harry drove them away"): a "they" after it is someone else
             group = listed or along
             continue
@@ -405,7 +411,7 @@ _PLURAL_DETERMINERS = _words("the two three four five several many some all othe
 
 def _plural_other(tok: str, prev: str) -> bool:
     """A plural that is not the persona's group: "the dementors", "the Dursleys", "all the champions"."""
-    low = tok.lower()
+    low = tok.lower().rstrip("'’")  # "other wizards' deeds"
     if prev[:1].isupper() and prev.lower() != "the":
         return False  # part of a name: "the Three Broomsticks"
     prev = prev.lower()
