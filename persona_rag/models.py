@@ -9,6 +9,7 @@ that afterwards (~1 s instead of ~20 s).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import sys
@@ -21,6 +22,8 @@ from persona_rag.errors import ModelError
 from persona_rag.offline import configure_offline
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from persona_rag.settings import Settings
 
 DEFAULT_CHAT = "smollm2-135m"
@@ -148,6 +151,34 @@ def require_chat_model(settings: Settings) -> ResolvedModel:
     return _require(resolve_chat_model(settings))
 
 
+@contextlib.contextmanager
+def _gguf_read_once() -> Iterator[None]:
+    """Parse the GGUF file once for the tokenizer, the config and the weights.
+
+    transformers reads the file three times, and each read parses the 49,152-token vocabulary field by field in
+    Python (about 5 s a read on one core): the reader is only read, so the three loads can share one. Same
+    output, byte for byte; the patch lasts as long as the block."""
+    try:
+        import gguf
+    except ImportError:  # pragma: no cover - transformers then refuses the GGUF file itself, with its own message
+        yield
+        return
+    original = gguf.GGUFReader
+    readers: dict[tuple[str, str], Any] = {}
+
+    def read_once(path: Any, mode: Any = "r") -> Any:
+        key = (str(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = read_once  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original  # type: ignore[misc]
+
+
 def convert_smollm(settings: Settings, *, quiet: bool = False) -> Path:
     """Convert the packaged GGUF into a plain safetensors folder, atomically.
 
@@ -170,8 +201,9 @@ def convert_smollm(settings: Settings, *, quiet: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        with _gguf_read_once():
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
         # Forget that the weights came from a quantized file: they are dense now.
         model.hf_quantizer = None  # type: ignore[assignment]
         model.is_quantized = False  # type: ignore[assignment]

@@ -63,7 +63,6 @@ def test_bad_input_gives_one_clear_line_and_exit_code(
     assert words in one_line_error(out)
 
 
-@pytest.mark.second_core  # CLI processes one after another, ~60 s: `make test` runs it beside the suite
 def test_memory_commands_round_trip_across_processes(tmp_path: Path) -> None:
     added = run(
         "memory",

@@ -201,7 +201,6 @@ PERSUASION_SLICE = [
 
 
 @pytest.mark.slow
-@pytest.mark.second_core  # a build and the real MiniLM, ~35 s: `make test` runs it beside the suite
 @pytest.mark.skipif(not (TEXTS / "persuasion.txt").is_file(), reason="needs ../shared/texts")
 def test_a_later_scene_of_a_built_novel_is_future_at_an_earlier_chapter(tmp_path: Path) -> None:
     """A small slice of the book-universe benchmark (benchmarks/presence_bench.py --books): Persuasion's first
