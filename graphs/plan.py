@@ -72,7 +72,18 @@ FEELING_BONUS = 0.08
 _ASKS_FEELING = re.compile(
     r"\b(?:how (?:did|does|do|has|have|was|were) (?:it|that|this|you)\b[^?]*\b(?:feel|felt|sit|leave|left|"
     r"affect|coping|cope|take it)|what was it like|went through your (?:head|mind)|how were you|how are you "
-    r"(?:coping|holding up)|were you (?:scared|angry|upset|happy|afraid|jealous|proud|hurt))",
+    r"(?:coping|holding up)|were you (?:scared|angry|upset|happy|afraid|jealous|proud|hurt))"
+    # "What was that like for you?", "What's it like being stuck in the middle?", "What was that day like?"
+    r"|\bwhat(?:'s| is| was) (?:it|that|this|the [\w' ]{1,25}?) like\b"
+    # "What was going through your head?", "what was going on in your head", "What went through you?"
+    r"|\bwhat (?:was|is|went) (?:going )?(?:on )?(?:through|in|inside) (?:your (?:head|mind)|you)\b"
+    # "How did that hit you?", "How are you taking it?", "How did you take hearing that?", "How did reading that
+    # book leave you?", "How did the evening go for you?", "How did you get through that?"
+    r"|\bhow (?:did|does|do|is|was|are) (?:that|it|this) (?:hit|hitting|strike) you\b"
+    r"|\bhow (?:are|were) you (?:taking|feeling)\b|\bhow did you take\b"
+    r"|\bhow did [\w' ]{1,50}? leave you\b|\bhow did [\w' ]{1,40}? (?:go|end up) for you\b"
+    r"|\bhow did you get through (?:it|that)\b"
+    r"|\bwere you (?:frightened|terrified|nervous|relieved|embarrassed|ashamed|glad|sad|worried|furious|gutted)\b",
     re.IGNORECASE,
 )
 FEELING_WORDS = frozenset(
@@ -162,7 +173,15 @@ _ASKS_VIEW = re.compile(
     r"(?:did|does|do) \w+ (?:really |actually )?deserve|how would you (?:judge|rate)|"
     r"(?:is|was|were|are) [\w' ]{1,30}? (?:really |actually |just )?(?:right|wrong|fair|out of order|any good|"
     r"a good|a bad|the worst|the best|worth)|should(?:n't)? (?:you|he|she|they|we)\b|"
-    r"(?:doesn't|does|did|didn't) (?:it|that) (?:bug|bother|annoy|worry|upset) you)",
+    r"(?:doesn't|does|did|didn't) (?:it|that) (?:bug|bother|annoy|worry|upset) you)"
+    # "Was that as daft as it sounds?", "honestly, was that a sensible plan?", "Wasn't it daft to give it up?",
+    # "was it a mistake to trust Griphook?", "Was the jinx too harsh?", "Fair enough, or not?", "Were they worth
+    # saving?", "Did he have any right to do that?", "how do you see Aunt Petunia now?"
+    r"|\b(?:was|wasn't|is|isn't) (?:it|that|this|the [\w' ]{1,30}?) (?:as |so |really |just |a bit )?(?:an? )?"
+    r"(?:daft|mad(?!-)|stupid|silly|sensible|smart|clever|wise|brave|reckless|a mistake|a good idea|a bad idea|"
+    r"too \w+|harsh|fair|unfair|right|wrong)\b"
+    r"|\bfair enough\b|\bworth (?:saving|it|the risk)\b|\bhave (?:any|the) right\b|\bhow do you see\b"
+    r"|\bwhat possessed you\b|\bare you glad\b",
     re.IGNORECASE,
 )
 # A sentence that states what the persona thinks of something ("Harry thinks Lockhart is a vain showman").
@@ -364,7 +383,16 @@ def asks_view(question: str) -> bool:
 def states_view(sentence: str, persona: Any) -> bool:
     """The sentence says what the persona thinks (its name or a pronoun, then a verb of opinion)."""
     names = "|".join(re.escape(w) for w in sorted(_persona_words(persona), key=len, reverse=True) if len(w) > 2)
-    return bool(re.search(rf"\b(?:{names}|he|she)\s+(?:\w+ly\s+)?{_VIEW_VERBS}\b", sentence, re.IGNORECASE))
+    found = re.search(
+        rf"\b(?:{names}|he|she)\s+(?:\w+ly\s+)?(?P<verb>{_VIEW_VERBS})\b(?P<rest>.{{0,12}})", sentence, re.IGNORECASE
+    )
+    if found is None:
+        return False
+    # "Harry found his wand was gone", "found a note": a thing come upon, not a view ("found Lockhart vain" is one)
+    literal = re.match(
+        r"\s*(?:his|her|their|its|a|an|the|that|out|himself|herself|some|no)\b", found.group("rest"), re.IGNORECASE
+    )
+    return not (found.group("verb").lower().startswith("f") and literal is not None)
 
 
 def asks_feeling(question: str) -> bool:
@@ -677,6 +705,9 @@ def _says_feeling(text: str) -> bool:
     return bool(FEELING_WORDS & set(re.findall(r"[a-z]+", text.lower())))
 
 
+_TIME_WORDS = "night nights day days year years time times week weeks morning evening term summer"
+
+
 def feeling_in_notes(persona: Any, stage: Any, question: str, stop: frozenset[str]) -> str:
     """The sentence of the profile's notes in force at ``stage`` that says a feeling and shares a word with the
     question beyond the persona's own names ("After a painful year of jealousy and silence with Ron, the two are
@@ -686,7 +717,9 @@ def feeling_in_notes(persona: Any, stage: Any, question: str, stop: frozenset[st
     for entry in persona.profile.get("stages") or []:
         if entry.get("from") in keys and keys[entry["from"]].ordinal <= stage.ordinal:
             notes = " ".join(str(entry.get("notes") or "").split())
-    wanted = stems(question, stop, _persona_words(persona))
+    # a word of time ("night after night", "that day") is no topic: "the night my parents were betrayed" is not
+    # about the nights of Patronus lessons
+    wanted = stems(question, stop, _persona_words(persona)) - stems(_TIME_WORDS, stop)
     best, shared = "", 0
     for sentence in split_sentences(notes):
         n = len(stems(sentence, stop) & wanted)

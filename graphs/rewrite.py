@@ -274,7 +274,9 @@ def first_person(
     # "I and Ron Weasley are friends" -> "Ron Weasley and I are friends" (a verb follows the list); "told me and
     # Hermione to wait" -> "told Hermione and me to wait" (the list ends the clause or a preposition follows): a
     # list that runs on into another clause ("chose me and Mr Ollivander remarked") stays as it is.
-    names = r"((?:,\s[A-Z][\w'.-]*(?:\s[A-Z][\w'.-]*)*)*),?\s(and|or)\s((?:[A-Z][\w'.-]*\s?)+?)"
+    # a name's words; a full stop only as an initial's ("John H. Watson"), never the one that ends the sentence
+    word = r"[A-Z](?:[\w'-]+|\.)"
+    names = rf"((?:,\s{word}(?:\s{word})*)*),?\s(and|or)\s((?:{word}\s?)+?)"
     text = re.sub(rf"\bI{names}(?=\s+[a-z])", lambda mm: _reorder(mm, "I"), text)
     text = re.sub(
         rf"(?<![.!?]\s)\bme{names}(?=[,.;:!?]|\s+(?:{_AFTER_OBJECT})\b|$)", lambda mm: _reorder(mm, "me"), text
@@ -372,8 +374,11 @@ def _we(tokens: list[str], new: list[str], words: list[int], mentions: Sequence[
                     if j in people:
                         anchor_end = j + 1
                     j += 1
-            # the persona alone ("... and Harry drove them away"): a "they" after it is someone else
-            group = listed or along
+            # the persona alone ("... and Harry drove them away"): a "they" after it is someone else; but one that
+            # only had something done to it ("In the escape Yaxley grabbed Hermione, so that they could never
+            # return") is still one of the group the sentence before made
+            acted_on = group_before and not converted and w_i >= 2 and _past_verb(prev) and prev not in _CLAUSE_AUX
+            group = listed or along or (group and acted_on)
             continue
         if group and _plural_other(tok, tokens[words[w_i - 1]] if w_i else ""):
             group = False  # "the dementors", "the Dursleys", "all the champions": "they" may be them from here

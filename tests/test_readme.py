@@ -217,11 +217,12 @@ REDUCED: dict[str, tuple[str, str]] = {
         "--sft-max-steps 1 --dpo-max-steps 1 --sft-batch-size 1 --dpo-batch-size 1 --max-eval-items 1",
     ),
     # `eval --variants all --limit 40` answers some 900 questions: one held-out question, one time probe, one
-    # presence probe and one distinctiveness question (asked three ways), on the graph without and with the adapter
-    # the tiny recipe trained.
+    # presence probe and one distinctiveness question (asked three ways), on the graph with the adapter the tiny
+    # recipe trained (the variant that loads, merges and converts it; the graph without one answers every `ask` and
+    # `chat` above, and tests/test_evaluation.py runs the untuned variants on fake backends).
     "eval": (
-        "one question, one probe and one distinctiveness question, two variants",
-        "--limit 1 --probes 1 --distinct 1 --variants rag-stage,sft-dpo",
+        "one question, one probe and one distinctiveness question, the tuned variant",
+        "--limit 1 --probes 1 --distinct 1 --variants sft-dpo",
     ),
     # Four turns are eight answers; two show the same exchange.
     "converse": ("two turns", "--turns 2"),
