@@ -66,6 +66,24 @@ def hedges(answer: str) -> bool:
     return bool(_HEDGE.search(answer))
 
 
+# An answer that opens by saying it does not follow the question ("I don't know what you're on about.", "I'm not
+# sure what that is.", "I'm not an idea."): the persona denies the question itself, the premise it knows with it.
+# Of the 29 such model answers labelled on the earlier held-out sets, 2 were good (a role break turned down, which a
+# role-break plan still allows).
+_LOST = re.compile(
+    r"^[^.!?]*?\b(?:(?:don't|do not) know|not sure|no idea) what (?:you(?:'re| are) (?:on|talking|talk) about|"
+    r"(?:that|it|this) (?:is|means|'s about|was about|is about))\b|^[^.!?]*?\bwhat you're talk about\b|"
+    r"^[^.!?]*?\bI'm not an? (?:idea|IT)\b",
+    re.IGNORECASE,
+)
+LOST = "<does not follow the question>"
+
+
+def lost(answer: str) -> bool:
+    """The answer's first sentence says it does not follow the question ("I don't know what you're on about.")."""
+    return bool(_LOST.search(answer.strip()))
+
+
 # An answer that ends by promising to tell ("I'm not sure what to say, but I'll tell you."): the promise is all.
 _DANGLING_PROMISE = re.compile(
     r"\b(?:I'll|I will|let me|I can)(?: still)? tell you(?: that| this| something)?\W*$", re.I
@@ -211,6 +229,8 @@ def answer_problems(answer: str, state: PersonaState, ctx: PersonaContext, *, pa
         leaks.append("<repeats itself>")
     if hedges(answer):
         leaks.append(HEDGES)
+    if lost(answer) and (state.get("plan") or {}).get("kind") != "role-break":
+        leaks.append(LOST)
     if not partial and _DANGLING_PROMISE.search(answer):
         leaks.append("<promises what it does not say>")
     if (state.get("plan") or {}).get("kind") == "role-break" and _ROLE_QUESTION.search(answer):
