@@ -406,6 +406,11 @@ def test_every_readme_command_runs(
     home.mkdir(parents=True, exist_ok=True)
     (real_home / "models").mkdir(parents=True, exist_ok=True)
     (home / "models").symlink_to(real_home / "models")
+    # The second home (`memory import ... --home OTHER`) embeds the same corpus: it reads the passage vectors the
+    # first home's ingest wrote, as a second collection on one machine would (tests/test_vector_cache.py tests the
+    # cache itself), instead of running MiniLM over every passage again (~30 s).
+    (tmp_path / "other-home" / "memory").mkdir(parents=True)
+    (tmp_path / "other-home" / "memory" / "vectors.sqlite").symlink_to(home / "memory" / "vectors.sqlite")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "book.txt").write_text("".join(canon_lines(a, b) for a, b in BOOK), encoding="utf-8")
     steps = readme_steps((REPO / "README.md").read_text(encoding="utf-8"))
