@@ -402,7 +402,8 @@ def asks_feeling(question: str) -> bool:
 
 _WILL_HAPPEN = re.compile(
     r"\b(?:(?:is|are|was)\s+(?!you\b|it true\b)[\w' ]{1,40}?\s+going\s+to|gonna|will\s+(?!you\b)\w+|"
-    r"will you ever|(?:he|she|it|they|who|what|where|when|which|how)'ll|what(?:'s| is) going to happen|what happens next|"
+    r"will you ever|(?:he|she|it|they|who|what|where|when|which|how)'ll|what(?:'s| is) going to happen|"
+    r"what happens next|"
     r"any guess(?:es)?|(?:can|could) (?!you\b)[\w' ]{1,30}? still|(?<!you )(?<!i )(?:is|are) going to|"
     r"(?:reckon|think|suppose|expect) (?:you'll|you will))\b",
     re.IGNORECASE,
@@ -411,8 +412,8 @@ _WILL_HAPPEN = re.compile(
 
 def asks_what_will_happen(question: str) -> bool:
     """The question asks what is going to happen ("Is Buckbeak going to be put down?", "Who will win the Cup?",
-    "Will the lessons work, in your view?", "Any idea who'll take over from him?", "Any guesses where the rest are hidden?", "Can Gryffindor still win
-    the Cup?"): no memory answers that, whatever it knows of the people in it, and asked for a view of it the
+    "Will the lessons work, in your view?", "Any idea who'll take over from him?", "Any guesses where the rest are
+    hidden?", "Can Gryffindor still win the Cup?"): no memory answers that, whatever it knows of the people in it, and asked for a view of it the
     persona still cannot know. Not a question about the persona's own intentions ("Will you tell Dumbledore?")."""
     for m in _WILL_HAPPEN.finditer(question):
         before = question[: m.start()].split()

@@ -1,4 +1,5 @@
-"""The thirteenth round's held-out questions: benchmarks/data/answers_fresh10.jsonl, frozen before the round's changes."""
+"""The thirteenth round's held-out questions: benchmarks/data/answers_fresh10.jsonl,
+frozen before the round's changes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The fourteenth round's held-out questions: benchmarks/data/answers_fresh11.jsonl, frozen before the round's changes."""
+"""The fourteenth round's held-out questions: benchmarks/data/answers_fresh11.jsonl,
+frozen before the round's changes."""
 
 from __future__ import annotations
 
