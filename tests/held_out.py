@@ -37,3 +37,14 @@ def read_labels(labels: Path, questions: Path) -> tuple[list[dict[str, Any]], se
         assert r["good"] or r["reason"].strip()  # every bad answer says why
         assert seen.setdefault((r["stage"], r["question"], r["answer"]), five) == five  # labelled once
     return rows, asked
+
+
+def answers_of(
+    rows: list[dict[str, Any]], asked: set[tuple[str, str, str]], variant: str, code: str, persona: str | None = None
+) -> list[dict[str, Any]]:
+    """The labelled answers of one variant with one code: exactly one for each question asked (of ``persona`` only,
+    when given)."""
+    want = {a for a in asked if persona is None or a[0] == persona}
+    got = [r for r in rows if r["variant"] == variant and r["code"] == code]
+    assert {(r["persona"], r["stage"], r["question"]) for r in got} == want and len(got) == len(want)
+    return got

@@ -3,7 +3,7 @@ frozen before the round's changes."""
 
 from __future__ import annotations
 
-from tests.held_out import ROOT, check_frozen, read_labels
+from tests.held_out import ROOT, answers_of, check_frozen, read_labels
 
 FRESH10_FILE = ROOT / "benchmarks" / "data" / "answers_fresh10.jsonl"
 # Written blind by a helper that read only the corpus and the earlier question sets (never the code, the tests or
@@ -22,18 +22,14 @@ def test_the_thirteenth_round_labels_cover_every_held_out_answer_before_and_afte
     (c0150cf), each distinct answer labelled once, blind, shuffled, on the five points (by another annotator than
     the ninth set's). One answer changed: Ron asked how it felt now says what he felt, and is good."""
     rows, asked = read_labels(ROOT / "tests/data/labelled_fresh10_answers.jsonl", FRESH10_FILE)
-    harry = {a for a in asked if a[0] == "harry"}
     for code, base_good in (("bce3715", 8), ("c0150cf", 9)):
-        base = [r for r in rows if r["variant"] == "base" and r["code"] == code]
-        assert {(r["persona"], r["stage"], r["question"]) for r in base} == asked and len(base) == 36
+        base = answers_of(rows, asked, "base", code)
         assert sum(r["good"] for r in base) == base_good
-        tuned = [r for r in rows if r["variant"] == "sft-dpo" and r["code"] == code]
-        assert {(r["persona"], r["stage"], r["question"]) for r in tuned} == harry and len(tuned) == 18
+        tuned = answers_of(rows, asked, "sft-dpo", code, persona="harry")
         assert sum(r["good"] for r in tuned) == 3
         # the tuned model writes 8 of Harry's 18 answers, and 7 of those are false or wrong about time
         written = [r for r in tuned if r["answered_by"].startswith("model")]
         assert len(written) == 8 and sum(not (r["true"] and r["time"]) for r in written) == 7
-    before = [r for r in rows if r["variant"] == "base" and r["code"] == "bce3715"]
-    after = [r for r in rows if r["variant"] == "base" and r["code"] == "c0150cf"]
+    before, after = (answers_of(rows, asked, "base", code) for code in ("bce3715", "c0150cf"))
     changed = [(b, a) for b, a in zip(before, after, strict=True) if b["answer"] != a["answer"]]
     assert [(b["good"], a["good"], a["kind"]) for b, a in changed] == [(False, True, "how-felt")]

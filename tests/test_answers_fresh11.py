@@ -3,7 +3,7 @@ frozen before the round's changes."""
 
 from __future__ import annotations
 
-from tests.held_out import ROOT, check_frozen, read_labels
+from tests.held_out import ROOT, answers_of, check_frozen, read_labels
 
 FRESH11_FILE = ROOT / "benchmarks" / "data" / "answers_fresh11.jsonl"
 # Written blind by a helper that read only the corpus and the earlier question sets (never the code, the tests or
@@ -22,13 +22,10 @@ def test_the_fourteenth_round_labels_cover_every_held_out_answer_before_and_afte
     after it (0d480dd), each distinct answer labelled once, blind, shuffled, on the five points. No model answer here
     said it did not follow the question, so the round changed none of them."""
     rows, asked = read_labels(ROOT / "tests/data/labelled_fresh11_answers.jsonl", FRESH11_FILE)
-    harry = {a for a in asked if a[0] == "harry"}
     for code in ("8a1d9ea", "0d480dd"):
-        base = [r for r in rows if r["variant"] == "base" and r["code"] == code]
-        assert {(r["persona"], r["stage"], r["question"]) for r in base} == asked and len(base) == 36
+        base = answers_of(rows, asked, "base", code)
         assert sum(r["good"] for r in base) == 9
-        tuned = [r for r in rows if r["variant"] == "sft-dpo" and r["code"] == code]
-        assert {(r["persona"], r["stage"], r["question"]) for r in tuned} == harry and len(tuned) == 18
+        tuned = answers_of(rows, asked, "sft-dpo", code, persona="harry")
         assert sum(r["good"] for r in tuned) == 3
         written = [r for r in tuned if r["answered_by"].startswith("model")]
         assert len(written) == 6 and sum(not (r["true"] and r["time"]) for r in written) == 3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.held_out import ROOT, check_frozen, read_labels
+from tests.held_out import ROOT, answers_of, check_frozen, read_labels
 
 FRESH9_FILE = ROOT / "benchmarks" / "data" / "answers_fresh9.jsonl"
 # Written blind by a helper that read only the corpus and the earlier question sets (never the code, the tests or
@@ -21,13 +21,10 @@ def test_the_twelfth_round_labels_cover_every_held_out_answer_before_and_after()
     (5f501b3), each distinct answer labelled once, blind, shuffled, on the five points. The round changed none of
     these answers: the counts are the same before and after, and what fails is what the next round aimed at."""
     rows, asked = read_labels(ROOT / "tests/data/labelled_fresh9_answers.jsonl", FRESH9_FILE)
-    harry = {a for a in asked if a[0] == "harry"}
     for code in ("9ef1ace", "5f501b3"):
-        base = [r for r in rows if r["variant"] == "base" and r["code"] == code]
-        assert {(r["persona"], r["stage"], r["question"]) for r in base} == asked and len(base) == 36
+        base = answers_of(rows, asked, "base", code)
         assert sum(r["good"] for r in base) == 9
-        tuned = [r for r in rows if r["variant"] == "sft-dpo" and r["code"] == code]
-        assert {(r["persona"], r["stage"], r["question"]) for r in tuned} == harry and len(tuned) == 18
+        tuned = answers_of(rows, asked, "sft-dpo", code, persona="harry")
         assert sum(r["good"] for r in tuned) == 9
         # the base model's answers that do not say what was asked, time, true, voice, first person
         assert [sum(not r[k] for r in base) for k in ("answers", "time", "true", "voice", "first_person")] == [
