@@ -540,7 +540,11 @@ def _resolve(
         in_clause = [
             k
             for k, x in reversed(people)
-            if k < n and x.start >= start and ok(x.entity) and not (m.form == "subject" and x.form == "object")
+            if k < n
+            and x.start >= start
+            and ok(x.entity)
+            and not (m.form == "subject" and x.form == "object")
+            and not (m.form == "subject" and _phrase_owner(x, tokens))
         ]
         # for an object, one whose gender is known to fit comes before a name of unknown gender ("the Gillyweed
         # Dobby gave him"); a subject pronoun stays with the nearest ("her sister Bess laughed when she heard")
@@ -624,6 +628,21 @@ def _resolve(
             learnt.setdefault(m.entity, gender)
             recent.append(m.entity)
     return out
+
+
+# Prepositions that open a phrase before a clause's subject: "after Dumbledore's funeral he ended it".
+_PHRASE_PREPOSITIONS = _words("after before at in during from since on until upon through throughout following")
+
+
+def _phrase_owner(x: _Mention, tokens: list[str]) -> bool:
+    """``x`` is the named owner of what a phrase names ("after Dumbledore's funeral"): not the doer a subject
+    pronoun after the phrase stands for ("after Dumbledore's funeral he ended it" is the sentence's doer)."""
+    return (
+        x.form == "owner"
+        and x.gender is None  # a name ("Dumbledore's"), not a pronoun: "in his hut into a dragon he called"
+        and x.start > 0
+        and tokens[x.start - 1].lower() in _PHRASE_PREPOSITIONS
+    )
 
 
 # Verbs that report what their doer says, thinks or knows: a "he" right after one ("admitted he", "said that

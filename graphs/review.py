@@ -31,6 +31,7 @@ from persona_rag.graphs.rewrite import (  # noqa: F401
     persona_names,
 )
 from persona_rag.graphs.state import NOT_YET, OWN_WORDS, PersonaContext, PersonaState, own_words
+from persona_rag.graphs.verdict import told_at_telling
 from persona_rag.graphs.voice import VOICE_PROBLEMS, voice_problems
 from persona_rag.memory.entities import EntityIndex
 
@@ -351,6 +352,10 @@ def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
     if not heard:  # the event itself is not among the memories given: say no more than that
         return (f"{line} {teller} told me about it." if teller else line), "refusal"
     said = say_plan(plan, persona) if plan.get("kind") == "hearsay" else say_sentences(heard, persona)
+    if said and told_at_telling(str(state.get("verdict_reason") or ""), persona.id):
+        # Told it at an event it was at ("in my first private lesson Dumbledore showed me ..."): its memory of the
+        # telling says who told it, and "I wasn't there myself" before it would gainsay it
+        return prompts.recall(persona.profile, said, question, known_names(persona.universe)), "memory"
     # "From what Harry told me, the Cup was a Portkey ...": said as the persona would, not as a labelled quote
     if said and prompts.common_opening(said.split(" ", 1)[0], known_names(persona.universe)):
         said = said[:1].lower() + said[1:]

@@ -785,6 +785,16 @@ def tells(text: str, persona_names: list[str], overheard: bool = True) -> bool:
     return False
 
 
+# In ``verdict_reason``: the persona was at the telling (a story told, a memory shown in a Pensieve), so its memory
+# of it is its own, though what it was told is hearsay.
+TOLD_AT = "was told of it at"
+
+
+def told_at_telling(reason: str, persona_id: str) -> bool:
+    """The verdict is hearsay heard at an event the persona was at (see ``TOLD_AT``)."""
+    return reason.startswith(f"{persona_id} {TOLD_AT} ")
+
+
 def about_event(
     event: EventRecord,
     stage: int,
@@ -806,7 +816,7 @@ def about_event(
     if event.stage > stage:
         return Evidence("future", f"{event.id} happens after this stage", [event.text], named, event.id, "", premise)
     if persona_id in event.participants and teller:
-        reason = f"{persona_id} was told of it at {event.id}, told by {teller}"
+        reason = f"{persona_id} {TOLD_AT} {event.id}, told by {teller}"
         return Evidence("past-hearsay", reason, [], named, event.id, teller, premise)
     if persona_id in event.participants:
         return Evidence("past-presence", f"{persona_id} was at {event.id}", [], named, event.id, "", premise)
