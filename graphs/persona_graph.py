@@ -19,7 +19,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from persona_rag.graphs.nodes import check_time, generate, remember, resolve_stage, retrieve
 from persona_rag.graphs.plan import plan_answer
-from persona_rag.graphs.review import after_review, fallback, review
+from persona_rag.graphs.review import after_plan, after_review, fallback, review
 from persona_rag.graphs.state import InputState, OutputState, PersonaContext, PersonaState
 
 from persona_rag.errors import UsageError
@@ -42,7 +42,7 @@ def build_persona_graph(checkpointer: Any = None) -> Any:
     g.add_edge("resolve_stage", "retrieve")
     g.add_edge("retrieve", "check_time")
     g.add_edge("check_time", "plan")
-    g.add_edge("plan", "generate")
+    g.add_conditional_edges("plan", after_plan, ["generate", "fallback"])
     g.add_edge("generate", "review")
     g.add_conditional_edges("review", after_review, ["generate", "fallback", "remember"])
     g.add_edge("fallback", "remember")

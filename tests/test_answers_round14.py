@@ -46,7 +46,9 @@ def test_the_graph_answers_with_its_refusal_not_the_model_s_lost_words(settings,
     gen = ScriptedGenerator(["I don't know what you're on about."])
     g = PersonaGraph.from_persona("harry", settings=settings, generator=gen, memory=hp_memory, checkpointer=None)
     out = g.invoke({"question": "Who do you reckon will win the House Cup this year?", "stage": "year 1"})
-    assert out["plan"]["kind"] == "dont-know" and "<does not follow the question>" in out["leaks"]
+    # (since the sixteenth round an "I don't know" plan is answered by the refusal with no draft at all; the review's
+    # check for a lost model answer stays for the other plans, as the tests above show)
+    assert out["plan"]["kind"] == "dont-know" and gen.calls == []
     assert out["answered_by"] == "refusal" and "on about" not in out["answer"]
 
 

@@ -56,7 +56,7 @@ class Slow:
     name = "slow"
     adapter = None
 
-    def __init__(self, steps: int, quick: int = 4, quick_for: str = "zebra") -> None:
+    def __init__(self, steps: int, quick: int = 4, quick_for: str = "in a word") -> None:
         self.steps, self.quick, self.quick_for = steps, quick, quick_for
         self.calls: list[dict[str, Any]] = []
 
@@ -123,7 +123,8 @@ def test_a_client_that_disconnects_mid_stream_stops_its_generation(
             _wait(lambda: slow.calls and slow.calls[-1]["produced"] >= 3)
 
             def ask_second() -> None:
-                q = {"persona": "watson", "question": "Have you seen a zebra?"}
+                # (a question the persona's memory answers: one it cannot is refused with no generation)
+                q = {"persona": "watson", "question": "What is Holmes like, in a word?"}
                 second["status"] = httpx.post(f"{srv.url}/v1/ask", json=q, timeout=30).status_code
 
             t = threading.Thread(target=ask_second)

@@ -325,7 +325,10 @@ def test_ask_and_chat_through_the_cli(universe_dir: Path, chat_server, capsys, m
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"] == "future" and out["stage"]["key"] == "1861"
     monkeypatch.setattr(
-        "sys.stdin", __import__("io").StringIO("Who taught you?\n/stage exhibition\nWho taught you?\n/quit\n")
+        "sys.stdin",
+        __import__("io").StringIO(
+            "Who took you on as apprentice in Marrow?\n/stage exhibition\nWho took you on as apprentice in Marrow?\n/quit\n"
+        ),
     )
     before = len(chat_server.requests)
     assert main(["chat", "ilse", "--stage", "chapter 1", *base]) == 0
