@@ -415,8 +415,9 @@ _WILL_HAPPEN = re.compile(
 def asks_what_will_happen(question: str) -> bool:
     """The question asks what is going to happen ("Is Buckbeak going to be put down?", "Who will win the Cup?",
     "Will the lessons work, in your view?", "Any idea who'll take over from him?", "Any guesses where the rest are
-    hidden?", "Can Gryffindor still win the Cup?", "Who's going to teach us next year?"): no memory answers that, whatever it knows of the people in it, and asked for a view of it the
-    persona still cannot know. Not a question about the persona's own intentions ("Will you tell Dumbledore?")."""
+    hidden?", "Can Gryffindor still win the Cup?", "Who's going to teach us next year?"): no memory answers that,
+    whatever it knows of the people in it, and asked for a view of it the persona still cannot know. Not a question
+    about the persona's own intentions ("Will you tell Dumbledore?")."""
     for m in _WILL_HAPPEN.finditer(question):
         before = question[: m.start()].split()
         owner = before[-1].lower() if before else ""

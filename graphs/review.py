@@ -315,23 +315,24 @@ def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, A
     return {"leaks": leaks, "answered_by": answered_by}
 
 
-def after_plan(state: PersonaState) -> str:
-    """Under an "I don't know" plan a question is answered by the persona's own refusal (its profile's ``refusals``, by why it does
-    not know), with no generation: on the twelve fresh sets' blind labels, the answers a model wrote under such a
-    plan were good 11 times in 82 (garbled denials: "I'm not sure I've ever heard of Hogwarts"), the refusals 16 in
-    46 (12 of the 16 questions that cannot be answered yet, where "I don't know" is the right answer)."""
-    plan = state.get("plan") or {}
-    if plan.get("kind") == "dont-know" and _ASKS.search(state.get("question") or ""):
-        return "fallback"
-    return "generate"  # what the plan rests on, or a turn that asks nothing ("Hi, Harry!"), in the model's words
-
-
 # A turn that asks something: a question mark, or a question's or request's opening word.
 _ASKS = re.compile(
     r"\?|^\W*(?:who|what|when|where|why|how|which|whose|did|do|does|is|are|was|were|can|could|will|would|have|has|"
     r"had|tell me|describe|explain)\b",
     re.IGNORECASE,
 )
+
+
+def after_plan(state: PersonaState) -> str:
+    """Under an "I don't know" plan a question is answered by the persona's own refusal (its profile's
+    ``refusals``, by why it does not know), with no generation: on the twelve fresh sets' blind labels, the answers
+    a model wrote under such a plan were good 11 times in 82 (garbled denials: "I'm not sure I've ever heard of
+    Hogwarts"), the refusals 16 in 46 (12 of the 16 questions that cannot be answered yet, where "I don't know" is
+    the right answer)."""
+    plan = state.get("plan") or {}
+    if plan.get("kind") == "dont-know" and _ASKS.search(state.get("question") or ""):
+        return "fallback"
+    return "generate"  # what the plan rests on, or a turn that asks nothing ("Hi, Harry!"), in the model's words
 
 
 def after_review(state: PersonaState) -> str:
