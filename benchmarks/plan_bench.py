@@ -2,6 +2,7 @@
 
     python benchmarks/plan_bench.py --calibrate          # sweep the floor on TRAINING-split curated questions
     python benchmarks/plan_bench.py                      # plan kinds and time per plan on the frozen benchmark
+    python benchmarks/plan_bench.py --ranking FILES      # first memory gold as the plan's own ranking changes
 
 --calibrate: for every curated knowledge and opinion question of the training split (harry, hermione, ron; never
 the held-out split, never the answers benchmark), the plan is made with no floor; the question counts as
@@ -58,6 +59,40 @@ def grounds_report(files: list[str], memory: Any, settings: Any, tokens: Any) ->
     return 0
 
 
+def ranking_sweep(files: list[str], memory: Any, settings: Any, tokens: Any) -> int:
+    """The questions a memory answers (who, what-happened, how-felt, opinion) in ``files``: how often the plan's
+    first memory (and any of its memories) is one of the gold events, and how many plans say "I don't know", as the
+    plan's own ranking changes. Where the verdict matched an event, the plan says that event whatever the ranking."""
+    import persona_rag.graphs.plan as plan_mod
+
+    from persona_rag.persona import Persona
+
+    cache: dict[str, Any] = {}
+    rows = [json.loads(line) for path in files for line in Path(path).read_text().splitlines()]
+    rows = [q for q in rows if q["kind"] in ("who", "what-happened", "how-felt", "opinion")]
+    default = (plan_mod.EMBED_WEIGHT, plan_mod.MISSING_NAME_FACTOR, plan_mod.PLAN_K)
+    configs = [default, (0.3, 0.6, 8), (0.7, 0.6, 8), (0.5, 0.4, 8), (0.5, 1.0, 8), (0.5, 0.6, 4), (0.5, 0.6, 16)]
+    print(f"{len(rows)} questions a memory answers")
+    for weight, missing, k in configs:
+        plan_mod.EMBED_WEIGHT, plan_mod.MISSING_NAME_FACTOR, plan_mod.PLAN_K = weight, missing, k
+        first = held = unknown = 0
+        for q in rows:
+            persona = cache.setdefault(q["persona"], Persona.load(q["persona"], settings.corpus))
+            stage = persona.universe.timeline.resolve(q["stage"])
+            plan, _ = plan_mod.plan_question(memory, persona, q["question"], stage, settings, tokens)
+            gold = {e.strip() for e in q["gold"].split("events:")[-1].split(",")}
+            grounds = [g.split(":", 1)[-1] for g in plan.grounds]
+            first += bool(grounds) and grounds[0] in gold
+            held += any(g in gold for g in grounds)
+            unknown += plan.kind == "dont-know"
+        print(
+            f"embedding weight {weight:.1f}, missing-name factor {missing:.1f}, {k:2d} candidates: first memory gold "
+            f"{first}, any gold {held}, I don't know {unknown}"
+        )
+    plan_mod.EMBED_WEIGHT, plan_mod.MISSING_NAME_FACTOR, plan_mod.PLAN_K = default
+    return 0
+
+
 def sweep(scored: list[tuple[float, bool]], used: float) -> None:
     """Print, per floor, the share of backed plans it keeps and of unbacked ones it turns away."""
     pos = sum(b for _, b in scored)
@@ -101,6 +136,13 @@ def main() -> int:
         help="answer question files with gold events (benchmarks/data/answers_fresh*.jsonl): how often the plan's "
         "grounds hold a gold event, and how often its first memory is one, per persona (who, what, feeling, view)",
     )
+    ap.add_argument(
+        "--ranking",
+        nargs="+",
+        metavar="FILE",
+        help="with question files with gold events: how often the plan's first memory is a gold one as the plan's "
+        "own ranking changes (the embedding's weight, the missing-name factor, the number of candidates)",
+    )
     ap.add_argument("--personas", default="harry,hermione,ron")
     args = ap.parse_args()
     if args.say is not None and args.say < 1:
@@ -121,6 +163,8 @@ def main() -> int:
 
     if args.grounds:
         return grounds_report(args.grounds, memory, settings, tokens)
+    if args.ranking:
+        return ranking_sweep(args.ranking, memory, settings, tokens)
 
     def gold_memory(d: Any, own: list[Any]) -> tuple[float, str] | None:
         """The reference answer's memory: the persona's passage known at the question's stage that shares the most
