@@ -315,10 +315,11 @@ def review(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, A
     return {"leaks": leaks, "answered_by": answered_by}
 
 
-# A turn that asks something: a question mark, or a question's or request's opening word.
+# A turn that asks something: a question mark, or a question's or request's opening words ("who", "tell me", "did
+# you"); not "Have a nice day" or "Do tell".
 _ASKS = re.compile(
-    r"\?|^\W*(?:who|what|when|where|why|how|which|whose|did|do|does|is|are|was|were|can|could|will|would|have|has|"
-    r"had|tell me|describe|explain)\b",
+    r"\?|^\W*(?:who|what|when|where|why|how|which|whose|tell me|describe|explain|"
+    r"(?:did|do|does|is|are|was|were|can|could|will|would|have|has|had)\s+(?:you|he|she|it|they|we|i|there)\b)\b",
     re.IGNORECASE,
 )
 

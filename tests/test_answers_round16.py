@@ -46,6 +46,8 @@ def test_a_turn_that_asks_nothing_is_still_the_model_s_to_answer(settings, hp_me
         ("Your aunt bought you new glasses, didn't she?", True),
         ("Hi Harry!", False),
         ("Thanks, that was lovely.", False),
+        ("Have a nice day, Harry.", False),
+        ("did you see the dragon", True),
     ],
 )
 def test_which_turns_ask_something(question: str, asks: bool) -> None:
