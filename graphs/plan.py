@@ -394,7 +394,7 @@ def states_view(sentence: str, persona: Any) -> bool:
     literal = re.match(
         r"\s*(?:his|her|their|its|a|an|the|that|out|himself|herself|some|no)\b", found.group("rest"), re.IGNORECASE
     )
-    return not (found.group("verb").lower().startswith("f") and literal is not None)
+    return not (re.fullmatch(r"finds?|found", found.group("verb"), re.IGNORECASE) and literal is not None)
 
 
 def asks_feeling(question: str) -> bool:
