@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 res = graph.invoke({"question": r["question"], "stage": r["stage"]})
                 secs = time.perf_counter() - t0
                 plan = res.get("plan") or {}
-                rewrite = say_plan(plan, persona) if plan.get("sentences") else ""
+                rewrite = say_plan(plan, persona, r["question"]) if plan.get("sentences") else ""
                 by = res["answered_by"]
                 row = {
                     "persona": pid,

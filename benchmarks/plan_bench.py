@@ -231,7 +231,10 @@ def main() -> int:
                 said = hearsay_answer(state, persona)[0]  # type: ignore[arg-type]
             elif plan.kind in ("memory", "profile"):
                 said = prompts.recall(
-                    persona.profile, say_plan(plan.as_dict(), persona), d.question, known_names(persona.universe)
+                    persona.profile,
+                    say_plan(plan.as_dict(), persona, d.question),
+                    d.question,
+                    known_names(persona.universe),
                 )
             else:
                 said = f"[{plan.kind}]"

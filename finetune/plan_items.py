@@ -488,7 +488,7 @@ def plan_rows(
     for p, stage, j, q in tqdm(asked, desc=f"questions on {persona.id}'s memories", disable=not progress):
         if got := planned(p, stage, q, "dropped_plan_elsewhere"):
             plan, ev = got
-            add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona, plan.context))
+            add("rewrite", f"{p.id}-q{j}", q, stage, plan, ev, say_sentences(plan.sentences, persona, plan.context, q))
     for p, stage, (kind, q, target, garble) in tqdm(
         answered, desc=f"questions that ask one thing of {persona.id}'s memories", disable=not progress
     ):

@@ -427,6 +427,38 @@ def asks_what_will_happen(question: str) -> bool:
     return False
 
 
+# A question that asks the persona to guess at a fact ("Who do you think sent it?", "Where do you reckon he's gone?",
+# "Any idea who's behind the attacks?"): asked for a guess, the fact is one the persona does not know. Not a view
+# ("What do you think of Lockhart?", "What did you reckon to Luna?").
+_GUESS = re.compile(
+    r"\b(?P<wh>who|what|where|why|which|how)\b(?:(?![.?!]).){0,60}?\b(?:do|did|would|d'|'d)\s*(?:you|ya)\s+"
+    r"(?:reckon|think|suppose|guess|imagine)\b(?!\s+(?:of|about|to|so)\b)"
+    r"|\b(?P<wh2>who|what|where|why|which|how)\b(?:(?![.?!]).){0,80}?,?\s+(?:do you|d'you) (?:reckon|think|suppose)\s*\?"
+    r"|\bany (?:idea|guesses|guess)\b(?:\s+\w+){0,2}?\s+(?:who|what|where|why|which|how)\b"
+    r"|\byour (?:best )?guess\b",
+    re.IGNORECASE,
+)
+_WH = re.compile(r"\b(?:who|what|where|why|which|how)\b", re.IGNORECASE)
+# what the persona's memory says it guessed, suspected or worked out: the guess asked for, when it has one
+SUSPECTS = re.compile(
+    r"\b(?:suspect\w*|convinced|certain|sure|believ\w*|worked out|guess\w*|concluded|"
+    r"must (?:have|be)|was behind|were behind)\b",
+    re.IGNORECASE,
+)
+GUESS = "asks for a guess at what it does not know"
+
+
+def asks_a_guess(question: str) -> bool:
+    """The question asks the persona to guess at a fact ("Who do you think sent it?", "Any idea yet who's behind
+    the attacks?"), and only that: not "What was it, and have you any idea why he picked it?", whose first part
+    asks what it knows."""
+    for m in _GUESS.finditer(question):
+        sentence_start = max(question.rfind(c, 0, m.start()) for c in ".?!") + 1
+        if not _WH.search(question[sentence_start : m.start()]):
+            return True
+    return False
+
+
 _WILL_OWNERS = frozenset(["the", "a", "his", "her", "their", "its", "my", "your", "our", "own", "free", "last"])
 
 
@@ -716,6 +748,16 @@ def make_plan(
         if felt:
             sentences, context = [*sentences[: MAX_SENTENCES - 1], felt], [*context[: MAX_SENTENCES - 1], ""]
             why += "; with what the profile says it felt at this stage"
+    guessed = any(SUSPECTS.search(s) for s, c in zip(sentences, context, strict=True) if c != OWN_WORDS)
+    if asks_a_guess(question) and not guessed:
+        # "Who do you think sent the cloak?" told of the cloak, not of who sent it: the memory is about the thing
+        # asked and says nothing of the answer. On every blind label so far, the answers to such questions were bad
+        # 8 times in 10 when said from a memory and 12 in 16 when the model wrote them; the refusals were good 4 in 4.
+        # A memory with its own guess ("Hermione suspected Sirius") stands; what the persona felt there (its feelings
+        # file) is no guess ("I realised Sirius was innocent").
+        return Plan(
+            "dont-know", [], [], round(best.score, 4), f"{GUESS} (its memory {best.passage['id']} does not say)"
+        )
     return Plan(kind, grounds, sentences, round(best.score, 4), why, context)
 
 

@@ -379,7 +379,11 @@ def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
         heard = [r["text"] for r in state.get("retrieved") or [] if event and r["id"].split(":", 1)[-1] == event][:1]
     if not heard:  # the event itself is not among the memories given: say no more than that
         return (f"{line} {teller} told me about it." if teller else line), "refusal"
-    said = say_plan(plan, persona) if plan.get("kind") == "hearsay" else say_sentences(heard, persona)
+    said = (
+        say_plan(plan, persona, question)
+        if plan.get("kind") == "hearsay"
+        else say_sentences(heard, persona, question=question)
+    )
     if said and told_at_telling(str(state.get("verdict_reason") or ""), persona.id):
         # Told it at an event it was at ("in my first private lesson Dumbledore showed me ..."): its memory of the
         # telling says who told it, and "I wasn't there myself" before it would gainsay it
@@ -391,7 +395,7 @@ def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
     return f"{line} {lead} {said}", "memory"
 
 
-def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str] = ()) -> str:
+def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str] = (), question: str = "") -> str:
     """The plan's sentences in the persona's own words, one by one; ``context``: for each, what its passage
     says just before it (whom its pronouns stand for)."""
     before = list(context) if len(context) == len(sentences) else [""] * len(sentences)
@@ -409,17 +413,18 @@ def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str]
             runs.append(([sentence.strip()], ctx))
     calls = persona_calls(persona)
     return " ".join(
-        call_people(" ".join(run), calls) if ctx == OWN_WORDS else in_own_words(" ".join(run), persona, ctx)
+        call_people(" ".join(run), calls) if ctx == OWN_WORDS else in_own_words(" ".join(run), persona, ctx, question)
         for run, ctx in runs
     )
 
 
-def say_plan(plan: dict[str, Any], persona: Any) -> str:
+def say_plan(plan: dict[str, Any], persona: Any, question: str = "") -> str:
     """A plan's sentences said as the persona (the fallback, the training targets and the benchmarks agree); the
-    persona's own answer (:func:`own_words`) as it is."""
+    persona's own answer (:func:`own_words`) as it is. ``question``: what was asked (its names keep their
+    glosses: "Who is Slughorn?")."""
     if own_words(plan):
         return " ".join(s.strip() for s in plan.get("sentences") or [] if s.strip())
-    return say_sentences(plan.get("sentences") or [], persona, plan.get("context") or ())
+    return say_sentences(plan.get("sentences") or [], persona, plan.get("context") or (), question)
 
 
 def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str, Any]:
@@ -444,7 +449,7 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
     elif kind == "hearsay" or (verdict == "past-hearsay" and kind != "dont-know"):
         answer, answered_by = hearsay_answer(state, persona)
     elif plan is not None and kind in ("memory", "profile") and plan.get("sentences"):
-        said = say_plan(plan, persona)
+        said = say_plan(plan, persona, question)
         answer, answered_by = prompts.recall(profile, said, question, known_names(persona.universe)), "memory"
     elif plan is not None or verdict in ("future", "past-absence") or not facts:
         why = verdict if verdict in ("future", "past-absence") else "unknown"
@@ -452,7 +457,7 @@ def fallback(state: PersonaState, runtime: Runtime[PersonaContext]) -> dict[str,
             why = "not-yet"  # "Is Buckbeak going to be put down?": nobody can know that yet
         answer, answered_by = prompts.refusal(profile, why, question, persona.short_name), "refusal"
     else:
-        said = in_own_words(facts[0], persona)
+        said = in_own_words(facts[0], persona, question=question)
         answer, answered_by = prompts.recall(profile, said, question, known_names(persona.universe)), "memory"
     runtime.stream_writer({"type": "reset"})
     runtime.stream_writer({"type": "token", "text": answer})

@@ -32,6 +32,7 @@ __all__ = [
     "persona_calls",
     "persona_gender",
     "persona_names",
+    "plain_names",
 ]
 
 
@@ -618,13 +619,114 @@ def call_people(text: str, calls: dict[str, str]) -> str:
     return "".join(out)
 
 
-def in_own_words(fact: str, persona: Any, context: str = "") -> str:
+# The narrator's gloss before a name ("the caretaker Filch", "a house-elf named Dobby", "the giant Rubeus Hagrid"):
+# book narration, never how anyone talks of a person it knows. Generic English role words, no universe's own.
+_ROLES = (
+    "caretaker gamekeeper groundskeeper keeper master mistress teacher professor headmaster headmistress giant "
+    "dog hound centaur elf house-elf goblin ghost poltergeist girl boy man woman lady gentleman witch wizard knight "
+    "neighbour neighbor journalist reporter writer minister official clerk barman barmaid landlord landlady "
+    "innkeeper owner shopkeeper student pupil champion prefect captain werewolf squib seeker phoenix hippogriff "
+    "snake serpent owl rat cat toad dragon spider creature wandmaker servant butler maid footman nurse matron healer "
+    "inspector detective sergeant constable colonel admiral officer soldier sailor lawyer clergyman vicar curate "
+    "baronet squire farmer widow stranger visitor"
+)
+_ROLE_WORDS = frozenset(_ROLES.split())
+_GLOSS = re.compile(
+    r"\b(?P<det>(?i:the|a|an|their|his|her|our|its))\s+(?P<gloss>(?:(?!(?i:the|a|an|their|his|her|our|its)\s)[\w'-]+\s+){0,3}?)"
+    r"(?P<role>(?i:" + "|".join(sorted(_ROLE_WORDS, key=len, reverse=True)) + r"))(?<![\w-](?=[\w-]))"
+    r"(?:,?\s+(?:named|called))?\s+(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2})\b"
+)
+# words a gloss never holds: a clause, a preposition, a verb ("the dog that bit Dudley", "a letter for Hagrid")
+_NOT_GLOSS = _words(
+    "of to for from with by at in on into and or but that who which whom whose was were is are had has have did "
+    "does do been being not no then when while as than so the a an his her their its our my your"
+)
+_LONE_COUNTS: dict[int, tuple[Any, dict[str, int], dict[str, set[str]]]] = {}
+
+
+def _titles(universe: Any) -> set[str]:
+    return {str(t).lower() for t in getattr(universe.vocabulary, "titles", ())} | {"sir", "mr", "mrs", "miss", "madam"}
+
+
+def _lone_counts(universe: Any) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """How often each capitalised word stands alone in the universe's texts (not inside a run of capitalised
+    words), and, for each last word of a two- or three-word name, the first words it follows ("Dumbledore" ->
+    {"Albus", "Aberforth", "Ariana"})."""
+    got = _LONE_COUNTS.get(id(universe))
+    if got is not None and got[0] is universe:
+        return got[1], got[2]
+    names, titles = known_names(universe), _titles(universe)
+    texts = [str(ev.get("text") or "") for ev in universe.events]
+    texts += [str(row.get("text") or "") for rows in universe.personal.values() for row in rows]
+    lone: dict[str, int] = {}
+    firsts: dict[str, set[str]] = {}
+    for text in texts:
+        for run in re.finditer(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*", text):
+            # a run of the universe's names, without a title or a sentence's first word before it ("When Hagrid")
+            words = [w.removesuffix("'s") for w in run.group(0).split()]
+            while words and (words[0].lower() not in names or words[0].lower() in titles | _ROLE_WORDS):
+                words = words[1:]
+            if not words:
+                continue
+            if len(words) == 1:
+                lone[words[0]] = lone.get(words[0], 0) + 1
+            else:
+                firsts.setdefault(words[-1], set()).add(words[0])
+    _LONE_COUNTS[id(universe)] = (universe, lone, firsts)
+    return lone, firsts
+
+
+def _short(name: str, universe: Any) -> str:
+    """A name as someone who knows the person says it: a title kept ("Sir Cadogan"); else the word of the name
+    the universe's texts use alone more often ("Hagrid", "Slughorn", "Luna"), never a family name other people of
+    the universe share ("Aberforth", not "Dumbledore")."""
+    words = name.split()
+    if len(words) == 1 or words[0].lower() in _titles(universe):
+        return name
+    lone, firsts = _lone_counts(universe)
+    first, last = words[0], words[-1]
+    if firsts.get(last, set()) - {first}:
+        return first
+    return first if lone.get(first, 0) > lone.get(last, 0) else last
+
+
+def plain_names(text: str, universe: Any, question: str = "") -> str:
+    """``text`` without the narrator's glosses before a name: "the caretaker Filch" -> "Filch", "the giant
+    Rubeus Hagrid" -> "Hagrid", "a house-elf named Dobby" -> "Dobby". Only before a name of the universe (its
+    known names), only after a role word; never for a name the question asks about ("Who is Slughorn?": "the
+    retired Potions master" is the answer)."""
+    names = known_names(universe)
+    asked = {w.lower().removesuffix("'s") for w in re.findall(r"[A-Za-z][\w'-]*", question)}
+
+    def plain(m: re.Match[str]) -> str:
+        name = m.group("name")
+        words = [w.lower().removesuffix("'s") for w in name.split()]
+        gloss = m.group("gloss").split()
+        role = m.group("role")
+        if (
+            role.lower() not in _ROLE_WORDS
+            or (role[:1].isupper() and role.lower() in _titles(universe))  # "lesson Professor Snape": a title
+            or not all(w in names for w in words)
+            or any(w.lower() in _NOT_GLOSS or w.lower().endswith("ing") for w in gloss)  # "the lake carrying"
+            or asked & {*words, role.lower()}  # "Which dark wizard did he beat?": the gloss is the answer
+        ):
+            return m.group(0)
+        said = _short(name, universe)
+        start = m.start() == 0 or text[: m.start()].rstrip()[-1:] in (".", "!", "?", '"')
+        return said[:1].upper() + said[1:] if start else said
+
+    return _GLOSS.sub(plain, text)
+
+
+def in_own_words(fact: str, persona: Any, context: str = "", question: str = "") -> str:
     """:func:`first_person` with the persona's names, pronouns, its universe's names and non-name capitals, and
-    the others named as the persona names them (:func:`call_people`).
+    the others named as the persona names them (:func:`call_people`), without the narrator's glosses
+    (:func:`plain_names`; ``question``: what was asked, whose names keep theirs).
 
     Works on a whole memory or on one sentence of it (the answer plan says its sentences one by one, each with
     the ``context`` its passage has before it)."""
-    return call_people(_first_person_of(fact, persona, context), persona_calls(persona))
+    plain = plain_names(fact, persona.universe, question)
+    return call_people(_first_person_of(plain, persona, context), persona_calls(persona))
 
 
 def _first_person_of(fact: str, persona: Any, context: str) -> str:
