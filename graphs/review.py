@@ -19,6 +19,7 @@ from persona_rag.graphs.claims import (  # noqa: F401  (the claim check's public
     cast_of,
     claim_words,
     claims_in,
+    genders_of,
     unsupported_claims,
 )
 from persona_rag.graphs.rewrite import (  # noqa: F401
@@ -392,7 +393,20 @@ def hearsay_answer(state: PersonaState, persona: Any) -> tuple[str, str]:
     if said and prompts.common_opening(said.split(" ", 1)[0], known_names(persona.universe)):
         said = said[:1].lower() + said[1:]
     lead = f"From what {teller} told me," if teller else "From what I heard,"
-    return f"{line} {lead} {said}", "memory"
+    return f"{line} {lead} {teller_as_pronoun(said, told, teller, persona)}", "memory"
+
+
+def teller_as_pronoun(said: str, told: str, teller: str, persona: Any) -> str:
+    """What was heard, its opening name the teller's own said as "he"/"she" after "From what Harry told me,":
+    "From what Hermione told me, she learned she was a witch", not "..., Hermione learned"."""
+    if not teller:
+        return said
+    gender = genders_of(persona.universe).get(teller.lower())
+    names = sorted({n for n in (told.strip(), teller) if n}, key=len, reverse=True)
+    opening = re.match(rf"(?:{'|'.join(map(re.escape, names))})\b(?!['’])", said)
+    if gender is None or opening is None:
+        return said
+    return gender + said[opening.end() :]
 
 
 def say_sentences(sentences: Sequence[str], persona: Any, context: Sequence[str] = (), question: str = "") -> str:

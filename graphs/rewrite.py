@@ -287,6 +287,7 @@ def first_person(
         r"\b[Tt]he (?:[a-z]+(?:en|ed)|young|little|poor) (me|I)\b", r"\1", text
     )  # "led the shaken Harry away" -> "led me away"
     text = re.sub(r"\bme myself\b", "me", text)  # "gossip about Hermione herself" -> "about me", not "me myself"
+    text = _GLOSSED_ME.sub(r"\1", text)  # "a compartment with her youngest son me" -> "with me"
     return text[:1].upper() + text[1:]
 
 
@@ -690,13 +691,42 @@ def _short(name: str, universe: Any) -> str:
     return first if lone.get(first, 0) > lone.get(last, 0) else last
 
 
+# The narrator's gloss after a name, between commas, before the sentence goes on with its verb ("Umbridge, a senior
+# Ministry official, took over"; "Viktor, the Bulgarian Seeker and Durmstrang champion, asked me"). Not one that ends
+# the sentence: there it is often what the memory tells ("He was Peter Pettigrew, an Animagus who had hidden as a
+# rat"); not one word of description ("Crookshanks, a huge, squash-faced cat").
+_AFTER_GLOSS = re.compile(
+    r"(?P<name>\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}),\s+"
+    r"(?P<gloss>(?:a|an|the|one of the)\s+[^,;:.!?\"“”()\s]+\s[^,;:.!?\"“”()]{1,80}?),"
+    r"(?=\s+[a-z]+\b(?![-'])(?<!\band)(?<!\bor)(?<!\bbut)(?<!\bwho)(?<!\bwhich)(?<!\ba)(?<!\ban)(?<!\bthe))"
+)
+# a kin or role word before the persona's own name, once it is "me": "her youngest son me" -> "me"
+_GLOSSED_ME = re.compile(
+    r"\b(?:the|his|her|their|its)\s+(?:[\w-]+\s+){0,2}?(?:son|daughter|brother|sister|cousin|nephew|niece|"
+    r"godson|goddaughter|friend|"
+    + "|".join(sorted(_ROLE_WORDS, key=len, reverse=True))
+    + r")\s+(me)\b",  # never "I": "the boy I met"
+    re.IGNORECASE,
+)
+
+
 def plain_names(text: str, universe: Any, question: str = "") -> str:
-    """``text`` without the narrator's glosses before a name: "the caretaker Filch" -> "Filch", "the giant
-    Rubeus Hagrid" -> "Hagrid", "a house-elf named Dobby" -> "Dobby". Only before a name of the universe (its
-    known names), only after a role word; never for a name the question asks about ("Who is Slughorn?": "the
-    retired Potions master" is the answer)."""
+    """``text`` without the narrator's glosses around a name: "the caretaker Filch" -> "Filch", "the giant
+    Rubeus Hagrid" -> "Hagrid", "a house-elf named Dobby" -> "Dobby", "Umbridge, a senior Ministry official, took
+    over" -> "Umbridge took over". Only a name of the universe (its known names), before it only after a role word;
+    never for a name the question asks about ("Who is Slughorn?": "the retired Potions master" is the answer)."""
     names = known_names(universe)
     asked = {w.lower().removesuffix("'s") for w in re.findall(r"[A-Za-z][\w'-]*", question)}
+
+    def after(m: re.Match[str]) -> str:
+        words = [w.lower().removesuffix("'s") for w in m.group("name").split()]
+        if not all(w in names for w in words) or asked & set(words):
+            return m.group(0)
+        if re.search(r"\b(?:who|whom|whose|that|which)\b", m.group("gloss")):
+            return m.group(0)  # "Hagrid, the gamekeeper who rescued me from the Dursleys, was": the memory's own story
+        if asked & {w.lower() for w in re.findall(r"[A-Za-z][\w'-]{3,}", m.group("gloss"))}:
+            return m.group(0)  # "Who's the dreamy Ravenclaw girl?": "Luna, an odd, dreamy Ravenclaw" is the answer
+        return m.group("name")
 
     def plain(m: re.Match[str]) -> str:
         name = m.group("name")
@@ -706,6 +736,7 @@ def plain_names(text: str, universe: Any, question: str = "") -> str:
         if (
             role.lower() not in _ROLE_WORDS
             or (role[:1].isupper() and role.lower() in _titles(universe))  # "lesson Professor Snape": a title
+            or (role[:1].isupper() and not gloss)  # "the Knight Bus": the name's own first word
             or not all(w in names for w in words)
             or any(w.lower() in _NOT_GLOSS or w.lower().endswith("ing") for w in gloss)  # "the lake carrying"
             or asked & {*words, role.lower()}  # "Which dark wizard did he beat?": the gloss is the answer
@@ -715,7 +746,7 @@ def plain_names(text: str, universe: Any, question: str = "") -> str:
         start = m.start() == 0 or text[: m.start()].rstrip()[-1:] in (".", "!", "?", '"')
         return said[:1].upper() + said[1:] if start else said
 
-    return _GLOSS.sub(plain, text)
+    return _AFTER_GLOSS.sub(after, _GLOSS.sub(plain, text))
 
 
 def in_own_words(fact: str, persona: Any, context: str = "", question: str = "") -> str:

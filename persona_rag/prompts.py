@@ -273,7 +273,7 @@ _LEAD_LOWER_WORDS = (
     "one some every all most each no nobody everyone everything years last below above under over inside outside "
     "behind beside between through across along around near since until while although though because if unless "
     "as both either neither following later soon having being with without from by to of into upon against among "
-    "afterwards afterward meanwhile next instead again now here"
+    "afterwards afterward meanwhile next instead again now here he she they his her their them him"
 )
 _LOWER_AFTER_LEAD = frozenset(_LEAD_LOWER_WORDS.split())
 
