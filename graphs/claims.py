@@ -510,8 +510,8 @@ def _resolve(
             if doer is not None:
                 # "Ron and Hermione saw the wounds and urged him": him is neither of them
                 at = {k: x for x in out if x.entity is not None for k in range(x.start, x.end)}
-                group = {e for e in _group(doer, tokens, at, -1) if e is not None}
-                group |= {e for e in _group(doer, tokens, at, 1) if e is not None}
+                group = {e for e in _group(doer, tokens, at, -1, joined=True) if e is not None}
+                group |= {e for e in _group(doer, tokens, at, 1, joined=True) if e is not None}
                 avoid_group = frozenset(group - {doer.entity})
             else:
                 avoid_group = frozenset()
@@ -833,10 +833,14 @@ def read_roles(
     return out
 
 
-def _group(first: _Mention, tokens: list[str], at: dict[int, _Mention], step: int) -> list[frozenset[str]]:
-    """The people listed with ``first`` ("Harry, Ron and Hermione"), walking left (``step`` -1) or right."""
+def _group(
+    first: _Mention, tokens: list[str], at: dict[int, _Mention], step: int, joined: bool = False
+) -> list[frozenset[str]]:
+    """The people listed with ``first`` ("Harry, Ron and Hermione"), walking left (``step`` -1) or right.
+    ``joined``: only a list with an "and" or "or" in it ("refereed by Snape, Harry followed him" lists no one)."""
     out = [first.entity] if first.entity is not None else []
     edge = first.start if step < 0 else first.end - 1
+    conjunction = False
     while True:
         k = edge + step
         if not (0 <= k < len(tokens)) or tokens[k].lower() not in (",", "and", "or"):
@@ -844,8 +848,11 @@ def _group(first: _Mention, tokens: list[str], at: dict[int, _Mention], step: in
         nxt = at.get(k + step)
         if nxt is None or nxt.form not in ("name", "subject", "object") or nxt.entity is None:
             break
+        conjunction = conjunction or tokens[k].lower() in ("and", "or")
         out.append(nxt.entity)
         edge = nxt.start if step < 0 else nxt.end - 1
+    if joined and not conjunction:
+        return out[:1]
     return out
 
 

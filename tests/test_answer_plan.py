@@ -738,7 +738,9 @@ def test_not_yet_has_its_own_refusal_that_admits_not_knowing(hp) -> None:
     from persona_rag.evaluation.metrics import admits_not_knowing
 
     line = prompts.refusal(hp.profiles["harry"], "not-yet", "Is Buckbeak going to be put down?")
-    assert line in prompts.DEFAULT_REFUSALS["not-yet"] and admits_not_knowing(line)
+    # Harry's own lines (his profile's since the nineteenth answers round), not the defaults every persona shares
+    assert line in hp.profiles["harry"]["refusals"]["not-yet"] and admits_not_knowing(line)
+    assert line not in prompts.DEFAULT_REFUSALS["not-yet"]
 
 
 def test_what_is_going_to_happen_to_something_heard_of_is_still_not_yet_known(hp) -> None:
