@@ -3,6 +3,8 @@
     python benchmarks/plan_bench.py --calibrate          # sweep the floor on TRAINING-split curated questions
     python benchmarks/plan_bench.py                      # plan kinds and time per plan on the frozen benchmark
     python benchmarks/plan_bench.py --ranking FILES      # first memory gold as the plan's own ranking changes
+    python benchmarks/plan_bench.py --said FILES > D     # each question's plan and fallback answer, a JSON line each
+                                                         # (run at two commits and compare: what a change moved)
 
 --calibrate: for every curated knowledge and opinion question of the training split (harry, hermione, ron; never
 the held-out split, never the answers benchmark), the plan is made with no floor; the question counts as
@@ -115,6 +117,22 @@ def sweep(scored: list[tuple[float, bool]], used: float) -> None:
     )
 
 
+def fallback_text(plan: Any, ev: Any, persona: Any, question: str) -> str:
+    """What the fallback says for a plan, as the graph's fallback node says it (no generation): the plan in the
+    persona's words, what it heard for hearsay, or ``[kind: reason]`` for a plan it answers with a refusal."""
+    from persona_rag.graphs.review import hearsay_answer, known_names, say_plan
+
+    from persona_rag import prompts
+
+    if plan.kind == "hearsay":
+        state = {"question": question, "plan": plan.as_dict(), "hearsay_from": ev.hearsay_from}
+        return hearsay_answer(state | {"verdict_reason": ev.reason}, persona)[0]  # type: ignore[arg-type]
+    if plan.kind in ("memory", "profile") and plan.sentences:
+        said = say_plan(plan.as_dict(), persona, question)
+        return prompts.recall(persona.profile, said, question, known_names(persona.universe))
+    return f"[{plan.kind}: {plan.reason}]"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calibrate", action="store_true", help="sweep the relevance floor on training-split questions")
@@ -143,6 +161,13 @@ def main() -> int:
         help="with question files with gold events: how often the plan's first memory is a gold one as the plan's "
         "own ranking changes (the embedding's weight, the missing-name factor, the number of candidates)",
     )
+    ap.add_argument(
+        "--said",
+        nargs="+",
+        metavar="FILE",
+        help="for question files (persona, stage, question): each plan, its verdict and the fallback answer that "
+        "says it, a JSON line each on stdout, with no generation",
+    )
     ap.add_argument("--personas", default="harry,hermione,ron")
     args = ap.parse_args()
     if args.say is not None and args.say < 1:
@@ -165,6 +190,20 @@ def main() -> int:
         return grounds_report(args.grounds, memory, settings, tokens)
     if args.ranking:
         return ranking_sweep(args.ranking, memory, settings, tokens)
+    if args.said:
+        by_id = {p.id: p for p in personas}
+        for path in args.said:
+            for line in Path(path).read_text().splitlines():
+                q = json.loads(line)
+                persona = by_id.get(q["persona"]) or by_id.setdefault(
+                    q["persona"], Persona.load(q["persona"], settings.corpus)
+                )
+                stage = persona.universe.timeline.resolve(q["stage"])
+                plan, ev = plan_question(memory, persona, q["question"], stage, settings, tokens)
+                row = {"file": Path(path).name, "persona": persona.id, "stage": q["stage"], "question": q["question"]}
+                row |= {"verdict": ev.verdict, "plan": plan.kind, "reason": plan.reason, "grounds": plan.grounds}
+                print(json.dumps(row | {"said": fallback_text(plan, ev, persona, q["question"])}))
+        return 0
 
     def gold_memory(d: Any, own: list[Any]) -> tuple[float, str] | None:
         """The reference answer's memory: the persona's passage known at the question's stage that shares the most
@@ -214,10 +253,6 @@ def main() -> int:
         # for reading the rewrite's slips by eye.
         import random
 
-        from persona_rag.graphs.review import hearsay_answer, known_names, say_plan
-
-        from persona_rag import prompts
-
         pool = [
             (persona, d)
             for persona in personas
@@ -226,18 +261,7 @@ def main() -> int:
         ]
         for persona, d in random.Random(7).sample(pool, min(args.say, len(pool))):
             plan, ev = plan_question(memory, persona, d.question, d.stage, settings, tokens)
-            if plan.kind == "hearsay":
-                state = {"question": d.question, "plan": plan.as_dict(), "hearsay_from": ev.hearsay_from}
-                said = hearsay_answer(state, persona)[0]  # type: ignore[arg-type]
-            elif plan.kind in ("memory", "profile"):
-                said = prompts.recall(
-                    persona.profile,
-                    say_plan(plan.as_dict(), persona, d.question),
-                    d.question,
-                    known_names(persona.universe),
-                )
-            else:
-                said = f"[{plan.kind}]"
+            said = fallback_text(plan, ev, persona, d.question)
             print(f"{persona.id} @ {d.stage.key} [{ev.verdict}/{plan.kind}] {d.question}\n  -> {said}\n")
         return 0
 

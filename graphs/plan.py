@@ -431,9 +431,9 @@ def asks_what_will_happen(question: str) -> bool:
 # "Any idea who's behind the attacks?"): asked for a guess, the fact is one the persona does not know. Not a view
 # ("What do you think of Lockhart?", "What did you reckon to Luna?").
 _GUESS = re.compile(
-    r"\b(?P<wh>who|what|where|why|which|how)\b(?:(?![.?!]).){0,60}?\b(?:do|did|would|d'|'d)\s*(?:you|ya)\s+"
+    r"\b(?:who|what|where|why|which|how)\b(?:(?![.?!]).){0,60}?\b(?:do|did|would|d'|'d)\s*(?:you|ya)\s+"
     r"(?:reckon|think|suppose|guess|imagine)\b(?!\s+(?:of|about|to|so)\b)"
-    r"|\b(?P<wh2>who|what|where|why|which|how)\b(?:(?![.?!]).){0,80}?,?\s+(?:do you|d'you) (?:reckon|think|suppose)\s*\?"
+    r"|\b(?:who|what|where|why|which|how)\b(?:(?![.?!]).){0,80}?,?\s+(?:do you|d'you) (?:reckon|think|suppose)\s*\?"
     r"|\bany (?:idea|guesses|guess)\b(?:\s+\w+){0,2}?\s+(?:who|what|where|why|which|how)\b"
     r"|\byour (?:best )?guess\b",
     re.IGNORECASE,

@@ -6,6 +6,7 @@ reordered: what comes out never says more than the memory did.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -287,7 +288,6 @@ def first_person(
         r"\b[Tt]he (?:[a-z]+(?:en|ed)|young|little|poor) (me|I)\b", r"\1", text
     )  # "led the shaken Harry away" -> "led me away"
     text = re.sub(r"\bme myself\b", "me", text)  # "gossip about Hermione herself" -> "about me", not "me myself"
-    text = _GLOSSED_ME.sub(r"\1", text)  # "a compartment with her youngest son me" -> "with me"
     return text[:1].upper() + text[1:]
 
 
@@ -621,32 +621,35 @@ def call_people(text: str, calls: dict[str, str]) -> str:
 
 
 # The narrator's gloss before a name ("the caretaker Filch", "a house-elf named Dobby", "the giant Rubeus Hagrid"):
-# book narration, never how anyone talks of a person it knows. Generic English role words, no universe's own.
-_ROLES = (
-    "caretaker gamekeeper groundskeeper keeper master mistress teacher professor headmaster headmistress giant "
-    "dog hound centaur elf house-elf goblin ghost poltergeist girl boy man woman lady gentleman witch wizard knight "
-    "neighbour neighbor journalist reporter writer minister official clerk barman barmaid landlord landlady "
-    "innkeeper owner shopkeeper student pupil champion prefect captain werewolf squib seeker phoenix hippogriff "
-    "snake serpent owl rat cat toad dragon spider creature wandmaker servant butler maid footman nurse matron healer "
-    "inspector detective sergeant constable colonel admiral officer soldier sailor lawyer clergyman vicar curate "
-    "baronet squire farmer widow stranger visitor"
-)
-_ROLE_WORDS = frozenset(_ROLES.split())
-_GLOSS = re.compile(
-    r"\b(?P<det>(?i:the|a|an|their|his|her|our|its))\s+(?P<gloss>(?:(?!(?i:the|a|an|their|his|her|our|its)\s)[\w'-]+\s+){0,3}?)"
-    r"(?P<role>(?i:" + "|".join(sorted(_ROLE_WORDS, key=len, reverse=True)) + r"))(?<![\w-](?=[\w-]))"
-    r"(?:,?\s+(?:named|called))?\s+(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2})\b"
-)
+# book narration, never how anyone talks of a person it knows. The role words are the universe's vocabulary's
+# (generic English and its own: :data:`persona_rag.vocabulary.ROLES`).
+_DETERMINERS = r"(?i:the|a|an|their|his|her|our|its)"
 # words a gloss never holds: a clause, a preposition, a verb ("the dog that bit Dudley", "a letter for Hagrid")
 _NOT_GLOSS = _words(
     "of to for from with by at in on into and or but that who which whom whose was were is are had has have did "
     "does do been being not no then when while as than so the a an his her their its our my your"
 )
+
+
+@functools.lru_cache(maxsize=16)
+def _role_patterns(roles: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The gloss before a name, and a kin or role word before the persona's own name once it is "me" ("her youngest
+    son me" -> "me"; never "I": "the boy I met"), for these role words."""
+    alternatives = "|".join(sorted(map(re.escape, roles), key=len, reverse=True))
+    before = re.compile(
+        rf"\b(?P<det>{_DETERMINERS})\s+(?P<gloss>(?:(?!{_DETERMINERS}\s)[\w'-]+\s+){{0,3}}?)"
+        rf"(?P<role>(?i:{alternatives}))(?<![\w-](?=[\w-]))"
+        r"(?:,?\s+(?:named|called))?\s+(?P<name>[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2})\b"
+    )
+    me = re.compile(
+        r"\b(?:the|his|her|their|its)\s+(?:[\w-]+\s+){0,2}?(?:son|daughter|brother|sister|cousin|nephew|niece|"
+        rf"godson|goddaughter|friend|{alternatives})\s+(me)\b",
+        re.IGNORECASE,
+    )
+    return before, me
+
+
 _LONE_COUNTS: dict[int, tuple[Any, dict[str, int], dict[str, set[str]]]] = {}
-
-
-def _titles(universe: Any) -> set[str]:
-    return {str(t).lower() for t in getattr(universe.vocabulary, "titles", ())} | {"sir", "mr", "mrs", "miss", "madam"}
 
 
 def _lone_counts(universe: Any) -> tuple[dict[str, int], dict[str, set[str]]]:
@@ -656,7 +659,7 @@ def _lone_counts(universe: Any) -> tuple[dict[str, int], dict[str, set[str]]]:
     got = _LONE_COUNTS.get(id(universe))
     if got is not None and got[0] is universe:
         return got[1], got[2]
-    names, titles = known_names(universe), _titles(universe)
+    names, vocab = known_names(universe), universe.vocabulary
     texts = [str(ev.get("text") or "") for ev in universe.events]
     texts += [str(row.get("text") or "") for rows in universe.personal.values() for row in rows]
     lone: dict[str, int] = {}
@@ -665,7 +668,7 @@ def _lone_counts(universe: Any) -> tuple[dict[str, int], dict[str, set[str]]]:
         for run in re.finditer(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*", text):
             # a run of the universe's names, without a title or a sentence's first word before it ("When Hagrid")
             words = [w.removesuffix("'s") for w in run.group(0).split()]
-            while words and (words[0].lower() not in names or words[0].lower() in titles | _ROLE_WORDS):
+            while words and (words[0].lower() not in names or words[0].lower() in vocab.titles | vocab.roles):
                 words = words[1:]
             if not words:
                 continue
@@ -682,7 +685,7 @@ def _short(name: str, universe: Any) -> str:
     the universe's texts use alone more often ("Hagrid", "Slughorn", "Luna"), never a family name other people of
     the universe share ("Aberforth", not "Dumbledore")."""
     words = name.split()
-    if len(words) == 1 or words[0].lower() in _titles(universe):
+    if len(words) == 1 or words[0].lower() in universe.vocabulary.titles:
         return name
     lone, firsts = _lone_counts(universe)
     first, last = words[0], words[-1]
@@ -699,14 +702,6 @@ _AFTER_GLOSS = re.compile(
     r"(?P<name>\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+){0,2}),\s+"
     r"(?P<gloss>(?:a|an|the|one of the)\s+[^,;:.!?\"“”()\s]+\s[^,;:.!?\"“”()]{1,80}?),"
     r"(?=\s+[a-z]+\b(?![-'])(?<!\band)(?<!\bor)(?<!\bbut)(?<!\bwho)(?<!\bwhich)(?<!\ba)(?<!\ban)(?<!\bthe))"
-)
-# a kin or role word before the persona's own name, once it is "me": "her youngest son me" -> "me"
-_GLOSSED_ME = re.compile(
-    r"\b(?:the|his|her|their|its)\s+(?:[\w-]+\s+){0,2}?(?:son|daughter|brother|sister|cousin|nephew|niece|"
-    r"godson|goddaughter|friend|"
-    + "|".join(sorted(_ROLE_WORDS, key=len, reverse=True))
-    + r")\s+(me)\b",  # never "I": "the boy I met"
-    re.IGNORECASE,
 )
 
 
@@ -734,8 +729,7 @@ def plain_names(text: str, universe: Any, question: str = "") -> str:
         gloss = m.group("gloss").split()
         role = m.group("role")
         if (
-            role.lower() not in _ROLE_WORDS
-            or (role[:1].isupper() and role.lower() in _titles(universe))  # "lesson Professor Snape": a title
+            (role[:1].isupper() and role.lower() in universe.vocabulary.titles)  # "lesson Professor Snape": a title
             or (role[:1].isupper() and not gloss)  # "the Knight Bus": the name's own first word
             or not all(w in names for w in words)
             or any(w.lower() in _NOT_GLOSS or w.lower().endswith("ing") for w in gloss)  # "the lake carrying"
@@ -746,7 +740,7 @@ def plain_names(text: str, universe: Any, question: str = "") -> str:
         start = m.start() == 0 or text[: m.start()].rstrip()[-1:] in (".", "!", "?", '"')
         return said[:1].upper() + said[1:] if start else said
 
-    return _AFTER_GLOSS.sub(after, _GLOSS.sub(plain, text))
+    return _AFTER_GLOSS.sub(after, _role_patterns(universe.vocabulary.roles)[0].sub(plain, text))
 
 
 def in_own_words(fact: str, persona: Any, context: str = "", question: str = "") -> str:
@@ -757,7 +751,9 @@ def in_own_words(fact: str, persona: Any, context: str = "", question: str = "")
     Works on a whole memory or on one sentence of it (the answer plan says its sentences one by one, each with
     the ``context`` its passage has before it)."""
     plain = plain_names(fact, persona.universe, question)
-    return call_people(_first_person_of(plain, persona, context), persona_calls(persona))
+    said = _first_person_of(plain, persona, context)
+    said = _role_patterns(persona.universe.vocabulary.roles)[1].sub(r"\1", said)  # "with her youngest son me"
+    return call_people(said, persona_calls(persona))
 
 
 def _first_person_of(fact: str, persona: Any, context: str) -> str:

@@ -146,6 +146,95 @@ COMMON_CAPITALS = frozenset(
         "english",
     ]
 )
+# Words for what a person is, which a narrator puts before a name ("the caretaker Filch", "a girl named Myrtle"):
+# said by someone who knows the person, the name stands alone (graphs/rewrite.plain_names).
+ROLES = frozenset(
+    [
+        "caretaker",
+        "gamekeeper",
+        "groundskeeper",
+        "keeper",
+        "master",
+        "mistress",
+        "teacher",
+        "professor",
+        "headmaster",
+        "headmistress",
+        "giant",
+        "dog",
+        "hound",
+        "centaur",
+        "elf",
+        "goblin",
+        "ghost",
+        "girl",
+        "boy",
+        "man",
+        "woman",
+        "lady",
+        "gentleman",
+        "witch",
+        "wizard",
+        "knight",
+        "neighbour",
+        "neighbor",
+        "journalist",
+        "reporter",
+        "writer",
+        "minister",
+        "official",
+        "clerk",
+        "barman",
+        "barmaid",
+        "landlord",
+        "landlady",
+        "innkeeper",
+        "owner",
+        "shopkeeper",
+        "student",
+        "pupil",
+        "champion",
+        "prefect",
+        "captain",
+        "werewolf",
+        "phoenix",
+        "snake",
+        "serpent",
+        "owl",
+        "rat",
+        "cat",
+        "toad",
+        "dragon",
+        "spider",
+        "creature",
+        "servant",
+        "butler",
+        "maid",
+        "footman",
+        "nurse",
+        "matron",
+        "healer",
+        "inspector",
+        "detective",
+        "sergeant",
+        "constable",
+        "colonel",
+        "admiral",
+        "officer",
+        "soldier",
+        "sailor",
+        "lawyer",
+        "clergyman",
+        "vicar",
+        "curate",
+        "baronet",
+        "squire",
+        "farmer",
+        "widow",
+        "stranger",
+        "visitor",
+    ]
+)
 # Honorifics that precede a name in English text.
 TITLES = frozenset(["mr", "mrs", "ms", "miss", "mister", "madam", "sir", "dr", "doctor", "dame", "lady"])
 
@@ -156,6 +245,7 @@ class Vocabulary:
     stop_words: frozenset[str] = STOP_WORDS
     generic_words: frozenset[str] = GENERIC_WORDS
     common_capitals: frozenset[str] = COMMON_CAPITALS
+    roles: frozenset[str] = ROLES
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Vocabulary:
@@ -171,6 +261,7 @@ class Vocabulary:
             stop_words=frozenset(STOP_WORDS | words("common_words")),
             generic_words=frozenset(GENERIC_WORDS | words("generic_words")),
             common_capitals=frozenset(COMMON_CAPITALS | titles | words("common_capitals")),
+            roles=frozenset(ROLES | words("roles")),
         )
 
     def strip_title(self, name: str) -> str:
